@@ -1,0 +1,219 @@
+"""Provider metadata and the ``genesys_cloud`` connection form, declared once.
+
+Airflow 3.2+ builds the connection form from ``conn-fields``/``ui-field-behaviour`` here without importing
+the hook; older 3.x UIs call the hook's widget methods, which are built from the same ``CONN_FIELDS`` table
+so the two forms cannot drift. This module must stay import-light (no Airflow, no HTTP libraries).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from airflow_provider_genesys import __version__
+from airflow_provider_genesys.regions import REGIONS
+
+INTEGRATION = "Genesys Cloud"
+
+# JSON Schema types of the form field kinds; "password" is a masked string.
+_SCHEMA_TYPES = {
+    "string": "string",
+    "password": "string",
+    "integer": "integer",
+    "number": "number",
+    "boolean": "boolean",
+}
+
+
+@dataclass(frozen=True)
+class ConnField:
+    """One extra key of the connection as a form field; ``default`` must equal the core's default."""
+
+    key: str
+    label: str
+    description: str
+    kind: str = "string"
+    choices: tuple[str, ...] = ()
+    default: Any = None
+
+    @property
+    def help_text(self) -> str:
+        """The description, listing the accepted values when there is a fixed set."""
+        if not self.choices:
+            return self.description
+        return f"{self.description} One of: {', '.join(self.choices)}."
+
+    def conn_field(self) -> dict[str, Any]:
+        """This field in the ``conn-fields`` shape Airflow 3.2+ renders."""
+        schema: dict[str, Any] = {"type": [_SCHEMA_TYPES[self.kind], "null"]}
+        if self.kind == "password":
+            schema["format"] = "password"
+        if self.choices:
+            schema["enum"] = list(self.choices)
+        if self.default is not None:
+            schema["default"] = self.default
+        return {"label": self.label, "description": self.help_text, "schema": schema}
+
+
+GRANT_TYPES = ("client_credentials", "saml2_bearer", "refresh_token", "access_token")
+
+CONN_FIELDS: tuple[ConnField, ...] = (
+    ConnField(
+        "region",
+        "Region",
+        "Genesys Cloud region of the organisation (ignored when a gateway host is set).",
+        choices=tuple(REGIONS),
+        default="us_east_1",
+    ),
+    ConnField(
+        "gateway_host",
+        "Gateway host",
+        "Send all requests through this host (API gateway, proxy, or the bundled emulator) instead of "
+        "the region's hosts.",
+    ),
+    ConnField("gateway_protocol", "Gateway protocol", "http or https; https when empty."),
+    ConnField("gateway_port", "Gateway port", "Port of the gateway host; none when empty.", "integer"),
+    ConnField(
+        "gateway_path_params_login",
+        "Gateway login path",
+        "Path prefix for login (token) requests on the gateway, e.g. /login.",
+    ),
+    ConnField(
+        "gateway_path_params_api",
+        "Gateway API path",
+        "Path prefix for API requests on the gateway, e.g. /api.",
+    ),
+    ConnField(
+        "grant_type",
+        "OAuth grant",
+        "How tokens are obtained. client_credentials uses only Client ID and Client Secret.",
+        choices=GRANT_TYPES,
+        default="client_credentials",
+    ),
+    ConnField(
+        "saml_assertion",
+        "SAML assertion",
+        "Base64 SAML2 assertion (grant saml2_bearer).",
+        "password",
+    ),
+    ConnField("org_name", "Organisation name", "Organisation short name (grant saml2_bearer).", "string"),
+    ConnField(
+        "refresh_token",
+        "Refresh token",
+        "Refresh token of an authorization-code client (grant refresh_token).",
+        "password",
+    ),
+    ConnField(
+        "access_token",
+        "Access token",
+        "Pre-issued access token, used as is and never refreshed (grant access_token).",
+        "password",
+    ),
+    ConnField("max_attempts", "Max attempts", "Attempts per request, first one included.", "integer", default=10),
+    ConnField(
+        "max_retry_time",
+        "Max retry time (s)",
+        "Give up retrying a request after this many seconds in total.",
+        "number",
+        default=600,
+    ),
+    ConnField(
+        "max_retry_wait",
+        "Max single wait (s)",
+        "Longest single wait; a 429 asking for more (a quota, not a burst) fails instead.",
+        "number",
+        default=180,
+    ),
+    ConnField(
+        "backoff_base",
+        "Back-off base (s)",
+        "First wait of the exponential back-off (with jitter) after 5xx and connection errors.",
+        "number",
+        default=1.0,
+    ),
+    ConnField(
+        "retry_non_idempotent",
+        "Retry POST/PATCH on 5xx",
+        "Also retry non-idempotent requests after 5xx or connection errors (a 429 is always retried).",
+        "boolean",
+        default=False,
+    ),
+    ConnField("connect_timeout", "Connect timeout (s)", "TCP/TLS connect timeout.", "number", default=10),
+    ConnField("read_timeout", "Read timeout (s)", "Longest wait for response data.", "number", default=60),
+    ConnField("verify_ssl", "Verify TLS", "Verify server certificates (turn off only for tests).", "boolean",
+              default=True),
+    ConnField("ca_bundle", "CA bundle", "Path to a PEM file of trusted CAs (corporate proxy, gateway)."),
+    ConnField("client_cert", "Client certificate", "Path to a PEM client certificate for mutual TLS."),
+    ConnField("client_key", "Client key", "Path to the PEM key of the client certificate (if separate)."),
+    ConnField(
+        "pacing",
+        "Pace requests",
+        "Slow down when inin-ratelimit-* headers show the window nearly spent, instead of hitting 429.",
+        "boolean",
+        default=True,
+    ),
+    ConnField("pool_size", "Connection pool size", "HTTP connections kept per host.", "integer", default=16),
+    ConnField(
+        "token_refresh_margin",
+        "Token refresh margin (s)",
+        "Refresh the access token this many seconds before it expires.",
+        "number",
+        default=300,
+    ),
+)
+
+# Host is replaced by the region picker (a URI's host is still read as a region); schema and port have no
+# meaning. Extra stays visible for keys without a field (proxies) and for pasting a whole configuration.
+UI_FIELD_BEHAVIOUR: dict[str, Any] = {
+    "hidden-fields": ["host", "schema", "port"],
+    "relabeling": {"login": "Client ID", "password": "Client Secret"},
+    "placeholders": {
+        "login": "OAuth client id (Admin > Integrations > OAuth)",
+        "password": "OAuth client secret",
+        "extra": '{"proxies": {"https": "http://proxy.example.com:3128"}}',
+        "gateway_host": "gateway.example.com or 127.0.0.1",
+        "gateway_protocol": "https",
+        "gateway_port": "8443",
+        "gateway_path_params_login": "/login",
+        "gateway_path_params_api": "/api",
+        "org_name": "myorg",
+        "ca_bundle": "/etc/ssl/certs/corporate-ca.pem",
+        "client_cert": "/etc/genesys/client.pem",
+        "client_key": "/etc/genesys/client.key",
+    },
+}
+
+PROVIDER_INFO: dict[str, Any] = {
+    "package-name": "airflow-provider-genesys",
+    "name": "Genesys Cloud",
+    "description": "Genesys Cloud Platform API v2: hook, operators, sensors, triggers and an offline emulator.",
+    "versions": [__version__],
+    "integrations": [
+        {
+            "integration-name": INTEGRATION,
+            "external-doc-url": "https://developer.genesys.cloud/platform/api/",
+            "tags": ["service"],
+        }
+    ],
+    "connection-types": [
+        {
+            "connection-type": "genesys_cloud",
+            "hook-class-name": "airflow_provider_genesys.hooks.genesys.GenesysCloudHook",
+            "hook-name": "Genesys Cloud",
+            "conn-fields": {field.key: field.conn_field() for field in CONN_FIELDS},
+            "ui-field-behaviour": UI_FIELD_BEHAVIOUR,
+        }
+    ],
+    "hooks": [
+        {"integration-name": INTEGRATION, "python-modules": ["airflow_provider_genesys.hooks.genesys"]}
+    ],
+    "operators": [
+        {"integration-name": INTEGRATION, "python-modules": ["airflow_provider_genesys.operators.genesys"]}
+    ],
+    "sensors": [
+        {"integration-name": INTEGRATION, "python-modules": ["airflow_provider_genesys.sensors.genesys"]}
+    ],
+    "triggers": [
+        {"integration-name": INTEGRATION, "python-modules": ["airflow_provider_genesys.triggers.genesys"]}
+    ],
+}
