@@ -1,0 +1,387 @@
+"""GenesysCloudClient: one pooled session + OAuth + rate-limit-aware retries + pacing + paging. No Airflow.
+
+Thread safe: operators fetch pages from a thread pool through one client.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable, Iterator, Mapping
+from http import HTTPStatus
+from typing import Any
+from urllib.parse import quote, urlsplit
+
+import requests
+from requests.adapters import HTTPAdapter
+
+from airflow_provider_genesys import __version__
+from airflow_provider_genesys.auth import (
+    BearerAuth,
+    OAuthTokenSource,
+    SecretCallback,
+    StaticTokenSource,
+    Token,
+    TokenCache,
+    TokenSource,
+)
+from airflow_provider_genesys.exceptions import (
+    GenesysCloudApiError,
+    GenesysCloudTransportError,
+)
+from airflow_provider_genesys.paging import Page
+from airflow_provider_genesys.paging import iter_pages as _iter_pages
+from airflow_provider_genesys.ratelimit import (
+    RateLimitInfo,
+    RetryableFailure,
+    RetryPolicy,
+    call_with_retries,
+    pacer_for,
+)
+from airflow_provider_genesys.settings import GenesysSettings
+
+log = logging.getLogger(__name__)
+
+IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE"})
+_BACKOFF_STATUSES = frozenset({408, 502, 503, 504})
+API_PREFIX = "/api/v2/"
+USER_AGENT = f"airflow-provider-genesys/{__version__} python-requests/{requests.__version__}"
+
+
+def api_path(template: str, *ids: Any) -> str:
+    """Fill `{}` placeholders with URL-encoded ids, so an id like `a/b` or `..` cannot reach another path."""
+    encoded = []
+    for value in ids:
+        text = str(value) if value is not None else ""
+        if text.strip() in ("", ".", ".."):
+            raise ValueError(
+                f"Invalid path parameter {value!r} for {template}: ids must be non-empty and not '.' or '..'"
+            )
+        encoded.append(quote(text, safe=""))
+    try:
+        return template.format(*encoded)
+    except (IndexError, KeyError) as exc:
+        raise ValueError(f"{template} expects other path parameters than {len(ids)} id(s)") from exc
+
+
+class ClientStats:
+    """Counters a DAG can log or assert on; updated from many threads."""
+
+    _FIELDS = ("requests", "rate_limited", "retries", "paced_seconds", "token_fetches")
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self.requests = 0
+        self.rate_limited = 0
+        self.retries = 0
+        self.paced_seconds = 0.0
+        self.token_fetches = 0
+
+    def add(self, name: str, amount: float = 1) -> None:
+        with self._lock:
+            setattr(self, name, getattr(self, name) + amount)
+
+    def snapshot(self) -> dict[str, float]:
+        with self._lock:
+            return {name: getattr(self, name) for name in self._FIELDS}
+
+    def __repr__(self) -> str:
+        return f"ClientStats({self.snapshot()})"
+
+
+def _encode_params(params: Mapping[str, Any] | None) -> dict[str, str]:
+    """Genesys wants list parameters comma-joined and booleans lower-case; None means "leave out"."""
+    encoded: dict[str, str] = {}
+    for key, value in (params or {}).items():
+        if value is None:
+            continue
+        if isinstance(value, list | tuple | set | frozenset):
+            value = ",".join(str(v) for v in value)
+        elif isinstance(value, bool):
+            value = "true" if value else "false"
+        encoded[key] = str(value)
+    return encoded
+
+
+def _reason(response: requests.Response) -> str:
+    """The reason phrase, from the standard table when the server (or a mock) sent none."""
+    try:
+        return response.reason or HTTPStatus(response.status_code).phrase
+    except ValueError:
+        return "no reason given"
+
+
+class GenesysCloudClient:
+    """The Genesys Cloud Platform API v2 client behind the hook (usable without Airflow)."""
+
+    def __init__(
+        self,
+        settings: GenesysSettings,
+        *,
+        session: requests.Session | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+        clock: Callable[[], float] = time.monotonic,
+        on_secret: SecretCallback | None = None,
+    ) -> None:
+        self.settings = settings
+        self.stats = ClientStats()
+        self._sleep = sleep
+        self._clock = clock
+        self._session = session or requests.Session()
+        self._configure_session(self._session)
+        self._policy = RetryPolicy(
+            max_attempts=settings.max_attempts,
+            max_retry_time=settings.max_retry_time,
+            max_retry_wait=settings.max_retry_wait,
+            backoff_base=settings.backoff_base,
+        )
+        source: TokenSource
+        if settings.grant_type == "access_token":
+            source = StaticTokenSource(settings)
+            if on_secret is not None and settings.access_token:
+                on_secret(settings.access_token)
+        else:
+            source = OAuthTokenSource(settings, self._session, sleep=sleep, clock=clock, on_secret=on_secret)
+        self._tokens = TokenCache(
+            source,
+            refresh_margin=settings.token_refresh_margin,
+            clock=clock,
+            on_fetch=lambda: self.stats.add("token_fetches"),
+        )
+
+    def _configure_session(self, session: requests.Session) -> None:
+        adapter = HTTPAdapter(pool_connections=4, pool_maxsize=self.settings.pool_size, max_retries=0)
+        session.mount("https://", adapter)
+        session.mount("http://", adapter)
+        session.headers.update({"User-Agent": USER_AGENT, "Accept": "application/json"})
+        if self.settings.proxies:
+            session.proxies.update(self.settings.proxies)
+        session.verify = self.settings.verify
+        session.cert = self.settings.cert
+
+    def __repr__(self) -> str:
+        return f"GenesysCloudClient(api={self.settings.api_base_url!r}, grant={self.settings.grant_type!r})"
+
+    def __enter__(self) -> GenesysCloudClient:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Release pooled connections."""
+        self._session.close()
+
+    # -- requests -----------------------------------------------------------------------------------
+
+    def _url(self, endpoint: str) -> str:
+        """The full URL of an `/api/v2/...` path or a nextUri; other hosts and dot segments are refused."""
+        base = self.settings.api_base_url
+        if "://" in endpoint:
+            if not endpoint.startswith(base + "/"):
+                parts = urlsplit(endpoint)
+                raise ValueError(
+                    f"Refusing absolute URL to {parts.scheme}://{parts.netloc}: endpoints must be paths "
+                    f"under {API_PREFIX} on {base}."
+                )
+            endpoint = endpoint[len(base) :]
+        path = urlsplit(endpoint).path
+        if not path.startswith(API_PREFIX):
+            raise ValueError(f"Endpoint {endpoint!r} must be a path starting with {API_PREFIX}")
+        if any(segment in (".", "..") for segment in path.split("/")):
+            raise ValueError(f"Endpoint {endpoint!r} contains '.' or '..' segments; build it with api_path()")
+        return base + endpoint
+
+    def request(
+        self,
+        method: str,
+        endpoint: str,
+        *,
+        params: Mapping[str, Any] | None = None,
+        json: Any = None,
+        retry_non_idempotent: bool | None = None,
+    ) -> Any | None:
+        """Send one API call with retries; return the parsed JSON body (None when empty)."""
+        method = method.upper()
+        url = self._url(endpoint)
+        if retry_non_idempotent is None:
+            retry_non_idempotent = self.settings.retry_non_idempotent
+        may_back_off = method in IDEMPOTENT_METHODS or retry_non_idempotent
+        query = _encode_params(params)
+
+        def attempt(number: int) -> Any:
+            return self._attempt(method, url, endpoint, query, json, number, may_back_off)
+
+        return call_with_retries(
+            attempt,
+            self._policy,
+            sleep=self._sleep,
+            clock=self._clock,
+            on_retry=lambda failure, wait: self.stats.add("retries"),
+        )
+
+    def _attempt(
+        self,
+        method: str,
+        url: str,
+        endpoint: str,
+        query: dict[str, str],
+        body: Any,
+        number: int,
+        may_back_off: bool,
+    ) -> Any:
+        """One attempt; a 401 refreshes the token and replays once within the same attempt."""
+        for replay in (False, True):
+            token = self._tokens.get()
+            response = self._send(method, url, endpoint, query, body, token, number, may_back_off)
+            if response.status_code != 401:
+                return self._handle(response, method, endpoint, number, may_back_off)
+            self._tokens.invalidate(token)
+            if replay:
+                raise self._error(response, method, endpoint, number, hint=self._refused_twice_hint())
+            log.info(
+                "Genesys Cloud answered 401 to %s %s; refreshing the token and replaying once",
+                method,
+                endpoint,
+            )
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def _refused_twice_hint(self) -> str:
+        if self.settings.grant_type == "access_token":
+            return (
+                "the pre-issued access token was refused (expired or revoked); put a new one in the "
+                "extra access_token"
+            )
+        return (
+            "the API refused a freshly issued token twice; check that the OAuth client is not revoked "
+            "and that its roles allow this call"
+        )
+
+    def _send(
+        self,
+        method: str,
+        url: str,
+        endpoint: str,
+        query: dict[str, str],
+        body: Any,
+        token: Token,
+        number: int,
+        may_back_off: bool,
+    ) -> requests.Response:
+        pacer = (
+            pacer_for(token.fingerprint, clock=self._clock, max_wait=self.settings.max_retry_wait)
+            if self.settings.pacing
+            else None
+        )
+        if pacer is not None:
+            waited = pacer.acquire(self._sleep)
+            if waited:
+                self.stats.add("paced_seconds", waited)
+        info: RateLimitInfo | None = None
+        try:
+            response = self._session.request(
+                method,
+                url,
+                params=query or None,
+                json=body,
+                auth=BearerAuth(token.value),
+                timeout=(self.settings.connect_timeout, self.settings.read_timeout),
+            )
+            info = RateLimitInfo.from_headers(response.headers)
+        except (requests.ConnectionError, requests.Timeout) as exc:
+            kind = type(exc).__name__
+            error = GenesysCloudTransportError(
+                f"{kind} talking to {self.settings.api_base_url}",
+                method=method,
+                endpoint=endpoint,
+                attempts=number,
+            )
+            if may_back_off:
+                raise RetryableFailure(kind, error) from None
+            raise error from None
+        finally:
+            if pacer is not None:
+                pacer.release(info)
+        self.stats.add("requests")
+        return response
+
+    def _handle(
+        self, response: requests.Response, method: str, endpoint: str, number: int, may_back_off: bool
+    ) -> Any:
+        status = response.status_code
+        if 200 <= status < 300:
+            return self._parse(response, method, endpoint, number, may_back_off)
+        error = self._error(response, method, endpoint, number)
+        if status == 429:
+            self.stats.add("rate_limited")
+            info = RateLimitInfo.from_headers(response.headers)
+            raise RetryableFailure(
+                "429 rate limited", error, rate_limited=True, server_delay=info.server_delay
+            )
+        if status in _BACKOFF_STATUSES and may_back_off:
+            raise RetryableFailure(f"{status} {_reason(response)}", error)
+        raise error
+
+    def _parse(
+        self, response: requests.Response, method: str, endpoint: str, number: int, may_back_off: bool
+    ) -> Any:
+        if response.status_code == 204 or not response.content:
+            return None
+        try:
+            return response.json()
+        except ValueError:
+            error = GenesysCloudTransportError(
+                f"{response.status_code} with a truncated or invalid JSON body "
+                f"({len(response.content)} bytes, {response.headers.get('Content-Type', 'no content type')})",
+                code="invalid.response",
+                method=method,
+                endpoint=endpoint,
+                attempts=number,
+                correlation_id=response.headers.get("inin-correlation-id"),
+            )
+            if may_back_off:
+                raise RetryableFailure("invalid JSON body", error) from None
+            raise error from None
+
+    def _error(
+        self, response: requests.Response, method: str, endpoint: str, number: int, hint: str | None = None
+    ) -> GenesysCloudApiError:
+        """A structured error from Genesys' error body (code, message, contextId) or a non-JSON body."""
+        try:
+            body = response.json()
+        except ValueError:
+            body = None
+        if not isinstance(body, dict):
+            body = {}
+        message = str(body.get("message") or _reason(response))
+        if not body and response.text:
+            message = f"{message}: {response.text[:200]}"
+        if hint:
+            message = f"{message} ({hint})"
+        info = RateLimitInfo.from_headers(response.headers)
+        return GenesysCloudApiError(
+            response.status_code,
+            body.get("code"),
+            message,
+            correlation_id=info.correlation_id or body.get("contextId"),
+            method=method,
+            endpoint=endpoint,
+            attempts=number,
+            retry_after=info.retry_after,
+            details=body.get("details") or None,
+        )
+
+    # -- paging -------------------------------------------------------------------------------------
+
+    def iter_pages(self, endpoint: str, *, params: Mapping[str, Any] | None = None) -> Iterator[Page]:
+        """Pages of a listing, lazily (one page in memory); the largest page size unless `pageSize` given."""
+        return _iter_pages(lambda url, query: self.request("GET", url, params=query), endpoint, params)
+
+    def paginate(self, endpoint: str, *, params: Mapping[str, Any] | None = None) -> Iterator[dict]:
+        """The entities of every page, lazily."""
+        for page in self.iter_pages(endpoint, params=params):
+            yield from page.entities
+
+
+__all__ = ["ClientStats", "GenesysCloudClient", "api_path"]

@@ -1,0 +1,289 @@
+"""Rate limiting: reading Genesys' headers, the retry policy (as tenacity pieces) and the shared pacer.
+
+Retry-After is honoured on every 429; 408/5xx and transport failures back off exponentially with jitter.
+The pacer reads `inin-ratelimit-*` on every response so parallel threads slow down before a 429.
+"""
+
+from __future__ import annotations
+
+import email.utils
+import logging
+import random
+import threading
+import time
+from collections import Counter, OrderedDict
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import TypeVar
+
+from tenacity import RetryCallState, Retrying, retry_if_exception_type
+
+from airflow_provider_genesys.exceptions import GenesysCloudApiError
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+DEFAULT_429_WAIT = 3.0  # what Genesys' Java/.NET SDKs wait when a 429 has no Retry-After
+BACKOFF_CAP = 30.0  # longest exponential back-off step (the Terraform provider waits 1-30 s)
+
+
+def _header_number(headers: Mapping[str, str], name: str) -> float | None:
+    value = headers.get(name)
+    if value is None:
+        return None
+    try:
+        number = float(str(value).strip())
+    except ValueError:
+        return None
+    return number if number >= 0 else None
+
+
+def parse_retry_after(value: str | None, now: float | None = None) -> float | None:
+    """Seconds to wait from a `Retry-After` header: integer seconds or an HTTP-date."""
+    if value is None or not str(value).strip():
+        return None
+    text = str(value).strip()
+    try:
+        return max(0.0, float(text))
+    except ValueError:
+        pass
+    try:
+        when = email.utils.parsedate_to_datetime(text)
+    except (TypeError, ValueError):
+        return None
+    return max(0.0, when.timestamp() - (time.time() if now is None else now))
+
+
+@dataclass(frozen=True)
+class RateLimitInfo:
+    """What a response said about the rate-limit window (None when a header is absent)."""
+
+    allowed: int | None = None
+    count: int | None = None
+    reset: float | None = None
+    retry_after: float | None = None
+    correlation_id: str | None = None
+
+    @classmethod
+    def from_headers(cls, headers: Mapping[str, str]) -> RateLimitInfo:
+        allowed = _header_number(headers, "inin-ratelimit-allowed")
+        count = _header_number(headers, "inin-ratelimit-count")
+        return cls(
+            allowed=int(allowed) if allowed is not None else None,
+            count=int(count) if count is not None else None,
+            reset=_header_number(headers, "inin-ratelimit-reset"),
+            retry_after=parse_retry_after(headers.get("Retry-After")),
+            correlation_id=headers.get("inin-correlation-id"),
+        )
+
+    @property
+    def server_delay(self) -> float | None:
+        """How long the server asked us to wait: Retry-After, else the window's reset."""
+        return self.retry_after if self.retry_after is not None else self.reset
+
+
+class RetryableFailure(Exception):
+    """One failed attempt that may be retried; `error` is what the caller gets if it is the last one."""
+
+    def __init__(
+        self,
+        kind: str,
+        error: GenesysCloudApiError,
+        *,
+        rate_limited: bool = False,
+        server_delay: float | None = None,
+    ) -> None:
+        super().__init__(kind)
+        self.kind = kind
+        self.error = error
+        self.rate_limited = rate_limited
+        self.server_delay = server_delay
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """Limits of one retried call, from the connection's extras."""
+
+    max_attempts: int = 10
+    max_retry_time: float = 600.0
+    max_retry_wait: float = 180.0
+    backoff_base: float = 1.0
+    default_429_wait: float = DEFAULT_429_WAIT
+    rand: Callable[[], float] = field(default=random.random, compare=False)
+
+    def wait(self, retry_state: RetryCallState) -> float:
+        """tenacity wait: the server's delay for 429s, exponential back-off with jitter otherwise."""
+        failure = retry_state.outcome.exception() if retry_state.outcome else None
+        if isinstance(failure, RetryableFailure) and failure.rate_limited:
+            delay = failure.server_delay
+            return self.default_429_wait if delay is None else delay
+        step = min(
+            BACKOFF_CAP, self.max_retry_wait, self.backoff_base * 2 ** (retry_state.attempt_number - 1)
+        )
+        return step * (0.5 + self.rand() / 2)  # "equal jitter": at least half the step, never more than it
+
+
+class _Stop:
+    """tenacity stop over attempts, total time and the longest single wait; remembers why it stopped."""
+
+    def __init__(self, policy: RetryPolicy, clock: Callable[[], float]) -> None:
+        self.policy = policy
+        self.clock = clock
+        self.start = clock()
+        self.reason = ""
+
+    def elapsed(self) -> float:
+        return self.clock() - self.start
+
+    def __call__(self, retry_state: RetryCallState) -> bool:
+        upcoming = retry_state.upcoming_sleep
+        if retry_state.attempt_number >= self.policy.max_attempts:
+            self.reason = f"max_attempts {self.policy.max_attempts} reached"
+        elif upcoming > self.policy.max_retry_wait:
+            self.reason = (
+                f"the server asked to wait {upcoming:.0f} s, more than max_retry_wait "
+                f"{self.policy.max_retry_wait:.0f} s (raise max_retry_wait in the connection extra "
+                "or retry later)"
+            )
+        elif self.elapsed() + upcoming > self.policy.max_retry_time:
+            limit = self.policy.max_retry_time
+            self.reason = f"waiting {upcoming:.0f} s more would exceed max_retry_time {limit:.0f} s"
+        else:
+            return False
+        return True
+
+
+def call_with_retries(
+    attempt: Callable[[int], T],
+    policy: RetryPolicy,
+    *,
+    sleep: Callable[[float], None] = time.sleep,
+    clock: Callable[[], float] = time.monotonic,
+    on_retry: Callable[[RetryableFailure, float], None] | None = None,
+) -> T:
+    """Run `attempt(n)` until it returns; retry while it raises RetryableFailure and the policy allows.
+
+    Anything else it raises propagates at once. When retries end, the last failure's error is raised with
+    a summary such as "gave up after 10 attempts over 62 s: 9x 429 rate limited, 1x 503 ...".
+    """
+    stop = _Stop(policy, clock)
+    kinds: Counter[str] = Counter()
+
+    def before_sleep(state: RetryCallState) -> None:
+        failure = state.outcome.exception()  # type: ignore[union-attr]
+        kinds[failure.kind] += 1
+        log.info(
+            "Genesys Cloud attempt %d failed (%s); retrying in %.1f s",
+            state.attempt_number,
+            failure.kind,
+            state.upcoming_sleep,
+        )
+        if on_retry is not None:
+            on_retry(failure, state.upcoming_sleep)
+
+    def give_up(state: RetryCallState) -> T:
+        failure: RetryableFailure = state.outcome.exception()  # type: ignore[union-attr,assignment]
+        kinds[failure.kind] += 1
+        tally = ", ".join(f"{n}x {kind}" for kind, n in kinds.most_common())
+        attempts = state.attempt_number
+        summary = (
+            f"gave up after {attempts} attempt{'s' if attempts != 1 else ''} over {stop.elapsed():.0f} s: "
+            f"{tally}; {stop.reason}"
+        )
+        raise failure.error.with_attempts(attempts, summary) from None
+
+    retrying = Retrying(
+        stop=stop,
+        wait=policy.wait,
+        retry=retry_if_exception_type(RetryableFailure),
+        sleep=sleep,
+        before_sleep=before_sleep,
+        retry_error_callback=give_up,
+    )
+    for attempt_manager in retrying:
+        with attempt_manager:
+            result = attempt(attempt_manager.retry_state.attempt_number)
+        if not attempt_manager.retry_state.outcome or not attempt_manager.retry_state.outcome.failed:
+            return result
+    raise AssertionError("unreachable: tenacity either returns, retries or gives up")  # pragma: no cover
+
+
+class Pacer:
+    """Keeps one token's requests inside its rate-limit window, across every thread of the process.
+
+    It learns the window from response headers (allowed, count, reset) and counts requests in flight.
+    When `count + in_flight` reaches `allowed - reserve` it waits for the window to reset. Without headers
+    it never waits, and a wait never lasts longer than one window, so it cannot deadlock.
+    """
+
+    def __init__(
+        self, *, reserve: int = 0, clock: Callable[[], float] = time.monotonic, max_wait: float = 180.0
+    ) -> None:
+        self.reserve = reserve
+        self.max_wait = max_wait
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._allowed: int | None = None
+        self._count = 0
+        self._window_end: float | None = None
+        self._in_flight = 0
+        self.paced_seconds = 0.0
+
+    def acquire(self, sleep: Callable[[float], None] = time.sleep) -> float:
+        """Wait until a request may be sent, count it in flight; return the seconds waited."""
+        waited = 0.0
+        while True:
+            with self._lock:
+                now = self._clock()
+                if self._window_end is not None and now >= self._window_end:
+                    self._count, self._window_end = 0, None
+                full = (
+                    self._allowed is not None
+                    and self._window_end is not None
+                    and self._count + self._in_flight >= self._allowed - self.reserve
+                )
+                if not full:
+                    self._in_flight += 1
+                    self.paced_seconds += waited
+                    return waited
+                window_end = self._window_end
+                delay = min(max(window_end - now, 0.0), self.max_wait)  # type: ignore[operator]
+            log.debug("Pacing: rate-limit window spent, waiting %.1f s for it to reset", delay)
+            sleep(delay)
+            waited += delay
+            with self._lock:
+                if self._window_end == window_end:  # nobody saw a newer window: ours is over
+                    self._count, self._window_end = 0, None
+
+    def release(self, info: RateLimitInfo | None) -> None:
+        """The request finished: stop counting it and learn the window from its response headers."""
+        with self._lock:
+            self._in_flight = max(0, self._in_flight - 1)
+            if info is None or info.allowed is None or info.count is None or info.reset is None:
+                return
+            window_end = self._clock() + info.reset
+            same_window = self._window_end is not None and window_end <= self._window_end + 1.0
+            self._allowed = info.allowed
+            if same_window:  # readings of one window: keep the highest count and the latest reset
+                self._count = max(self._count, info.count)
+                self._window_end = max(self._window_end, window_end)  # type: ignore[type-var]
+            else:
+                self._count, self._window_end = info.count, window_end
+
+
+_PACERS: OrderedDict[str, Pacer] = OrderedDict()
+_PACERS_LOCK = threading.Lock()
+_MAX_PACERS = 256  # tokens rotate; forget the oldest windows rather than grow forever
+
+
+def pacer_for(key: str, *, clock: Callable[[], float] = time.monotonic, max_wait: float = 180.0) -> Pacer:
+    """The process-wide pacer of one token (keyed by its fingerprint, never the token itself)."""
+    with _PACERS_LOCK:
+        pacer = _PACERS.get(key)
+        if pacer is None:
+            pacer = _PACERS[key] = Pacer(clock=clock, max_wait=max_wait)
+            while len(_PACERS) > _MAX_PACERS:
+                _PACERS.popitem(last=False)
+        else:
+            _PACERS.move_to_end(key)
+        return pacer

@@ -1,0 +1,343 @@
+"""The `genesys_cloud` connection parsed once into typed, validated settings (no Airflow imports).
+
+Extras may come from a UI form (every value a string) or JSON (typed values); both are coerced here, and
+anything unknown or malformed fails with a message that names the key and how to fix it.
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import urlsplit
+
+from airflow_provider_genesys.exceptions import GenesysCloudConfigError
+from airflow_provider_genesys.regions import DEFAULT_REGION, Region, resolve_region
+
+LEGACY_PREFIX = "extra__genesys_cloud__"
+SAML2_BEARER_URN = "urn:ietf:params:oauth:grant-type:saml2-bearer"
+GRANT_TYPES = ("client_credentials", "saml2_bearer", "refresh_token", "access_token")
+SECRET_EXTRAS = frozenset({"saml_assertion", "refresh_token", "access_token"})
+# Extras that only one grant uses: setting them with another grant is a mistake worth reporting.
+_GRANT_OF_EXTRA = {
+    "saml_assertion": "saml2_bearer",
+    "org_name": "saml2_bearer",
+    "refresh_token": "refresh_token",
+    "access_token": "access_token",
+}
+_TRUE = frozenset({"true", "1", "yes", "on", "y", "t"})
+_FALSE = frozenset({"false", "0", "no", "off", "n", "f"})
+
+
+@dataclass(frozen=True)
+class GenesysSettings:
+    """Everything the client needs, validated. Secrets are excluded from repr."""
+
+    client_id: str | None = None
+    client_secret: str | None = field(default=None, repr=False)
+    region: Region = DEFAULT_REGION
+    gateway_host: str | None = None
+    gateway_protocol: str = "https"
+    gateway_port: int | None = None
+    gateway_path_params_login: str | None = None
+    gateway_path_params_api: str | None = None
+    grant_type: str = "client_credentials"
+    saml_assertion: str | None = field(default=None, repr=False)
+    org_name: str | None = None
+    refresh_token: str | None = field(default=None, repr=False)
+    access_token: str | None = field(default=None, repr=False)
+    max_attempts: int = 10
+    max_retry_time: float = 600.0
+    max_retry_wait: float = 180.0
+    backoff_base: float = 1.0
+    retry_non_idempotent: bool = False
+    connect_timeout: float = 10.0
+    read_timeout: float = 60.0
+    proxies: Mapping[str, str] | None = None
+    ca_bundle: str | None = None
+    verify_ssl: bool = True
+    client_cert: str | None = None
+    client_key: str | None = None
+    pacing: bool = True
+    pool_size: int = 16
+    token_refresh_margin: float = 300.0
+
+    @property
+    def login_base_url(self) -> str:
+        """Where `/oauth/token` lives: the gateway's login base if set, else the region's login host."""
+        if not self.gateway_host:
+            return self.region.login_base_url
+        return self._gateway_base(self.gateway_path_params_login)
+
+    @property
+    def api_base_url(self) -> str:
+        """What `/api/v2/...` is appended to: the gateway's API base if set, else the region's API host."""
+        if not self.gateway_host:
+            return self.region.api_base_url
+        return self._gateway_base(self.gateway_path_params_api)
+
+    @property
+    def token_url(self) -> str:
+        return f"{self.login_base_url}/oauth/token"
+
+    @property
+    def verify(self) -> bool | str:
+        """The `verify` argument of requests: a CA bundle path wins over the boolean."""
+        return self.ca_bundle or self.verify_ssl
+
+    @property
+    def cert(self) -> str | tuple[str, str] | None:
+        """The `cert` argument of requests for mutual TLS."""
+        if self.client_cert and self.client_key:
+            return (self.client_cert, self.client_key)
+        return self.client_cert
+
+    def _gateway_base(self, path_params: str | None) -> str:
+        # Exactly as Genesys' SDKs: protocol://host[:port][/path], trailing "/" dropped, leading "/" added.
+        base = f"{self.gateway_protocol or 'https'}://{self.gateway_host}"
+        if self.gateway_port is not None and self.gateway_port >= 0:
+            base += f":{self.gateway_port}"
+        path = (path_params or "").rstrip("/")
+        if path:
+            base += path if path.startswith("/") else f"/{path}"
+        return base
+
+    @classmethod
+    def from_connection(
+        cls,
+        *,
+        login: str | None,
+        password: str | None,
+        host: str | None = None,
+        extra: Mapping[str, Any] | None = None,
+    ) -> GenesysSettings:
+        """Build settings from an Airflow connection's fields; raise GenesysCloudConfigError when wrong."""
+        values = _normalise_extra(extra)
+        kwargs: dict[str, Any] = {}
+        for key, raw in values.items():
+            kwargs[key] = _COERCERS[key](key, raw)
+        kwargs["region"] = _region(kwargs.pop("region", None), host)
+        if "gateway_host" in kwargs:
+            kwargs.update(_split_gateway_url(kwargs))
+        if "proxies" in kwargs:
+            kwargs["proxies"] = _proxies(kwargs["proxies"])
+        kwargs["grant_type"] = _grant_type(kwargs)
+        kwargs["client_id"] = (login or "").strip() or None
+        kwargs["client_secret"] = password or None
+        _check_grant(kwargs)
+        return cls(**kwargs)
+
+
+def _normalise_extra(extra: Mapping[str, Any] | None) -> dict[str, Any]:
+    """Strip the legacy prefix, drop "not set" values, and reject unknown keys with a suggestion."""
+    if extra is None:
+        return {}
+    if not isinstance(extra, Mapping):
+        raise GenesysCloudConfigError(
+            f"The connection extra must be a JSON object, got {type(extra).__name__}; "
+            'write it like {"region": "eu_west_1"}.'
+        )
+    values: dict[str, Any] = {}
+    for raw_key, value in extra.items():
+        key = str(raw_key)
+        legacy = key.startswith(LEGACY_PREFIX)
+        if legacy:
+            key = key[len(LEGACY_PREFIX) :]
+        if key not in _COERCERS:
+            close = difflib.get_close_matches(key, list(_COERCERS), n=1)
+            hint = f" Did you mean {close[0]!r}?" if close else ""
+            raise GenesysCloudConfigError(
+                f"Unknown key {raw_key!r} in the genesys_cloud connection extra.{hint} "
+                f"Valid keys: {', '.join(sorted(_COERCERS))}."
+            )
+        if value is None or (isinstance(value, str) and not value.strip()):
+            continue
+        if legacy and key in values:
+            continue  # the plain key wins over the legacy form-field key
+        values[key] = value
+    return values
+
+
+def _kind(key: str, value: Any) -> str:
+    """Describe a value for an error message without ever echoing a secret."""
+    if key in SECRET_EXTRAS:
+        return f"a {type(value).__name__}"
+    return repr(value)
+
+
+def _fail(key: str, value: Any, expected: str) -> GenesysCloudConfigError:
+    return GenesysCloudConfigError(
+        f"Extra {key!r} must be {expected}, got {_kind(key, value)}; fix it in the genesys_cloud connection."
+    )
+
+
+def _as_str(key: str, value: Any) -> str:
+    if not isinstance(value, str):
+        raise _fail(key, value, "a string")
+    return value.strip()
+
+
+def _as_bool(key: str, value: Any) -> bool:
+    if isinstance(value, bool):
+        return value
+    text = str(value).strip().lower()
+    if text in _TRUE:
+        return True
+    if text in _FALSE:
+        return False
+    raise _fail(key, value, "true or false")
+
+
+def _number(key: str, value: Any, kind: type, minimum: float, expected: str) -> Any:
+    if isinstance(value, bool):
+        raise _fail(key, value, expected)
+    try:
+        number = kind(value.strip() if isinstance(value, str) else value)
+    except (TypeError, ValueError):
+        raise _fail(key, value, expected) from None
+    if kind is int and isinstance(value, float) and value != number:
+        raise _fail(key, value, expected)
+    if number != number or number < minimum:  # NaN or below range
+        raise _fail(key, value, expected)
+    return number
+
+
+def _int(minimum: int, expected: str) -> Callable[[str, Any], int]:
+    return lambda key, value: _number(key, value, int, minimum, expected)
+
+
+def _float(minimum: float, expected: str) -> Callable[[str, Any], float]:
+    return lambda key, value: _number(key, value, float, minimum, expected)
+
+
+def _as_port(key: str, value: Any) -> int | None:
+    port = _number(key, value, int, -(2**31), "a port number (1-65535)")
+    if port < 0:
+        return None  # as in the SDKs: a negative port means "none"
+    if not 0 < port <= 65535:
+        raise _fail(key, value, "a port number (1-65535)")
+    return port
+
+
+def _as_proxies(key: str, value: Any) -> Any:
+    if isinstance(value, str | Mapping):
+        return value
+    raise _fail(key, value, 'a proxy URL string or an object like {"https": "http://proxy:3128"}')
+
+
+_COERCERS: dict[str, Callable[[str, Any], Any]] = {
+    "region": _as_str,
+    "gateway_host": _as_str,
+    "gateway_protocol": _as_str,
+    "gateway_port": _as_port,
+    "gateway_path_params_login": _as_str,
+    "gateway_path_params_api": _as_str,
+    "grant_type": _as_str,
+    "saml_assertion": _as_str,
+    "org_name": _as_str,
+    "refresh_token": _as_str,
+    "access_token": _as_str,
+    "max_attempts": _int(1, "a whole number >= 1"),
+    "max_retry_time": _float(0, "a number of seconds >= 0"),
+    "max_retry_wait": _float(0, "a number of seconds >= 0"),
+    "backoff_base": _float(0, "a number of seconds >= 0"),
+    "retry_non_idempotent": _as_bool,
+    "connect_timeout": _float(0.001, "a number of seconds > 0"),
+    "read_timeout": _float(0.001, "a number of seconds > 0"),
+    "proxies": _as_proxies,
+    "ca_bundle": _as_str,
+    "verify_ssl": _as_bool,
+    "client_cert": _as_str,
+    "client_key": _as_str,
+    "pacing": _as_bool,
+    "pool_size": _int(1, "a whole number >= 1"),
+    "token_refresh_margin": _float(0, "a number of seconds >= 0"),
+}
+EXTRA_KEYS = tuple(sorted(_COERCERS))
+
+
+def _region(region: str | None, host: str | None) -> Region:
+    """The extra 'region' wins; Airflow's host field is a region too (URI-style connections)."""
+    if region:
+        return resolve_region(region)
+    if host and host.strip():
+        return resolve_region(host)
+    return DEFAULT_REGION
+
+
+def _split_gateway_url(values: dict[str, Any]) -> dict[str, Any]:
+    """Accept `http://127.0.0.1:8080` pasted into gateway_host by splitting it into its parts."""
+    host = values["gateway_host"]
+    if "://" not in host:
+        if "/" in host:
+            raise GenesysCloudConfigError(
+                f"Extra 'gateway_host' must be a host name, got {host!r}; put a path prefix in "
+                "gateway_path_params_api / gateway_path_params_login."
+            )
+        return {}
+    parts = urlsplit(host)
+    if parts.path.strip("/") or not parts.hostname:
+        raise GenesysCloudConfigError(
+            f"Extra 'gateway_host' {host!r} is not a plain host or scheme://host[:port]; put a path prefix "
+            "in gateway_path_params_api / gateway_path_params_login."
+        )
+    split: dict[str, Any] = {"gateway_host": parts.hostname}
+    for key, found in (("gateway_protocol", parts.scheme), ("gateway_port", parts.port)):
+        if found is None:
+            continue
+        if values.get(key) not in (None, found):
+            raise GenesysCloudConfigError(
+                f"Extra 'gateway_host' says {key[8:]} {found!r} but {key!r} says {values[key]!r}; "
+                "keep one of them."
+            )
+        split[key] = found
+    return split
+
+
+def _proxies(value: str | Mapping[str, Any]) -> dict[str, str]:
+    if isinstance(value, str):
+        return {"http": value, "https": value}
+    return {str(scheme): str(url) for scheme, url in value.items() if url}
+
+
+def _grant_type(values: dict[str, Any]) -> str:
+    grant = values.get("grant_type")
+    if grant is None:
+        # A pre-issued token alone is unambiguous: no need to also spell out the grant.
+        return "access_token" if values.get("access_token") else "client_credentials"
+    normalised = grant.lower().replace("-", "_")
+    if normalised == SAML2_BEARER_URN.replace("-", "_"):
+        normalised = "saml2_bearer"
+    if normalised not in GRANT_TYPES:
+        raise GenesysCloudConfigError(
+            f"Extra 'grant_type' {grant!r} is not supported; use one of {', '.join(GRANT_TYPES)}."
+        )
+    return normalised
+
+
+def _check_grant(values: dict[str, Any]) -> None:
+    """Each grant needs its own credentials; report the first missing or misplaced one."""
+    grant = values["grant_type"]
+    for key, owner in _GRANT_OF_EXTRA.items():
+        if values.get(key) and owner != grant:
+            raise GenesysCloudConfigError(
+                f"Extra {key!r} is only used with grant_type {owner!r}, but grant_type is {grant!r}; "
+                f"set grant_type to {owner!r} or remove {key!r}."
+            )
+    if grant == "access_token":
+        if not values.get("access_token"):
+            raise GenesysCloudConfigError(
+                "grant_type 'access_token' needs the extra 'access_token' (a token issued by Genesys Cloud)."
+            )
+        return
+    if not values["client_id"] or not values["client_secret"]:
+        missing = "Login (OAuth client id)" if not values["client_id"] else "Password (OAuth client secret)"
+        raise GenesysCloudConfigError(
+            f"The genesys_cloud connection has no {missing}; grant_type {grant!r} needs both the OAuth "
+            "client id (Login) and its secret (Password)."
+        )
+    needed = {"saml2_bearer": ("saml_assertion", "org_name"), "refresh_token": ("refresh_token",)}
+    for key in needed.get(grant, ()):
+        if not values.get(key):
+            raise GenesysCloudConfigError(f"grant_type {grant!r} needs the extra {key!r}.")

@@ -1,0 +1,158 @@
+from __future__ import annotations
+
+import pytest
+
+from airflow_provider_genesys.exceptions import GenesysCloudApiError
+from airflow_provider_genesys.ratelimit import (
+    Pacer,
+    RateLimitInfo,
+    RetryableFailure,
+    RetryPolicy,
+    call_with_retries,
+    pacer_for,
+    parse_retry_after,
+)
+from tests.unit.conftest import FakeClock
+
+
+def test_retry_after_seconds_and_http_date() -> None:
+    assert parse_retry_after("42") == 42.0
+    assert parse_retry_after(" 0 ") == 0.0
+    assert parse_retry_after("Wed, 21 Oct 2015 07:28:30 GMT", now=1445412480.0) == 30.0
+    assert parse_retry_after("Wed, 21 Oct 2015 07:28:00 GMT", now=1445412480.0 + 99) == 0.0
+    assert parse_retry_after("soon") is None
+    assert parse_retry_after(None) is None
+
+
+def test_headers_of_a_real_users_response() -> None:
+    headers = {
+        "ININ-Correlation-Id": "f3ac4404",
+        "inin-ratelimit-count": "1",
+        "inin-ratelimit-allowed": "180",
+        "inin-ratelimit-reset": "61",
+    }
+    from requests.structures import CaseInsensitiveDict
+
+    info = RateLimitInfo.from_headers(CaseInsensitiveDict(headers))
+    assert (info.allowed, info.count, info.reset, info.correlation_id) == (180, 1, 61.0, "f3ac4404")
+    assert info.retry_after is None
+    assert info.server_delay == 61.0
+
+
+def window(allowed: int, count: int, reset: float) -> RateLimitInfo:
+    return RateLimitInfo(allowed=allowed, count=count, reset=reset)
+
+
+def test_pacer_waits_only_when_the_window_is_spent(clock: FakeClock) -> None:
+    pacer = Pacer(clock=clock)
+    assert pacer.acquire(clock.sleep) == 0
+    pacer.release(window(10, 9, 30))
+    assert pacer.acquire(clock.sleep) == 0  # 9 used of 10: one more may go
+    pacer.release(window(10, 10, 29))
+    assert clock.sleeps == []
+    assert pacer.acquire(clock.sleep) == 30  # 10 of 10: wait for the (latest seen) reset
+    assert clock.sleeps == [30]
+    assert pacer.paced_seconds == 30
+
+
+def test_pacer_counts_requests_in_flight(clock: FakeClock) -> None:
+    pacer = Pacer(clock=clock)
+    pacer.acquire(clock.sleep)
+    pacer.release(window(10, 7, 30))
+    assert pacer.acquire(clock.sleep) == 0  # 7 + 0 in flight
+    assert pacer.acquire(clock.sleep) == 0  # 7 + 1
+    assert pacer.acquire(clock.sleep) == 0  # 7 + 2
+    assert pacer.acquire(clock.sleep) == 30  # 7 + 3 in flight reach 10
+    assert clock.sleeps == [30]
+
+
+def test_pacer_without_headers_never_waits(clock: FakeClock) -> None:
+    pacer = Pacer(clock=clock)
+    for _ in range(1000):
+        pacer.acquire(clock.sleep)
+        pacer.release(RateLimitInfo())
+    assert clock.sleeps == []
+
+
+def test_pacer_forgets_a_window_that_has_passed(clock: FakeClock) -> None:
+    pacer = Pacer(clock=clock)
+    pacer.acquire(clock.sleep)
+    pacer.release(window(10, 10, 30))
+    clock.now += 31
+    assert pacer.acquire(clock.sleep) == 0
+
+
+def test_pacer_makes_progress_when_time_does_not_move() -> None:
+    pacer = Pacer(clock=lambda: 5.0)
+    waits: list[float] = []
+    pacer.acquire(waits.append)
+    pacer.release(window(1, 1, 60))
+    assert pacer.acquire(waits.append) == 60  # returns instead of looping forever
+    assert waits == [60]
+
+
+def test_pacer_wait_is_capped(clock: FakeClock) -> None:
+    pacer = Pacer(clock=clock, max_wait=10)
+    pacer.acquire(clock.sleep)
+    pacer.release(window(5, 5, 3600))
+    assert pacer.acquire(clock.sleep) == 10
+
+
+def test_one_pacer_per_token_fingerprint() -> None:
+    assert pacer_for("aaa") is pacer_for("aaa")
+    assert pacer_for("aaa") is not pacer_for("bbb")
+
+
+def failure(kind: str, *, rate_limited: bool = False, delay: float | None = None) -> RetryableFailure:
+    error = GenesysCloudApiError(
+        429 if rate_limited else 503, "x", "failed", method="GET", endpoint="/api/v2/x"
+    )
+    return RetryableFailure(kind, error, rate_limited=rate_limited, server_delay=delay)
+
+
+def test_backoff_is_exponential_with_jitter_and_capped(clock: FakeClock) -> None:
+    policy = RetryPolicy(max_attempts=8, backoff_base=1.0, rand=lambda: 1.0)
+
+    def attempt(number: int) -> str:
+        if number < 8:
+            raise failure("503 Service Unavailable")
+        return "ok"
+
+    assert call_with_retries(attempt, policy, sleep=clock.sleep, clock=clock) == "ok"
+    assert clock.sleeps == [1, 2, 4, 8, 16, 30, 30]
+    half = RetryPolicy(max_attempts=3, backoff_base=2.0, rand=lambda: 0.0)
+    clock.sleeps.clear()
+    with pytest.raises(GenesysCloudApiError):
+        call_with_retries(
+            lambda n: (_ for _ in ()).throw(failure("503")), half, sleep=clock.sleep, clock=clock
+        )
+    assert clock.sleeps == [1.0, 2.0]  # at least half of 2, 4
+
+
+def test_final_error_says_how_many_attempts_and_why(clock: FakeClock) -> None:
+    kinds = iter(["429 rate limited"] * 3 + ["503 Service Unavailable"])
+
+    def attempt(number: int) -> None:
+        kind = next(kinds)
+        raise failure(kind, rate_limited=kind.startswith("429"), delay=20)
+
+    with pytest.raises(GenesysCloudApiError) as excinfo:
+        call_with_retries(
+            attempt, RetryPolicy(max_attempts=4, rand=lambda: 0.5), sleep=clock.sleep, clock=clock
+        )
+    error = excinfo.value
+    assert error.attempts == 4
+    assert "gave up after 4 attempts over 60 s: 3x 429 rate limited, 1x 503 Service Unavailable" in str(error)
+    assert "max_attempts 4 reached" in str(error)
+
+
+def test_other_exceptions_are_not_retried(clock: FakeClock) -> None:
+    calls = []
+
+    def attempt(number: int) -> None:
+        calls.append(number)
+        raise GenesysCloudApiError(404, "not.found", "nope")
+
+    with pytest.raises(GenesysCloudApiError, match="404"):
+        call_with_retries(attempt, RetryPolicy(), sleep=clock.sleep, clock=clock)
+    assert calls == [1]

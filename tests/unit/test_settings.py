@@ -1,0 +1,222 @@
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from airflow_provider_genesys.exceptions import GenesysCloudConfigError
+from airflow_provider_genesys.settings import GenesysSettings
+from tests.unit.conftest import CLIENT_ID, CLIENT_SECRET, make_settings
+
+
+def settings_from(extra: dict[str, Any] | None = None, **fields: Any) -> GenesysSettings:
+    fields.setdefault("login", CLIENT_ID)
+    fields.setdefault("password", CLIENT_SECRET)
+    return GenesysSettings.from_connection(extra=extra, **fields)
+
+
+def config_error(extra: dict[str, Any] | None = None, **fields: Any) -> str:
+    with pytest.raises(GenesysCloudConfigError) as excinfo:
+        settings_from(extra, **fields)
+    return str(excinfo.value)
+
+
+def test_defaults_are_the_documented_ones() -> None:
+    settings = settings_from()
+    assert settings.region.name == "us_east_1"
+    assert settings.grant_type == "client_credentials"
+    assert settings.token_url == "https://login.mypurecloud.com/oauth/token"
+    assert settings.api_base_url == "https://api.mypurecloud.com"
+    assert (settings.max_attempts, settings.max_retry_time, settings.max_retry_wait) == (10, 600, 180)
+    assert (settings.connect_timeout, settings.read_timeout, settings.pool_size) == (10, 60, 16)
+    assert settings.pacing is True
+    assert settings.retry_non_idempotent is False
+    assert settings.verify is True
+
+
+@pytest.mark.parametrize(
+    ("extra", "login_base", "api_base"),
+    [
+        ({"gateway_host": "gw.example.com"}, "https://gw.example.com", "https://gw.example.com"),
+        (
+            {"gateway_host": "gw.example.com", "gateway_protocol": "http", "gateway_port": "8080"},
+            "http://gw.example.com:8080",
+            "http://gw.example.com:8080",
+        ),
+        (
+            {"gateway_host": "gw.example.com", "gateway_port": -1},
+            "https://gw.example.com",
+            "https://gw.example.com",
+        ),
+        (
+            {"gateway_host": "gw", "gateway_path_params_login": "login/", "gateway_path_params_api": "/api/"},
+            "https://gw/login",
+            "https://gw/api",
+        ),
+        (
+            {"gateway_host": "gw", "gateway_port": 443, "gateway_path_params_api": "genesys/api"},
+            "https://gw:443",
+            "https://gw:443/genesys/api",
+        ),
+        (
+            {"gateway_host": "127.0.0.1", "gateway_protocol": "http", "gateway_port": 5555},
+            "http://127.0.0.1:5555",
+            "http://127.0.0.1:5555",
+        ),
+        ({"gateway_host": "http://127.0.0.1:5555"}, "http://127.0.0.1:5555", "http://127.0.0.1:5555"),
+        ({"gateway_host": "gw", "gateway_protocol": ""}, "https://gw", "https://gw"),
+    ],
+)
+def test_gateway_urls_are_built_like_the_sdks(extra: dict[str, Any], login_base: str, api_base: str) -> None:
+    settings = settings_from({"region": "eu_west_1", **extra})
+    assert settings.login_base_url == login_base
+    assert settings.token_url == f"{login_base}/oauth/token"
+    assert settings.api_base_url == api_base
+
+
+def test_gateway_url_conflicting_with_port_is_reported() -> None:
+    message = config_error({"gateway_host": "http://127.0.0.1:5555", "gateway_port": 6666})
+    assert "gateway_port" in message
+    assert "keep one" in message
+
+
+def test_form_strings_are_coerced() -> None:
+    settings = settings_from(
+        {
+            "max_attempts": "3",
+            "max_retry_time": "30",
+            "read_timeout": "2.5",
+            "retry_non_idempotent": "true",
+            "verify_ssl": "False",
+            "pacing": "0",
+            "pool_size": " 4 ",
+            "region": "",  # empty form field means "not set"
+            "gateway_host": None,
+        }
+    )
+    assert settings.max_attempts == 3
+    assert settings.max_retry_time == 30.0
+    assert settings.read_timeout == 2.5
+    assert settings.retry_non_idempotent is True
+    assert settings.verify_ssl is False
+    assert settings.pacing is False
+    assert settings.pool_size == 4
+    assert settings.region.name == "us_east_1"
+    assert settings.gateway_host is None
+
+
+def test_legacy_prefixed_keys_are_accepted_and_plain_keys_win() -> None:
+    settings = settings_from(
+        {"extra__genesys_cloud__region": "eu-west-1", "extra__genesys_cloud__max_attempts": 2}
+    )
+    assert settings.region.name == "eu_west_1"
+    assert settings.max_attempts == 2
+    both = settings_from({"region": "ap_south_1", "extra__genesys_cloud__region": "eu_west_1"})
+    assert both.region.name == "ap_south_1"
+
+
+def test_unknown_key_is_named_with_a_suggestion_and_the_valid_keys() -> None:
+    message = config_error({"regoin": "eu_west_1"})
+    assert "'regoin'" in message
+    assert "Did you mean 'region'?" in message
+    assert "gateway_path_params_api" in message
+
+
+@pytest.mark.parametrize(
+    ("extra", "fragments"),
+    [
+        ({"max_attempts": "ten"}, ["'max_attempts'", "'ten'", "whole number"]),
+        ({"max_attempts": 0}, ["'max_attempts'", ">= 1"]),
+        ({"max_attempts": 2.5}, ["'max_attempts'"]),
+        ({"read_timeout": "-1"}, ["'read_timeout'", "> 0"]),
+        ({"gateway_port": 70000}, ["'gateway_port'", "1-65535"]),
+        ({"verify_ssl": "maybe"}, ["'verify_ssl'", "true or false"]),
+        ({"proxies": 3}, ["'proxies'", "proxy URL"]),
+        ({"grant_type": "password"}, ["'password'", "client_credentials", "saml2_bearer"]),
+        ({"gateway_host": "gw/prefix"}, ["gateway_path_params_api"]),
+    ],
+)
+def test_wrong_values_name_the_key_and_the_fix(extra: dict[str, Any], fragments: list[str]) -> None:
+    message = config_error(extra)
+    for fragment in fragments:
+        assert fragment in message
+
+
+def test_wrongly_typed_secret_is_not_echoed() -> None:
+    message = config_error({"grant_type": "refresh_token", "refresh_token": ["rt-very-secret"]})
+    assert "'refresh_token'" in message
+    assert "rt-very-secret" not in message
+
+
+def test_host_field_is_a_region_for_uri_style_connections() -> None:
+    assert settings_from(host="mypurecloud.ie").region.name == "eu_west_1"
+    assert settings_from({"region": "ap_south_1"}, host="mypurecloud.ie").region.name == "ap_south_1"
+
+
+def test_missing_client_credentials_are_reported() -> None:
+    assert "Password (OAuth client secret)" in config_error(password=None)
+    assert "Login (OAuth client id)" in config_error(login="  ")
+
+
+def test_saml2_bearer_accepts_the_urn_and_needs_assertion_and_org() -> None:
+    settings = settings_from(
+        {
+            "grant_type": "urn:ietf:params:oauth:grant-type:saml2-bearer",
+            "saml_assertion": "PHNhbWw+",
+            "org_name": "acme",
+        }
+    )
+    assert settings.grant_type == "saml2_bearer"
+    assert "'org_name'" in config_error({"grant_type": "saml2_bearer", "saml_assertion": "PHNhbWw+"})
+    assert "'saml_assertion'" in config_error({"grant_type": "saml2_bearer", "org_name": "acme"})
+
+
+def test_refresh_token_grant_needs_a_refresh_token() -> None:
+    assert "'refresh_token'" in config_error({"grant_type": "refresh_token"})
+
+
+def test_access_token_grant_needs_no_client_credentials_and_is_inferred() -> None:
+    settings = GenesysSettings.from_connection(
+        login=None, password=None, extra={"access_token": "pre-issued"}
+    )
+    assert settings.grant_type == "access_token"
+    assert "'access_token'" in config_error({"grant_type": "access_token"})
+
+
+def test_grant_specific_key_with_another_grant_is_reported() -> None:
+    message = config_error({"grant_type": "client_credentials", "access_token": "pre-issued"})
+    assert "only used with grant_type 'access_token'" in message
+    assert "pre-issued" not in message
+
+
+def test_repr_hides_every_secret() -> None:
+    settings = settings_from(
+        {"grant_type": "saml2_bearer", "saml_assertion": "ASSERTION-XYZ", "org_name": "acme"}
+    )
+    text = repr(settings)
+    assert CLIENT_ID in text
+    for secret in (CLIENT_SECRET, "ASSERTION-XYZ"):
+        assert secret not in text
+
+
+def test_proxies_tls_and_client_certificate() -> None:
+    one = make_settings(
+        proxies="http://proxy:3128", ca_bundle="/etc/ca.pem", client_cert="/c.pem", client_key="/k.pem"
+    )
+    assert one.proxies == {"http": "http://proxy:3128", "https": "http://proxy:3128"}
+    assert one.verify == "/etc/ca.pem"
+    assert one.cert == ("/c.pem", "/k.pem")
+    two = make_settings(proxies={"https": "http://p:1"}, verify_ssl="false", client_cert="/both.pem")
+    assert two.proxies == {"https": "http://p:1"}
+    assert two.verify is False
+    assert two.cert == "/both.pem"
+
+
+def test_config_error_is_a_value_error() -> None:
+    with pytest.raises(ValueError, match="Unknown key"):
+        settings_from({"nope": 1})
+
+
+def test_extra_must_be_an_object() -> None:
+    with pytest.raises(GenesysCloudConfigError, match="JSON object"):
+        GenesysSettings.from_connection(login="a", password="b", extra=["region"])  # type: ignore[arg-type]
