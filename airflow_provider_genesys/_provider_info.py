@@ -12,6 +12,7 @@ from typing import Any
 
 from airflow_provider_genesys import __version__
 from airflow_provider_genesys.regions import REGIONS
+from airflow_provider_genesys.settings import GRANT_TYPES
 
 INTEGRATION = "Genesys Cloud"
 
@@ -54,8 +55,6 @@ class ConnField:
             schema["default"] = self.default
         return {"label": self.label, "description": self.help_text, "schema": schema}
 
-
-GRANT_TYPES = ("client_credentials", "saml2_bearer", "refresh_token", "access_token")
 
 CONN_FIELDS: tuple[ConnField, ...] = (
     ConnField(
@@ -109,7 +108,9 @@ CONN_FIELDS: tuple[ConnField, ...] = (
         "Pre-issued access token, used as is and never refreshed (grant access_token).",
         "password",
     ),
-    ConnField("max_attempts", "Max attempts", "Attempts per request, first one included.", "integer", default=10),
+    ConnField(
+        "max_attempts", "Max attempts", "Attempts per request, first one included.", "integer", default=10
+    ),
     ConnField(
         "max_retry_time",
         "Max retry time (s)",
@@ -140,8 +141,13 @@ CONN_FIELDS: tuple[ConnField, ...] = (
     ),
     ConnField("connect_timeout", "Connect timeout (s)", "TCP/TLS connect timeout.", "number", default=10),
     ConnField("read_timeout", "Read timeout (s)", "Longest wait for response data.", "number", default=60),
-    ConnField("verify_ssl", "Verify TLS", "Verify server certificates (turn off only for tests).", "boolean",
-              default=True),
+    ConnField(
+        "verify_ssl",
+        "Verify TLS",
+        "Verify server certificates (turn off only for tests).",
+        "boolean",
+        default=True,
+    ),
     ConnField("ca_bundle", "CA bundle", "Path to a PEM file of trusted CAs (corporate proxy, gateway)."),
     ConnField("client_cert", "Client certificate", "Path to a PEM client certificate for mutual TLS."),
     ConnField("client_key", "Client key", "Path to the PEM key of the client certificate (if separate)."),
@@ -186,7 +192,7 @@ UI_FIELD_BEHAVIOUR: dict[str, Any] = {
 PROVIDER_INFO: dict[str, Any] = {
     "package-name": "airflow-provider-genesys",
     "name": "Genesys Cloud",
-    "description": "Genesys Cloud Platform API v2: hook, operators, sensors, triggers and an offline emulator.",
+    "description": "Genesys Cloud Platform API v2: hook, operators, sensors, triggers, offline emulator.",
     "versions": [__version__],
     "integrations": [
         {
