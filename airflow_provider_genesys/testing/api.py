@@ -1,0 +1,374 @@
+"""The Platform API endpoints: Genesys' paths, parameters, envelopes and field names.
+
+Each handler takes a :class:`Call` and returns ``(status, body)``; it raises :class:`ApiError` for
+Genesys-style 4xx answers. Routing, authentication, rate limiting and faults live in ``server.py``.
+"""
+
+from __future__ import annotations
+
+import bisect
+import json
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import unquote
+
+from airflow_provider_genesys.testing.errors import ApiError, bad_request, not_found
+from airflow_provider_genesys.testing.jobs import AuditJobs
+from airflow_provider_genesys.testing.org import STATE_FILTERS, Org
+from airflow_provider_genesys.testing.paging import (
+    Params,
+    cursor_uri,
+    decode_cursor,
+    encode_cursor,
+    page_envelope,
+    uri,
+)
+
+USERS_MAX_PAGE_SIZE = 500
+DIVISION_GRANTS_MAX_PAGE_SIZE = 500
+MAX_PAGE_SIZE = 100
+USERS_RESULT_CAP = 10_000
+
+
+@dataclass
+class Call:
+    """One API request as the handlers see it (path without gateway prefix, path parameters decoded)."""
+
+    method: str
+    path: str
+    params: Params
+    body: bytes = b""
+    args: tuple[str, ...] = ()
+    token: Any = None
+    job_state: str | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+Handler = Callable[[Call], tuple[int, Any]]
+
+
+class Api:
+    """Routes and handlers over one org."""
+
+    def __init__(self, org: Org, jobs: AuditJobs, client_id: str) -> None:
+        self.org = org
+        self.jobs = jobs
+        self.client_id = client_id
+        seg = "([^/]+)"
+        table: list[tuple[str, str, str, Handler]] = [
+            ("GET", "/api/v2/users", "/api/v2/users", self.list_users),
+            ("GET", "/api/v2/users/query", "/api/v2/users/query", self.query_users),
+            ("GET", f"/api/v2/users/{seg}", "/api/v2/users/{userId}", self.get_user),
+            ("GET", f"/api/v2/users/{seg}/roles", "/api/v2/users/{subjectId}/roles", self.user_roles),
+            ("GET", "/api/v2/authorization/roles", "/api/v2/authorization/roles", self.list_roles),
+            (
+                "GET",
+                f"/api/v2/authorization/roles/{seg}",
+                "/api/v2/authorization/roles/{roleId}",
+                self.get_role,
+            ),
+            (
+                "GET",
+                f"/api/v2/authorization/roles/{seg}/users",
+                "/api/v2/authorization/roles/{roleId}/users",
+                self.role_users,
+            ),
+            (
+                "GET",
+                f"/api/v2/authorization/roles/{seg}/subjectgrants",
+                "/api/v2/authorization/roles/{roleId}/subjectgrants",
+                self.role_subject_grants,
+            ),
+            (
+                "GET",
+                "/api/v2/authorization/permissions",
+                "/api/v2/authorization/permissions",
+                self.permissions,
+            ),
+            (
+                "GET",
+                "/api/v2/authorization/divisions",
+                "/api/v2/authorization/divisions",
+                self.list_divisions,
+            ),
+            (
+                "GET",
+                f"/api/v2/authorization/divisions/{seg}",
+                "/api/v2/authorization/divisions/{divisionId}",
+                self.get_division,
+            ),
+            (
+                "GET",
+                f"/api/v2/authorization/divisions/{seg}/grants",
+                "/api/v2/authorization/divisions/{divisionId}/grants",
+                self.division_grants,
+            ),
+            (
+                "GET",
+                f"/api/v2/authorization/subjects/{seg}",
+                "/api/v2/authorization/subjects/{subjectId}",
+                self.subject,
+            ),
+            ("GET", "/api/v2/tokens/me", "/api/v2/tokens/me", self.token_me),
+            ("GET", "/api/v2/organizations/me", "/api/v2/organizations/me", self.organization_me),
+            ("POST", "/api/v2/audits/query", "/api/v2/audits/query", self.create_audit_query),
+            ("GET", f"/api/v2/audits/query/{seg}", "/api/v2/audits/query/{transactionId}", self.audit_status),
+            (
+                "GET",
+                f"/api/v2/audits/query/{seg}/results",
+                "/api/v2/audits/query/{transactionId}/results",
+                self.audit_results,
+            ),
+        ]
+        self.routes = [(m, re.compile(f"^{p}$"), name, h) for m, p, name, h in table]
+
+    def resolve(self, method: str, path: str) -> tuple[str, Handler, tuple[str, ...]]:
+        """Find the handler: 404 for an unknown path, 405 for a known path with another method."""
+        known_path = False
+        for route_method, pattern, name, handler in self.routes:
+            match = pattern.match(path)
+            if match:
+                known_path = True
+                if route_method == method:
+                    return f"{method} {name}", handler, tuple(unquote(g) for g in match.groups())
+        if known_path:
+            raise ApiError(405, "method.not.allowed", f"HTTP method {method} is not supported by {path}.")
+        raise not_found(f"No resource found at {path}.")
+
+    # ---- users -------------------------------------------------------------------------------------
+    def _state(self, params: Params) -> str:
+        return params.choice("state", "active", STATE_FILTERS)
+
+    @staticmethod
+    def _expand(params: Params) -> frozenset[str]:
+        return frozenset(params.list("expand"))
+
+    def list_users(self, call: Call) -> tuple[int, Any]:
+        params = call.params
+        size = params.page_size(USERS_MAX_PAGE_SIZE)
+        number = params.int("pageNumber", 1)
+        if size * number > USERS_RESULT_CAP:
+            raise bad_request(
+                f"The requested page (pageNumber {number} x pageSize {size}) is past the first "
+                f"{USERS_RESULT_CAP:,} results: this listing is limited to {USERS_RESULT_CAP:,} results. "
+                "Use GET /api/v2/users/query (cursor paging) to read more users."
+            )
+        state = self._state(params)
+        descending = params.choice("sortOrder", "ASC", ("ASC", "DESC")) == "DESC"
+        order = self.org.sorted_by_name(state)
+        ids = params.list("id")
+        if ids:
+            wanted = {i for i in map(self.org.index_of, ids) if i is not None}
+            order = [i for i in order if i in wanted]
+        if descending:
+            order = order[::-1]
+        expand = self._expand(params)
+        body = page_envelope(
+            call.path,
+            params,
+            order,
+            lambda i: self.org.render_user(i, expand),
+            max_page_size=USERS_MAX_PAGE_SIZE,
+        )
+        return 200, body
+
+    def query_users(self, call: Call) -> tuple[int, Any]:
+        """Cursor paging in id order; the cursor is the last id seen, so changes never shift pages."""
+        params = call.params
+        size = params.page_size(USERS_MAX_PAGE_SIZE)
+        state = self._state(params)
+        descending = params.choice("sortOrder", "ASC", ("ASC", "DESC")) == "DESC"
+        ids, order = self.org.sorted_by_id(state)
+        cursor = params.get("cursor")
+        last = decode_cursor(cursor) if cursor else None
+        if descending:
+            end = bisect.bisect_left(ids, last) if last is not None else len(ids)
+            chunk, more = order[max(0, end - size) : end][::-1], end - size > 0
+        else:
+            start = bisect.bisect_right(ids, last) if last is not None else 0
+            chunk, more = order[start : start + size], start + size < len(ids)
+        expand = self._expand(params)
+        body: dict[str, Any] = {"entities": [self.org.render_user(i, expand) for i in chunk]}
+        if more and chunk:
+            next_cursor = encode_cursor(self.org.user_id(chunk[-1]))
+            body["cursor"] = next_cursor
+            body["nextUri"] = cursor_uri(call.path, params, next_cursor)
+        body["selfUri"] = uri(call.path, params)
+        return 200, body
+
+    def _user_index(self, user_id: str) -> int:
+        i = self.org.index_of(user_id)
+        if i is None:
+            raise not_found(f"The user {user_id} was not found.")
+        return i
+
+    def get_user(self, call: Call) -> tuple[int, Any]:
+        i = self._user_index(call.args[0])
+        state = call.params.get("state")
+        actual = self.org.state_of(i)
+        if state is not None:
+            self._state(call.params)
+        if (state in (None, "") and actual == "deleted") or (
+            state not in (None, "", "any") and actual != state
+        ):
+            raise not_found(f"The user {call.args[0]} was not found in state {state or 'active/inactive'}.")
+        return 200, self.org.render_user(i, self._expand(call.params))
+
+    def user_roles(self, call: Call) -> tuple[int, Any]:
+        return 200, self.org.user_authorization(self._user_index(call.args[0]))
+
+    # ---- roles -------------------------------------------------------------------------------------
+    def _role_index(self, role_id: str) -> int:
+        role = self.org.role_index(role_id)
+        if role is None:
+            raise not_found(f"The role {role_id} was not found.")
+        return role
+
+    def _role_with_count(self, role: int) -> dict[str, Any]:
+        body = dict(self.org.roles[role])
+        body["userCount"] = self.org.role_user_count(body["id"])
+        return body
+
+    def list_roles(self, call: Call) -> tuple[int, Any]:
+        params = call.params
+        roles = self.org.roles
+        sort_by = params.choice("sortBy", "name", ("name", "id", "description"))
+        selected = sorted(range(len(roles)), key=lambda r: (roles[r][sort_by].lower(), roles[r]["id"]))
+        name, ids, permissions = params.get("name"), set(params.list("id")), set(params.list("permission"))
+        if name:
+            selected = [r for r in selected if name.lower() in roles[r]["name"].lower()]
+        if ids:
+            selected = [r for r in selected if roles[r]["id"] in ids]
+        if permissions:
+            selected = [r for r in selected if permissions & set(roles[r]["permissions"])]
+        with_count = params.bool("userCount", True)
+        render = self._role_with_count if with_count else lambda r: dict(roles[r])
+        return 200, page_envelope(call.path, params, selected, render, max_page_size=MAX_PAGE_SIZE)
+
+    def get_role(self, call: Call) -> tuple[int, Any]:
+        return 200, self._role_with_count(self._role_index(call.args[0]))
+
+    def role_users(self, call: Call) -> tuple[int, Any]:
+        subjects = self.org.role_subjects(self._role_index(call.args[0]))
+        uid = self.org.user_id
+        render = lambda s: {"id": uid(s[0]), "selfUri": f"/api/v2/users/{uid(s[0])}"}  # noqa: E731
+        return 200, page_envelope(
+            call.path, call.params, subjects, render, max_page_size=MAX_PAGE_SIZE, uris=False
+        )
+
+    def role_subject_grants(self, call: Call) -> tuple[int, Any]:
+        subjects = self.org.role_subjects(self._role_index(call.args[0]))
+
+        def render(subject: tuple[int, list[int]]) -> dict[str, Any]:
+            i, divisions = subject
+            return {
+                "id": self.org.user_id(i),
+                "name": self.org.user_name(i),
+                "divisions": [self.org.division_ref(d) for d in divisions],
+                "type": "PC_USER",
+                "selfUri": f"/api/v2/users/{self.org.user_id(i)}",
+            }
+
+        return 200, page_envelope(call.path, call.params, subjects, render, max_page_size=MAX_PAGE_SIZE)
+
+    # ---- permissions, divisions, subjects ----------------------------------------------------------
+    def permissions(self, call: Call) -> tuple[int, Any]:
+        params = call.params
+        query = (params.get("query") or "").lower()
+        query_type = params.choice("queryType", "domain", ("domain", "permission"))
+        items = self.org.permissions
+        if query and query_type == "domain":
+            items = [p for p in items if query in p["domain"].lower()]
+        elif query:
+            filtered = []
+            for collection in items:
+                permission_map = {
+                    entity: [
+                        p for p in perms if query in f"{p['domain']}:{p['entityType']}:{p['action']}".lower()
+                    ]
+                    for entity, perms in collection["permissionMap"].items()
+                }
+                permission_map = {k: v for k, v in permission_map.items() if v}
+                if permission_map:
+                    filtered.append({**collection, "permissionMap": permission_map})
+            items = filtered
+        return 200, page_envelope(call.path, params, items, dict, max_page_size=MAX_PAGE_SIZE)
+
+    def list_divisions(self, call: Call) -> tuple[int, Any]:
+        params = call.params
+        items = list(range(len(self.org.divisions)))
+        ids, name = set(params.list("id")), params.get("name")
+        if ids:
+            items = [d for d in items if self.org.divisions[d]["id"] in ids]
+        if name:
+            items = [d for d in items if name.lower() in self.org.divisions[d]["name"].lower()]
+        with_counts = params.bool("objectCount", False)
+
+        def render(d: int) -> dict[str, Any]:
+            body = dict(self.org.divisions[d])
+            if with_counts:
+                body["objectCounts"] = {"USER": self.org.division_user_count(d)}
+            return body
+
+        return 200, page_envelope(call.path, params, items, render, max_page_size=MAX_PAGE_SIZE)
+
+    def _division_index(self, division_id: str) -> int:
+        division = self.org.division_index(division_id)
+        if division is None:
+            raise not_found(f"The division {division_id} was not found.")
+        return division
+
+    def get_division(self, call: Call) -> tuple[int, Any]:
+        division = self._division_index(call.args[0])
+        if division < 0:
+            raise not_found("The division * is a grant wildcard, not a division.")
+        return 200, dict(self.org.divisions[division])
+
+    def division_grants(self, call: Call) -> tuple[int, Any]:
+        """Grants in one division; ``*`` lists the wildcard grants (an assumption, see docs)."""
+        division = self._division_index(call.args[0])
+        grants = self.org.division_grants(division)
+        render = lambda g: self.org.render_grant(g[0], g[1], division, g[2])  # noqa: E731
+        return 200, page_envelope(
+            call.path, call.params, grants, render, max_page_size=DIVISION_GRANTS_MAX_PAGE_SIZE
+        )
+
+    def subject(self, call: Call) -> tuple[int, Any]:
+        i = self.org.index_of(call.args[0])
+        if i is None:
+            raise not_found(f"The subject {call.args[0]} was not found.")
+        return 200, self.org.subject(i)
+
+    # ---- tokens, organization ----------------------------------------------------------------------
+    def token_me(self, call: Call) -> tuple[int, Any]:
+        org = self.org.organization
+        ref = {"id": org["id"], "name": org["name"], "selfUri": org["selfUri"]}
+        return 200, {
+            "organization": ref,
+            "homeOrganization": ref,
+            "authorizedScope": ["authorization:readonly", "users:readonly", "audits:readonly"],
+            "OAuthClient": {
+                "id": self.client_id,
+                "name": "Genesys Cloud emulator client",
+                "organization": ref,
+            },
+        }
+
+    def organization_me(self, call: Call) -> tuple[int, Any]:
+        return 200, dict(self.org.organization)
+
+    # ---- audits ------------------------------------------------------------------------------------
+    def create_audit_query(self, call: Call) -> tuple[int, Any]:
+        try:
+            body = json.loads(call.body or b"null")
+        except ValueError:
+            raise bad_request("The request body is not valid JSON.") from None
+        return 202, self.jobs.create(body, call.job_state)
+
+    def audit_status(self, call: Call) -> tuple[int, Any]:
+        return 200, self.jobs.status(call.args[0])
+
+    def audit_results(self, call: Call) -> tuple[int, Any]:
+        return 200, self.jobs.results(call.args[0], call.params)

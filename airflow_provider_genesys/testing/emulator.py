@@ -1,0 +1,270 @@
+"""``GenesysCloudEmulator`` (context manager) and the command
+``python -m airflow_provider_genesys.testing.emulator --host 127.0.0.1 --port 0``."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import signal
+import sys
+import threading
+from collections.abc import Sequence
+from dataclasses import fields
+from types import TracebackType
+from typing import Any
+from urllib.parse import quote
+
+from airflow_provider_genesys.testing.faults import Faults, parse_fault_spec
+from airflow_provider_genesys.testing.org import Org
+from airflow_provider_genesys.testing.server import Backend, EmulatorHTTPServer, Settings
+from airflow_provider_genesys.testing.stats import Stats
+
+CONN_TYPE = "genesys_cloud"
+
+
+class GenesysCloudEmulator:
+    """A Genesys Cloud org on loopback, served from a background thread while the ``with`` block runs.
+
+    :param users: number of generated users (active ~85%, inactive ~10%, deleted ~5%).
+    :param seed: makes the org deterministic; the same seed gives the same ids and names.
+    :param token_ttl: access-token lifetime in seconds (``expires_in``).
+    :param rate_limit: API requests allowed per token per ``rate_window`` seconds.
+    :param latency_ms: delay added to every answer.
+    :param token_rate_limit: token creations allowed per ``rate_window`` (``None``: unlimited).
+    :param job_seconds: time an audit query takes from Queued to Succeeded (``0``: at once).
+    :param path_prefix_login: gateway path in front of ``/oauth/token``.
+    :param path_prefix_api: gateway path in front of ``/api/v2``.
+    """
+
+    def __init__(
+        self,
+        users: int = 200,
+        seed: int = 1,
+        client_id: str = "emulator-client",
+        client_secret: str = "emulator-secret",
+        token_ttl: int = 86400,
+        rate_limit: int = 300,
+        rate_window: float = 60.0,
+        latency_ms: int = 0,
+        token_rate_limit: int | None = None,
+        job_seconds: float = 2.0,
+        path_prefix_login: str = "",
+        path_prefix_api: str = "",
+        host: str = "127.0.0.1",
+        port: int = 0,
+    ) -> None:
+        settings = Settings(
+            users,
+            seed,
+            client_id,
+            client_secret,
+            token_ttl,
+            rate_limit,
+            float(rate_window),
+            latency_ms,
+            token_rate_limit,
+            float(job_seconds),
+            path_prefix_login,
+            path_prefix_api,
+        )
+        self._backend = Backend(settings)
+        self.settings = settings
+        self.host = host
+        self.port = port
+        self._server: EmulatorHTTPServer | None = None
+        self._thread: threading.Thread | None = None
+
+    # ---- lifecycle ---------------------------------------------------------------------------------
+    def start(self) -> GenesysCloudEmulator:
+        """Bind (``port=0``: a free port), then serve from a daemon thread."""
+        if self._server is not None:
+            raise RuntimeError("the emulator is already running")
+        self._server = EmulatorHTTPServer((self.host, self.port), self._backend)
+        self.port = self._server.server_address[1]
+        self._thread = threading.Thread(
+            target=self._server.serve_forever,
+            kwargs={"poll_interval": 0.05},
+            name="genesys-emulator",
+            daemon=True,
+        )
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        """Stop serving and close open keep-alive connections."""
+        server, self._server = self._server, None
+        if server is None:
+            return
+        server.shutdown()
+        server.close_connections()
+        server.server_close()
+        if self._thread is not None:
+            self._thread.join()
+
+    def __enter__(self) -> GenesysCloudEmulator:
+        return self.start()
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.stop()
+
+    # ---- what tests read ---------------------------------------------------------------------------
+    @property
+    def base_url(self) -> str:
+        return f"http://{self.host}:{self.port}"
+
+    @property
+    def login_url(self) -> str:
+        """Where tokens are created (``base_url`` + login prefix + ``/oauth/token``)."""
+        return f"{self.base_url}{self._backend.prefix_login}/oauth/token"
+
+    @property
+    def api_url(self) -> str:
+        """Base of API paths: ``api_url + "/api/v2/users"``."""
+        return f"{self.base_url}{self._backend.prefix_api}"
+
+    @property
+    def client_id(self) -> str:
+        return self.settings.client_id
+
+    @property
+    def client_secret(self) -> str:
+        return self.settings.client_secret
+
+    @property
+    def org(self) -> Org:
+        return self._backend.org
+
+    @property
+    def stats(self) -> Stats:
+        return self._backend.stats
+
+    @property
+    def faults(self) -> Faults:
+        return self._backend.faults
+
+    def connection_dict(self, **extra: Any) -> dict[str, Any]:
+        """The JSON form of an Airflow connection here, for ``AIRFLOW_CONN_GENESYS_CLOUD_DEFAULT``."""
+        gateway: dict[str, Any] = {
+            "gateway_host": self.host,
+            "gateway_protocol": "http",
+            "gateway_port": self.port,
+        }
+        if self._backend.prefix_login:
+            gateway["gateway_path_params_login"] = self._backend.prefix_login
+        if self._backend.prefix_api:
+            gateway["gateway_path_params_api"] = self._backend.prefix_api
+        return {
+            "conn_type": CONN_TYPE,
+            "login": self.client_id,
+            "password": self.client_secret,
+            "extra": {**gateway, **extra},
+        }
+
+    def connection_json(self, **extra: Any) -> str:
+        return json.dumps(self.connection_dict(**extra))
+
+    def connection_uri(self, **extra: Any) -> str:
+        """The URI form (``genesys-cloud://id:secret@?__extra__=...``), for tools that want one."""
+        conn = self.connection_dict(**extra)
+        login, password = quote(conn["login"], safe=""), quote(conn["password"], safe="")
+        extra_json = quote(json.dumps(conn["extra"]), safe="")
+        return f"{CONN_TYPE.replace('_', '-')}://{login}:{password}@?__extra__={extra_json}"
+
+    # ---- test controls -----------------------------------------------------------------------------
+    def issue_token(self) -> str:
+        """A valid access token without an HTTP round trip (not counted by the token rate limit)."""
+        return str(self._backend.tokens.issue("client_credentials", throttle=False)["access_token"])
+
+    def revoke_tokens(self) -> int:
+        """Invalidate every access and refresh token; returns how many access tokens there were."""
+        return self._backend.tokens.revoke_all()
+
+    def advance_clock(self, seconds: float) -> None:
+        """Move the emulator's clock: tokens expire, rate windows reset and audit jobs progress."""
+        self._backend.clock.advance(seconds)
+
+
+# ---- command line ---------------------------------------------------------------------------------
+def _parser() -> argparse.ArgumentParser:
+    defaults = {f.name: f.default for f in fields(Settings)}
+    p = argparse.ArgumentParser(
+        prog="python -m airflow_provider_genesys.testing.emulator",
+        description="Serve an emulated Genesys Cloud org (users, roles, divisions, grants) over HTTP.",
+    )
+    p.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
+    p.add_argument("--port", type=int, default=0, help="port to bind; 0 picks a free one (default 0)")
+    p.add_argument(
+        "--users", type=int, default=defaults["users"], help="generated users (default %(default)s)"
+    )
+    p.add_argument("--seed", type=int, default=defaults["seed"], help="org seed (default %(default)s)")
+    p.add_argument("--client-id", default=defaults["client_id"], help="OAuth client id (default %(default)s)")
+    p.add_argument("--client-secret", default=defaults["client_secret"], help="OAuth client secret")
+    p.add_argument(
+        "--token-ttl", type=int, default=defaults["token_ttl"], help="token lifetime, s (default %(default)s)"
+    )
+    p.add_argument(
+        "--rate-limit", type=int, default=defaults["rate_limit"], help="requests per window per token"
+    )
+    p.add_argument(
+        "--rate-window", type=float, default=defaults["rate_window"], help="window, s (default %(default)s)"
+    )
+    p.add_argument(
+        "--latency-ms", type=int, default=defaults["latency_ms"], help="delay per answer (default 0)"
+    )
+    p.add_argument(
+        "--token-rate-limit", type=int, default=None, help="token creations per window (default off)"
+    )
+    p.add_argument(
+        "--job-seconds", type=float, default=defaults["job_seconds"], help="audit query duration, s"
+    )
+    p.add_argument("--path-prefix-login", default="", help="gateway path before /oauth/token")
+    p.add_argument("--path-prefix-api", default="", help="gateway path before /api/v2")
+    p.add_argument(
+        "--fault",
+        action="append",
+        default=[],
+        metavar="KIND[:key=value,...]",
+        help="schedule a fault, e.g. status:status=503,count=3 or rate_limit:retry_after=2,count=always",
+    )
+    return p
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        faults = [parse_fault_spec(spec) for spec in args.fault]
+        emulator = GenesysCloudEmulator(
+            users=args.users,
+            seed=args.seed,
+            client_id=args.client_id,
+            client_secret=args.client_secret,
+            token_ttl=args.token_ttl,
+            rate_limit=args.rate_limit,
+            rate_window=args.rate_window,
+            latency_ms=args.latency_ms,
+            token_rate_limit=args.token_rate_limit,
+            job_seconds=args.job_seconds,
+            path_prefix_login=args.path_prefix_login,
+            path_prefix_api=args.path_prefix_api,
+            host=args.host,
+            port=args.port,
+        )
+    except ValueError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    for kind, options in faults:
+        emulator.faults.add(kind, **options)
+    stop = threading.Event()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, lambda *_: stop.set())
+    with emulator:
+        print(f"listening on {emulator.base_url}", flush=True)
+        while not stop.wait(0.5):
+            pass
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

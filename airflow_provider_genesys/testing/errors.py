@@ -1,0 +1,61 @@
+"""Genesys' error bodies: the Platform API's ErrorBody and the login service's OAuth error."""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+class ApiError(Exception):
+    """Raised by endpoint code; the server turns it into Genesys' ErrorBody with the right status."""
+
+    def __init__(self, status: int, code: str, message: str, headers: dict[str, str] | None = None) -> None:
+        super().__init__(message)
+        self.status = status
+        self.code = code
+        self.message = message
+        self.headers = headers or {}
+
+
+class OAuthError(Exception):
+    """Raised by the token endpoint; rendered as ``{"error", "description", "error_description"}``."""
+
+    def __init__(self, error: str, description: str, status: int = 400) -> None:
+        super().__init__(description)
+        self.status = status
+        self.error = error
+        self.description = description
+
+    def body(self) -> dict[str, str]:
+        return {"error": self.error, "description": self.description, "error_description": self.description}
+
+
+def bad_request(message: str) -> ApiError:
+    return ApiError(400, "bad.request", message)
+
+
+def not_found(message: str) -> ApiError:
+    return ApiError(404, "not.found", message)
+
+
+def error_body(status: int, code: str, message: str, correlation_id: str) -> dict[str, Any]:
+    """The ErrorBody every non-2xx Platform API answer carries (fields as in Genesys' models)."""
+    return {
+        "message": message,
+        "code": code,
+        "status": status,
+        "messageWithParams": message,
+        "messageParams": {},
+        "contextId": correlation_id,
+        "details": [],
+        "errors": [],
+    }
+
+
+def rate_limited(retry_after: int) -> ApiError:
+    """The normalised 429 Genesys serves since November 2021."""
+    return ApiError(
+        429,
+        "too.many.requests.retry.after",
+        f"Rate limit exceeded the maximum. Retry the request in [{retry_after}] seconds",
+        {"Retry-After": str(retry_after)},
+    )

@@ -1,0 +1,183 @@
+"""The asynchronous audit query: submit, poll its state, then read cursor-paged results.
+
+A job goes Queued -> Running -> Succeeded over ``job_seconds`` of the emulator's clock (``0``: done as
+soon as it is polled), or ends Failed/Cancelled when a ``job_state`` fault says so. Results are derived
+from the org so they are deterministic: ``Authorization`` yields one ``Grant``/``Add`` event per grant
+made inside the interval, ``Directory`` one ``User``/``Create`` event per user created inside it, other
+services none.
+"""
+
+from __future__ import annotations
+
+import threading
+import uuid
+from dataclasses import dataclass, field
+from typing import Any
+
+from airflow_provider_genesys.testing.clock import Clock, iso, parse_iso
+from airflow_provider_genesys.testing.errors import bad_request, not_found
+from airflow_provider_genesys.testing.org import Org
+from airflow_provider_genesys.testing.paging import Params, decode_cursor, encode_cursor
+
+RESULTS_MAX_PAGE_SIZE = 100
+_FILTERABLE = {"entitytype": 2, "action": 3, "userid": 4, "entityid": 5}
+
+
+@dataclass
+class AuditJob:
+    id: str
+    created: float
+    interval: str
+    start: float
+    end: float
+    service: str
+    filters: list[dict[str, Any]]
+    sort: list[dict[str, Any]]
+    final_state: str = "Succeeded"
+    events: list[tuple[float, int, str, str, str, str, int, int]] | None = field(default=None, repr=False)
+
+
+class AuditJobs:
+    """All audit queries submitted to one emulator."""
+
+    def __init__(self, org: Org, clock: Clock, job_seconds: float) -> None:
+        self._org = org
+        self._clock = clock
+        self.job_seconds = job_seconds
+        self._jobs: dict[str, AuditJob] = {}
+        self._lock = threading.Lock()
+
+    def create(self, body: Any, final_state: str | None = None) -> dict[str, Any]:
+        if not isinstance(body, dict):
+            raise bad_request("The request body must be a JSON object with interval and serviceName.")
+        interval, service = body.get("interval"), body.get("serviceName")
+        if not isinstance(service, str) or not service:
+            raise bad_request("serviceName is required (for example Authorization or Directory).")
+        try:
+            start_text, end_text = str(interval).split("/")
+            start, end = parse_iso(start_text), parse_iso(end_text)
+        except ValueError:
+            raise bad_request(
+                f"interval must be two ISO-8601 instants separated by '/', e.g. "
+                f"2024-01-01T00:00:00Z/2024-02-01T00:00:00Z; got {interval!r}."
+            ) from None
+        if end <= start:
+            raise bad_request(f"interval must end after it starts; got {interval!r}.")
+        filters, sort = body.get("filters") or [], body.get("sort") or []
+        if not isinstance(filters, list) or not isinstance(sort, list):
+            raise bad_request("filters and sort must be lists.")
+        job = AuditJob(str(uuid.uuid4()), self._clock.now(), interval, start, end, service, filters, sort)
+        if final_state:
+            job.final_state = final_state
+        with self._lock:
+            self._jobs[job.id] = job
+        return self._status(job, "Queued")
+
+    def _job(self, job_id: str) -> AuditJob:
+        with self._lock:
+            job = self._jobs.get(job_id)
+        if job is None:
+            raise not_found(f"The audit query {job_id} was not found.")
+        return job
+
+    def state(self, job: AuditJob) -> str:
+        elapsed = self._clock.now() - job.created
+        if self.job_seconds <= 0 or elapsed >= self.job_seconds:
+            return job.final_state
+        return "Running" if elapsed >= self.job_seconds / 3 else "Queued"
+
+    def status(self, job_id: str) -> dict[str, Any]:
+        job = self._job(job_id)
+        return self._status(job, self.state(job))
+
+    @staticmethod
+    def _status(job: AuditJob, state: str) -> dict[str, Any]:
+        return {
+            "id": job.id,
+            "state": state,
+            "startDate": iso(job.created),
+            "interval": job.interval,
+            "serviceName": job.service,
+            "filters": job.filters,
+            "sort": job.sort,
+        }
+
+    def results(self, job_id: str, params: Params) -> dict[str, Any]:
+        job = self._job(job_id)
+        state = self.state(job)
+        if state != "Succeeded":
+            raise bad_request(f"The audit query {job_id} has no results: its state is {state}.")
+        size = params.page_size(RESULTS_MAX_PAGE_SIZE)
+        cursor = params.get("cursor")
+        offset = 0
+        if cursor:
+            raw = decode_cursor(cursor)
+            if not raw.isdigit():
+                raise bad_request(f"The cursor {cursor!r} is not valid for this query.")
+            offset = int(raw)
+        events = self._events(job)
+        page: dict[str, Any] = {"id": job.id, "pageSize": size}
+        if offset + size < len(events):
+            page["cursor"] = encode_cursor(str(offset + size))
+        page["entities"] = [self._render(job, e) for e in events[offset : offset + size]]
+        return page
+
+    def _events(self, job: AuditJob) -> list[tuple[float, int, str, str, str, str, int, int]]:
+        with self._lock:
+            if job.events is not None:
+                return job.events
+        org, events = self._org, []
+        admin = org.user_ids("active")[0] if org.user_count("active") else ""
+        for i, user_id in enumerate(org.user_ids_by_index()):
+            if job.service == "Authorization":
+                for role, division, made in org.grants_of(i):
+                    if job.start <= made < job.end:
+                        events.append((made, i, "Grant", "Add", admin, user_id, role, division))
+            elif job.service == "Directory":
+                created = org.user_created(i)
+                if job.start <= created < job.end:
+                    events.append((created, i, "User", "Create", admin, user_id, -2, -2))
+        for flt in job.filters:
+            column = _FILTERABLE.get(str(flt.get("property", "")).lower()) if isinstance(flt, dict) else None
+            if column is not None:
+                events = [e for e in events if str(e[column]).lower() == str(flt.get("value", "")).lower()]
+        descending = any(
+            str(s.get("sortOrder", "")).lower() == "descending" for s in job.sort if isinstance(s, dict)
+        )
+        events.sort(key=lambda e: (e[0], e[1], e[6]), reverse=descending)
+        with self._lock:
+            job.events = events
+        return events
+
+    def _render(
+        self, job: AuditJob, event: tuple[float, int, str, str, str, str, int, int]
+    ) -> dict[str, Any]:
+        when, i, entity_type, action, admin, user_id, role, division = event
+        changes = []
+        if entity_type == "Grant":
+            changes = [
+                {"property": "roleId", "oldValues": [], "newValues": [self._org.roles[role]["id"]]},
+                {"property": "divisionId", "oldValues": [], "newValues": [self._org.division_id(division)]},
+            ]
+        return {
+            "id": str(
+                uuid.uuid5(uuid.NAMESPACE_URL, f"{self._org.seed}/{job.service}/{i}/{role}/{division}")
+            ),
+            "userHomeOrgId": self._org.org_id,
+            "user": {"id": admin, "selfUri": f"/api/v2/users/{admin}"},
+            "client": {"id": ""},
+            "remoteIp": [f"10.0.{i // 250 % 250}.{i % 250 + 1}"],
+            "serviceName": job.service,
+            "level": "USER",
+            "eventDate": iso(when)[:19] + "Z",
+            "action": action,
+            "entity": {"id": user_id},
+            "entityType": entity_type,
+            "status": "SUCCESS",
+            "application": "",
+            "initiatingAction": {},
+            "transactionInitiator": False,
+            "propertyChanges": changes,
+            "context": {},
+            "entityChanges": [],
+        }

@@ -1,0 +1,446 @@
+"""The generated org: deterministic for a seed, compact enough for 100,000 users.
+
+Per user only the id, the name (for sorting) and a state byte are stored; every other attribute and the
+user's grants are derived on demand from a hash of ``(seed, index)``. Listing orders and grant indexes are
+built lazily and cached until the org changes (see :meth:`Org.add_users` / :meth:`Org.remove_users`).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import threading
+import uuid
+from collections.abc import Callable, Iterable, Iterator
+from typing import Any, TypeVar
+
+from airflow_provider_genesys.testing import catalogue as cat
+from airflow_provider_genesys.testing.clock import iso
+
+T = TypeVar("T")
+
+STATES = ("active", "inactive", "deleted")
+ACTIVE, INACTIVE, DELETED = 0, 1, 2
+STATE_FILTERS = ("active", "inactive", "deleted", "any")
+WILDCARD = -1  # division index of grants on every division ("*")
+WILDCARD_DIVISION_ID = "*"
+_EPOCH_2019 = 1546300800.0
+_SIX_YEARS = 6 * 365 * 86400
+ADMIN_COUNT = 3  # the first users are admins with wildcard-division grants
+
+
+def _digest(seed: int, kind: str, index: int) -> bytes:
+    return hashlib.blake2b(f"{seed}:{kind}:{index}".encode(), digest_size=32).digest()
+
+
+def _uuid(seed: int, kind: str, index: int) -> str:
+    return str(uuid.UUID(bytes=_digest(seed, kind, index)[:16], version=4))
+
+
+def _slug(text: str) -> str:
+    return "".join(ch for ch in text.lower() if ch.isalnum())
+
+
+Grant = tuple[int, int, float]  # (role index, division index or WILDCARD, grantMadeAt epoch)
+
+
+class Org:
+    """Ground truth of the emulated org; thread safe (mutations and cache builds hold one lock)."""
+
+    def __init__(self, users: int = 200, seed: int = 1) -> None:
+        if users < 0:
+            raise ValueError(f"users must be >= 0; got {users}")
+        self.seed = seed
+        self._lock = threading.RLock()
+        self._cache: dict[Any, Any] = {}
+        self.version = 0
+        self.org_id = _uuid(seed, "org", 0)
+        self._org_slug = f"emulated-org-{seed}"
+        self.organization: dict[str, Any] = {
+            "id": self.org_id,
+            "name": f"Emulated Org {seed}",
+            "defaultLanguage": "en-us",
+            "defaultCountryCode": "US",
+            "thirdPartyOrgName": self._org_slug,
+            "domain": self._org_slug,
+            "version": 1,
+            "state": "active",
+            "productPlatform": "PureCloud",
+            "voicemailEnabled": True,
+            "features": {},
+            "selfUri": f"/api/v2/organizations/{self.org_id}",
+        }
+        self._division_ids = [_uuid(seed, "division", i) for i in range(len(cat.DIVISIONS))]
+        self._role_ids = [_uuid(seed, "role", i) for i in range(len(cat.ROLES))]
+        self._role_by_id = {rid: i for i, rid in enumerate(self._role_ids)}
+        self._division_by_id = {did: i for i, did in enumerate(self._division_ids)}
+        self._division_by_id[WILDCARD_DIVISION_ID] = WILDCARD
+        self._ids: list[str] = []
+        self._names: list[str] = []
+        self._states = bytearray()
+        self._index: dict[str, int] = {}
+        for i in range(users):
+            self._append_user(i, None)
+        self.permissions: list[dict[str, Any]] = [
+            self._permission_collection(d) for d in sorted(cat.PERMISSIONS)
+        ]
+        self.divisions: list[dict[str, Any]] = [self.division(i) for i in range(len(cat.DIVISIONS))]
+        self.roles: list[dict[str, Any]] = [self.role(i) for i in range(len(cat.ROLES))]
+
+    # ---- users -------------------------------------------------------------------------------------
+    def _append_user(self, i: int, state: int | None) -> None:
+        d = _digest(self.seed, "user", i)
+        user_id = str(uuid.UUID(bytes=d[:16], version=4))
+        if state is None:
+            roll = d[18] % 100
+            state = ACTIVE if (roll < 85 or i < ADMIN_COUNT) else INACTIVE if roll < 95 else DELETED
+        self._ids.append(user_id)
+        self._names.append(
+            f"{cat.FIRST_NAMES[d[16] % len(cat.FIRST_NAMES)]} {cat.LAST_NAMES[d[17] % len(cat.LAST_NAMES)]}"
+        )
+        self._states.append(state)
+        self._index[user_id] = i
+
+    def user_id(self, i: int) -> str:
+        return self._ids[i]
+
+    def user_name(self, i: int) -> str:
+        return self._names[i]
+
+    def index_of(self, user_id: str) -> int | None:
+        return self._index.get(user_id)
+
+    def state_of(self, i: int) -> str:
+        return STATES[self._states[i]]
+
+    def _matches(self, i: int, state: str) -> bool:
+        return state == "any" or STATES[self._states[i]] == state
+
+    def _cached(self, key: Any, build: Callable[[], T]) -> T:
+        with self._lock:
+            if key not in self._cache:
+                self._cache[key] = build()
+            return self._cache[key]
+
+    def sorted_by_name(self, state: str) -> list[int]:
+        """Indices in the users listing's order: name, then id as a stable tiebreak."""
+
+        def build() -> list[int]:
+            ordered = self._cached(
+                "by_name", lambda: sorted(range(len(self._ids)), key=lambda i: (self._names[i], self._ids[i]))
+            )
+            return [i for i in ordered if self._matches(i, state)]
+
+        return self._cached(("by_name", state), build)
+
+    def sorted_by_id(self, state: str) -> tuple[list[str], list[int]]:
+        """Ids in ascending order and their indices, for cursor paging by last id seen."""
+
+        def build() -> tuple[list[str], list[int]]:
+            order = sorted(
+                (i for i in range(len(self._ids)) if self._matches(i, state)), key=self._ids.__getitem__
+            )
+            return [self._ids[i] for i in order], order
+
+        return self._cached(("by_id", state), build)
+
+    def user_ids(self, state: str = "any") -> list[str]:
+        return [self._ids[i] for i in self.sorted_by_name(state)]
+
+    def user_ids_by_index(self) -> list[str]:
+        """Every user id (any state) in creation order."""
+        return list(self._ids)
+
+    def user_count(self, state: str = "any") -> int:
+        return len(self.sorted_by_name(state))
+
+    def iter_users(self, state: str = "any", expand: Iterable[str] = ()) -> Iterator[dict[str, Any]]:
+        """API user dicts in the listing's order (what ``GET /api/v2/users?state=...`` pages through)."""
+        wanted = frozenset(expand)
+        for i in self.sorted_by_name(state):
+            yield self.render_user(i, wanted)
+
+    def user(self, user_id: str, expand: Iterable[str] = ()) -> dict[str, Any] | None:
+        i = self.index_of(user_id)
+        return None if i is None else self.render_user(i, frozenset(expand))
+
+    def user_created(self, i: int) -> float:
+        d = _digest(self.seed, "user", i)
+        return _EPOCH_2019 + int.from_bytes(d[23:27], "big") % _SIX_YEARS
+
+    def render_user(self, i: int, expand: frozenset[str] = frozenset()) -> dict[str, Any]:
+        d = _digest(self.seed, "user", i)
+        user_id, name = self._ids[i], self._names[i]
+        first, last = name.split(" ", 1)
+        email = f"{_slug(first)}.{_slug(last)}.{i + 1}@{self._org_slug}.example.com"
+        division = self._user_division(d)
+        user: dict[str, Any] = {
+            "id": user_id,
+            "name": name,
+            "division": self.division_ref(division),
+            "chat": {"jabberId": f"{d[:12].hex()}@{self._org_slug}.orgspan.com"},
+            "department": cat.DEPARTMENTS[d[20] % len(cat.DEPARTMENTS)],
+            "email": email,
+            "primaryContactInfo": [{"address": email, "mediaType": "EMAIL", "type": "PRIMARY"}],
+            "addresses": [],
+            "state": STATES[self._states[i]],
+            "title": cat.TITLES[d[21] % len(cat.TITLES)],
+            "username": email,
+        }
+        if i > 0 and d[27] % 100 < 40:
+            manager = self._ids[int.from_bytes(d[28:30], "big") % i]
+            user["manager"] = {"id": manager, "selfUri": f"/api/v2/users/{manager}"}
+        user["version"] = 1 + d[22] % 60
+        user["acdAutoAnswer"] = False
+        created = self.user_created(i)
+        if "authorization" in expand or "authorization.unusedRoles" in expand:
+            user["authorization"] = self.user_authorization(i)
+        if "employerInfo" in expand:
+            user["employerInfo"] = {
+                "officialName": name,
+                "employeeId": f"E{i + 1:06d}",
+                "employeeType": "Full-time",
+                "dateHire": iso(created)[:10],
+            }
+        if "dateLastLogin" in expand and self._states[i] == ACTIVE:
+            user["dateLastLogin"] = iso(created + 86400 * (1 + d[29] % 200))
+        if "lasttokenissued" in expand and self._states[i] == ACTIVE:
+            user["lastTokenIssued"] = {"dateIssued": iso(created + 86400 * (1 + d[29] % 200))}
+        user["selfUri"] = f"/api/v2/users/{user_id}"
+        return user
+
+    @staticmethod
+    def _user_division(d: bytes) -> int:
+        return 0 if d[19] % 100 < 55 else 1 + d[19] % (len(cat.DIVISIONS) - 1)
+
+    # ---- grants ------------------------------------------------------------------------------------
+    def grants_of(self, i: int) -> list[Grant]:
+        """The user's grants; deleted users hold none, everybody else at least ``employee`` in Home."""
+        if self._states[i] == DELETED:
+            return []
+        d = _digest(self.seed, "user", i)
+        div = self._user_division(d)
+        other = 1 + d[31] % (len(cat.DIVISIONS) - 1)
+        if other == div:
+            other = 1 + other % (len(cat.DIVISIONS) - 1)
+        pairs = [(cat.EMPLOYEE, 0)]
+        profile = d[30] % 100
+        if profile < 40:
+            pairs.append((cat.AGENT, div))
+        elif profile < 55:
+            pairs += [(cat.AGENT, div), (cat.USER, div)]
+        elif profile < 65:
+            pairs += [(cat.SUPERVISOR, div), (cat.AGENT, other)]
+        elif profile < 70:
+            pairs += [(6, div), (cat.SUPERVISOR, other), (7, 0)]
+        elif profile < 75:
+            custom = 8 + d[31] % 4
+            pairs += [(custom, div), (custom, other)]
+        if i < ADMIN_COUNT:
+            pairs += [(cat.ADMIN, WILDCARD), (cat.MASTER_ADMIN, WILDCARD), (cat.ADMIN, 0)]
+        created = self.user_created(i)
+        step = 86400 * (1 + d[29] % 30)
+        grants: list[Grant] = []
+        for pair in dict.fromkeys(pairs):
+            grants.append((pair[0], pair[1], created + step * (len(grants) + 1)))
+        return grants
+
+    def iter_grants(self) -> Iterator[tuple[str, str, str]]:
+        """Every grant as ``(subject_id, role_id, division_id)``; division ``"*"`` for wildcard grants."""
+        for i in range(len(self._ids)):
+            for role, division, _ in self.grants_of(i):
+                yield self._ids[i], self._role_ids[role], self.division_id(division)
+
+    def grant_count(self) -> int:
+        return sum(len(v) for v in self._grant_index()[0].values())
+
+    def _grant_index(self) -> tuple[dict[int, list[tuple[int, int, float]]], dict[int, dict[int, list[int]]]]:
+        """(division -> [(user, role, madeAt)], role -> {user: [divisions]}), built once per org version."""
+
+        def build() -> tuple[dict[int, list[tuple[int, int, float]]], dict[int, dict[int, list[int]]]]:
+            by_division: dict[int, list[tuple[int, int, float]]] = {}
+            by_role: dict[int, dict[int, list[int]]] = {}
+            for i in range(len(self._ids)):
+                for role, division, made in self.grants_of(i):
+                    by_division.setdefault(division, []).append((i, role, made))
+                    by_role.setdefault(role, {}).setdefault(i, []).append(division)
+            return by_division, by_role
+
+        return self._cached("grants", build)
+
+    def division_grants(self, division: int) -> list[tuple[int, int, float]]:
+        return self._grant_index()[0].get(division, [])
+
+    def role_subjects(self, role: int) -> list[tuple[int, list[int]]]:
+        return list(self._grant_index()[1].get(role, {}).items())
+
+    def role_user_count(self, role_id: str) -> int:
+        role = self._role_by_id.get(role_id)
+        return 0 if role is None else len(self._grant_index()[1].get(role, {}))
+
+    def render_grant(self, i: int, role: int, division: int, made: float) -> dict[str, Any]:
+        return {
+            "subjectId": self._ids[i],
+            "division": self.grant_division(division),
+            "role": self.grant_role(role),
+            "grantMadeAt": iso(made),
+        }
+
+    def subject(self, i: int) -> dict[str, Any]:
+        """AuthzSubject: the user's grants, not paged."""
+        return {
+            "id": self._ids[i],
+            "name": self._names[i],
+            "grants": [self.render_grant(i, *grant) for grant in self.grants_of(i)],
+            "version": 1 + _digest(self.seed, "user", i)[22] % 60,
+            "selfUri": f"/api/v2/authorization/subjects/{self._ids[i]}",
+        }
+
+    def user_authorization(self, i: int) -> dict[str, Any]:
+        """UserAuthorization (``/users/{id}/roles`` and ``expand=authorization``)."""
+        roles = list(dict.fromkeys(role for role, _, _ in self.grants_of(i)))
+        permissions = sorted({p for r in roles for p in self.roles[r]["permissions"]})
+        policies = [
+            {
+                "id": f"{self._role_ids[r]}:{n}",
+                "domain": policy["domain"],
+                "entityName": policy["entityName"],
+                "policyName": policy["policyName"],
+                "actionSet": policy["actionSet"],
+                "allowConditions": policy["allowConditions"],
+            }
+            for r in roles
+            for n, policy in enumerate(self.roles[r]["permissionPolicies"])
+        ]
+        return {
+            "roles": [{"id": self._role_ids[r], "name": cat.ROLES[r][0]} for r in roles],
+            "unusedRoles": [],
+            "permissions": permissions,
+            "permissionPolicies": policies,
+        }
+
+    # ---- divisions, roles, permissions -------------------------------------------------------------
+    def division_index(self, division_id: str) -> int | None:
+        return self._division_by_id.get(division_id)
+
+    def division_id(self, division: int) -> str:
+        return WILDCARD_DIVISION_ID if division == WILDCARD else self._division_ids[division]
+
+    def division_ref(self, division: int) -> dict[str, Any]:
+        did = self.division_id(division)
+        if division == WILDCARD:
+            return {"id": did, "selfUri": f"/api/v2/authorization/divisions/{did}"}
+        return {
+            "id": did,
+            "name": cat.DIVISIONS[division][0],
+            "selfUri": f"/api/v2/authorization/divisions/{did}",
+        }
+
+    def grant_division(self, division: int) -> dict[str, Any]:
+        if division == WILDCARD:
+            return {"id": "*", "homeDivision": False, "selfUri": "/api/v2/authorization/divisions/*"}
+        return self.division(division)
+
+    def division(self, division: int) -> dict[str, Any]:
+        did = self._division_ids[division]
+        name, description = cat.DIVISIONS[division]
+        return {
+            "id": did,
+            "name": name,
+            "description": description,
+            "homeDivision": division == 0,
+            "selfUri": f"/api/v2/authorization/divisions/{did}",
+        }
+
+    def division_user_count(self, division: int) -> int:
+        def build() -> list[int]:
+            counts = [0] * len(cat.DIVISIONS)
+            for i in range(len(self._ids)):
+                if self._states[i] != DELETED:
+                    counts[self._user_division(_digest(self.seed, "user", i))] += 1
+            return counts
+
+        return self._cached("division_counts", build)[division]
+
+    def role_index(self, role_id: str) -> int | None:
+        return self._role_by_id.get(role_id)
+
+    def role(self, role: int) -> dict[str, Any]:
+        """DomainOrganizationRole without ``userCount`` (what a listing with ``userCount=false`` returns)."""
+        name, description, builtin, base, policies = cat.ROLES[role]
+        rid = self._role_ids[role]
+        result: dict[str, Any] = {"id": rid, "name": name, "description": description}
+        if builtin:
+            result["defaultRoleId"] = _slug(name)
+        result["permissions"] = [f"{d}:{e}:{a}" for d, e, actions in policies for a in actions]
+        result["permissionPolicies"] = [
+            {
+                "domain": d,
+                "entityName": e,
+                "policyName": f"{d}-{e}",
+                "policyDescription": f"{name}: {', '.join(actions)} on {d}:{e}",
+                "actionSet": list(actions),
+                "allowConditions": False,
+            }
+            for d, e, actions in policies
+        ]
+        result.update({"base": base, "default": builtin, "selfUri": f"/api/v2/authorization/roles/{rid}"})
+        return result
+
+    def grant_role(self, role: int) -> dict[str, Any]:
+        """AuthzGrantRole: the role as embedded in a grant."""
+        name, description, builtin, _, policies = cat.ROLES[role]
+        rid = self._role_ids[role]
+        return {
+            "id": rid,
+            "name": name,
+            "description": description,
+            "policies": [{"actions": list(a), "domain": d, "entityName": e} for d, e, a in policies],
+            "default": builtin,
+            "selfUri": f"/api/v2/authorization/roles/{rid}",
+        }
+
+    @staticmethod
+    def _permission_collection(domain: str) -> dict[str, Any]:
+        return {
+            "id": domain,
+            "name": domain,
+            "domain": domain,
+            "permissionMap": {
+                entity: [
+                    {
+                        "domain": domain,
+                        "entityType": entity,
+                        "action": action,
+                        "label": action.capitalize(),
+                        "allowsConditions": conditions,
+                        "divisionAware": division_aware,
+                    }
+                    for action in actions
+                ]
+                for entity, actions, division_aware, conditions in cat.PERMISSIONS[domain]
+            },
+            "selfUri": f"/api/v2/authorization/permissions/{domain}",
+        }
+
+    # ---- changes -----------------------------------------------------------------------------------
+    def _changed(self) -> None:
+        self.version += 1
+        self._cache.clear()
+
+    def add_users(self, count: int) -> list[str]:
+        """Add ``count`` active users (hired mid-extract); returns their ids."""
+        with self._lock:
+            start = len(self._ids)
+            for i in range(start, start + count):
+                self._append_user(i, ACTIVE)
+            self._changed()
+            return self._ids[start:]
+
+    def remove_users(self, count: int) -> list[str]:
+        """Delete the first ``count`` active users in listing order (so every later page shifts)."""
+        with self._lock:
+            victims = self.sorted_by_name("active")[:count]
+            for i in victims:
+                self._states[i] = DELETED
+            self._changed()
+            return [self._ids[i] for i in victims]

@@ -1,0 +1,304 @@
+"""The HTTP side: the standard library's threading server, gateway prefixes, OAuth, bearer checks,
+per-token rate limiting, faults and Genesys' headers on every answer."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import contextlib
+import json
+import socket
+import sys
+import threading
+import time
+import traceback
+import uuid
+from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+from airflow_provider_genesys.testing.api import Api, Call
+from airflow_provider_genesys.testing.clock import Clock
+from airflow_provider_genesys.testing.errors import ApiError, OAuthError, error_body, rate_limited
+from airflow_provider_genesys.testing.faults import Fault, Faults
+from airflow_provider_genesys.testing.jobs import AuditJobs
+from airflow_provider_genesys.testing.org import Org
+from airflow_provider_genesys.testing.paging import Params
+from airflow_provider_genesys.testing.ratelimit import FixedWindowLimiter
+from airflow_provider_genesys.testing.stats import Stats
+from airflow_provider_genesys.testing.tokens import TokenStore
+
+SAML2_BEARER = "urn:ietf:params:oauth:grant-type:saml2-bearer"
+TOKEN_PATH = "/oauth/token"
+API_ROOT = "/api/v2/"
+_STATUS_CODES = {
+    500: "internal.server.error",
+    502: "bad.gateway",
+    503: "service.unavailable",
+    504: "gateway.timeout",
+}
+
+
+def normalise_prefix(prefix: str | None) -> str:
+    """Gateway path params as the SDKs treat them: leading ``/`` added, trailing ``/`` dropped."""
+    prefix = (prefix or "").strip().strip("/")
+    return f"/{prefix}" if prefix else ""
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Every emulator option (the CLI flags and the context manager's arguments)."""
+
+    users: int = 200
+    seed: int = 1
+    client_id: str = "emulator-client"
+    client_secret: str = "emulator-secret"
+    token_ttl: int = 86400
+    rate_limit: int = 300
+    rate_window: float = 60.0
+    latency_ms: int = 0
+    token_rate_limit: int | None = None
+    job_seconds: float = 2.0
+    path_prefix_login: str = ""
+    path_prefix_api: str = ""
+
+
+class Backend:
+    """The emulator's state and components, shared by all request threads."""
+
+    def __init__(self, settings: Settings) -> None:
+        if not settings.client_id or not settings.client_secret:
+            raise ValueError("client_id and client_secret must be non-empty strings")
+        if settings.latency_ms < 0 or settings.job_seconds < 0:
+            raise ValueError("latency_ms and job_seconds must be >= 0")
+        self.settings = settings
+        self.prefix_login = normalise_prefix(settings.path_prefix_login)
+        self.prefix_api = normalise_prefix(settings.path_prefix_api)
+        self.clock = Clock()
+        self.org = Org(settings.users, settings.seed)
+        self.tokens = TokenStore(
+            self.clock, settings.token_ttl, settings.token_rate_limit, settings.rate_window
+        )
+        self.limiter = FixedWindowLimiter(settings.rate_limit, settings.rate_window, self.clock)
+        self.faults = Faults()
+        self.stats = Stats()
+        self.jobs = AuditJobs(self.org, self.clock, settings.job_seconds)
+        self.api = Api(self.org, self.jobs, settings.client_id)
+
+    def classify(self, raw_path: str) -> tuple[str | None, str]:
+        """``("login"|"api"|None, path without gateway prefix)``."""
+        if raw_path == self.prefix_login + TOKEN_PATH:
+            return "login", TOKEN_PATH
+        if raw_path.startswith(self.prefix_api + API_ROOT):
+            return "api", raw_path[len(self.prefix_api) :]
+        return None, raw_path
+
+
+class EmulatorHTTPServer(ThreadingHTTPServer):
+    """Threading server that remembers open connections so :meth:`close_connections` can end them."""
+
+    daemon_threads = True
+    allow_reuse_address = True
+    request_queue_size = 128
+
+    def __init__(self, address: tuple[str, int], backend: Backend) -> None:
+        self.backend = backend
+        self._connections: set[socket.socket] = set()
+        self._connections_lock = threading.Lock()
+        super().__init__(address, RequestHandler)
+
+    def process_request(self, request: Any, client_address: Any) -> None:
+        with self._connections_lock:
+            self._connections.add(request)
+        super().process_request(request, client_address)
+
+    def shutdown_request(self, request: Any) -> None:
+        with self._connections_lock:
+            self._connections.discard(request)
+        super().shutdown_request(request)
+
+    def close_connections(self) -> None:
+        with self._connections_lock:
+            connections = list(self._connections)
+        for connection in connections:
+            with contextlib.suppress(OSError):
+                connection.shutdown(socket.SHUT_RDWR)
+
+
+class RequestHandler(BaseHTTPRequestHandler):
+    """One connection; HTTP/1.1 keep-alive, every answer with a Content-Length."""
+
+    protocol_version = "HTTP/1.1"
+    server_version = "GenesysCloudEmulator/1"
+    disable_nagle_algorithm = True  # headers and body go out in two writes: avoid the 40 ms delayed ACK
+    server: EmulatorHTTPServer
+
+    def log_message(self, format: str, *args: Any) -> None:
+        """Quiet: tests and the demo do not want a line per request."""
+
+    def do_GET(self) -> None:
+        self._handle()
+
+    do_POST = do_PUT = do_DELETE = do_PATCH = do_GET
+
+    def _handle(self) -> None:
+        backend = self.server.backend
+        correlation_id = str(uuid.uuid4())
+        split = urlsplit(self.path)
+        body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        kind, path = backend.classify(split.path)
+        fired = backend.faults.take(self.command, path)
+        outcome = self._apply_faults(backend, fired)
+        route, status, payload, headers = f"{self.command} {path}", None, None, {}
+        if outcome != "drop":
+            try:
+                if outcome is not None:
+                    raise outcome
+                if kind == "login":
+                    route = f"{self.command} {TOKEN_PATH}"
+                    status, payload = self._login(backend, body)
+                elif kind == "api":
+                    route, status, payload = self._api(backend, path, split.query, body, headers, fired)
+                else:
+                    raise ApiError(404, "not.found", f"No resource found at {split.path}.")
+            except OAuthError as exc:
+                status, payload = exc.status, exc.body()
+            except ApiError as exc:
+                headers.update(exc.headers)
+                status, payload = exc.status, error_body(exc.status, exc.code, exc.message, correlation_id)
+            except Exception:
+                sys.stderr.write(traceback.format_exc())
+                status = 500
+                payload = error_body(
+                    500, "internal.server.error", "The emulator failed; see its stderr.", correlation_id
+                )
+        # Counted before answering, so a client that got its answer sees up-to-date stats.
+        backend.stats.record(
+            route,
+            status,
+            api=kind == "api",
+            login=kind == "login",
+            issued=kind == "login" and status == 200,
+            faulted=bool(fired),
+        )
+        if status is None:  # a "drop" fault: close without answering
+            self.close_connection = True
+            return
+        truncate = next((f.options["mode"] for f in fired if f.kind == "truncate"), None)
+        try:
+            self._send(status, payload, headers, correlation_id, truncate)
+        except (BrokenPipeError, ConnectionResetError):
+            self.close_connection = True
+
+    def _apply_faults(self, backend: Backend, fired: list[Fault]) -> ApiError | str | None:
+        """Run side effects and delays; return ``"drop"`` or an error to answer instead, if any."""
+        delay_ms = backend.settings.latency_ms
+        outcome: ApiError | str | None = None
+        for fault in fired:
+            if fault.kind == "revoke_tokens":
+                backend.tokens.revoke_all()
+            elif fault.kind == "org_change":
+                backend.org.remove_users(int(fault.options["remove"]))
+                backend.org.add_users(int(fault.options["add"]))
+            elif fault.kind == "slow":
+                delay_ms += int(fault.options["ms"])
+            elif outcome is None and fault.kind == "drop":
+                outcome = "drop"
+            elif outcome is None and fault.kind == "status":
+                code = int(fault.options["status"])
+                outcome = ApiError(code, _STATUS_CODES.get(code, "error"), f"Injected fault: HTTP {code}.")
+            elif outcome is None and fault.kind == "rate_limit":
+                outcome = rate_limited(int(fault.options["retry_after"]))
+        if delay_ms:
+            time.sleep(delay_ms / 1000)
+        return outcome
+
+    def _login(self, backend: Backend, body: bytes) -> tuple[int, Any]:
+        if self.command != "POST":
+            raise ApiError(
+                405, "method.not.allowed", f"HTTP method {self.command} is not supported by {TOKEN_PATH}."
+            )
+        form = {k: v[-1] for k, v in parse_qs(body.decode("utf-8", "replace")).items()}
+        client_id, secret = self._client_credentials(form)
+        settings = backend.settings
+        if client_id != settings.client_id:
+            raise OAuthError("invalid_client", "client not found")
+        if secret != settings.client_secret:
+            raise OAuthError("invalid_client", "authentication failed")
+        grant = form.get("grant_type", "")
+        if grant == "client_credentials":
+            return 200, backend.tokens.issue(grant)
+        if grant == SAML2_BEARER:
+            if not form.get("assertion") or not form.get("orgName"):
+                raise OAuthError(
+                    "invalid_request", "assertion and orgName are required for the SAML2 bearer grant"
+                )
+            return 200, backend.tokens.issue(grant)
+        if grant == "authorization_code":
+            if not form.get("code"):
+                raise OAuthError("invalid_request", "code is required for the authorization_code grant")
+            return 200, backend.tokens.issue(grant, with_refresh=True)
+        if grant == "refresh_token":
+            return 200, backend.tokens.refresh(form.get("refresh_token", ""))
+        raise OAuthError("unsupported_grant_type", f"unsupported grant_type {grant!r}")
+
+    def _client_credentials(self, form: dict[str, str]) -> tuple[str, str]:
+        header = self.headers.get("Authorization", "")
+        if header.lower().startswith("basic "):
+            try:
+                client_id, _, secret = base64.b64decode(header[6:].strip()).decode().partition(":")
+            except (binascii.Error, UnicodeDecodeError):
+                raise OAuthError("invalid_client", "malformed basic authorization header") from None
+            return client_id, secret
+        return form.get("client_id", ""), form.get("client_secret", "")
+
+    def _api(
+        self,
+        backend: Backend,
+        path: str,
+        query: str,
+        body: bytes,
+        headers: dict[str, str],
+        fired: list[Fault],
+    ) -> tuple[str, int, Any]:
+        route, handler, args = f"{self.command} {path}", None, ()
+        try:
+            route, handler, args = backend.api.resolve(self.command, path)
+            route_error = None
+        except ApiError as exc:
+            route_error = exc
+        token = backend.tokens.check(self.headers.get("Authorization"))
+        decision = backend.limiter.hit(token.value)
+        headers.update(decision.headers())
+        if not decision.allowed:
+            raise rate_limited(decision.reset)
+        if route_error is not None or handler is None:
+            raise route_error or ApiError(404, "not.found", path)
+        job_state = next((f.options["state"] for f in fired if f.kind == "job_state"), None)
+        call = Call(
+            self.command, path, Params(parse_qs(query, keep_blank_values=True)), body, args, token, job_state
+        )
+        status, payload = handler(call)
+        return route, status, payload
+
+    def _send(
+        self, status: int, payload: Any, headers: dict[str, str], correlation_id: str, truncate: str | None
+    ) -> None:
+        data = json.dumps(payload, separators=(",", ":")).encode()
+        length = len(data)
+        if truncate == "cut":
+            data = data[: len(data) // 2]
+            self.close_connection = True
+        elif truncate == "invalid_json":
+            data = data[: len(data) // 2]
+            length = len(data)
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(length))
+        self.send_header("inin-correlation-id", correlation_id)
+        self.send_header("Cache-Control", "no-cache, no-store, must-revalidate")
+        for name, value in headers.items():
+            self.send_header(name, value)
+        self.end_headers()
+        self.wfile.write(data)

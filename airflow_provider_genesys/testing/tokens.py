@@ -1,0 +1,92 @@
+"""Access and refresh tokens: issue, validate, expire, revoke, and throttle their creation."""
+
+from __future__ import annotations
+
+import secrets
+import threading
+from dataclasses import dataclass
+
+from airflow_provider_genesys.testing.clock import Clock
+from airflow_provider_genesys.testing.errors import ApiError, OAuthError
+from airflow_provider_genesys.testing.ratelimit import FixedWindowLimiter
+
+
+@dataclass(frozen=True)
+class Token:
+    value: str
+    grant_type: str
+    issued_at: float
+    expires_at: float
+
+
+class TokenStore:
+    """Tokens live only in memory; ``revoke_all`` makes every API call answer 401 until a new token."""
+
+    def __init__(self, clock: Clock, ttl: int, creation_limit: int | None, window: float) -> None:
+        if ttl < 1:
+            raise ValueError(f"token_ttl must be at least 1 second; got {ttl}")
+        self._clock = clock
+        self.ttl = ttl
+        self._tokens: dict[str, Token] = {}
+        self._refresh: set[str] = set()
+        self._lock = threading.Lock()
+        self._creation = FixedWindowLimiter(creation_limit, window, clock) if creation_limit else None
+
+    def issue(
+        self, grant_type: str, *, with_refresh: bool = False, throttle: bool = True
+    ) -> dict[str, object]:
+        """Create a token and return the token endpoint's JSON answer."""
+        if throttle and self._creation is not None:
+            decision = self._creation.hit("token-endpoint")
+            if not decision.allowed:
+                raise OAuthError(
+                    "invalid_request", f"rate limit exceeded; retry in {decision.reset} seconds", status=400
+                )
+        now = self._clock.now()
+        token = Token(secrets.token_urlsafe(32), grant_type, now, now + self.ttl)
+        answer: dict[str, object] = {
+            "access_token": token.value,
+            "token_type": "bearer",
+            "expires_in": self.ttl,
+        }
+        with self._lock:
+            self._tokens[token.value] = token
+            if with_refresh:
+                refresh = secrets.token_urlsafe(32)
+                self._refresh.add(refresh)
+                answer["refresh_token"] = refresh
+        return answer
+
+    def refresh(self, refresh_token: str) -> dict[str, object]:
+        """Exchange a refresh token (single use: it rotates) for a new access and refresh token."""
+        with self._lock:
+            known = refresh_token in self._refresh
+            self._refresh.discard(refresh_token)
+        if not known:
+            raise OAuthError("invalid_grant", "invalid refresh token")
+        return self.issue("refresh_token", with_refresh=True)
+
+    def check(self, authorization: str | None) -> Token:
+        """Validate an ``Authorization: Bearer`` header as Genesys does (401 with its codes)."""
+        if not authorization or not authorization.lower().startswith("bearer "):
+            raise ApiError(
+                401,
+                "authentication.required",
+                "No authentication bearer token specified in authorization header.",
+            )
+        with self._lock:
+            token = self._tokens.get(authorization[7:].strip())
+        if token is None:
+            raise ApiError(401, "bad.credentials", "Invalid login credentials.")
+        if self._clock.now() >= token.expires_at:
+            raise ApiError(
+                401, "credentials.expired", "The supplied credentials are expired and cannot be used."
+            )
+        return token
+
+    def revoke_all(self) -> int:
+        with self._lock:
+            count = len(self._tokens)
+            self._tokens.clear()
+            self._refresh.clear()
+            return count
