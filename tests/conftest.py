@@ -19,3 +19,6 @@ os.environ["AIRFLOW__CORE__UNIT_TEST_MODE"] = "True"
 os.environ["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"] = f"sqlite:///{_AIRFLOW_HOME / 'airflow.db'}"
 os.environ["AIRFLOW__CORE__DAGS_FOLDER"] = str(PROJECT_ROOT / "dags_examples")
 os.environ.pop("AIRFLOW_CONN_GENESYS_CLOUD_DEFAULT", None)
+
+# Our own tests use the emulator fixtures exactly as a user's suite would.
+pytest_plugins = ["airflow_provider_genesys.testing.pytest_plugin"]
