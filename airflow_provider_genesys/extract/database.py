@@ -1,0 +1,177 @@
+"""Load extracted NDJSON files into a SQL database and build the access table (DB-API 2, any driver).
+
+Tables are replaced in one transaction, so a reader sees the old load or the new one, never a mix (SQLite
+and PostgreSQL run DDL inside transactions; MySQL commits DDL implicitly, so there a failed load can
+leave tables emptied). Rows stream from the files in batches: memory does not grow with the org.
+
+``access`` is user x role x division x permission: every grant joined with its role's permission
+policies, with ``*`` in a policy's domain, entity or action expanded against the permission catalogue.
+A policy that matches nothing in the catalogue is kept literally (``in_catalogue = 0``), so no granted
+permission silently disappears.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from itertools import islice
+from typing import Any
+
+from airflow_provider_genesys.extract.writer import StoragePath, iter_ndjson
+
+BATCH_ROWS = 1000
+KEY = "VARCHAR(255)"  # MySQL cannot index TEXT; every database here accepts VARCHAR keys
+
+TABLES: dict[str, tuple[str, ...]] = {
+    "users": (f"id {KEY} PRIMARY KEY", "name TEXT", "email TEXT", "username TEXT", "state TEXT", "title TEXT",
+              "department TEXT", f"division_id {KEY}", f"manager_id {KEY}", "version INTEGER", "record TEXT"),
+    "roles": (f"id {KEY} PRIMARY KEY", "name TEXT", "description TEXT", "default_role_id TEXT",
+              "is_default INTEGER", "record TEXT"),
+    "role_policies": (f"role_id {KEY}", f"domain {KEY}", f"entity_name {KEY}", f"action {KEY}",
+                      "policy_name TEXT", "allow_conditions INTEGER"),
+    "permissions": (f"domain {KEY}", f"entity_type {KEY}", f"action {KEY}", "label TEXT",
+                    "allows_conditions INTEGER", "division_aware INTEGER",
+                    "PRIMARY KEY (domain, entity_type, action)"),
+    "divisions": (f"id {KEY} PRIMARY KEY", "name TEXT", "description TEXT", "home_division INTEGER",
+                  "record TEXT"),
+    "grants": (f"id {KEY} PRIMARY KEY", f"user_id {KEY}", f"role_id {KEY}", "role_name TEXT",
+               f"division_id {KEY}", "division_name TEXT", "grant_made_at TEXT"),
+    "access": (f"user_id {KEY}", f"role_id {KEY}", f"division_id {KEY}", f"domain {KEY}",
+               f"entity_type {KEY}", f"action {KEY}", "in_catalogue INTEGER"),
+}
+
+ACCESS_SQL = """
+INSERT INTO access (user_id, role_id, division_id, domain, entity_type, action, in_catalogue)
+SELECT g.user_id, g.role_id, g.division_id, p.domain, p.entity_type, p.action, 1
+FROM grants g
+JOIN role_policies rp ON rp.role_id = g.role_id
+JOIN permissions p ON (rp.domain = '*' OR rp.domain = p.domain)
+    AND (rp.entity_name = '*' OR rp.entity_name = p.entity_type)
+    AND (rp.action = '*' OR rp.action = p.action)
+UNION
+SELECT g.user_id, g.role_id, g.division_id, rp.domain, rp.entity_name, rp.action, 0
+FROM grants g
+JOIN role_policies rp ON rp.role_id = g.role_id
+WHERE NOT EXISTS (
+    SELECT 1 FROM permissions p WHERE (rp.domain = '*' OR rp.domain = p.domain)
+        AND (rp.entity_name = '*' OR rp.entity_name = p.entity_type)
+        AND (rp.action = '*' OR rp.action = p.action)
+)
+"""
+
+
+def _flag(value: Any) -> int | None:
+    return None if value is None else int(bool(value))
+
+
+def _ref(value: Any) -> Any:
+    return value.get("id") if isinstance(value, dict) else None
+
+
+def user_rows(user: dict) -> Iterator[tuple]:
+    yield (user["id"], user.get("name"), user.get("email"), user.get("username"), user.get("state"),
+           user.get("title"), user.get("department"), _ref(user.get("division")), _ref(user.get("manager")),
+           user.get("version"), json.dumps(user))
+
+
+def role_rows(role: dict) -> Iterator[tuple]:
+    yield (role["id"], role.get("name"), role.get("description"), role.get("defaultRoleId"),
+           _flag(role.get("default")), json.dumps(role))
+
+
+def role_policy_rows(role: dict) -> Iterator[tuple]:
+    for policy in role.get("permissionPolicies") or []:
+        for action in policy.get("actionSet") or []:
+            yield (role["id"], policy.get("domain"), policy.get("entityName"), action,
+                   policy.get("policyName"), _flag(policy.get("allowConditions")))
+
+
+def permission_rows(collection: dict) -> Iterator[tuple]:
+    for entries in (collection.get("permissionMap") or {}).values():
+        for p in entries:
+            yield (p.get("domain") or collection.get("domain"), p["entityType"], p["action"], p.get("label"),
+                   _flag(p.get("allowsConditions")), _flag(p.get("divisionAware")))
+
+
+def division_rows(division: dict) -> Iterator[tuple]:
+    yield (division["id"], division.get("name"), division.get("description"),
+           _flag(division.get("homeDivision")), json.dumps(division))
+
+
+def grant_rows(grant: dict) -> Iterator[tuple]:
+    yield (grant["id"], grant["userId"], grant["roleId"], grant.get("roleName"), grant["divisionId"],
+           grant.get("divisionName"), grant.get("grantMadeAt"))
+
+
+# table -> (dataset file it comes from, record -> rows)
+LOADERS: dict[str, tuple[str, Callable[[dict], Iterator[tuple]]]] = {
+    "users": ("users", user_rows),
+    "roles": ("roles", role_rows),
+    "role_policies": ("roles", role_policy_rows),
+    "permissions": ("permissions", permission_rows),
+    "divisions": ("divisions", division_rows),
+    "grants": ("grants", grant_rows),
+}
+
+
+def _unique(rows: Iterable[tuple], key_width: int) -> Iterator[tuple]:
+    """Drop rows repeating a key (the catalogue may list a permission twice); keys are few and small."""
+    seen: set[tuple] = set()
+    for row in rows:
+        if row[:key_width] not in seen:
+            seen.add(row[:key_width])
+            yield row
+
+
+def _insert(cursor: Any, table: str, rows: Iterable[tuple], placeholder: str) -> int:
+    width = len([c for c in TABLES[table] if not c.startswith("PRIMARY KEY")])
+    sql = f"INSERT INTO {table} VALUES ({', '.join([placeholder] * width)})"  # noqa: S608 (fixed names)
+    total = 0
+    iterator = iter(rows)
+    while batch := list(islice(iterator, BATCH_ROWS)):
+        cursor.executemany(sql, batch)
+        total += len(batch)
+    return total
+
+
+def load_extracts(
+    connection: Any, files: Mapping[str, StoragePath], *, placeholder: str = "?"
+) -> dict[str, int]:
+    """Replace every table from ``files`` (dataset name -> NDJSON path) in one transaction; row counts."""
+    missing = sorted({dataset for dataset, _ in LOADERS.values()} - set(files))
+    if missing:
+        raise ValueError(f"load_extracts needs the files of every dataset; missing: {', '.join(missing)}")
+    # sqlite3 opens transactions only before DML; an explicit BEGIN makes the DROP/CREATE part of it.
+    explicit = isinstance(connection, sqlite3.Connection)
+    if explicit:
+        connection.isolation_level = None
+    cursor = connection.cursor()
+    counts: dict[str, int] = {}
+    try:
+        if explicit:
+            cursor.execute("BEGIN")
+        for table, columns in TABLES.items():
+            cursor.execute(f"DROP TABLE IF EXISTS {table}")
+            cursor.execute(f"CREATE TABLE {table} ({', '.join(columns)})")
+        for table, (dataset, to_rows) in LOADERS.items():
+            rows = (row for record in iter_ndjson(files[dataset]) for row in to_rows(record))
+            if table == "permissions":
+                rows = _unique(rows, 3)
+            counts[table] = _insert(cursor, table, rows, placeholder)
+        cursor.execute(ACCESS_SQL)
+        cursor.execute("SELECT COUNT(*) FROM access")
+        counts["access"] = int(cursor.fetchone()[0])
+        if explicit:
+            cursor.execute("COMMIT")
+        else:
+            connection.commit()
+    except BaseException:
+        if explicit:
+            cursor.execute("ROLLBACK")
+        else:
+            connection.rollback()
+        raise
+    finally:
+        cursor.close()
+    return counts

@@ -1,0 +1,242 @@
+"""Operators: one API call for ops automation, and dataset extracts streamed to object storage.
+
+Both are thin: the HTTP work is the client's (``client.py``), the extract work the engine's
+(``extract/``). Here we only read arguments, render templates, and decide which errors fail the task
+at once (retrying cannot fix a 4xx) and which ones Airflow's task retries should see.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from typing import Any
+
+from airflow.sdk import Asset, BaseOperator, ObjectStoragePath
+from airflow.sdk.exceptions import AirflowFailException
+
+from airflow_provider_genesys.exceptions import (
+    GenesysCloudApiError,
+    GenesysCloudAuthError,
+    GenesysCloudConfigError,
+)
+from airflow_provider_genesys.extract import DATASETS, USER_STATES, ExtractOptions, run_extract
+from airflow_provider_genesys.hooks.genesys import GenesysCloudHook
+
+DEFAULT_CONN_ID = GenesysCloudHook.default_conn_name
+HTTP_METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE")
+DEFAULT_MAX_XCOM_BYTES = 1_048_576
+
+
+@contextmanager
+def api_errors_as_failures() -> Iterator[None]:
+    """Fail the task without retries on errors a retry cannot fix; let retryable API errors propagate.
+
+    Configuration and credential errors, and API answers 4xx other than 408/429, become
+    ``AirflowFailException`` carrying the same message (status, code, message, correlation id).
+    """
+    try:
+        yield
+    except (GenesysCloudConfigError, GenesysCloudAuthError) as err:
+        raise AirflowFailException(str(err)) from err
+    except GenesysCloudApiError as err:
+        if err.retryable:
+            raise
+        raise AirflowFailException(str(err)) from err
+
+
+def _has_template(value: Any) -> bool:
+    return isinstance(value, str) and ("{{" in value or "{%" in value)
+
+
+def _check_method(method: str) -> str:
+    """The method upper-cased; ValueError naming the choices otherwise."""
+    upper = str(method).upper()
+    if upper not in HTTP_METHODS:
+        raise ValueError(f"method {method!r} is not supported; use one of {', '.join(HTTP_METHODS)}.")
+    return upper
+
+
+class GenesysCloudApiOperator(BaseOperator):
+    """
+    Make one Genesys Cloud API call (create, update, delete, grant, read) and push its JSON body to XCom.
+
+    :param endpoint: API path, e.g. ``/api/v2/users/{{ params.user_id }}/roles`` (templated).
+    :param method: GET, POST, PUT, PATCH or DELETE (templated).
+    :param query_params: query parameters; lists are sent comma-joined (templated).
+    :param body: JSON request body (templated).
+    :param paginate: follow the listing's pages and push the list of all entities (GET only).
+    :param max_xcom_bytes: largest serialized result pushed to XCom; bigger fails the task and points to
+        ``GenesysCloudExtractOperator``.
+    :param retry_non_idempotent: also retry POST/PATCH on 5xx and transport errors; ``None`` takes the
+        connection's ``retry_non_idempotent`` setting. 429 is always retried (it was not processed).
+    :param genesys_conn_id: the Genesys Cloud connection.
+    """
+
+    template_fields: Sequence[str] = ("endpoint", "method", "query_params", "body")
+    template_fields_renderers = {"query_params": "json", "body": "json"}
+    ui_color = "#ff4f1f"
+
+    def __init__(
+        self,
+        *,
+        endpoint: str,
+        method: str = "GET",
+        query_params: Mapping[str, Any] | None = None,
+        body: Any = None,
+        paginate: bool = False,
+        max_xcom_bytes: int = DEFAULT_MAX_XCOM_BYTES,
+        retry_non_idempotent: bool | None = None,
+        genesys_conn_id: str = DEFAULT_CONN_ID,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        if not _has_template(method):
+            _check_method(method)
+        if max_xcom_bytes < 0:
+            raise ValueError(f"max_xcom_bytes must be >= 0; got {max_xcom_bytes}")
+        self.endpoint = endpoint
+        self.method = method
+        self.query_params = query_params
+        self.body = body
+        self.paginate = paginate
+        self.max_xcom_bytes = max_xcom_bytes
+        self.retry_non_idempotent = retry_non_idempotent
+        self.genesys_conn_id = genesys_conn_id
+
+    def execute(self, context: Any) -> Any:
+        try:
+            method = _check_method(self.method)
+        except ValueError as err:
+            raise AirflowFailException(str(err)) from None
+        if self.paginate and method != "GET":
+            raise AirflowFailException(f"paginate=True needs method GET; got {method}.")
+        hook = GenesysCloudHook(genesys_conn_id=self.genesys_conn_id)
+        with hook, api_errors_as_failures():
+            if self.paginate:
+                result: Any = self._collect(hook)
+            else:
+                result = hook.client.request(
+                    method, self.endpoint, params=self.query_params, json=self.body,
+                    retry_non_idempotent=self.retry_non_idempotent,
+                )
+            requests = hook.stats.requests
+        self._guard_size(len(json.dumps(result, default=str).encode()))
+        self.log.info("%s %s done (%d requests)", method, self.endpoint, requests)
+        return result
+
+    def _collect(self, hook: GenesysCloudHook) -> list[Any]:
+        """All entities, failing as soon as they outgrow the XCom limit (not after fetching everything)."""
+        entities: list[Any] = []
+        size = 2  # the brackets
+        for entity in hook.client.paginate(self.endpoint, params=self.query_params):
+            size += len(json.dumps(entity, default=str).encode()) + 2
+            self._guard_size(size)
+            entities.append(entity)
+        return entities
+
+    def _guard_size(self, size: int) -> None:
+        if size > self.max_xcom_bytes:
+            raise AirflowFailException(
+                f"The result of {self.endpoint} is larger than max_xcom_bytes "
+                f"({self.max_xcom_bytes:,} bytes) and is not pushed to XCom. Use GenesysCloudExtractOperator "
+                "to stream listings to storage, or raise max_xcom_bytes if your XCom backend can hold it."
+            )
+
+
+def storage_path(destination: str, conn_id: str | None = None) -> ObjectStoragePath:
+    """The destination as an ``ObjectStoragePath``; a plain absolute path means ``file://``."""
+    if "://" not in destination:
+        if not destination.startswith("/"):
+            raise AirflowFailException(
+                f"destination {destination!r} is relative; give an absolute path or a URI such as "
+                "file:///data/users.ndjson or s3://bucket/genesys/users.ndjson."
+            )
+        destination = f"file://{destination}"
+    return ObjectStoragePath(destination, conn_id=conn_id)
+
+
+class GenesysCloudExtractOperator(BaseOperator):
+    """
+    Stream a Genesys Cloud dataset to storage as NDJSON (one record per line), atomically.
+
+    :param dataset: ``users``, ``roles``, ``permissions``, ``divisions`` or ``grants``.
+    :param destination: path or URI understood by ``ObjectStoragePath`` (``file:///...``, ``s3://...``);
+        gzip when it ends in ``.gz`` (templated).
+    :param destination_conn_id: connection for the destination's storage (e.g. ``aws_default``).
+    :param state: users only: ``active``, ``inactive``, ``deleted`` or ``any`` (default).
+    :param expand: users only: ``expand`` values, e.g. ``["authorization", "dateLastLogin"]``.
+    :param max_workers: pages fetched in parallel (all inside the connection's rate-limit pacer).
+    :param progress_interval: seconds between progress log lines.
+    :param genesys_conn_id: the Genesys Cloud connection.
+
+    When ``destination`` holds no template the task declares it as an ``Asset`` outlet (pass ``outlets``
+    yourself for templated destinations). Returns ``{dataset, path, records, pages, requests,
+    rate_limited, seconds}``.
+    """
+
+    template_fields: Sequence[str] = ("destination",)
+    ui_color = "#ff4f1f"
+
+    def __init__(
+        self,
+        *,
+        dataset: str,
+        destination: str,
+        genesys_conn_id: str = DEFAULT_CONN_ID,
+        destination_conn_id: str | None = None,
+        state: str = "any",
+        expand: str | Sequence[str] | None = None,
+        max_workers: int = 4,
+        progress_interval: float = 30.0,
+        **kwargs: Any,
+    ) -> None:
+        if dataset not in DATASETS:
+            raise ValueError(f"dataset {dataset!r} is not supported; use one of: {', '.join(DATASETS)}.")
+        if state not in USER_STATES:
+            raise ValueError(f"state {state!r} is not valid; use one of: {', '.join(USER_STATES)}.")
+        expand_list = [expand] if isinstance(expand, str) else list(expand or [])
+        if dataset != "users" and (expand_list or state != "any"):
+            raise ValueError(f"state and expand apply to the users dataset only, not to {dataset!r}.")
+        if max_workers < 1:
+            raise ValueError(f"max_workers must be at least 1; got {max_workers}.")
+        if "outlets" not in kwargs and isinstance(destination, str) and not _has_template(destination):
+            kwargs["outlets"] = [Asset(str(storage_path(destination)))]
+        super().__init__(**kwargs)
+        self.dataset = dataset
+        self.destination = destination
+        self.genesys_conn_id = genesys_conn_id
+        self.destination_conn_id = destination_conn_id
+        self.state = state
+        self.expand = expand_list
+        self.max_workers = max_workers
+        self.progress_interval = progress_interval
+
+    def execute(self, context: Any) -> dict[str, Any]:
+        destination = storage_path(self.destination, self.destination_conn_id)
+        options = ExtractOptions(state=self.state, expand=tuple(self.expand), max_workers=self.max_workers)
+        self.log.info("Extracting %s to %s", self.dataset, destination)
+        hook = GenesysCloudHook(genesys_conn_id=self.genesys_conn_id)
+        with hook, api_errors_as_failures():
+            result = run_extract(
+                hook.client, self.dataset, destination, options,
+                progress_interval=self.progress_interval, logger=self.log,
+            )
+        self.log.info(
+            "Wrote %d %s records to %s: %d requests, %d rate limited, %.1f s",
+            result["records"], self.dataset, result["path"], result["requests"], result["rate_limited"],
+            result["seconds"],
+        )
+        return result
+
+
+# Re-exported so every operator imports from this module (audit.py must not import this module: cycle).
+from airflow_provider_genesys.operators.audit import GenesysCloudAuditQueryOperator  # noqa: E402
+
+__all__ = [
+    "GenesysCloudApiOperator",
+    "GenesysCloudAuditQueryOperator",
+    "GenesysCloudExtractOperator",
+    "api_errors_as_failures",
+    "storage_path",
+]

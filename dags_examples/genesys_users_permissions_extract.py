@@ -1,0 +1,127 @@
+"""
+Daily extract of a Genesys Cloud org's users and permissions into files and a SQL database.
+
+Five extract tasks run in parallel (users, roles, permissions, divisions, grants), each writing NDJSON
+to ``file://{base}/{ds}/{dataset}.ndjson`` atomically; then ``load_database`` replaces the tables of a
+real database from those files and builds ``access`` (user x role x division x permission). By default
+the database is SQLite at ``{base}/genesys.db`` (Airflow's sqlite provider); set the ``database_conn_id``
+param to load any database Airflow has a SQL hook for (PostgreSQL, MySQL, ...). See docs/operators.md.
+
+Trigger with other params: ``airflow dags test genesys_users_permissions_extract --conf
+'{"base": "/data/genesys", "compress": true}'``.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any
+
+import pendulum
+from airflow.sdk import BaseHook, Connection, Param, dag, task
+from airflow.sdk.exceptions import AirflowFailException
+
+from airflow_provider_genesys.extract.database import load_extracts
+from airflow_provider_genesys.operators.genesys import GenesysCloudExtractOperator, storage_path
+
+log = logging.getLogger(__name__)
+DATASETS = ("users", "roles", "permissions", "divisions", "grants")
+# The project's demo_output folder (this file lives in <project>/dags_examples/).
+DEFAULT_BASE = str(Path(__file__).resolve().parents[1] / "demo_output")
+
+
+def _abspath(path: str) -> str:
+    return str(Path(path).expanduser().resolve())
+
+
+def _sqlite_file_hook(path: str) -> Any:
+    """Airflow's SqliteHook on a file path instead of a stored connection: the demo needs no set-up."""
+    try:
+        from airflow.providers.sqlite.hooks.sqlite import SqliteHook
+    except ImportError:
+        raise AirflowFailException(
+            "The default database needs Airflow's sqlite provider: pip install "
+            "'airflow-provider-genesys[examples]' (or set the database_conn_id param)."
+        ) from None
+
+    class SqliteFileHook(SqliteHook):
+        def get_uri(self) -> str:
+            return f"sqlite:///{path}"
+
+    return SqliteFileHook(connection=Connection(conn_id="genesys_demo_sqlite", conn_type="sqlite", host=path))
+
+
+def _database_hook(base: str, conn_id: str | None) -> tuple[Any, str]:
+    """The SQL hook to load into and a description of where that is (no credentials in it)."""
+    if not conn_id:
+        path = str(Path(base) / "genesys.db")
+        return _sqlite_file_hook(path), f"SQLite database {path}"
+    conn = BaseHook.get_connection(conn_id)
+    hook = conn.get_hook()
+    if not hasattr(hook, "placeholder") or not hasattr(hook, "get_conn"):
+        raise AirflowFailException(
+            f"database_conn_id {conn_id!r} has type {conn.conn_type!r}, which has no SQL hook; use a "
+            "connection of a SQL database (sqlite, postgres, mysql, ...)."
+        )
+    return hook, f"{conn.conn_type} database of connection {conn_id!r} (host {conn.host or '-'})"
+
+
+@dag(
+    dag_id="genesys_users_permissions_extract",
+    schedule="@daily",
+    start_date=pendulum.datetime(2024, 1, 1, tz="UTC"),
+    catchup=False,
+    max_active_runs=1,
+    tags=["genesys", "example"],
+    user_defined_filters={"abspath": _abspath},
+    params={
+        "base": Param(DEFAULT_BASE, type="string", description="Folder for files and SQLite db."),
+        "database_conn_id": Param(
+            None, type=["null", "string"], description="SQL connection to load into; empty: SQLite in base."
+        ),
+        "compress": Param(False, type="boolean", description="Write .ndjson.gz instead of .ndjson."),
+    },
+    doc_md=__doc__,
+)
+def genesys_users_permissions_extract() -> None:
+    extracts = {
+        name: GenesysCloudExtractOperator(
+            task_id=f"extract_{name}",
+            dataset=name,
+            destination="file://{{ params.base | abspath }}/{{ ds }}/" + name
+            + ".ndjson{{ '.gz' if params.compress else '' }}",
+        ).output
+        for name in DATASETS
+    }
+
+    @task
+    def load_database(
+        results: dict[str, dict[str, Any]], params: dict[str, Any] | None = None
+    ) -> dict[str, Any]:
+        """Replace the database tables from the five files; log and return where everything is."""
+        params = params or {}
+        base = _abspath(params.get("base") or DEFAULT_BASE)
+        hook, where = _database_hook(base, params.get("database_conn_id"))
+        files = {name: storage_path(result["path"]) for name, result in results.items()}
+        connection = hook.get_conn()
+        try:
+            tables = load_extracts(connection, files, placeholder=hook.placeholder)
+        finally:
+            connection.close()
+        summary = {
+            "files": {name: result["path"] for name, result in results.items()},
+            "records": {name: result["records"] for name, result in results.items()},
+            "database": where,
+            "tables": tables,
+        }
+        lines = [f"  {name}: {path}" for name, path in summary["files"].items()]
+        log.info(
+            "Genesys extract files:\n%s\nLoaded into %s: %s", "\n".join(lines), where,
+            ", ".join(f"{table} {count}" for table, count in tables.items()),
+        )
+        return summary
+
+    load_database(extracts)
+
+
+genesys_users_permissions_extract()

@@ -1,0 +1,69 @@
+"""The atomic NDJSON writer: complete file or none, no temp file left, unique ids, gzip."""
+
+from __future__ import annotations
+
+import gzip
+import json
+from pathlib import Path
+
+import pytest
+from airflow.sdk import ObjectStoragePath
+
+from airflow_provider_genesys.extract.writer import AtomicNdjsonWriter, iter_ndjson
+
+
+def _write(destination, records):
+    with AtomicNdjsonWriter(destination) as writer:
+        for record in records:
+            writer.write(record)
+    return writer
+
+
+def _failing_after(record, error):
+    """Records that fail mid-stream, as a failing page fetch does."""
+    yield record
+    raise error
+
+
+@pytest.mark.parametrize("as_storage_path", [False, True], ids=["pathlib", "ObjectStoragePath"])
+def test_writes_one_record_per_line_and_leaves_no_temp_file(tmp_path: Path, as_storage_path: bool) -> None:
+    target = tmp_path / "out" / "users.ndjson"
+    destination = ObjectStoragePath(f"file://{target}") if as_storage_path else target
+    writer = _write(destination, [{"id": "a", "name": "Ä"}, {"id": "b"}])
+    assert writer.records == 2
+    assert [json.loads(line) for line in target.read_text(encoding="utf-8").splitlines()] == [
+        {"id": "a", "name": "Ä"}, {"id": "b"},
+    ]
+    assert sorted(p.name for p in target.parent.iterdir()) == ["users.ndjson"]
+
+
+def test_failure_leaves_no_file_and_keeps_previous_destination(tmp_path: Path) -> None:
+    target = tmp_path / "users.ndjson"
+    target.write_text('{"id": "old"}\n')
+    with pytest.raises(RuntimeError, match="page 3 failed"):
+        _write(target, _failing_after({"id": "new"}, RuntimeError("page 3 failed")))
+    assert target.read_text() == '{"id": "old"}\n'
+    assert [p.name for p in tmp_path.iterdir()] == ["users.ndjson"]
+
+
+def test_failure_without_previous_file_leaves_nothing(tmp_path: Path) -> None:
+    with pytest.raises(KeyError):
+        _write(tmp_path / "grants.ndjson.gz", _failing_after({"id": "x"}, KeyError("boom")))
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_duplicate_ids_are_dropped(tmp_path: Path) -> None:
+    writer = _write(tmp_path / "u.ndjson", [{"id": "a"}, {"id": "b"}, {"id": "a", "v": 2}])
+    assert (writer.records, writer.duplicates) == (2, 1)
+    assert [r["id"] for r in iter_ndjson(tmp_path / "u.ndjson")] == ["a", "b"]
+
+
+def test_gz_destination_is_gzip_and_deterministic(tmp_path: Path) -> None:
+    records = [{"id": str(i)} for i in range(100)]
+    _write(tmp_path / "a.ndjson.gz", records)
+    _write(tmp_path / "b.ndjson.gz", records)
+    raw = (tmp_path / "a.ndjson.gz").read_bytes()
+    assert raw[:2] == b"\x1f\x8b"
+    assert raw == (tmp_path / "b.ndjson.gz").read_bytes()
+    assert gzip.decompress(raw).decode().splitlines()[0] == '{"id":"0"}'
+    assert list(iter_ndjson(tmp_path / "a.ndjson.gz")) == records
