@@ -14,9 +14,10 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import unquote
 
+from airflow_provider_genesys.testing.clock import Clock
 from airflow_provider_genesys.testing.errors import ApiError, bad_request, not_found
 from airflow_provider_genesys.testing.jobs import AuditJobs
-from airflow_provider_genesys.testing.org import STATE_FILTERS, Org
+from airflow_provider_genesys.testing.org import STATE_FILTERS, GrantRefused, Org, Pair
 from airflow_provider_genesys.testing.paging import (
     Params,
     cursor_uri,
@@ -30,6 +31,9 @@ USERS_MAX_PAGE_SIZE = 500
 DIVISION_GRANTS_MAX_PAGE_SIZE = 500
 MAX_PAGE_SIZE = 100
 USERS_RESULT_CAP = 10_000
+SUBJECT_TYPES = ("PC_USER", "PC_GROUP", "PC_OAUTH_CLIENT")
+HOME_DIVISION = 0
+GRANTS_BODY = '{"grants": [{"roleId": "...", "divisionId": "..."}, ...]}'
 
 
 @dataclass
@@ -49,13 +53,22 @@ class Call:
 Handler = Callable[[Call], tuple[int, Any]]
 
 
+def json_body(call: Call) -> Any:
+    """The request's JSON body (``None`` when empty); 400 when it does not parse."""
+    try:
+        return json.loads(call.body or b"null")
+    except ValueError:
+        raise bad_request("The request body is not valid JSON.") from None
+
+
 class Api:
     """Routes and handlers over one org."""
 
-    def __init__(self, org: Org, jobs: AuditJobs, client_id: str) -> None:
+    def __init__(self, org: Org, jobs: AuditJobs, client_id: str, clock: Clock) -> None:
         self.org = org
         self.jobs = jobs
         self.client_id = client_id
+        self.clock = clock
         seg = "([^/]+)"
         table: list[tuple[str, str, str, Handler]] = [
             ("GET", "/api/v2/users", "/api/v2/users", self.list_users),
@@ -110,6 +123,28 @@ class Api:
                 f"/api/v2/authorization/subjects/{seg}",
                 "/api/v2/authorization/subjects/{subjectId}",
                 self.subject,
+            ),
+            *(
+                (
+                    "POST",
+                    f"/api/v2/authorization/subjects/{seg}/{action}",
+                    f"/api/v2/authorization/subjects/{{subjectId}}/{action}",
+                    handler,
+                )
+                for action, handler in (
+                    ("bulkadd", self.subject_bulk_add),
+                    ("bulkremove", self.subject_bulk_remove),
+                    ("bulkreplace", self.subject_bulk_replace),
+                )
+            ),
+            *(
+                (
+                    "PUT",
+                    f"/api/v2/authorization/roles/{seg}/users/{action}",
+                    f"/api/v2/authorization/roles/{{roleId}}/users/{action}",
+                    handler,
+                )
+                for action, handler in (("add", self.role_users_add), ("remove", self.role_users_remove))
             ),
             ("GET", "/api/v2/tokens/me", "/api/v2/tokens/me", self.token_me),
             ("GET", "/api/v2/organizations/me", "/api/v2/organizations/me", self.organization_me),
@@ -341,6 +376,88 @@ class Api:
             raise not_found(f"The subject {call.args[0]} was not found.")
         return 200, self.org.subject(i)
 
+    # ---- grant writes ------------------------------------------------------------------------------
+    def _write_subject(self, call: Call) -> int:
+        """The subject of a bulk grant write: 404 for unknown ids and for subject types we do not hold."""
+        subject_type = call.params.choice("subjectType", "PC_USER", SUBJECT_TYPES)
+        i = self.org.index_of(call.args[0])
+        if i is None or subject_type != "PC_USER":
+            raise not_found(f"The {subject_type} subject {call.args[0]} was not found.")
+        return i
+
+    def _grant_pairs(self, call: Call) -> list[Pair]:
+        """``{"grants": [{roleId, divisionId}]}`` -> unique (role, division) pairs, in body order."""
+        body = json_body(call)
+        if not isinstance(body, dict) or not isinstance(body.get("grants"), list):
+            raise bad_request(f"The request body must be a JSON object {GRANTS_BODY}.")
+        pairs: list[Pair] = []
+        unknown: list[str] = []
+        for n, grant in enumerate(body["grants"]):
+            if not isinstance(grant, dict):
+                raise bad_request(f"grants[{n}] must be an object with roleId and divisionId.")
+            for name in ("roleId", "divisionId"):
+                if not isinstance(grant.get(name), str) or not grant[name]:
+                    raise bad_request(f"grants[{n}].{name} is required and must be a non-empty string.")
+            role, division = (
+                self.org.role_index(grant["roleId"]),
+                self.org.division_index(grant["divisionId"]),
+            )
+            if role is None:
+                unknown.append(f"role {grant['roleId']}")
+            if division is None:
+                unknown.append(f"division {grant['divisionId']}")
+            if role is not None and division is not None:
+                pairs.append((role, division))
+        if unknown:
+            raise bad_request(f"The grants reference unknown {', '.join(dict.fromkeys(unknown))}.")
+        return list(dict.fromkeys(pairs))
+
+    def _user_ids_body(self, call: Call) -> tuple[list[str], list[int]]:
+        """A JSON list of user ids -> (unique ids in body order, their indices); unknown ids are a 400."""
+        body = json_body(call)
+        if not isinstance(body, list) or not all(isinstance(u, str) and u for u in body):
+            raise bad_request('The request body must be a JSON list of user ids, e.g. ["<userId>", ...].')
+        ids = list(dict.fromkeys(body))
+        unknown = [u for u in ids if self.org.index_of(u) is None]
+        if unknown:
+            raise bad_request(f"The request references unknown users {', '.join(unknown)}.")
+        return ids, [i for i in map(self.org.index_of, ids) if i is not None]
+
+    def _change(self, users: list[int], **change: Any) -> None:
+        try:
+            self.org.change_grants(users, self.clock.now(), **change)
+        except GrantRefused as exc:
+            raise bad_request(str(exc)) from None
+
+    def subject_bulk_add(self, call: Call) -> tuple[int, Any]:
+        i = self._write_subject(call)
+        self._change([i], add=self._grant_pairs(call))
+        return 204, None
+
+    def subject_bulk_remove(self, call: Call) -> tuple[int, Any]:
+        i = self._write_subject(call)
+        self._change([i], remove=set(self._grant_pairs(call)))
+        return 204, None
+
+    def subject_bulk_replace(self, call: Call) -> tuple[int, Any]:
+        i = self._write_subject(call)
+        self._change([i], add=self._grant_pairs(call), replace=True)
+        return 204, None
+
+    def role_users_add(self, call: Call) -> tuple[int, Any]:
+        """Grant the role in the home division; answers the user ids, as Genesys does."""
+        role = self._role_index(call.args[0])
+        ids, users = self._user_ids_body(call)
+        self._change(users, add=[(role, HOME_DIVISION)])
+        return 200, ids
+
+    def role_users_remove(self, call: Call) -> tuple[int, Any]:
+        """Take the role away in every division, so the users leave the role's listings."""
+        role = self._role_index(call.args[0])
+        ids, users = self._user_ids_body(call)
+        self._change(users, remove_roles={role})
+        return 200, ids
+
     # ---- tokens, organization ----------------------------------------------------------------------
     def token_me(self, call: Call) -> tuple[int, Any]:
         org = self.org.organization
@@ -361,11 +478,7 @@ class Api:
 
     # ---- audits ------------------------------------------------------------------------------------
     def create_audit_query(self, call: Call) -> tuple[int, Any]:
-        try:
-            body = json.loads(call.body or b"null")
-        except ValueError:
-            raise bad_request("The request body is not valid JSON.") from None
-        return 202, self.jobs.create(body, call.job_state)
+        return 202, self.jobs.create(json_body(call), call.job_state)
 
     def audit_status(self, call: Call) -> tuple[int, Any]:
         return 200, self.jobs.status(call.args[0])

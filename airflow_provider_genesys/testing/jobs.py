@@ -3,7 +3,8 @@
 A job goes Queued -> Running -> Succeeded over ``job_seconds`` of the emulator's clock (``0``: done as
 soon as it is polled), or ends Failed/Cancelled when a ``job_state`` fault says so. Results are derived
 from the org so they are deterministic: ``Authorization`` yields one ``Grant``/``Add`` event per grant
-made inside the interval, ``Directory`` one ``User``/``Create`` event per user created inside it, other
+made inside the interval and one ``Grant``/``Remove`` per grant an API write removed inside it (see
+:meth:`Org.grant_events`), ``Directory`` one ``User``/``Create`` event per user created inside it, other
 services none.
 """
 
@@ -128,12 +129,13 @@ class AuditJobs:
                 return job.events
         org, events = self._org, []
         admin = org.user_ids("active")[0] if org.user_count("active") else ""
-        for i, user_id in enumerate(org.user_ids_by_index()):
-            if job.service == "Authorization":
-                for role, division, made in org.grants_of(i):
-                    if job.start <= made < job.end:
-                        events.append((made, i, "Grant", "Add", admin, user_id, role, division))
-            elif job.service == "Directory":
+        ids = org.user_ids_by_index()
+        if job.service == "Authorization":
+            for when, i, action, role, division in org.grant_events():
+                if job.start <= when < job.end:
+                    events.append((when, i, "Grant", action, admin, ids[i], role, division))
+        elif job.service == "Directory":
+            for i, user_id in enumerate(ids):
                 created = org.user_created(i)
                 if job.start <= created < job.end:
                     events.append((created, i, "User", "Create", admin, user_id, -2, -2))
@@ -144,7 +146,7 @@ class AuditJobs:
         descending = any(
             str(s.get("sortOrder", "")).lower() == "descending" for s in job.sort if isinstance(s, dict)
         )
-        events.sort(key=lambda e: (e[0], e[1], e[6]), reverse=descending)
+        events.sort(key=lambda e: (e[0], e[1], e[6], e[7], e[3]), reverse=descending)
         with self._lock:
             job.events = events
         return events
@@ -155,14 +157,17 @@ class AuditJobs:
         when, i, entity_type, action, admin, user_id, role, division = event
         changes = []
         if entity_type == "Grant":
+            values = {"roleId": self._org.roles[role]["id"], "divisionId": self._org.division_id(division)}
             changes = [
-                {"property": "roleId", "oldValues": [], "newValues": [self._org.roles[role]["id"]]},
-                {"property": "divisionId", "oldValues": [], "newValues": [self._org.division_id(division)]},
+                {"property": name, "oldValues": [value], "newValues": []}
+                if action == "Remove"
+                else {"property": name, "oldValues": [], "newValues": [value]}
+                for name, value in values.items()
             ]
+        # A grant can be added, removed and added again: the time and action keep event ids unique.
+        key = f"{self._org.seed}/{job.service}/{i}/{role}/{division}/{action}/{when}"
         return {
-            "id": str(
-                uuid.uuid5(uuid.NAMESPACE_URL, f"{self._org.seed}/{job.service}/{i}/{role}/{division}")
-            ),
+            "id": str(uuid.uuid5(uuid.NAMESPACE_URL, key)),
             "userHomeOrgId": self._org.org_id,
             "user": {"id": admin, "selfUri": f"/api/v2/users/{admin}"},
             "client": {"id": ""},

@@ -1,16 +1,20 @@
 """The generated org: deterministic for a seed, compact enough for 100,000 users.
 
 Per user only the id, the name (for sorting) and a state byte are stored; every other attribute and the
-user's grants are derived on demand from a hash of ``(seed, index)``. Listing orders and grant indexes are
-built lazily and cached until the org changes (see :meth:`Org.add_users` / :meth:`Org.remove_users`).
+user's grants are derived on demand from a hash of ``(seed, index)``. Grants changed through the API live in
+a small overlay (only the changed users' full grant lists, plus a log of removed grants for the audit
+events). Listing orders and grant indexes are built lazily and cached until the org changes (see
+:meth:`Org.add_users` / :meth:`Org.remove_users`); grant writes patch the cached grant index in place.
 """
 
 from __future__ import annotations
 
+import bisect
 import hashlib
 import threading
 import uuid
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
+from itertools import islice
 from typing import Any, TypeVar
 
 from airflow_provider_genesys.testing import catalogue as cat
@@ -26,6 +30,7 @@ WILDCARD_DIVISION_ID = "*"
 _EPOCH_2019 = 1546300800.0
 _SIX_YEARS = 6 * 365 * 86400
 ADMIN_COUNT = 3  # the first users are admins with wildcard-division grants
+_PATCH_LIMIT = 20  # grant writes to more users than this drop the grant index instead of patching it
 
 
 def _digest(seed: int, kind: str, index: int) -> bytes:
@@ -41,6 +46,13 @@ def _slug(text: str) -> str:
 
 
 Grant = tuple[int, int, float]  # (role index, division index or WILDCARD, grantMadeAt epoch)
+Pair = tuple[int, int]  # (role index, division index or WILDCARD)
+GrantEvent = tuple[float, int, str, int, int]  # (when, user index, "Add"|"Remove", role, division)
+GrantIndex = tuple[dict[int, list[tuple[int, int, float]]], dict[int, dict[int, list[int]]]]
+
+
+class GrantRefused(ValueError):
+    """A grant write the org refuses (deleted users cannot receive grants); nothing was changed."""
 
 
 class Org:
@@ -78,6 +90,9 @@ class Org:
         self._names: list[str] = []
         self._states = bytearray()
         self._index: dict[str, int] = {}
+        self._grant_overlay: dict[int, tuple[Grant, ...]] = {}  # users whose grants the API changed
+        # grants API writes took away, for the audit events: (removedAt, user, role, division, madeAt)
+        self._removed_grants: list[tuple[float, int, int, int, float]] = []
         for i in range(users):
             self._append_user(i, None)
         self.permissions: list[dict[str, Any]] = [
@@ -214,9 +229,14 @@ class Org:
 
     # ---- grants ------------------------------------------------------------------------------------
     def grants_of(self, i: int) -> list[Grant]:
-        """The user's grants; deleted users hold none, everybody else at least ``employee`` in Home."""
+        """The user's grants; deleted users hold none, everybody else at least ``employee`` in Home
+        (unless an API write took it away)."""
         if self._states[i] == DELETED:
             return []
+        changed = self._grant_overlay.get(i)
+        return list(changed) if changed is not None else self._generated_grants(i)
+
+    def _generated_grants(self, i: int) -> list[Grant]:
         d = _digest(self.seed, "user", i)
         div = self._user_division(d)
         other = 1 + d[31] % (len(cat.DIVISIONS) - 1)
@@ -253,10 +273,23 @@ class Org:
     def grant_count(self) -> int:
         return sum(len(v) for v in self._grant_index()[0].values())
 
-    def _grant_index(self) -> tuple[dict[int, list[tuple[int, int, float]]], dict[int, dict[int, list[int]]]]:
-        """(division -> [(user, role, madeAt)], role -> {user: [divisions]}), built once per org version."""
+    def grant_events(self) -> Iterator[GrantEvent]:
+        """Audit history derived from the grants: an ``Add`` per grant held or once held, a ``Remove``
+        per grant an API write took away."""
+        for i in range(len(self._ids)):
+            for role, division, made in self.grants_of(i):
+                yield made, i, "Add", role, division
+        with self._lock:
+            removed = list(self._removed_grants)
+        for removed_at, i, role, division, made in removed:
+            yield made, i, "Add", role, division
+            yield removed_at, i, "Remove", role, division
 
-        def build() -> tuple[dict[int, list[tuple[int, int, float]]], dict[int, dict[int, list[int]]]]:
+    def _grant_index(self) -> GrantIndex:
+        """(division -> [(user, role, madeAt)], role -> {user: [divisions]}), both in user order; built
+        once per org change and patched copy-on-write by grant writes (readers keep a consistent list)."""
+
+        def build() -> GrantIndex:
             by_division: dict[int, list[tuple[int, int, float]]] = {}
             by_role: dict[int, dict[int, list[int]]] = {}
             for i in range(len(self._ids)):
@@ -435,6 +468,84 @@ class Org:
                 self._append_user(i, ACTIVE)
             self._changed()
             return self._ids[start:]
+
+    def change_grants(
+        self,
+        users: Sequence[int],
+        now: float,
+        add: Collection[Pair] = (),
+        remove: Collection[Pair] = (),
+        remove_roles: Collection[int] = (),
+        replace: bool = False,
+    ) -> None:
+        """Apply one API write to every user in ``users``, all or nothing.
+
+        ``add`` pairs the user lacks are granted at ``now`` (existing ones keep their ``grantMadeAt``);
+        ``remove`` drops exact pairs, ``remove_roles`` a role in every division; ``replace`` keeps only
+        ``add``. Raises :class:`GrantRefused` when a deleted user would receive a grant.
+        """
+        with self._lock:
+            if add:
+                deleted = [self._ids[i] for i in users if self._states[i] == DELETED]
+                if deleted:
+                    raise GrantRefused(f"Deleted users cannot receive grants: {', '.join(deleted)}.")
+            unique = list(dict.fromkeys(users))
+            patch = len(unique) <= _PATCH_LIMIT  # one patch costs ~20 ms at 100k users, a rebuild ~1 s
+            if not patch:
+                self._cache.pop("grants", None)
+
+            def dropped(role: int, division: int) -> bool:
+                if replace:
+                    return (role, division) not in add
+                return (role, division) in remove or role in remove_roles
+
+            for i in unique:
+                old = self.grants_of(i)
+                new = [g for g in old if not dropped(g[0], g[1])]
+                held = {(role, division) for role, division, _ in new}
+                new += [(role, division, now) for role, division in add if (role, division) not in held]
+                if new == old:
+                    continue
+                self._removed_grants += [(now, i, r, d, made) for r, d, made in old if dropped(r, d)]
+                self._grant_overlay[i] = tuple(new)
+                if patch:
+                    self._reindex(i, old, new)
+                self.version += 1
+
+    def _reindex(self, i: int, old: list[Grant], new: list[Grant]) -> None:
+        """Patch the cached grant index for one user (rebuilding it costs ~1 s per 100,000 users)."""
+        index: GrantIndex | None = self._cache.get("grants")
+        if index is None:
+            return
+        by_division, by_role = index
+        for division in {g[1] for g in old} | {g[1] for g in new}:
+            entries = list(by_division.get(division, []))
+            # entries are (user, role, madeAt) in user order; (i,) sorts before every entry of user i
+            lo, hi = bisect.bisect_left(entries, (i,)), bisect.bisect_left(entries, (i + 1,))
+            entries[lo:hi] = [(i, role, made) for role, d, made in new if d == division]
+            if entries:
+                by_division[division] = entries
+            else:
+                by_division.pop(division, None)
+        for role in {g[0] for g in old} | {g[0] for g in new}:
+            current = by_role.get(role, {})
+            divisions = [d for r, d, _ in new if r == role]
+            if divisions and i not in current and current and next(reversed(current)) > i:
+                # a new holder in the middle: keep user order, as a rebuild would (linear, no sort)
+                position = bisect.bisect_left(list(current), i)
+                holders = dict(islice(current.items(), position))
+                holders[i] = divisions
+                holders.update(islice(current.items(), position, None))
+            else:
+                holders = dict(current)
+                if divisions:
+                    holders[i] = divisions
+                else:
+                    holders.pop(i, None)
+            if holders:
+                by_role[role] = holders
+            else:
+                by_role.pop(role, None)
 
     def remove_users(self, count: int) -> list[str]:
         """Delete the first ``count`` active users in listing order (so every later page shifts)."""

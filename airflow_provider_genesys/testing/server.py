@@ -32,6 +32,8 @@ from airflow_provider_genesys.testing.tokens import TokenStore
 SAML2_BEARER = "urn:ietf:params:oauth:grant-type:saml2-bearer"
 TOKEN_PATH = "/oauth/token"
 API_ROOT = "/api/v2/"
+MAX_BODY_BYTES = 512_000  # Genesys' request body limit
+_DRAIN_LIMIT = 16 * 1024 * 1024  # read (and drop) oversized bodies up to this, so keep-alive survives
 _STATUS_CODES = {
     500: "internal.server.error",
     502: "bad.gateway",
@@ -84,7 +86,7 @@ class Backend:
         self.faults = Faults()
         self.stats = Stats()
         self.jobs = AuditJobs(self.org, self.clock, settings.job_seconds)
-        self.api = Api(self.org, self.jobs, settings.client_id)
+        self.api = Api(self.org, self.jobs, settings.client_id, self.clock)
 
     def classify(self, raw_path: str) -> tuple[str | None, str]:
         """``("login"|"api"|None, path without gateway prefix)``."""
@@ -146,7 +148,7 @@ class RequestHandler(BaseHTTPRequestHandler):
         backend = self.server.backend
         correlation_id = str(uuid.uuid4())
         split = urlsplit(self.path)
-        body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        body, too_large = self._read_body()
         kind, path = backend.classify(split.path)
         fired = backend.faults.take(self.command, path)
         outcome = self._apply_faults(backend, fired)
@@ -155,6 +157,12 @@ class RequestHandler(BaseHTTPRequestHandler):
             try:
                 if outcome is not None:
                     raise outcome
+                if too_large:  # refused at the edge: before authentication, not rate limited
+                    raise ApiError(
+                        413,
+                        "request.entity.too.large",
+                        f"The request body is larger than the limit of {MAX_BODY_BYTES:,} bytes.",
+                    )
                 if kind == "login":
                     route = f"{self.command} {TOKEN_PATH}"
                     status, payload = self._login(backend, body)
@@ -190,6 +198,24 @@ class RequestHandler(BaseHTTPRequestHandler):
             self._send(status, payload, headers, correlation_id, truncate)
         except (BrokenPipeError, ConnectionResetError):
             self.close_connection = True
+
+    def _read_body(self) -> tuple[bytes, bool]:
+        """``(body, too_large)``; an oversized body is drained (or, when huge, the connection closed)."""
+        try:
+            length = max(0, int(self.headers.get("Content-Length") or 0))
+        except ValueError:
+            length = 0
+        if length <= MAX_BODY_BYTES:
+            return self.rfile.read(length), False
+        if length > _DRAIN_LIMIT:
+            self.close_connection = True
+            return b"", True
+        while length > 0:
+            chunk = self.rfile.read(min(length, 65536))
+            if not chunk:
+                break
+            length -= len(chunk)
+        return b"", True
 
     def _apply_faults(self, backend: Backend, fired: list[Fault]) -> ApiError | str | None:
         """Run side effects and delays; return ``"drop"`` or an error to answer instead, if any."""
@@ -285,6 +311,14 @@ class RequestHandler(BaseHTTPRequestHandler):
     def _send(
         self, status: int, payload: Any, headers: dict[str, str], correlation_id: str, truncate: str | None
     ) -> None:
+        if status == 204:  # no content: no body and no Content-Length (RFC 9110)
+            self.send_response(status)
+            self.send_header("inin-correlation-id", correlation_id)
+            self.send_header("Cache-Control", "no-cache, no-store, must-revalidate")
+            for name, value in headers.items():
+                self.send_header(name, value)
+            self.end_headers()
+            return
         data = json.dumps(payload, separators=(",", ":")).encode()
         length = len(data)
         if truncate == "cut":

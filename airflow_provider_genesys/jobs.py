@@ -1,0 +1,143 @@
+"""Genesys Cloud asynchronous jobs: their states and where each job family lives (no Airflow imports).
+
+Genesys runs some requests as jobs: you submit, get an id, poll a status endpoint until the job reaches a
+terminal state, then read the results. The sensor, the trigger and the audit operator all ask this module
+what a status payload means, so nobody compares raw state strings.
+
+To add a family (e.g. analytics conversation details jobs, whose states are QUEUED, PENDING, FULFILLED,
+FAILED, CANCELLED, EXPIRED), add a :class:`JobFamily` to :data:`JOB_FAMILIES` with its paths and a
+``states`` table mapping its spellings onto :class:`JobState`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from enum import Enum
+from typing import Any
+
+from airflow_provider_genesys.client import api_path
+
+
+class JobState(str, Enum):
+    """The life cycle of a Genesys asynchronous job, normalised across job families."""
+
+    QUEUED = "Queued"
+    RUNNING = "Running"
+    SUCCEEDED = "Succeeded"
+    FAILED = "Failed"
+    CANCELLED = "Cancelled"
+
+    def is_terminal(self) -> bool:
+        """True once the job will not change any more: stop polling."""
+        return self in _TERMINAL
+
+    def is_success(self) -> bool:
+        """True when the job's results can be read."""
+        return self is JobState.SUCCEEDED
+
+
+_TERMINAL = frozenset({JobState.SUCCEEDED, JobState.FAILED, JobState.CANCELLED})
+
+# Audit query states as Genesys spells them (AuditQueryExecutionStatusResponse.state).
+AUDIT_QUERY_STATES: Mapping[str, JobState] = {state.value.lower(): state for state in JobState}
+
+# Fields of a status payload that may explain a failure, most specific first.
+_ERROR_FIELDS = ("errorMessage", "error", "message", "failureReason")
+
+
+@dataclass(frozen=True)
+class JobOutcome:
+    """What one status payload says: the normalised state and, for failures, Genesys' explanation."""
+
+    state: JobState
+    raw_state: str
+    message: str
+
+
+@dataclass(frozen=True)
+class JobFamily:
+    """Where a job family is submitted, polled and read, and how its states are spelled."""
+
+    name: str
+    submit_path: str
+    status_path: str  # one "{}" for the job id
+    results_path: str  # one "{}" for the job id
+    states: Mapping[str, JobState] = field(default_factory=lambda: AUDIT_QUERY_STATES)
+    state_field: str = "state"
+    id_field: str = "id"
+
+    def status_endpoint(self, job_id: str) -> str:
+        """The status path with the job id URL-encoded (an id cannot reach another path)."""
+        return api_path(self.status_path, _require_id(job_id))
+
+    def results_endpoint(self, job_id: str) -> str:
+        """The results path with the job id URL-encoded."""
+        return api_path(self.results_path, _require_id(job_id))
+
+    def job_id_of(self, submitted: Any) -> str:
+        """The job id from the submit response; a clear error when Genesys sent none."""
+        job_id = submitted.get(self.id_field) if isinstance(submitted, Mapping) else None
+        if not isinstance(job_id, str) or not job_id:
+            raise ValueError(
+                f"{self.name}: the submit response of POST {self.submit_path} has no {self.id_field!r}; "
+                f"got {sorted(submitted) if isinstance(submitted, Mapping) else type(submitted).__name__}"
+            )
+        return job_id
+
+    def outcome(self, status: Any) -> JobOutcome:
+        """Interpret a status payload; an unknown state is an error naming the states we know."""
+        raw = status.get(self.state_field) if isinstance(status, Mapping) else None
+        state = self.states.get(str(raw).lower()) if raw is not None else None
+        if state is None:
+            raise ValueError(
+                f"{self.name}: unexpected job state {raw!r} in the status response; expected one of "
+                f"{sorted(self.states)} (case-insensitive)"
+            )
+        return JobOutcome(state=state, raw_state=str(raw), message=_error_text(status))
+
+
+def _require_id(job_id: str) -> str:
+    if not isinstance(job_id, str) or not job_id.strip():
+        raise ValueError(
+            f"job_id must be a non-empty string, got {job_id!r}; when it comes from XCom, check that the "
+            "submitting task ran and pushed the id (e.g. job_id=\"{{ ti.xcom_pull('submit_audit') }}\")"
+        )
+    return job_id.strip()
+
+
+def _error_text(status: Mapping[str, Any]) -> str:
+    for key in _ERROR_FIELDS:
+        value = status.get(key)
+        if isinstance(value, Mapping):
+            value = value.get("message") or value.get("code")
+        if value:
+            return str(value)
+    return ""
+
+
+JOB_FAMILIES: Mapping[str, JobFamily] = {
+    "audit_query": JobFamily(
+        name="audit_query",
+        submit_path="/api/v2/audits/query",
+        status_path="/api/v2/audits/query/{}",
+        results_path="/api/v2/audits/query/{}/results",
+    ),
+}
+
+
+def job_family(job_type: str) -> JobFamily:
+    """The family for ``job_type``; a configuration error lists the valid names."""
+    try:
+        return JOB_FAMILIES[job_type]
+    except KeyError:
+        raise ValueError(
+            f'Unknown job_type {job_type!r}; use one of {sorted(JOB_FAMILIES)} (e.g. job_type="audit_query")'
+        ) from None
+
+
+def describe(job_type: str, job_id: str, outcome: JobOutcome) -> str:
+    """One line for logs and failure messages, e.g. ``audit_query job abc ended Failed: quota``."""
+    verb = "ended" if outcome.state.is_terminal() else "is"
+    tail = f": {outcome.message}" if outcome.message else ""
+    return f"Genesys {job_type} job {job_id} {verb} {outcome.raw_state}{tail}"

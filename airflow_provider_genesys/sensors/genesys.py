@@ -1,0 +1,264 @@
+"""Sensors that wait on Genesys Cloud: any endpoint until a check passes, or an asynchronous job to end.
+
+Both read through ``GenesysCloudHook`` (which already retries 429 and 5xx); an error that is still
+retryable after that counts as "not yet", an error that retrying cannot fix fails the task at once.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Mapping, Sequence
+from datetime import timedelta
+from functools import cached_property
+from typing import Any
+
+from airflow.sdk import BaseSensorOperator, PokeReturnValue
+from airflow.sdk.configuration import conf
+from airflow.sdk.exceptions import AirflowFailException, AirflowSensorTimeout, AirflowSkipException
+
+from airflow_provider_genesys.exceptions import GenesysCloudApiError
+from airflow_provider_genesys.hooks.genesys import GenesysCloudHook
+from airflow_provider_genesys.jobs import JobFamily, describe, job_family
+from airflow_provider_genesys.triggers.genesys import GenesysCloudJobTrigger
+
+_MISSING = object()
+
+
+def resolve_path(document: Any, path: str) -> Any:
+    """The value at a dotted path such as ``entities.0.state`` (list indexes as integers), or a sentinel."""
+    node = document
+    for part in path.split("."):
+        if isinstance(node, Mapping) and part in node:
+            node = node[part]
+        elif isinstance(node, Sequence) and not isinstance(node, str) and _is_index(part, len(node)):
+            node = node[int(part)]
+        else:
+            return _MISSING
+    return node
+
+
+def _is_index(part: str, length: int) -> bool:
+    try:
+        return -length <= int(part) < length
+    except ValueError:
+        return False
+
+
+def _matches(value: Any, expected: Any) -> bool:
+    """Equal, or equal once rendered as text: templates render ``5`` and ``true`` as strings."""
+    if value is _MISSING:
+        return False
+    if value == expected:
+        return True
+    if isinstance(expected, str) and not isinstance(value, str):
+        import json
+
+        return expected in (str(value), json.dumps(value))
+    return False
+
+
+class _GenesysSensor(BaseSensorOperator):
+    """Shared plumbing: one hook per task, and the GET that tells "not yet" from "give up"."""
+
+    def __init__(self, *, genesys_conn_id: str = GenesysCloudHook.default_conn_name, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.genesys_conn_id = genesys_conn_id
+
+    @cached_property
+    def hook(self) -> GenesysCloudHook:
+        return GenesysCloudHook(genesys_conn_id=self.genesys_conn_id)
+
+    def _get(
+        self, endpoint: str, params: Mapping[str, Any] | None = None, *, not_found_ok: bool = False
+    ) -> Any:
+        """The parsed body, or ``_MISSING`` when the answer means "poke again later"."""
+        try:
+            return self.hook.request("GET", endpoint, params=params)
+        except GenesysCloudApiError as err:
+            if err.status == 404 and not_found_ok:
+                self.log.info("Not there yet (404): %s", err)
+                return _MISSING
+            if err.retryable:
+                self.log.warning("Genesys is busy or unreachable, poking again later: %s", err)
+                return _MISSING
+            raise AirflowFailException(str(err)) from err
+
+
+class GenesysCloudApiSensor(_GenesysSensor):
+    """
+    Poke a Genesys Cloud endpoint until a check on its JSON passes.
+
+    Give exactly one of: ``check``, a callable taking the parsed JSON and returning a bool or a
+    ``PokeReturnValue``; or ``json_path`` (a dotted path such as ``entities.0.state``) with ``expected``,
+    the value (or list of values, any of which passes) found there; without ``expected`` the value at the
+    path only has to be present and truthy. The JSON (or the part at ``xcom_path``) goes to XCom.
+
+    :param endpoint: a path such as ``/api/v2/users/{{ params.user_id }}`` (templated).
+    :param query_params: query parameters (templated; named like the API operator's, because ``params``
+        is the DAG's Params on every Airflow operator).
+    :param check: ``callable(json) -> bool | PokeReturnValue``.
+    :param json_path: dotted path into the JSON (templated).
+    :param expected: value or list of values to compare with (templated; text compares with numbers and
+        booleans by their JSON spelling, so ``"5"`` matches ``5`` and ``"true"`` matches ``true``).
+    :param not_found_ok: treat 404 as "not yet" (for things about to be created); otherwise 404 fails.
+    :param xcom_path: push only the part of the JSON at this dotted path.
+    :param genesys_conn_id: the Airflow connection to use.
+    """
+
+    template_fields: Sequence[str] = ("endpoint", "query_params", "json_path", "expected")
+    ui_color = "#ff4f1f"
+
+    def __init__(
+        self,
+        *,
+        endpoint: str,
+        query_params: Mapping[str, Any] | None = None,
+        check: Callable[[Any], bool | PokeReturnValue] | None = None,
+        json_path: str | None = None,
+        expected: Any = None,
+        not_found_ok: bool = False,
+        xcom_path: str | None = None,
+        **kwargs: Any,
+    ) -> None:
+        if (check is None) == (json_path is None):
+            raise ValueError(
+                "GenesysCloudApiSensor needs exactly one check: either check=<callable(json) -> bool> or "
+                "json_path='entities.0.state' with expected='Succeeded' "
+                f"(got check={'set' if check else 'None'}, json_path={json_path!r})"
+            )
+        if check is not None and not callable(check):
+            raise ValueError(f"check must be a callable taking the JSON response, got {type(check).__name__}")
+        if expected is not None and json_path is None:
+            raise ValueError("expected= only works with json_path=; a check callable does its own comparing")
+        super().__init__(**kwargs)
+        self.endpoint = endpoint
+        self.query_params = query_params
+        self.check = check
+        self.json_path = json_path
+        self.expected = expected
+        self.not_found_ok = not_found_ok
+        self.xcom_path = xcom_path
+
+    def _passes(self, body: Any) -> bool | PokeReturnValue:
+        if self.check is not None:
+            return self.check(body)
+        value = resolve_path(body, self.json_path or "")
+        if self.expected is None:
+            return value is not _MISSING and bool(value)
+        options = self.expected if isinstance(self.expected, (list, tuple, set)) else [self.expected]
+        return any(_matches(value, option) for option in options)
+
+    def poke(self, context: Any) -> bool | PokeReturnValue:
+        body = self._get(self.endpoint, self.query_params, not_found_ok=self.not_found_ok)
+        if body is _MISSING:
+            return False
+        result = self._passes(body)
+        if isinstance(result, PokeReturnValue):
+            return result
+        if not result:
+            if self.json_path:
+                found = resolve_path(body, self.json_path)
+                shown = "nothing" if found is _MISSING else repr(found)
+                self.log.info("%s is %s, waiting for %r", self.json_path, shown, self.expected)
+            return False
+        xcom = body if self.xcom_path is None else resolve_path(body, self.xcom_path)
+        return PokeReturnValue(is_done=True, xcom_value=None if xcom is _MISSING else xcom)
+
+
+class GenesysCloudJobSensor(_GenesysSensor):
+    """
+    Wait for a Genesys asynchronous job (an audit query) to succeed; fail clearly if it fails or is cancelled.
+
+    Returns ``{"job_id": ..., "job_type": ..., "state": "Succeeded"}`` to XCom. With ``deferrable=True``
+    the wait happens in the triggerer (:class:`GenesysCloudJobTrigger`) after one synchronous check, so a
+    job that is already done never defers.
+
+    :param job_id: the job's id (templated), e.g. ``"{{ ti.xcom_pull('submit_audit') }}"``.
+    :param job_type: which job family, ``audit_query`` (see ``airflow_provider_genesys.jobs``).
+    :param genesys_conn_id: the Airflow connection to use.
+    :param deferrable: wait in the triggerer; default from ``[operators] default_deferrable``.
+    :param poll_interval: seconds between status reads (also the poke interval when not deferrable).
+    """
+
+    template_fields: Sequence[str] = ("job_id",)
+    ui_color = "#ff4f1f"
+
+    def __init__(
+        self,
+        *,
+        job_id: str,
+        job_type: str = "audit_query",
+        deferrable: bool = conf.getboolean("operators", "default_deferrable", fallback=False),
+        poll_interval: float = 10.0,
+        **kwargs: Any,
+    ) -> None:
+        job_family(job_type)  # fail at parse time on a typo
+        kwargs.setdefault("poke_interval", poll_interval)
+        super().__init__(**kwargs)
+        self.job_id = job_id
+        self.job_type = job_type
+        self.deferrable = deferrable
+        self.poll_interval = poll_interval
+
+    @property
+    def family(self) -> JobFamily:
+        return job_family(self.job_type)
+
+    def _done(self, state: str) -> dict[str, Any]:
+        return {"job_id": self.job_id, "job_type": self.job_type, "state": state}
+
+    def poke(self, context: Any) -> bool | PokeReturnValue:
+        try:
+            endpoint = self.family.status_endpoint(self.job_id)
+        except ValueError as err:
+            raise AirflowFailException(str(err)) from err
+        status = self._get(endpoint)
+        if status is _MISSING:
+            return False
+        try:
+            outcome = self.family.outcome(status)
+        except ValueError as err:
+            raise AirflowFailException(str(err)) from err
+        text = describe(self.job_type, self.job_id, outcome)
+        if not outcome.state.is_terminal():
+            self.log.info(text)
+            return False
+        if not outcome.state.is_success():
+            raise AirflowFailException(text)
+        self.log.info(text)
+        return PokeReturnValue(is_done=True, xcom_value=self._done(outcome.state.value))
+
+    def execute(self, context: Any) -> Any:
+        if not self.deferrable:
+            return super().execute(context)
+        first = self.poke(context)
+        if first:
+            return first.xcom_value if isinstance(first, PokeReturnValue) else self._done("Succeeded")
+        self.defer(
+            trigger=GenesysCloudJobTrigger(
+                job_id=self.job_id,
+                job_type=self.job_type,
+                genesys_conn_id=self.genesys_conn_id,
+                poll_interval=self.poll_interval,
+                end_time=time.time() + self.timeout,
+            ),
+            method_name="execute_complete",
+            timeout=timedelta(seconds=self.timeout),
+        )
+
+    def execute_complete(self, context: Any, event: dict[str, Any] | None = None) -> dict[str, Any]:
+        """Resume after the trigger: return the XCom on success, raise with the job's message otherwise."""
+        if not event:
+            raise AirflowFailException(
+                "The Genesys job trigger ended without an event; see the triggerer log"
+            )
+        status = event.get("status")
+        message = event.get("message") or f"Genesys {self.job_type} job {self.job_id}: {status}"
+        if status == "success":
+            self.log.info(message)
+            return self._done(event.get("state") or "Succeeded")
+        if status == "timeout":
+            if self.soft_fail:
+                raise AirflowSkipException(message)
+            raise AirflowSensorTimeout(message)
+        raise AirflowFailException(message)

@@ -1,0 +1,120 @@
+"""GenesysCloudJobTrigger: waits for a Genesys asynchronous job in the triggerer, freeing the worker slot.
+
+The trigger only polls the job's status with idempotent GETs (it may run more than once, after a
+triggerer restart, so it must never submit anything). Each GET runs in a thread through the hook, so the
+event loop never blocks and the hook's own retries (429 + Retry-After, 5xx back-off, rate-limit pacing)
+apply unchanged.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator
+from typing import Any
+
+from airflow.sdk.exceptions import AirflowException
+from airflow.triggers.base import BaseTrigger, TriggerEvent
+
+from airflow_provider_genesys.exceptions import GenesysCloudApiError
+from airflow_provider_genesys.jobs import describe, job_family
+
+DEFAULT_CONN_ID = "genesys_cloud_default"
+
+
+class GenesysCloudJobTrigger(BaseTrigger):
+    """
+    Poll a Genesys job until it ends, then yield exactly one event and return.
+
+    The event payload is ``{"status", "job_id", "job_type", "state", "message"}`` where ``status`` is
+    ``success`` (the job succeeded), ``failed`` (it failed or was cancelled), ``error`` (the status could
+    not be read and retrying will not help, e.g. 404 or bad credentials) or ``timeout``.
+
+    :param job_id: the job's id (an audit query's transaction id).
+    :param job_type: a key of ``airflow_provider_genesys.jobs.JOB_FAMILIES``, e.g. ``audit_query``.
+    :param genesys_conn_id: the Airflow connection to poll with.
+    :param poll_interval: seconds between status reads.
+    :param end_time: give up at this UNIX time (absolute, so a restarted trigger keeps the same deadline);
+        ``None`` waits for ever (the task's own deferral timeout still applies).
+    """
+
+    def __init__(
+        self,
+        job_id: str,
+        job_type: str = "audit_query",
+        genesys_conn_id: str = DEFAULT_CONN_ID,
+        poll_interval: float = 10.0,
+        end_time: float | None = None,
+    ) -> None:
+        super().__init__()
+        self.job_id = job_id
+        self.job_type = job_type
+        self.genesys_conn_id = genesys_conn_id
+        self.poll_interval = float(poll_interval)
+        self.end_time = end_time
+
+    def serialize(self) -> tuple[str, dict[str, Any]]:
+        """Class path and plain, JSON-serializable kwargs to rebuild this trigger in the triggerer."""
+        return (
+            f"{type(self).__module__}.{type(self).__qualname__}",
+            {
+                "job_id": self.job_id,
+                "job_type": self.job_type,
+                "genesys_conn_id": self.genesys_conn_id,
+                "poll_interval": self.poll_interval,
+                "end_time": self.end_time,
+            },
+        )
+
+    def _event(self, status: str, state: str | None, message: str) -> TriggerEvent:
+        return TriggerEvent(
+            {
+                "status": status,
+                "job_id": self.job_id,
+                "job_type": self.job_type,
+                "state": state,
+                "message": message,
+            }
+        )
+
+    async def run(self) -> AsyncIterator[TriggerEvent]:
+        """Poll until the job is terminal, an unrecoverable error occurs, or ``end_time`` passes."""
+        # Imported here: the triggerer imports trigger modules eagerly; the hook pulls in requests et al.
+        from airflow_provider_genesys.hooks.genesys import GenesysCloudHook
+
+        hook = GenesysCloudHook(genesys_conn_id=self.genesys_conn_id)
+        try:
+            family = job_family(self.job_type)
+            endpoint = family.status_endpoint(self.job_id)
+        except ValueError as err:
+            yield self._event("error", None, str(err))
+            return
+        try:
+            while True:
+                try:
+                    status = await asyncio.to_thread(hook.request, "GET", endpoint)
+                    outcome = family.outcome(status)
+                except GenesysCloudApiError as err:
+                    if not err.retryable:
+                        yield self._event("error", None, str(err))
+                        return
+                    # The hook already retried; a still-busy API is no reason to fail a long wait.
+                    self.log.warning("Could not read the job status yet, polling again: %s", err)
+                except (AirflowException, ValueError) as err:  # bad connection, credentials or payload
+                    yield self._event("error", None, str(err))
+                    return
+                else:
+                    text = describe(self.job_type, self.job_id, outcome)
+                    if outcome.state.is_terminal():
+                        status_name = "success" if outcome.state.is_success() else "failed"
+                        yield self._event(status_name, outcome.state.value, text)
+                        return
+                    self.log.info("%s; next check in %.0f s", text, self.poll_interval)
+                if self.end_time is not None and time.time() >= self.end_time:
+                    yield self._event(
+                        "timeout", None, f"Genesys {self.job_type} job {self.job_id} did not end in time"
+                    )
+                    return
+                await asyncio.sleep(self.poll_interval)
+        finally:
+            hook.close()

@@ -1,0 +1,50 @@
+"""genesys_role_audit on a real Airflow: submit, deferred wait (trigger runs inline), cursor-paged results."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+
+from airflow_provider_genesys.testing import GenesysCloudEmulator
+
+# The emulator reports grant changes under "Authorization" (see airflow_provider_genesys/testing/jobs.py).
+SERVICE = "Authorization"
+
+
+def test_role_audit_writes_every_grant_change(run_dag: Callable[..., object], tmp_path: Path) -> None:
+    base = tmp_path / "out"
+    with GenesysCloudEmulator(users=60, seed=7, job_seconds=2) as emu:
+        conf = {
+            "base_path": str(base),
+            "service_name": SERVICE,
+            "since": "2000-01-01T00:00:00Z",
+            "until": "2100-01-01T00:00:00Z",
+        }
+        run_dag(
+            "genesys_role_audit",
+            connection=emu.connection_dict(),
+            conf=conf,
+            env={"GENESYS_ROLE_AUDIT_POLL_SECONDS": "1"},
+        )
+        expected = set(emu.org.iter_grants())
+        stats = emu.stats
+        status_polls = stats.by_path["GET /api/v2/audits/query/{transactionId}"]
+        result_pages = stats.by_path["GET /api/v2/audits/query/{transactionId}/results"]
+
+    (path,) = (base / "role_audit").iterdir()  # the atomic writer left no temporary file behind
+    assert path.name == "audit_20000101T000000Z_21000101T000000Z.ndjson"
+    records = [json.loads(line) for line in path.read_text().splitlines()]
+    changes = [
+        (
+            r["entity"]["id"],
+            *(c["newValues"][0] for c in r["propertyChanges"] if c["property"] in ("roleId", "divisionId")),
+        )
+        for r in records
+    ]
+    assert len(changes) == len(expected) > 100  # every grant once, several result pages
+    assert set(changes) == expected
+    assert len({r["id"] for r in records}) == len(records)
+    assert stats.by_path["POST /api/v2/audits/query"] == 1
+    assert status_polls >= 2  # checked once before deferring, then polled by the trigger
+    assert result_pages == -(-len(records) // 100)
