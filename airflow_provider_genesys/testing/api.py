@@ -362,12 +362,20 @@ class Api:
         return 200, dict(self.org.divisions[division])
 
     def division_grants(self, call: Call) -> tuple[int, Any]:
-        """Grants in one division; ``*`` lists the wildcard grants (an assumption, see docs)."""
+        """Grants in one division; ``*`` lists the wildcard grants (an assumption, see docs).
+
+        ``AuthzDivisionGrantEntityListing`` has no URI fields: clients page by ``pageCount``.
+        """
         division = self._division_index(call.args[0])
         grants = self.org.division_grants(division)
         render = lambda g: self.org.render_grant(g[0], g[1], division, g[2])  # noqa: E731
         return 200, page_envelope(
-            call.path, call.params, grants, render, max_page_size=DIVISION_GRANTS_MAX_PAGE_SIZE
+            call.path,
+            call.params,
+            grants,
+            render,
+            max_page_size=DIVISION_GRANTS_MAX_PAGE_SIZE,
+            uris=False,
         )
 
     def subject(self, call: Call) -> tuple[int, Any]:
@@ -460,8 +468,9 @@ class Api:
 
     # ---- tokens, organization ----------------------------------------------------------------------
     def token_me(self, call: Call) -> tuple[int, Any]:
+        """``TokenInfo``: its organisation references are ``NamedEntity`` (id and name, no ``selfUri``)."""
         org = self.org.organization
-        ref = {"id": org["id"], "name": org["name"], "selfUri": org["selfUri"]}
+        ref = {"id": org["id"], "name": org["name"]}
         return 200, {
             "organization": ref,
             "homeOrganization": ref,

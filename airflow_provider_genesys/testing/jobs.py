@@ -2,10 +2,10 @@
 
 A job goes Queued -> Running -> Succeeded over ``job_seconds`` of the emulator's clock (``0``: done as
 soon as it is polled), or ends Failed/Cancelled when a ``job_state`` fault says so. Results are derived
-from the org so they are deterministic: ``Authorization`` yields one ``Grant``/``Add`` event per grant
-made inside the interval and one ``Grant``/``Remove`` per grant an API write removed inside it (see
-:meth:`Org.grant_events`), ``Directory`` one ``User``/``Create`` event per user created inside it, other
-services none.
+from the org so they are deterministic: ``PeoplePermissions`` (the service Genesys audits role and grant
+changes under) yields one ``Grant``/``Add`` event per grant made inside the interval and one
+``Grant``/``Remove`` per grant an API write removed inside it (see :meth:`Org.grant_events`),
+``Directory`` one ``User``/``Create`` event per user created inside it, other services none.
 """
 
 from __future__ import annotations
@@ -21,6 +21,8 @@ from airflow_provider_genesys.testing.org import Org
 from airflow_provider_genesys.testing.paging import Params, decode_cursor, encode_cursor
 
 RESULTS_MAX_PAGE_SIZE = 100
+GRANTS_SERVICE = "PeoplePermissions"
+USERS_SERVICE = "Directory"
 _FILTERABLE = {"entitytype": 2, "action": 3, "userid": 4, "entityid": 5}
 
 
@@ -53,7 +55,7 @@ class AuditJobs:
             raise bad_request("The request body must be a JSON object with interval and serviceName.")
         interval, service = body.get("interval"), body.get("serviceName")
         if not isinstance(service, str) or not service:
-            raise bad_request("serviceName is required (for example Authorization or Directory).")
+            raise bad_request(f"serviceName is required (for example {GRANTS_SERVICE} or {USERS_SERVICE}).")
         try:
             start_text, end_text = str(interval).split("/")
             start, end = parse_iso(start_text), parse_iso(end_text)
@@ -130,11 +132,11 @@ class AuditJobs:
         org, events = self._org, []
         admin = org.user_ids("active")[0] if org.user_count("active") else ""
         ids = org.user_ids_by_index()
-        if job.service == "Authorization":
+        if job.service == GRANTS_SERVICE:
             for when, i, action, role, division in org.grant_events():
                 if job.start <= when < job.end:
                     events.append((when, i, "Grant", action, admin, ids[i], role, division))
-        elif job.service == "Directory":
+        elif job.service == USERS_SERVICE:
             for i, user_id in enumerate(ids):
                 created = org.user_created(i)
                 if job.start <= created < job.end:

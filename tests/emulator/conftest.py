@@ -43,13 +43,17 @@ def fetch_token(emu: GenesysCloudEmulator, **form: str) -> str:
 
 
 def page_through(client: ApiClient, path: str, **params: Any) -> list[dict[str, Any]]:
-    """Follow ``nextUri`` the way a careful client does; returns every entity."""
+    """Follow ``nextUri``, or ``pageNumber`` up to ``pageCount`` on listings without URIs (as Genesys'
+    ``/divisions/{id}/grants``), the way a careful client does; returns every entity."""
     body = client.ok(path, **params)
     entities = list(body["entities"])
-    while "nextUri" in body:
-        response = client.session.get(client.emu.api_url + body["nextUri"], timeout=10)
-        assert response.status_code == 200, response.text
-        body = response.json()
+    while "nextUri" in body or ("firstUri" not in body and body.get("pageNumber", 0) < body.get("pageCount", 0)):
+        if "nextUri" in body:
+            response = client.session.get(client.emu.api_url + body["nextUri"], timeout=10)
+            assert response.status_code == 200, response.text
+            body = response.json()
+        else:
+            body = client.ok(path, **{**params, "pageNumber": body["pageNumber"] + 1})
         entities += body["entities"]
     return entities
 

@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
+import inspect
 import json
 import signal
 import subprocess
 import sys
 import textwrap
+from pathlib import Path
 
 import requests
 
 from airflow_provider_genesys.testing import GenesysCloudEmulator
+from airflow_provider_genesys.testing.emulator import _parser, shown_default
+
+DOCS = Path(__file__).resolve().parents[2] / "docs" / "emulator.md"
 
 
 def test_command_prints_one_line_serves_and_stops_on_sigterm():
@@ -52,6 +57,30 @@ def test_command_rejects_bad_options_clearly():
     )  # fmt: skip
     assert result.returncode == 2
     assert "unknown fault kind 'explode'" in result.stderr
+
+
+def test_help_and_docs_list_every_option_with_the_same_default():
+    """``--help`` shows each option's default, the context manager has the same defaults, and
+    docs/emulator.md's options table says the same."""
+    result = subprocess.run(
+        [sys.executable, "-m", "airflow_provider_genesys.testing.emulator", "--help"],
+        capture_output=True, text=True, timeout=30, check=True,
+    )  # fmt: skip
+    options = result.stdout.split("options:", 1)[1]
+    # one entry per option: "--flag METAVAR  help text (default: X)", argparse's wrapping undone
+    entries = {e.split()[0]: " ".join(e.split()) for e in ("\n" + options).split("\n  --")[1:]}
+    actions = [a for a in _parser()._actions if a.dest != "help"]
+    expected = {a.option_strings[0]: shown_default(a.default) for a in actions}
+    assert set(entries) == {flag.removeprefix("--") for flag in expected}
+    for flag, default in expected.items():
+        entry = entries[flag.removeprefix("--")].replace("- ", "-")  # undo wrapping inside words
+        assert entry.endswith(f"(default: {default})"), entry
+    constructor = inspect.signature(GenesysCloudEmulator).parameters
+    for action in actions:
+        if action.dest in constructor:
+            assert constructor[action.dest].default == action.default, action.dest
+    rows = [line.split("|") for line in DOCS.read_text().splitlines() if line.startswith("| `--")]
+    assert {cells[1].strip(" `").split()[0]: cells[3].strip(" `") for cells in rows} == expected
 
 
 def test_connection_dict_points_at_the_emulator(emu):

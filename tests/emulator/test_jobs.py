@@ -8,7 +8,7 @@ from airflow_provider_genesys.testing import GenesysCloudEmulator
 
 from .conftest import ApiClient
 
-QUERY = {"interval": "2019-01-01T00:00:00Z/2026-01-01T00:00:00Z", "serviceName": "Authorization"}
+QUERY = {"interval": "2019-01-01T00:00:00Z/2026-01-01T00:00:00Z", "serviceName": "PeoplePermissions"}
 
 
 @pytest.fixture
@@ -23,7 +23,7 @@ def test_states_progress_with_the_clock(slow_jobs):
     assert created.status_code == 202
     job = created.json()
     assert job["state"] == "Queued"
-    assert (job["serviceName"], job["interval"]) == ("Authorization", QUERY["interval"])
+    assert (job["serviceName"], job["interval"]) == ("PeoplePermissions", QUERY["interval"])
     status = f"/api/v2/audits/query/{job['id']}"
     assert client.ok(status)["state"] == "Queued"
     assert client.get(f"{status}/results").status_code == 400
@@ -51,7 +51,7 @@ def test_results_are_cursor_paged_and_match_the_org(emu, client):
     }
     assert got <= expected
     assert len(got) == len(entities) > 0
-    assert all(e["serviceName"] == "Authorization" and e["entityType"] == "Grant" for e in entities)
+    assert all(e["serviceName"] == "PeoplePermissions" and e["entityType"] == "Grant" for e in entities)
     dates = [e["eventDate"] for e in entities]
     assert dates == sorted(dates)
     again = client.post("/api/v2/audits/query", QUERY).json()

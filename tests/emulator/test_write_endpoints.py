@@ -281,7 +281,7 @@ def test_audit_query_reports_added_and_removed_grants(client, emu):
     emu.advance_clock(60)
     assert write(client, "POST", f"{SUBJECTS}/{user}/bulkremove", grants_body(pair)).status_code == 204
     interval = f"{iso(made - 1)}/{iso(made + 3600)}"
-    job = client.post("/api/v2/audits/query", json={"interval": interval, "serviceName": "Authorization"})
+    job = client.post("/api/v2/audits/query", json={"interval": interval, "serviceName": "PeoplePermissions"})
     assert job.status_code == 202, job.text
     events = page_through(client, f"/api/v2/audits/query/{job.json()['id']}/results")
     assert [(e["action"], e["entity"]["id"]) for e in events] == [("Add", user), ("Remove", user)]
