@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import re
 import threading
 import time
 from collections.abc import Callable
@@ -27,7 +28,23 @@ from airflow_provider_genesys.settings import SAML2_BEARER_URN, GenesysSettings
 
 log = logging.getLogger(__name__)
 SecretCallback = Callable[[str], None]
+_STATED_DELAY = re.compile(r"retry in (\d+(?:\.\d+)?) seconds?", re.IGNORECASE)
 _BAD_CREDENTIALS = frozenset({"invalid_client", "unauthorized_client", "invalid_grant"})
+# No usable HTTP answer: refused/reset connection, timeout, or a body cut short (ChunkedEncodingError is
+# what requests raises when the connection closes before Content-Length bytes arrived).
+TRANSPORT_ERRORS = (
+    requests.ConnectionError,
+    requests.Timeout,
+    requests.exceptions.ChunkedEncodingError,
+    requests.exceptions.ContentDecodingError,
+)
+
+
+def transport_failure(exc: BaseException) -> str:
+    """A short, secret-free description of a transport failure (the exception text may hold URLs)."""
+    if isinstance(exc, requests.exceptions.ChunkedEncodingError | requests.exceptions.ContentDecodingError):
+        return f"{type(exc).__name__} (truncated or undecodable response body)"
+    return type(exc).__name__
 
 
 def fingerprint(secret: str) -> str:
@@ -128,9 +145,9 @@ class OAuthTokenSource:
                 headers={"Accept": "application/json"},
                 timeout=(self._settings.connect_timeout, self._settings.read_timeout),
             )
-        except (requests.ConnectionError, requests.Timeout) as exc:
+        except TRANSPORT_ERRORS as exc:
             error = GenesysCloudTransportError(
-                f"{type(exc).__name__} reaching the token endpoint {url}",
+                f"{transport_failure(exc)} reaching the token endpoint {url}",
                 method="POST",
                 endpoint="/oauth/token",
             )
@@ -188,7 +205,14 @@ class OAuthTokenSource:
             and error == "invalid_request"
             and description.lower().startswith("rate limit exceeded")
         ):
-            raise RetryableFailure("400 token endpoint rate limited", api_error)
+            # When the description says how long ("retry in 42 seconds"), wait that; else back off.
+            stated = _STATED_DELAY.search(description)
+            raise RetryableFailure(
+                "400 token endpoint rate limited",
+                api_error,
+                rate_limited=stated is not None,
+                server_delay=float(stated.group(1)) if stated else None,
+            )
         if status >= 500 or status == 408:
             raise RetryableFailure(f"{status} from the token endpoint", api_error)
         if status in (400, 401, 403) and error in _BAD_CREDENTIALS:
@@ -210,10 +234,14 @@ class OAuthTokenSource:
                 "Check the refresh token (extra refresh_token: it expires or is revoked; obtain a new one) "
                 "and the OAuth client id/secret."
             )
+        where = (
+            f"the gateway {self._settings.login_base_url} leads to its organisation's login service"
+            if self._settings.gateway_host
+            else f"it belongs to region {self._settings.region.name} ({self._settings.login_base_url})"
+        )
         return (
             "Check the OAuth client id (Login) and client secret (Password), that the client uses the "
-            f"Client Credentials grant, and that it belongs to region {self._settings.region.name} "
-            f"({self._settings.login_base_url})."
+            f"Client Credentials grant, and that {where}."
         )
 
     def _credential_hint(self, status: int, error: str, description: str) -> str:

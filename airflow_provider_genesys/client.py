@@ -9,6 +9,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass
 from http import HTTPStatus
 from typing import Any
 from urllib.parse import quote, urlsplit
@@ -18,6 +19,7 @@ from requests.adapters import HTTPAdapter
 
 from airflow_provider_genesys import __version__
 from airflow_provider_genesys.auth import (
+    TRANSPORT_ERRORS,
     BearerAuth,
     OAuthTokenSource,
     SecretCallback,
@@ -25,6 +27,7 @@ from airflow_provider_genesys.auth import (
     Token,
     TokenCache,
     TokenSource,
+    transport_failure,
 )
 from airflow_provider_genesys.exceptions import (
     GenesysCloudApiError,
@@ -110,6 +113,29 @@ def _reason(response: requests.Response) -> str:
         return response.reason or HTTPStatus(response.status_code).phrase
     except ValueError:
         return "no reason given"
+
+
+@dataclass(frozen=True)
+class _Call:
+    """One API call as every attempt sends it."""
+
+    method: str
+    url: str
+    endpoint: str
+    query: dict[str, str]
+    body: Any
+    may_back_off: bool
+
+    def retryable(self, kind: str, error: GenesysCloudApiError) -> RetryableFailure | GenesysCloudApiError:
+        """What to raise for a failure that backing off may fix: retry it, or say why it is not retried."""
+        if self.may_back_off:
+            return RetryableFailure(kind, error)
+        n = error.attempts
+        return error.with_attempts(
+            n,
+            f"{n} attempt{'s' if n != 1 else ''}; not retried: {self.method} is not idempotent and may "
+            "have been processed (set retry_non_idempotent to retry it)",
+        )
 
 
 class GenesysCloudClient:
@@ -204,46 +230,38 @@ class GenesysCloudClient:
     ) -> Any | None:
         """Send one API call with retries; return the parsed JSON body (None when empty)."""
         method = method.upper()
-        url = self._url(endpoint)
         if retry_non_idempotent is None:
             retry_non_idempotent = self.settings.retry_non_idempotent
-        may_back_off = method in IDEMPOTENT_METHODS or retry_non_idempotent
-        query = _encode_params(params)
-
-        def attempt(number: int) -> Any:
-            return self._attempt(method, url, endpoint, query, json, number, may_back_off)
-
+        call = _Call(
+            method,
+            self._url(endpoint),
+            endpoint,
+            _encode_params(params),
+            json,
+            may_back_off=method in IDEMPOTENT_METHODS or retry_non_idempotent,
+        )
         return call_with_retries(
-            attempt,
+            lambda number: self._attempt(call, number),
             self._policy,
             sleep=self._sleep,
             clock=self._clock,
             on_retry=lambda failure, wait: self.stats.add("retries"),
         )
 
-    def _attempt(
-        self,
-        method: str,
-        url: str,
-        endpoint: str,
-        query: dict[str, str],
-        body: Any,
-        number: int,
-        may_back_off: bool,
-    ) -> Any:
+    def _attempt(self, call: _Call, number: int) -> Any:
         """One attempt; a 401 refreshes the token and replays once within the same attempt."""
         for replay in (False, True):
             token = self._tokens.get()
-            response = self._send(method, url, endpoint, query, body, token, number, may_back_off)
+            response = self._send(call, token, number)
             if response.status_code != 401:
-                return self._handle(response, method, endpoint, number, may_back_off)
+                return self._handle(response, call, number)
             self._tokens.invalidate(token)
             if replay:
-                raise self._error(response, method, endpoint, number, hint=self._refused_twice_hint())
+                raise self._error(response, call, number, hint=self._refused_twice_hint())
             log.info(
                 "Genesys Cloud answered 401 to %s %s; refreshing the token and replaying once",
-                method,
-                endpoint,
+                call.method,
+                call.endpoint,
             )
         raise AssertionError("unreachable")  # pragma: no cover
 
@@ -258,74 +276,56 @@ class GenesysCloudClient:
             "and that its roles allow this call"
         )
 
-    def _send(
-        self,
-        method: str,
-        url: str,
-        endpoint: str,
-        query: dict[str, str],
-        body: Any,
-        token: Token,
-        number: int,
-        may_back_off: bool,
-    ) -> requests.Response:
+    def _send(self, call: _Call, token: Token, number: int) -> requests.Response:
         pacer = (
             pacer_for(token.fingerprint, clock=self._clock, max_wait=self.settings.max_retry_wait)
             if self.settings.pacing
             else None
         )
-        if pacer is not None:
-            waited = pacer.acquire(self._sleep)
-            if waited:
-                self.stats.add("paced_seconds", waited)
+        permit = pacer.acquire(self._sleep) if pacer is not None else None
+        if permit is not None and permit.waited:
+            self.stats.add("paced_seconds", permit.waited)
         info: RateLimitInfo | None = None
         try:
             response = self._session.request(
-                method,
-                url,
-                params=query or None,
-                json=body,
+                call.method,
+                call.url,
+                params=call.query or None,
+                json=call.body,
                 auth=BearerAuth(token.value),
                 timeout=(self.settings.connect_timeout, self.settings.read_timeout),
             )
             info = RateLimitInfo.from_headers(response.headers)
-        except (requests.ConnectionError, requests.Timeout) as exc:
-            kind = type(exc).__name__
+        except TRANSPORT_ERRORS as exc:
             error = GenesysCloudTransportError(
-                f"{kind} talking to {self.settings.api_base_url}",
-                method=method,
-                endpoint=endpoint,
+                f"{transport_failure(exc)} talking to {self.settings.api_base_url}",
+                method=call.method,
+                endpoint=call.endpoint,
                 attempts=number,
             )
-            if may_back_off:
-                raise RetryableFailure(kind, error) from None
-            raise error from None
+            raise call.retryable(type(exc).__name__, error) from None
         finally:
-            if pacer is not None:
-                pacer.release(info)
+            if pacer is not None and permit is not None:
+                pacer.release(permit, info)
         self.stats.add("requests")
         return response
 
-    def _handle(
-        self, response: requests.Response, method: str, endpoint: str, number: int, may_back_off: bool
-    ) -> Any:
+    def _handle(self, response: requests.Response, call: _Call, number: int) -> Any:
         status = response.status_code
         if 200 <= status < 300:
-            return self._parse(response, method, endpoint, number, may_back_off)
-        error = self._error(response, method, endpoint, number)
-        if status == 429:
+            return self._parse(response, call, number)
+        error = self._error(response, call, number)
+        if status == 429:  # never processed, so safe to resend whatever the method
             self.stats.add("rate_limited")
             info = RateLimitInfo.from_headers(response.headers)
             raise RetryableFailure(
                 "429 rate limited", error, rate_limited=True, server_delay=info.server_delay
             )
-        if status in _BACKOFF_STATUSES and may_back_off:
-            raise RetryableFailure(f"{status} {_reason(response)}", error)
+        if status in _BACKOFF_STATUSES:
+            raise call.retryable(f"{status} {_reason(response)}", error)
         raise error
 
-    def _parse(
-        self, response: requests.Response, method: str, endpoint: str, number: int, may_back_off: bool
-    ) -> Any:
+    def _parse(self, response: requests.Response, call: _Call, number: int) -> Any:
         if response.status_code == 204 or not response.content:
             return None
         try:
@@ -335,17 +335,15 @@ class GenesysCloudClient:
                 f"{response.status_code} with a truncated or invalid JSON body "
                 f"({len(response.content)} bytes, {response.headers.get('Content-Type', 'no content type')})",
                 code="invalid.response",
-                method=method,
-                endpoint=endpoint,
+                method=call.method,
+                endpoint=call.endpoint,
                 attempts=number,
                 correlation_id=response.headers.get("inin-correlation-id"),
             )
-            if may_back_off:
-                raise RetryableFailure("invalid JSON body", error) from None
-            raise error from None
+            raise call.retryable("invalid JSON body", error) from None
 
     def _error(
-        self, response: requests.Response, method: str, endpoint: str, number: int, hint: str | None = None
+        self, response: requests.Response, call: _Call, number: int, hint: str | None = None
     ) -> GenesysCloudApiError:
         """A structured error from Genesys' error body (code, message, contextId) or a non-JSON body."""
         try:
@@ -365,8 +363,8 @@ class GenesysCloudClient:
             body.get("code"),
             message,
             correlation_id=info.correlation_id or body.get("contextId"),
-            method=method,
-            endpoint=endpoint,
+            method=call.method,
+            endpoint=call.endpoint,
             attempts=number,
             retry_after=info.retry_after,
             details=body.get("details") or None,

@@ -208,12 +208,25 @@ def call_with_retries(
     raise AssertionError("unreachable: tenacity either returns, retries or gives up")  # pragma: no cover
 
 
+@dataclass(frozen=True)
+class Permit:
+    """One request let through by a pacer: its place in the send order and how long it was held back."""
+
+    seq: int
+    waited: float = 0.0
+
+
 class Pacer:
     """Keeps one token's requests inside its rate-limit window, across every thread of the process.
 
-    It learns the window from response headers (allowed, count, reset) and counts requests in flight.
-    When `count + in_flight` reaches `allowed - reserve` it waits for the window to reset. Without headers
-    it never waits, and a wait never lasts longer than one window, so it cannot deadlock.
+    It learns the window from response headers (allowed, count, reset). A window's use is estimated as the
+    larger of what this process sent in it and the highest count the server reported plus our requests
+    sent after that reading (the server cannot have counted those yet). Counting every request in flight
+    on top of the server's count instead would double-count and leave slots of each window unused. When
+    the estimate reaches `allowed - reserve`, callers wait for the window to reset, at the earliest end
+    any reading implies: exact when `reset` is whole seconds rounded up (the emulator; Genesys' rounding is
+    unconfirmed), at worst a second early, which costs one 429 retried after its Retry-After. Without
+    headers it never waits, and a wait never lasts longer than one window, so it cannot deadlock.
     """
 
     def __init__(
@@ -224,28 +237,43 @@ class Pacer:
         self._clock = clock
         self._lock = threading.Lock()
         self._allowed: int | None = None
-        self._count = 0
+        self._count = 0  # highest count the server reported in the current window
+        self._counted_seq = -1  # requests up to this send number are in that count
         self._window_end: float | None = None
-        self._in_flight = 0
+        self._seq = 0  # send number of the next request
+        self._window_start_seq = 0  # send number of this process's first request in the current window
+        self._in_flight: set[int] = set()
         self.paced_seconds = 0.0
 
-    def acquire(self, sleep: Callable[[float], None] = time.sleep) -> float:
-        """Wait until a request may be sent, count it in flight; return the seconds waited."""
+    def _used(self) -> int:
+        sent = self._seq - self._window_start_seq
+        uncounted = sum(1 for seq in self._in_flight if seq > self._counted_seq)
+        return max(sent, self._count + uncounted)
+
+    def _new_window(self) -> None:
+        """The window is over: everything sent so far belonged to it."""
+        self._count, self._counted_seq, self._window_end = 0, self._seq - 1, None
+        self._window_start_seq = self._seq
+
+    def acquire(self, sleep: Callable[[float], None] = time.sleep) -> Permit:
+        """Wait until a request may be sent and count it in flight; pass the permit to `release`."""
         waited = 0.0
         while True:
             with self._lock:
                 now = self._clock()
                 if self._window_end is not None and now >= self._window_end:
-                    self._count, self._window_end = 0, None
+                    self._new_window()
                 full = (
                     self._allowed is not None
                     and self._window_end is not None
-                    and self._count + self._in_flight >= self._allowed - self.reserve
+                    and self._used() >= self._allowed - self.reserve
                 )
                 if not full:
-                    self._in_flight += 1
+                    permit = Permit(self._seq, waited)
+                    self._seq += 1
+                    self._in_flight.add(permit.seq)
                     self.paced_seconds += waited
-                    return waited
+                    return permit
                 window_end = self._window_end
                 delay = min(max(window_end - now, 0.0), self.max_wait)  # type: ignore[operator]
             log.debug("Pacing: rate-limit window spent, waiting %.1f s for it to reset", delay)
@@ -253,22 +281,28 @@ class Pacer:
             waited += delay
             with self._lock:
                 if self._window_end == window_end:  # nobody saw a newer window: ours is over
-                    self._count, self._window_end = 0, None
+                    self._new_window()
 
-    def release(self, info: RateLimitInfo | None) -> None:
+    def release(self, permit: Permit, info: RateLimitInfo | None) -> None:
         """The request finished: stop counting it and learn the window from its response headers."""
         with self._lock:
-            self._in_flight = max(0, self._in_flight - 1)
+            self._in_flight.discard(permit.seq)
             if info is None or info.allowed is None or info.count is None or info.reset is None:
                 return
             window_end = self._clock() + info.reset
-            same_window = self._window_end is not None and window_end <= self._window_end + 1.0
             self._allowed = info.allowed
-            if same_window:  # readings of one window: keep the highest count and the latest reset
-                self._count = max(self._count, info.count)
-                self._window_end = max(self._window_end, window_end)  # type: ignore[type-var]
+            if self._window_end is not None and window_end <= self._window_end + 1.0:  # same window
+                if info.count > self._count or (
+                    info.count == self._count and permit.seq > self._counted_seq
+                ):
+                    self._count, self._counted_seq = info.count, permit.seq
+                self._window_end = min(self._window_end, window_end)
             else:
-                self._count, self._window_end = info.count, window_end
+                # The first reading of a new window. This request was its count-th, and requests still in
+                # flight may be in it too; those that finished earlier would have reported it first.
+                first = min(permit.seq - info.count + 1, min(self._in_flight, default=permit.seq))
+                self._count, self._counted_seq, self._window_end = info.count, permit.seq, window_end
+                self._window_start_seq = max(self._window_start_seq, first)
 
 
 _PACERS: OrderedDict[str, Pacer] = OrderedDict()

@@ -3,7 +3,8 @@
 All HTTP, auth, retry, pacing and paging behaviour lives in the Airflow-free core (``client.py``); this
 module only reads the connection, registers secrets with Airflow's masker, turns configuration and
 credential errors into ``AirflowFailException`` (retrying cannot fix them) and offers the connection form
-and a few typed one-liners for the users-and-permissions surface.
+and a few typed one-liners for the users-and-permissions surface. ``api_errors_as_failures`` is the one
+error policy the operators share (and DAG authors may use): non-retryable API errors fail the task too.
 """
 
 from __future__ import annotations
@@ -20,7 +21,11 @@ from airflow.sdk.log import mask_secret
 
 from airflow_provider_genesys._provider_info import CONN_FIELDS, UI_FIELD_BEHAVIOUR, ConnField
 from airflow_provider_genesys.client import ClientStats, GenesysCloudClient, api_path
-from airflow_provider_genesys.exceptions import GenesysCloudAuthError, GenesysCloudConfigError
+from airflow_provider_genesys.exceptions import (
+    GenesysCloudApiError,
+    GenesysCloudAuthError,
+    GenesysCloudConfigError,
+)
 from airflow_provider_genesys.paging import Page
 from airflow_provider_genesys.settings import LEGACY_PREFIX, SECRET_EXTRAS, GenesysSettings
 
@@ -32,6 +37,25 @@ def _fail_fast() -> Iterator[None]:
         yield
     except (GenesysCloudConfigError, GenesysCloudAuthError) as err:
         raise AirflowFailException(str(err)) from err
+
+
+@contextmanager
+def api_errors_as_failures() -> Iterator[None]:
+    """For operators and sensors: also fail the task at once on API answers a retry cannot fix.
+
+    Configuration and credential errors, and API errors that are not retryable (4xx other than 408/429),
+    become ``AirflowFailException`` with the same message (status, code, message, correlation id).
+    Retryable ones (429, 5xx, transport failures, after the client's own retries) propagate unchanged,
+    so Airflow's task retries can try again later. The hook's own methods convert only configuration and
+    credential errors, so DAG code can still catch ``GenesysCloudApiError`` (e.g. a 404) itself.
+    """
+    with _fail_fast():
+        try:
+            yield
+        except GenesysCloudApiError as err:
+            if err.retryable:
+                raise
+            raise AirflowFailException(str(err)) from err
 
 
 def _connection_secrets(password: str | None, extra: Any) -> list[str]:
@@ -133,19 +157,24 @@ class GenesysCloudHook(BaseHook):
         *,
         params: Mapping[str, Any] | None = None,
         json: Any = None,
+        retry_non_idempotent: bool | None = None,
     ) -> Any:
         """
         Send one request and return the parsed JSON body (``None`` when empty).
 
         :param method: HTTP method, e.g. ``GET``.
         :param endpoint: a path such as ``/api/v2/users/me`` (build ids in with :func:`api_path`).
-        :param params: query parameters.
+        :param params: query parameters; lists are sent comma-joined, ``None`` values left out.
         :param json: request body.
+        :param retry_non_idempotent: also retry POST/PATCH after 5xx or transport errors; ``None`` takes
+            the connection's ``retry_non_idempotent``. A 429 is always retried (it was not processed).
         :raises GenesysCloudApiError: the API answered with an error (after retries where they help).
         :raises AirflowFailException: the connection or credentials are wrong.
         """
         with _fail_fast():
-            return self.client.request(method, endpoint, params=params, json=json)
+            return self.client.request(
+                method, endpoint, params=params, json=json, retry_non_idempotent=retry_non_idempotent
+            )
 
     def paginate(self, endpoint: str, *, params: Mapping[str, Any] | None = None) -> Iterator[dict]:
         """Every entity of every page of a listing, fetched lazily page by page."""

@@ -160,9 +160,20 @@ def test_token_endpoint_throttling_is_retried(requests_mock: Any, clock: FakeClo
     assert 4 <= clock.sleeps[2] <= 8  # back-off after the 503
 
 
-def test_token_endpoint_connection_errors_are_retried(requests_mock: Any, clock: FakeClock) -> None:
-    requests_mock.post(TOKEN_URL, [{"exc": requests.ConnectionError("refused")}, token_response("tok-1")])
+def test_token_endpoint_throttling_waits_the_delay_it_states(requests_mock: Any, clock: FakeClock) -> None:
+    throttled = {"error": "invalid_request", "description": "rate limit exceeded; retry in 12 seconds"}
+    requests_mock.post(TOKEN_URL, [{"status_code": 400, "json": throttled}, token_response("tok-1")])
     assert source(clock).fetch().value == "tok-1"
+    assert clock.sleeps == [12]
+
+
+def test_token_endpoint_connection_errors_are_retried(requests_mock: Any, clock: FakeClock) -> None:
+    cut = requests.exceptions.ChunkedEncodingError("Connection broken")
+    requests_mock.post(
+        TOKEN_URL, [{"exc": requests.ConnectionError("refused")}, {"exc": cut}, token_response("tok-1")]
+    )
+    assert source(clock).fetch().value == "tok-1"
+    assert len(clock.sleeps) == 2
 
 
 def test_token_endpoint_that_stays_throttled_gives_up_with_a_count(

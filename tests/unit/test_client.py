@@ -184,6 +184,8 @@ def test_post_is_not_retried_on_503_unless_opted_in(requests_mock: Any, make_cli
         client.request("POST", "/api/v2/audits/query", json={})
     assert excinfo.value.status == 503
     assert excinfo.value.attempts == 1
+    assert "not retried: POST is not idempotent" in str(excinfo.value)  # and how to opt in:
+    assert "set retry_non_idempotent" in str(excinfo.value)
     requests_mock.post(url, [{"status_code": 503}, ok({"id": "job"})])
     assert client.request("POST", "/api/v2/audits/query", json={}, retry_non_idempotent=True) == {"id": "job"}
     opted_in = make_client(retry_non_idempotent="true")
@@ -277,6 +279,18 @@ def test_transport_errors_are_retried_for_get_but_not_post(
     assert excinfo.value.status is None
     assert excinfo.value.retryable
     assert "ConnectTimeout" in str(excinfo.value)
+
+
+def test_body_cut_short_by_the_connection_is_retried_for_get(
+    requests_mock: Any, make_client: MakeClient
+) -> None:
+    """Content-Length promised more than arrived: requests raises ChunkedEncodingError while reading."""
+    cut = requests.exceptions.ChunkedEncodingError("Connection broken: IncompleteRead(176 bytes read)")
+    requests_mock.get(ME, [{"exc": cut}, ok()])
+    assert make_client().request("GET", "/api/v2/users/me") == {"id": "me"}
+    requests_mock.get(ME, exc=cut)
+    with pytest.raises(GenesysCloudTransportError, match="truncated or undecodable response body"):
+        make_client(max_attempts=2).request("GET", "/api/v2/users/me")
 
 
 def test_truncated_json_is_retried_for_get(requests_mock: Any, make_client: MakeClient) -> None:

@@ -11,7 +11,7 @@ import requests_mock as rm
 from airflow.sdk.exceptions import AirflowFailException
 
 from airflow_provider_genesys.exceptions import GenesysCloudApiError
-from airflow_provider_genesys.hooks.genesys import GenesysCloudHook
+from airflow_provider_genesys.hooks.genesys import GenesysCloudHook, api_errors_as_failures
 
 CLIENT_SECRET = "s3cr3t-client-value"
 TOKEN = "tok-0123456789abcdef"
@@ -274,3 +274,118 @@ def test_test_connection_scrubs_secrets_from_foreign_errors(api: rm.Mocker) -> N
         ok, message = hook.test_connection()
     assert not ok
     assert "bad header: Bearer ***" in message
+
+
+# -- against the emulator: every failure the issue names, end to end through the hook ------------------
+
+
+@pytest.fixture
+def emu(genesys_emulator, monkeypatch: pytest.MonkeyPatch):
+    """The emulator with a connection whose back-off waits are zero, so retries need no real time."""
+    monkeypatch.setenv(ENV, genesys_emulator.connection_json(backoff_base=0))
+    return genesys_emulator
+
+
+FAULTS = [
+    pytest.param(lambda f: f.status(503, count=2), 2, id="503-burst"),
+    pytest.param(lambda f: f.status(502, count=1), 1, id="502"),
+    pytest.param(lambda f: f.rate_limit(retry_after=0, count=3), 3, id="429-storm"),
+    pytest.param(lambda f: f.drop(count=1), 1, id="dropped-connection"),
+    pytest.param(lambda f: f.truncate(count=1), 1, id="truncated-body"),
+    pytest.param(lambda f: f.truncate(mode="invalid_json", count=1), 1, id="invalid-json-body"),
+]
+
+
+@pytest.mark.parametrize(("fault", "retries"), FAULTS)
+def test_hook_rides_out_transient_faults(emu, fault, retries: int) -> None:
+    fault(emu.faults)
+    with GenesysCloudHook() as hook:
+        assert hook.get_organization() == emu.org.organization
+        assert hook.stats.retries == retries
+    assert not emu.faults.pending
+
+
+def test_hook_gives_up_on_an_endless_429_storm_saying_why(emu, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv(ENV, emu.connection_json(max_attempts=3))
+    emu.faults.rate_limit(retry_after=0, count=None)
+    with GenesysCloudHook() as hook, pytest.raises(GenesysCloudApiError) as excinfo:
+        hook.get_organization()
+    error = excinfo.value
+    assert (error.status, error.attempts, error.retryable) == (429, 3, True)
+    assert "gave up after 3 attempts" in str(error)
+    assert "max_attempts 3 reached" in str(error)
+    assert emu.stats.rate_limited == 3
+
+
+@pytest.mark.genesys_emulator(token_ttl=600)
+def test_expired_token_is_refreshed_and_the_request_replayed(emu) -> None:
+    with GenesysCloudHook() as hook:
+        hook.get_organization()
+        emu.advance_clock(601)  # the emulator expires the token; the client's clock has not moved
+        assert hook.get_organization() == emu.org.organization
+        assert hook.stats.token_fetches == 2
+    assert emu.stats.by_status[401] == 1
+
+
+def test_revoked_tokens_are_replaced_once(emu) -> None:
+    with GenesysCloudHook() as hook:
+        hook.get_organization()
+        emu.faults.revoke_tokens()
+        users = list(hook.get_users())
+        assert [u["id"] for u in users] == emu.org.user_ids("active")
+        assert hook.stats.token_fetches == 2
+
+
+def test_non_idempotent_post_is_not_retried_unless_asked(emu) -> None:
+    body = {"interval": "2024-01-01T00:00:00Z/2024-01-02T00:00:00Z", "serviceName": "Authorization"}
+    emu.faults.status(503, count=1)
+    with GenesysCloudHook() as hook:
+        with pytest.raises(GenesysCloudApiError) as excinfo:
+            hook.request("POST", "/api/v2/audits/query", json=body)
+        assert "not retried: POST is not idempotent" in str(excinfo.value)
+        assert "retry_non_idempotent" in str(excinfo.value)
+        emu.faults.drop(count=1)
+        submitted = hook.request("POST", "/api/v2/audits/query", json=body, retry_non_idempotent=True)
+        assert submitted["state"] == "Queued"
+        emu.faults.rate_limit(retry_after=0, count=1)  # a 429 was not processed: always retried
+        assert hook.request("POST", "/api/v2/audits/query", json=body)["state"] == "Queued"
+
+
+def test_gateway_path_prefixes_reach_login_and_api(genesys_emulator_factory, monkeypatch) -> None:
+    gateway = genesys_emulator_factory(users=40, path_prefix_login="/login", path_prefix_api="/gw/api")
+    monkeypatch.setenv(ENV, gateway.connection_json())
+    with GenesysCloudHook() as hook:
+        ok, message = hook.test_connection()
+        assert ok
+        assert "/gw/api" in message
+        assert gateway.org.organization["name"] in message
+        # nextUri comes without the gateway prefix: the client joins it to its API base
+        by_page = [u["id"] for u in hook.paginate("/api/v2/users", params={"pageSize": 7})]
+        assert by_page == gateway.org.user_ids("active")
+        by_cursor = [u["id"] for u in hook.paginate("/api/v2/users/query", params={"pageSize": 7})]
+        assert sorted(by_cursor) == sorted(gateway.org.user_ids("active"))
+
+
+def test_wrong_secret_against_the_emulator_fails_fast_and_clean(emu, monkeypatch) -> None:
+    conn = json.loads(emu.connection_json())
+    monkeypatch.setenv(ENV, json.dumps({**conn, "password": "not-the-secret-xyz"}))
+    with GenesysCloudHook() as hook, pytest.raises(AirflowFailException) as excinfo:
+        hook.get_users().__next__()
+    text = str(excinfo.value)
+    assert "invalid_client" in text
+    assert "the gateway http://127.0.0.1:" in text
+    assert "not-the-secret-xyz" not in text
+    assert emu.stats.token_requests == 1  # bad credentials are not retried
+
+
+# -- api_errors_as_failures: the one place operators and sensors map API errors to task outcomes ------
+
+
+def test_api_errors_as_failures_fails_fast_only_where_retrying_cannot_help(emu) -> None:
+    with GenesysCloudHook() as hook:
+        with pytest.raises(AirflowFailException, match=r"404 not\.found"), api_errors_as_failures():
+            hook.get_user("no-such-user")
+        emu.faults.status(503, count=None)
+        with pytest.raises(GenesysCloudApiError) as excinfo, api_errors_as_failures():
+            hook.get_organization()
+        assert excinfo.value.status == 503  # Airflow's task retries may still help

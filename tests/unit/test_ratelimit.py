@@ -45,57 +45,80 @@ def window(allowed: int, count: int, reset: float) -> RateLimitInfo:
 
 def test_pacer_waits_only_when_the_window_is_spent(clock: FakeClock) -> None:
     pacer = Pacer(clock=clock)
-    assert pacer.acquire(clock.sleep) == 0
-    pacer.release(window(10, 9, 30))
-    assert pacer.acquire(clock.sleep) == 0  # 9 used of 10: one more may go
-    pacer.release(window(10, 10, 29))
+    first = pacer.acquire(clock.sleep)
+    assert first.waited == 0
+    pacer.release(first, window(10, 9, 30))
+    second = pacer.acquire(clock.sleep)
+    assert second.waited == 0  # 9 used of 10: one more may go
+    pacer.release(second, window(10, 10, 29))
     assert clock.sleeps == []
-    assert pacer.acquire(clock.sleep) == 30  # 10 of 10: wait for the (latest seen) reset
-    assert clock.sleeps == [30]
-    assert pacer.paced_seconds == 30
+    assert pacer.acquire(clock.sleep).waited == 29  # 10 of 10: wait for the earliest end a reading implies
+    assert clock.sleeps == [29]
+    assert pacer.paced_seconds == 29
 
 
-def test_pacer_counts_requests_in_flight(clock: FakeClock) -> None:
+def test_pacer_counts_requests_sent_after_the_latest_reading(clock: FakeClock) -> None:
     pacer = Pacer(clock=clock)
-    pacer.acquire(clock.sleep)
-    pacer.release(window(10, 7, 30))
-    assert pacer.acquire(clock.sleep) == 0  # 7 + 0 in flight
-    assert pacer.acquire(clock.sleep) == 0  # 7 + 1
-    assert pacer.acquire(clock.sleep) == 0  # 7 + 2
-    assert pacer.acquire(clock.sleep) == 30  # 7 + 3 in flight reach 10
+    pacer.release(pacer.acquire(clock.sleep), window(10, 7, 30))
+    assert [pacer.acquire(clock.sleep).waited for _ in range(3)] == [0, 0, 0]  # 7 + 1, + 2, + 3 in flight
+    assert pacer.acquire(clock.sleep).waited == 30  # 7 counted + 3 in flight reach 10
     assert clock.sleeps == [30]
+
+
+def test_pacer_does_not_count_twice_what_the_server_has_counted(clock: FakeClock) -> None:
+    """Four requests in flight, the last one sent reports count 4: the other three are in that count."""
+    pacer = Pacer(clock=clock)
+    permits = [pacer.acquire(clock.sleep) for _ in range(4)]
+    pacer.release(permits[3], window(10, 4, 30))
+    assert [pacer.acquire(clock.sleep).waited for _ in range(6)] == [0] * 6  # all 10 slots used
+    assert pacer.acquire(clock.sleep).waited == 30
+
+
+def test_pacer_keeps_a_slot_for_a_request_the_server_counts_late(clock: FakeClock) -> None:
+    """The second request sent is counted first (count 1): the first still takes a slot of the window."""
+    pacer = Pacer(clock=clock)
+    permits = [pacer.acquire(clock.sleep) for _ in range(2)]
+    pacer.release(permits[1], window(10, 1, 30))
+    assert [pacer.acquire(clock.sleep).waited for _ in range(8)] == [0] * 8
+    assert pacer.acquire(clock.sleep).waited == 30  # an eleventh request would have been a 429
+
+
+def test_pacer_starts_counting_afresh_after_waiting_for_the_reset(clock: FakeClock) -> None:
+    pacer = Pacer(clock=clock)
+    pacer.release(pacer.acquire(clock.sleep), window(2, 2, 5))
+    late = pacer.acquire(clock.sleep)
+    assert late.waited == 5
+    pacer.release(late, window(2, 1, 5))  # the first reading of the new window
+    assert pacer.acquire(clock.sleep).waited == 0
+    assert pacer.acquire(clock.sleep).waited == 5  # the new window is spent: wait again
 
 
 def test_pacer_without_headers_never_waits(clock: FakeClock) -> None:
     pacer = Pacer(clock=clock)
     for _ in range(1000):
-        pacer.acquire(clock.sleep)
-        pacer.release(RateLimitInfo())
+        pacer.release(pacer.acquire(clock.sleep), RateLimitInfo())
     assert clock.sleeps == []
 
 
 def test_pacer_forgets_a_window_that_has_passed(clock: FakeClock) -> None:
     pacer = Pacer(clock=clock)
-    pacer.acquire(clock.sleep)
-    pacer.release(window(10, 10, 30))
+    pacer.release(pacer.acquire(clock.sleep), window(10, 10, 30))
     clock.now += 31
-    assert pacer.acquire(clock.sleep) == 0
+    assert pacer.acquire(clock.sleep).waited == 0
 
 
 def test_pacer_makes_progress_when_time_does_not_move() -> None:
     pacer = Pacer(clock=lambda: 5.0)
     waits: list[float] = []
-    pacer.acquire(waits.append)
-    pacer.release(window(1, 1, 60))
-    assert pacer.acquire(waits.append) == 60  # returns instead of looping forever
+    pacer.release(pacer.acquire(waits.append), window(1, 1, 60))
+    assert pacer.acquire(waits.append).waited == 60  # returns instead of looping forever
     assert waits == [60]
 
 
 def test_pacer_wait_is_capped(clock: FakeClock) -> None:
     pacer = Pacer(clock=clock, max_wait=10)
-    pacer.acquire(clock.sleep)
-    pacer.release(window(5, 5, 3600))
-    assert pacer.acquire(clock.sleep) == 10
+    pacer.release(pacer.acquire(clock.sleep), window(5, 5, 3600))
+    assert pacer.acquire(clock.sleep).waited == 10
 
 
 def test_one_pacer_per_token_fingerprint() -> None:
