@@ -66,6 +66,7 @@ class JobFamily:
     states: Mapping[str, JobState] = field(default_factory=lambda: AUDIT_QUERY_STATES)
     state_field: str = "state"
     id_field: str = "id"
+    failure_hint: str = ""  # what to do when a job ends Failed or Cancelled; appended to the message
 
     def status_endpoint(self, job_id: str) -> str:
         """The status path with the job id URL-encoded (an id cannot reach another path)."""
@@ -122,6 +123,11 @@ JOB_FAMILIES: Mapping[str, JobFamily] = {
         submit_path="/api/v2/audits/query",
         status_path="/api/v2/audits/query/{}",
         results_path="/api/v2/audits/query/{}/results",
+        failure_hint=(
+            "Waiting again cannot help: check the service name, interval and filters the query was "
+            "submitted with (Genesys' message above says what it refused), then clear the submitting task "
+            "to start a new query."
+        ),
     ),
 }
 
@@ -137,7 +143,10 @@ def job_family(job_type: str) -> JobFamily:
 
 
 def describe(job_type: str, job_id: str, outcome: JobOutcome) -> str:
-    """One line for logs and failure messages, e.g. ``audit_query job abc ended Failed: quota``."""
+    """One line for logs and failure messages, e.g. ``audit_query job abc ended Failed: quota. <hint>``."""
     verb = "ended" if outcome.state.is_terminal() else "is"
     tail = f": {outcome.message}" if outcome.message else ""
+    family = JOB_FAMILIES.get(job_type)
+    if family and family.failure_hint and outcome.state.is_terminal() and not outcome.state.is_success():
+        tail += f". {family.failure_hint}"
     return f"Genesys {job_type} job {job_id} {verb} {outcome.raw_state}{tail}"

@@ -9,15 +9,12 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from datetime import datetime
-from functools import cached_property
 from typing import Any
 
-from airflow.sdk import BaseOperator
 from airflow.sdk.exceptions import AirflowFailException
 
-from airflow_provider_genesys.exceptions import GenesysCloudApiError
-from airflow_provider_genesys.hooks.genesys import GenesysCloudHook
 from airflow_provider_genesys.jobs import job_family
+from airflow_provider_genesys.operators.base import DEFAULT_CONN_ID, GenesysCloudBaseOperator, api_errors_as_failures
 
 # Genesys' audit query interval: ISO-8601 "start/end", e.g. 2025-04-01T00:00:00Z/2025-04-02T00:00:00Z.
 DEFAULT_INTERVAL = "{{ data_interval_start | ts }}/{{ data_interval_end | ts }}"
@@ -44,7 +41,7 @@ def parse_interval(interval: str) -> tuple[datetime, datetime]:
     return start, end
 
 
-class GenesysCloudAuditQueryOperator(BaseOperator):
+class GenesysCloudAuditQueryOperator(GenesysCloudBaseOperator):
     """
     Submit a Genesys Cloud audit query and return its transaction id (pushed to XCom).
 
@@ -57,7 +54,6 @@ class GenesysCloudAuditQueryOperator(BaseOperator):
 
     template_fields: Sequence[str] = ("service_name", "interval", "filters", "sort")
     template_fields_renderers = {"filters": "json", "sort": "json"}
-    ui_color = "#ff4f1f"
 
     def __init__(
         self,
@@ -66,19 +62,14 @@ class GenesysCloudAuditQueryOperator(BaseOperator):
         interval: str = DEFAULT_INTERVAL,
         filters: Sequence[Mapping[str, Any]] | None = None,
         sort: Sequence[Mapping[str, Any]] | None = None,
-        genesys_conn_id: str = GenesysCloudHook.default_conn_name,
+        genesys_conn_id: str = DEFAULT_CONN_ID,
         **kwargs: Any,
     ) -> None:
-        super().__init__(**kwargs)
+        super().__init__(genesys_conn_id=genesys_conn_id, **kwargs)
         self.service_name = service_name
         self.interval = interval
         self.filters = filters
         self.sort = sort
-        self.genesys_conn_id = genesys_conn_id
-
-    @cached_property
-    def hook(self) -> GenesysCloudHook:
-        return GenesysCloudHook(genesys_conn_id=self.genesys_conn_id)
 
     def build_body(self) -> dict[str, Any]:
         """The AuditQueryRequest body, validated so a bad template fails before any request."""
@@ -98,12 +89,8 @@ class GenesysCloudAuditQueryOperator(BaseOperator):
     def execute(self, context: Any) -> str:
         family = job_family("audit_query")
         body = self.build_body()
-        try:
-            submitted = self.hook.request("POST", family.submit_path, json=body)
-        except GenesysCloudApiError as err:
-            if err.retryable:
-                raise  # Airflow's task retries may help
-            raise AirflowFailException(str(err)) from err
+        with self.hook as hook, api_errors_as_failures():
+            submitted = hook.client.request("POST", family.submit_path, json=body)
         try:
             job_id = family.job_id_of(submitted)
         except ValueError as err:

@@ -8,41 +8,23 @@ at once (retrying cannot fix a 4xx) and which ones Airflow's task retries should
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from collections.abc import Mapping, Sequence
 from typing import Any
 
-from airflow.sdk import Asset, BaseOperator, ObjectStoragePath
+from airflow.sdk import Asset, ObjectStoragePath
 from airflow.sdk.exceptions import AirflowFailException
 
-from airflow_provider_genesys.exceptions import (
-    GenesysCloudApiError,
-    GenesysCloudAuthError,
-    GenesysCloudConfigError,
-)
 from airflow_provider_genesys.extract import DATASETS, USER_STATES, ExtractOptions, run_extract
 from airflow_provider_genesys.hooks.genesys import GenesysCloudHook
+from airflow_provider_genesys.operators.audit import GenesysCloudAuditQueryOperator
+from airflow_provider_genesys.operators.base import (
+    DEFAULT_CONN_ID,
+    GenesysCloudBaseOperator,
+    api_errors_as_failures,
+)
 
-DEFAULT_CONN_ID = GenesysCloudHook.default_conn_name
 HTTP_METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE")
 DEFAULT_MAX_XCOM_BYTES = 1_048_576
-
-
-@contextmanager
-def api_errors_as_failures() -> Iterator[None]:
-    """Fail the task without retries on errors a retry cannot fix; let retryable API errors propagate.
-
-    Configuration and credential errors, and API answers 4xx other than 408/429, become
-    ``AirflowFailException`` carrying the same message (status, code, message, correlation id).
-    """
-    try:
-        yield
-    except (GenesysCloudConfigError, GenesysCloudAuthError) as err:
-        raise AirflowFailException(str(err)) from err
-    except GenesysCloudApiError as err:
-        if err.retryable:
-            raise
-        raise AirflowFailException(str(err)) from err
 
 
 def _has_template(value: Any) -> bool:
@@ -57,7 +39,7 @@ def _check_method(method: str) -> str:
     return upper
 
 
-class GenesysCloudApiOperator(BaseOperator):
+class GenesysCloudApiOperator(GenesysCloudBaseOperator):
     """
     Make one Genesys Cloud API call (create, update, delete, grant, read) and push its JSON body to XCom.
 
@@ -75,7 +57,6 @@ class GenesysCloudApiOperator(BaseOperator):
 
     template_fields: Sequence[str] = ("endpoint", "method", "query_params", "body")
     template_fields_renderers = {"query_params": "json", "body": "json"}
-    ui_color = "#ff4f1f"
 
     def __init__(
         self,
@@ -90,7 +71,7 @@ class GenesysCloudApiOperator(BaseOperator):
         genesys_conn_id: str = DEFAULT_CONN_ID,
         **kwargs: Any,
     ) -> None:
-        super().__init__(**kwargs)
+        super().__init__(genesys_conn_id=genesys_conn_id, **kwargs)
         if not _has_template(method):
             _check_method(method)
         if max_xcom_bytes < 0:
@@ -102,7 +83,6 @@ class GenesysCloudApiOperator(BaseOperator):
         self.paginate = paginate
         self.max_xcom_bytes = max_xcom_bytes
         self.retry_non_idempotent = retry_non_idempotent
-        self.genesys_conn_id = genesys_conn_id
 
     def execute(self, context: Any) -> Any:
         try:
@@ -111,8 +91,7 @@ class GenesysCloudApiOperator(BaseOperator):
             raise AirflowFailException(str(err)) from None
         if self.paginate and method != "GET":
             raise AirflowFailException(f"paginate=True needs method GET; got {method}.")
-        hook = GenesysCloudHook(genesys_conn_id=self.genesys_conn_id)
-        with hook, api_errors_as_failures():
+        with self.hook as hook, api_errors_as_failures():
             if self.paginate:
                 result: Any = self._collect(hook)
             else:
@@ -144,19 +123,42 @@ class GenesysCloudApiOperator(BaseOperator):
             )
 
 
+DESTINATION_EXAMPLES = "file:///data/genesys/users.ndjson or s3://bucket/genesys/users.ndjson.gz"
+
+
 def storage_path(destination: str, conn_id: str | None = None) -> ObjectStoragePath:
-    """The destination as an ``ObjectStoragePath``; a plain absolute path means ``file://``."""
+    """The destination as an ``ObjectStoragePath``; a plain absolute path means ``file://``.
+
+    Checks only the spelling (no storage access: this also runs when the DAG is parsed).
+    """
+    if not isinstance(destination, str) or not destination.strip():
+        raise AirflowFailException(f"destination must be a file path or URI, e.g. {DESTINATION_EXAMPLES}")
     if "://" not in destination:
         if not destination.startswith("/"):
             raise AirflowFailException(
                 f"destination {destination!r} is relative; give an absolute path or a URI such as "
-                "file:///data/users.ndjson or s3://bucket/genesys/users.ndjson."
+                f"{DESTINATION_EXAMPLES}."
             )
         destination = f"file://{destination}"
-    return ObjectStoragePath(destination, conn_id=conn_id)
+    if destination.endswith("/"):
+        raise AirflowFailException(
+            f"destination {destination!r} names a folder; end it with a file name, e.g. {DESTINATION_EXAMPLES}."
+        )
+    try:
+        return ObjectStoragePath(destination, conn_id=conn_id)
+    except (ValueError, ImportError) as err:  # unknown scheme, or its filesystem package is not installed
+        raise AirflowFailException(
+            f"destination {destination!r} cannot be opened ({err}). Use file:///..., or a scheme of an "
+            "installed Airflow provider (s3:// needs apache-airflow-providers-amazon, gs:// "
+            "apache-airflow-providers-google, ...)."
+        ) from None
 
 
-class GenesysCloudExtractOperator(BaseOperator):
+# Errors writing the destination that a task retry cannot fix.
+_DESTINATION_ERRORS = (FileExistsError, FileNotFoundError, IsADirectoryError, NotADirectoryError, PermissionError)
+
+
+class GenesysCloudExtractOperator(GenesysCloudBaseOperator):
     """
     Stream a Genesys Cloud dataset to storage as NDJSON (one record per line), atomically.
 
@@ -176,7 +178,6 @@ class GenesysCloudExtractOperator(BaseOperator):
     """
 
     template_fields: Sequence[str] = ("destination",)
-    ui_color = "#ff4f1f"
 
     def __init__(
         self,
@@ -202,10 +203,9 @@ class GenesysCloudExtractOperator(BaseOperator):
             raise ValueError(f"max_workers must be at least 1; got {max_workers}.")
         if "outlets" not in kwargs and isinstance(destination, str) and not _has_template(destination):
             kwargs["outlets"] = [Asset(str(storage_path(destination)))]
-        super().__init__(**kwargs)
+        super().__init__(genesys_conn_id=genesys_conn_id, **kwargs)
         self.dataset = dataset
         self.destination = destination
-        self.genesys_conn_id = genesys_conn_id
         self.destination_conn_id = destination_conn_id
         self.state = state
         self.expand = expand_list
@@ -215,23 +215,29 @@ class GenesysCloudExtractOperator(BaseOperator):
     def execute(self, context: Any) -> dict[str, Any]:
         destination = storage_path(self.destination, self.destination_conn_id)
         options = ExtractOptions(state=self.state, expand=tuple(self.expand), max_workers=self.max_workers)
-        self.log.info("Extracting %s to %s", self.dataset, destination)
-        hook = GenesysCloudHook(genesys_conn_id=self.genesys_conn_id)
-        with hook, api_errors_as_failures():
-            result = run_extract(
-                hook.client, self.dataset, destination, options,
-                progress_interval=self.progress_interval, logger=self.log,
+        if destination.is_dir():
+            raise AirflowFailException(
+                f"destination {destination} is an existing folder; add a file name, e.g. "
+                f"{str(destination).rstrip('/')}/{self.dataset}.ndjson"
             )
+        self.log.info("Extracting %s to %s", self.dataset, destination)
+        with self.hook as hook, api_errors_as_failures():
+            try:
+                result = run_extract(
+                    hook.client, self.dataset, destination, options,
+                    progress_interval=self.progress_interval, logger=self.log,
+                )
+            except _DESTINATION_ERRORS as err:
+                raise AirflowFailException(
+                    f"Could not write destination {destination}: {err}. Check that the path is writable by "
+                    "the worker (or the destination_conn_id's permissions); nothing was written there."
+                ) from err
         self.log.info(
             "Wrote %d %s records to %s: %d requests, %d rate limited, %.1f s",
             result["records"], self.dataset, result["path"], result["requests"], result["rate_limited"],
             result["seconds"],
         )
         return result
-
-
-# Re-exported so every operator imports from this module (audit.py must not import this module: cycle).
-from airflow_provider_genesys.operators.audit import GenesysCloudAuditQueryOperator  # noqa: E402
 
 __all__ = [
     "GenesysCloudApiOperator",

@@ -8,16 +8,12 @@ from pathlib import Path
 
 from airflow_provider_genesys.testing import GenesysCloudEmulator
 
-# The emulator reports grant changes under "Authorization" (see airflow_provider_genesys/testing/jobs.py).
-SERVICE = "Authorization"
-
 
 def test_role_audit_writes_every_grant_change(run_dag: Callable[..., object], tmp_path: Path) -> None:
     base = tmp_path / "out"
     with GenesysCloudEmulator(users=60, seed=7, job_seconds=2) as emu:
         conf = {
-            "base_path": str(base),
-            "service_name": SERVICE,
+            "base_path": str(base),  # service_name: the DAG's default, PeoplePermissions, as on Genesys
             "since": "2000-01-01T00:00:00Z",
             "until": "2100-01-01T00:00:00Z",
         }

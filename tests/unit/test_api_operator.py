@@ -43,7 +43,7 @@ def test_templated_endpoint_params_and_body(emu: GenesysCloudEmulator) -> None:
         task_id="audit",
         method="{{ params.method }}",
         endpoint="/api/v2/audits/query",
-        body={"interval": "{{ params.interval }}", "serviceName": "Authorization"},
+        body={"interval": "{{ params.interval }}", "serviceName": "PeoplePermissions"},
     )
     job = run(post, params={"method": "post", "interval": "2024-01-01T00:00:00Z/2024-01-02T00:00:00Z"})
     assert job["state"] == "Queued"

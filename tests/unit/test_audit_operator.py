@@ -26,14 +26,14 @@ def emu(monkeypatch: pytest.MonkeyPatch) -> Iterator[GenesysCloudEmulator]:
 def test_submits_and_returns_the_transaction_id(emu: GenesysCloudEmulator) -> None:
     op = GenesysCloudAuditQueryOperator(
         task_id="submit",
-        service_name="Authorization",
+        service_name="PeoplePermissions",
         interval=INTERVAL,
         filters=[{"property": "EntityType", "value": "Grant"}],
         sort=[{"name": "Timestamp", "sortOrder": "asc"}],
     )
     job_id = op.execute({})
     status = GenesysCloudHook().request("GET", f"/api/v2/audits/query/{job_id}")
-    assert status["serviceName"] == "Authorization"
+    assert status["serviceName"] == "PeoplePermissions"
     assert status["interval"] == INTERVAL
     assert status["filters"] == [{"property": "EntityType", "value": "Grant"}]
     assert status["sort"] == [{"name": "Timestamp", "sortOrder": "asc"}]

@@ -105,3 +105,31 @@ def test_more_than_10000_users_each_exactly_once(tmp_path: Path, monkeypatch: py
         assert set(ids) == set(big.org.user_ids("any"))
         assert big.stats.snapshot()["by_path"]["GET /api/v2/users/query"] == 21
         assert big.stats.rate_limited == 0
+
+
+@pytest.mark.parametrize(
+    ("destination", "match"),
+    [
+        ("out/users.ndjson", "is relative; give an absolute path"),
+        ("/data/genesys/", "names a folder; end it with a file name"),
+        ("foo://bucket/users.ndjson", r"cannot be opened \(Unsupported filesystem: 'foo'\)\. Use file:///"),
+    ],
+)
+def test_bad_destination_spelling_fails_at_parse_time_saying_how_to_fix_it(destination: str, match: str) -> None:
+    with pytest.raises(AirflowFailException, match=match):
+        GenesysCloudExtractOperator(task_id="x", dataset="roles", destination=destination)
+
+
+def test_unusable_destination_fails_the_task_before_or_without_writing(
+    emu: GenesysCloudEmulator, tmp_path: Path
+) -> None:
+    folder = GenesysCloudExtractOperator(task_id="x", dataset="roles", destination=str(tmp_path))
+    with pytest.raises(AirflowFailException, match=r"is an existing folder; add a file name, e\.g\. .*/roles\.ndjson"):
+        folder.execute({})
+    blocked = tmp_path / "file"
+    blocked.write_text("")
+    inside_a_file = GenesysCloudExtractOperator(task_id="y", dataset="roles", destination=f"{blocked}/r.ndjson")
+    with pytest.raises(AirflowFailException, match=r"Could not write destination .* Check that the path is writable"):
+        inside_a_file.execute({})
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["file"]  # no stray temporary file anywhere
+    assert emu.stats.requests == 0  # a folder is refused before any request; a bad parent before the first page

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from airflow.sdk import ObjectStoragePath
 
-from airflow_provider_genesys.extract.writer import AtomicNdjsonWriter, iter_ndjson
+from airflow_provider_genesys.extract.writer import AtomicNdjsonWriter, SeenIds, iter_ndjson
 
 
 def _write(destination, records):
@@ -67,3 +67,16 @@ def test_gz_destination_is_gzip_and_deterministic(tmp_path: Path) -> None:
     assert raw == (tmp_path / "b.ndjson.gz").read_bytes()
     assert gzip.decompress(raw).decode().splitlines()[0] == '{"id":"0"}'
     assert list(iter_ndjson(tmp_path / "a.ndjson.gz")) == records
+
+
+def test_seen_ids_stay_exact_past_their_page_cache(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Dedupe memory is a bounded SQLite cache; once it spills to disk every id is still remembered."""
+    monkeypatch.setattr(SeenIds, "CACHE_KIB", 64)
+    seen = SeenIds()
+    try:
+        ids = [f"user-{i}:role-{i % 7}:division-{i % 3}" for i in range(20_000)]
+        assert all(seen.add(record_id) for record_id in ids)
+        assert not any(seen.add(record_id) for record_id in ids[::97])
+        assert seen.add("user-20000:role-0:division-0")
+    finally:
+        seen.close()

@@ -59,7 +59,7 @@ def loop_sleeps(monkeypatch: pytest.MonkeyPatch, emu: GenesysCloudEmulator) -> l
 
 def submit(emu: GenesysCloudEmulator) -> str:
     hook = GenesysCloudHook()
-    body = {"interval": "2020-01-01T00:00:00Z/2030-01-01T00:00:00Z", "serviceName": "Authorization"}
+    body = {"interval": "2020-01-01T00:00:00Z/2030-01-01T00:00:00Z", "serviceName": "PeoplePermissions"}
     return hook.request("POST", "/api/v2/audits/query", json=body)["id"]
 
 

@@ -1,0 +1,38 @@
+"""What every Genesys Cloud operator shares: the connection argument, the hook, the error policy.
+
+Errors: ``api_errors_as_failures`` (from the hook module) fails the task at once on what a retry cannot
+fix (bad connection, refused credentials, 4xx other than 408/429) and lets retryable API errors reach
+Airflow's task retries.
+"""
+
+from __future__ import annotations
+
+from functools import cached_property
+from typing import Any
+
+from airflow.sdk import BaseOperator
+
+from airflow_provider_genesys.hooks.genesys import GenesysCloudHook, api_errors_as_failures
+
+DEFAULT_CONN_ID = GenesysCloudHook.default_conn_name
+
+__all__ = ["DEFAULT_CONN_ID", "GenesysCloudBaseOperator", "api_errors_as_failures"]
+
+
+class GenesysCloudBaseOperator(BaseOperator):
+    """
+    Base of the Genesys Cloud operators: one hook per task, built from ``genesys_conn_id`` when first used.
+
+    :param genesys_conn_id: the Genesys Cloud connection.
+    """
+
+    ui_color = "#ff4f1f"
+
+    def __init__(self, *, genesys_conn_id: str = DEFAULT_CONN_ID, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.genesys_conn_id = genesys_conn_id
+
+    @cached_property
+    def hook(self) -> GenesysCloudHook:
+        """No network until the first request; close it with ``with self.hook:`` around the work."""
+        return GenesysCloudHook(genesys_conn_id=self.genesys_conn_id)
