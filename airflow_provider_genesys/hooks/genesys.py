@@ -16,7 +16,7 @@ from functools import cached_property
 from typing import Any
 
 from airflow.sdk import BaseHook
-from airflow.sdk.exceptions import AirflowFailException
+from airflow.sdk.exceptions import AirflowFailException, AirflowNotFoundException
 from airflow.sdk.log import mask_secret
 
 from airflow_provider_genesys._provider_info import CONN_FIELDS, UI_FIELD_BEHAVIOUR, ConnField
@@ -68,6 +68,18 @@ def _connection_secrets(password: str | None, extra: Any) -> list[str]:
     return [value for value in values if isinstance(value, str) and value]
 
 
+def _missing_connection_message(conn_id: str) -> str:
+    """Say how to define the connection, in the UI or as an environment variable (the JSON form)."""
+    example = json.dumps({
+        "conn_type": "genesys_cloud", "login": "<client id>", "password": "<client secret>",
+        "extra": {"region": "us_east_1"},
+    })
+    return (
+        f"Connection {conn_id!r} is not defined: create a Genesys Cloud connection with that id "
+        f"(Admin > Connections) or set AIRFLOW_CONN_{conn_id.upper()}='{example}'; see docs/connection.md."
+    )
+
+
 class GenesysCloudHook(BaseHook):
     """
     Talk to the Genesys Cloud Platform API v2 through an Airflow ``genesys_cloud`` connection.
@@ -104,7 +116,10 @@ class GenesysCloudHook(BaseHook):
     @cached_property
     def settings(self) -> GenesysSettings:
         """The connection parsed and validated; a wrong field fails the task with a message naming it."""
-        conn = self.get_connection(self.genesys_conn_id)
+        try:
+            conn = self.get_connection(self.genesys_conn_id)
+        except AirflowNotFoundException:
+            raise AirflowFailException(_missing_connection_message(self.genesys_conn_id)) from None
         extra = self._parse_extra(conn.extra)
         for secret in _connection_secrets(conn.password, extra):
             self._register_secret(secret)

@@ -90,7 +90,7 @@ class GenesysCloudAuditQueryOperator(GenesysCloudBaseOperator):
         family = job_family("audit_query")
         body = self.build_body()
         with self.hook as hook, api_errors_as_failures():
-            submitted = hook.client.request("POST", family.submit_path, json=body)
+            submitted = hook.request("POST", family.submit_path, json=body)
         try:
             job_id = family.job_id_of(submitted)
         except ValueError as err:

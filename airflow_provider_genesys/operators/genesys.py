@@ -95,7 +95,7 @@ class GenesysCloudApiOperator(GenesysCloudBaseOperator):
             if self.paginate:
                 result: Any = self._collect(hook)
             else:
-                result = hook.client.request(
+                result = hook.request(
                     method, self.endpoint, params=self.query_params, json=self.body,
                     retry_non_idempotent=self.retry_non_idempotent,
                 )
@@ -108,7 +108,7 @@ class GenesysCloudApiOperator(GenesysCloudBaseOperator):
         """All entities, failing as soon as they outgrow the XCom limit (not after fetching everything)."""
         entities: list[Any] = []
         size = 2  # the brackets
-        for entity in hook.client.paginate(self.endpoint, params=self.query_params):
+        for entity in hook.paginate(self.endpoint, params=self.query_params):
             size += len(json.dumps(entity, default=str).encode()) + 2
             self._guard_size(size)
             entities.append(entity)

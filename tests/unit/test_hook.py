@@ -389,3 +389,12 @@ def test_api_errors_as_failures_fails_fast_only_where_retrying_cannot_help(emu) 
         with pytest.raises(GenesysCloudApiError) as excinfo, api_errors_as_failures():
             hook.get_organization()
         assert excinfo.value.status == 503  # Airflow's task retries may still help
+
+
+def test_undefined_connection_fails_fast_saying_how_to_define_it(monkeypatch):
+    monkeypatch.delenv("AIRFLOW_CONN_GENESYS_CLOUD_MISSING", raising=False)
+    hook = GenesysCloudHook(genesys_conn_id="genesys_cloud_missing")
+    with pytest.raises(AirflowFailException, match="'genesys_cloud_missing' is not defined") as info:
+        hook.request("GET", "/api/v2/users/me")
+    assert "AIRFLOW_CONN_GENESYS_CLOUD_MISSING=" in str(info.value)
+    assert '"conn_type": "genesys_cloud"' in str(info.value)
