@@ -82,6 +82,10 @@ class GenesysCloudJobTrigger(BaseTrigger):
         # Imported here: the triggerer imports trigger modules eagerly; the hook pulls in requests et al.
         from airflow_provider_genesys.hooks.genesys import GenesysCloudHook
 
+        # Nothing here may read the connection: the hook reads it lazily on its first request, inside
+        # the worker thread. In `airflow triggerer` a connection that is not an AIRFLOW_CONN_* variable
+        # comes from the supervisor over a socket; that sync lookup is meant for threads (on the event
+        # loop it blocks every trigger, or fails when AIRFLOW_DISABLE_GREENBACK_PORTAL is set).
         hook = GenesysCloudHook(genesys_conn_id=self.genesys_conn_id)
         try:
             family = job_family(self.job_type)

@@ -4,12 +4,18 @@ from __future__ import annotations
 
 import asyncio
 import json
+import socket
+import threading
 import time
 from collections.abc import Iterator
 from functools import cached_property
 from typing import Any
 
+import msgspec
 import pytest
+from airflow.jobs.triggerer_job_runner import TriggerCommsDecoder
+from airflow.sdk.execution_time import task_runner
+from airflow.sdk.execution_time.comms import ConnectionResult, _RequestFrame, _ResponseFrame
 from airflow.triggers.base import TriggerEvent
 
 from airflow_provider_genesys.client import GenesysCloudClient
@@ -183,3 +189,52 @@ def test_event_loop_keeps_running_while_a_request_is_in_flight(emu: GenesysCloud
     events = asyncio.run(main())
     assert [e.payload["status"] for e in events] == ["success"]
     assert len(ticks) >= 10  # a blocking GET would have frozen the ticker for the whole 400 ms
+
+
+def _serve_supervisor(sock: socket.socket, conn: dict[str, Any], asked: list[str]) -> None:
+    """The triggerer supervisor's side of the comms socket: answers GetConnection (as if from the DB)."""
+    decoder = msgspec.msgpack.Decoder(_RequestFrame)
+    with sock:
+        while header := sock.recv(4, socket.MSG_WAITALL):
+            frame = decoder.decode(sock.recv(int.from_bytes(header, "big"), socket.MSG_WAITALL))
+            body = frame.body or {}
+            asked.append(body.get("type", ""))
+            if body.get("type") == "GetConnection":
+                answer = ConnectionResult(conn_id=body["conn_id"], **conn).model_dump(by_alias=True)
+            else:  # MaskSecret and the like: acknowledged with an empty answer, as the supervisor does
+                answer = None
+            sock.sendall(_ResponseFrame(id=frame.id, body=answer).as_bytes())
+
+
+def test_connection_from_the_triggerer_supervisor(
+    emu: GenesysCloudEmulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """
+    In ``airflow triggerer`` a connection that is not in the environment comes from the supervisor over
+    ``TriggerCommsDecoder`` (the real one here). Its sync ``send`` only works off the event loop (from the
+    loop it needs greenback's portal, which this test does not open), so a lookup moved onto the loop fails.
+    """
+    job_id = submit(emu)
+    emu.advance_clock(JOB_SECONDS)
+    stored = emu.connection_dict()
+    conn = {**stored, "extra": json.dumps(stored["extra"]), "host": None, "schema": None, "port": None}
+    asked: list[str] = []
+    runner_sock, supervisor_sock = socket.socketpair()
+    supervisor = threading.Thread(target=_serve_supervisor, args=(supervisor_sock, conn, asked), daemon=True)
+    supervisor.start()
+
+    async def main() -> list[TriggerEvent]:
+        reader, writer = await asyncio.open_connection(sock=runner_sock)
+        comms = TriggerCommsDecoder(socket=runner_sock, async_writer=writer, async_reader=reader)
+        await comms.start_reader()
+        monkeypatch.setattr(task_runner, "SUPERVISOR_COMMS", comms, raising=False)
+        try:
+            trigger = GenesysCloudJobTrigger(job_id=job_id, genesys_conn_id="genesys_from_metadata_db")
+            return [event async for event in trigger.run()]
+        finally:
+            writer.close()
+
+    events = asyncio.run(main())
+    supervisor.join(timeout=10)
+    assert [e.payload["status"] for e in events] == ["success"]
+    assert "GetConnection" in asked
