@@ -13,9 +13,11 @@ import hashlib
 import json
 import os
 import shutil
+import sqlite3
 import subprocess
 import sys
 import venv
+from contextlib import closing
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent
@@ -117,7 +119,20 @@ def run_demo() -> int:
     for path in sorted(DEMO_OUTPUT.rglob("*")):
         if path.is_file():
             print(f"  {path}  ({path.stat().st_size:,} bytes)")
+    database = DEMO_OUTPUT / "genesys.db"
+    if database.exists():
+        _say(f"rows in {database.name}: {_table_counts(database)}")
+        if shutil.which("sqlite3"):
+            _say(f"try: sqlite3 {database} 'SELECT * FROM access LIMIT 5'")  # noqa: S608
     return 0
+
+
+def _table_counts(database: Path) -> str:
+    """Row counts of the demo database's tables, so the user sees at once that something landed."""
+    with closing(sqlite3.connect(database)) as db:
+        names = [row[0] for row in db.execute("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name")]
+        counts = {name: db.execute(f'SELECT COUNT(*) FROM "{name}"').fetchone()[0] for name in names}  # noqa: S608
+    return ", ".join(f"{name} {count:,}" for name, count in counts.items())
 
 
 def main(argv: list[str] | None = None) -> int:
