@@ -45,6 +45,7 @@ ACCESS_SQL = """
 INSERT INTO access (user_id, role_id, division_id, domain, entity_type, action, in_catalogue)
 SELECT g.user_id, g.role_id, g.division_id, p.domain, p.entity_type, p.action, 1
 FROM grants g
+JOIN users u ON u.id = g.user_id
 JOIN role_policies rp ON rp.role_id = g.role_id
 JOIN permissions p ON (rp.domain = '*' OR rp.domain = p.domain)
     AND (rp.entity_name = '*' OR rp.entity_name = p.entity_type)
@@ -52,6 +53,7 @@ JOIN permissions p ON (rp.domain = '*' OR rp.domain = p.domain)
 UNION
 SELECT g.user_id, g.role_id, g.division_id, rp.domain, rp.entity_name, rp.action, 0
 FROM grants g
+JOIN users u ON u.id = g.user_id
 JOIN role_policies rp ON rp.role_id = g.role_id
 WHERE NOT EXISTS (
     SELECT 1 FROM permissions p WHERE (rp.domain = '*' OR rp.domain = p.domain)

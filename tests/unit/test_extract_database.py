@@ -70,6 +70,14 @@ def test_tables_and_access_expansion(tmp_path: Path) -> None:
     assert users == [("u1", "d-home", None), ("u2", None, "u1")]
 
 
+def test_access_keeps_users_only_when_groups_hold_grants(tmp_path: Path) -> None:
+    group_grant = {"id": "g1:r-agent:d-eu", "userId": "g1", "roleId": "r-agent", "divisionId": "d-eu"}
+    db = tmp_path / "g.db"
+    counts = load_extracts(sqlite3.connect(db), write_files(tmp_path, grants=[*GRANTS, group_grant]))
+    assert counts["grants"] == 3
+    assert rows(db, "SELECT DISTINCT user_id FROM access") == [("u1",), ("u2",)]
+
+
 def test_reload_replaces_and_a_failed_load_keeps_the_previous_tables(tmp_path: Path) -> None:
     db = tmp_path / "g.db"
     load_extracts(sqlite3.connect(db), write_files(tmp_path))
@@ -79,7 +87,7 @@ def test_reload_replaces_and_a_failed_load_keeps_the_previous_tables(tmp_path: P
     with pytest.raises(KeyError):
         load_extracts(sqlite3.connect(db), broken)
     assert rows(db, "SELECT id FROM users") == [("u1",)]
-    assert rows(db, "SELECT COUNT(*) FROM access") == [(5,)]
+    assert rows(db, "SELECT COUNT(*) FROM access") == [(4,)]  # the second load's: u2 was no user then
 
 
 def test_missing_dataset_file_is_a_clear_error(tmp_path: Path) -> None:
