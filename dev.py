@@ -139,12 +139,13 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="command", required=True)
     sub.add_parser("demo", help="run the users-and-permissions extract DAG against the bundled emulator")
-    test = sub.add_parser("test", help="ruff and the whole test suite; extra arguments go to pytest")
-    test.add_argument("pytest_args", nargs=argparse.REMAINDER)
-    args = parser.parse_args(argv)
+    sub.add_parser("test", help="ruff and the whole test suite; any further arguments go to pytest")
+    args, rest = parser.parse_known_args(argv)
     if args.command == "demo":
+        if rest:
+            parser.error(f"demo takes no arguments: {' '.join(rest)}")
         return run_demo()
-    return run_tests(args.pytest_args)
+    return run_tests(rest)
 
 
 if __name__ == "__main__":

@@ -20,7 +20,11 @@ from typing import Any
 
 import pendulum
 from airflow.sdk import Param, dag, task
-from airflow.sdk.exceptions import AirflowFailException
+
+try:
+    from airflow.sdk.exceptions import AirflowFailException
+except ImportError:  # Airflow < 3.2
+    from airflow.exceptions import AirflowFailException
 
 from airflow_provider_genesys.client import api_path
 from airflow_provider_genesys.exceptions import GenesysCloudApiError

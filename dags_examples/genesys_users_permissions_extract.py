@@ -18,8 +18,16 @@ from pathlib import Path
 from typing import Any
 
 import pendulum
-from airflow.sdk import BaseHook, Connection, Param, dag, task
-from airflow.sdk.exceptions import AirflowFailException
+from airflow.sdk import Connection, Param, dag, task
+
+try:
+    from airflow.sdk.exceptions import AirflowFailException
+except ImportError:  # Airflow < 3.2
+    from airflow.exceptions import AirflowFailException
+try:
+    from airflow.sdk import BaseHook
+except ImportError:  # Airflow < 3.1
+    from airflow.hooks.base import BaseHook
 
 from airflow_provider_genesys.extract.database import load_extracts
 from airflow_provider_genesys.operators.genesys import GenesysCloudExtractOperator, storage_path

@@ -143,6 +143,6 @@ def iter_ndjson(path: StoragePath) -> Iterator[Any]:
     """Records of an NDJSON file written by :class:`AtomicNdjsonWriter` (gzip when the name ends in .gz)."""
     with path.open("rb") as raw:
         stream: IO[bytes] = gzip.GzipFile(fileobj=raw, mode="rb") if path.name.endswith(".gz") else raw
-        for line in stream:
+        for line in iter(stream.readline, b""):  # Airflow 3.0's file wrapper is not iterable
             if line.strip():
                 yield json.loads(line)

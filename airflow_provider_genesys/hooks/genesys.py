@@ -10,15 +10,15 @@ error policy the operators share (and DAG authors may use): non-retryable API er
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from functools import cached_property
 from typing import Any
 
-from airflow.sdk import BaseHook
-from airflow.sdk.exceptions import AirflowFailException, AirflowNotFoundException
 from airflow.sdk.log import mask_secret
 
+from airflow_provider_genesys._compat import AirflowFailException, AirflowNotFoundException, BaseHook
 from airflow_provider_genesys._provider_info import CONN_FIELDS, UI_FIELD_BEHAVIOUR, ConnField
 from airflow_provider_genesys.client import ClientStats, GenesysCloudClient, api_path
 from airflow_provider_genesys.exceptions import (
@@ -74,9 +74,15 @@ def _missing_connection_message(conn_id: str) -> str:
         "conn_type": "genesys_cloud", "login": "<client id>", "password": "<client secret>",
         "extra": {"region": "us_east_1"},
     })
+    variable = f"AIRFLOW_CONN_{conn_id.upper()}"
+    if os.environ.get(variable):  # Airflow drops an unreadable one (before 3.2 also one with malformed extra JSON)
+        return (
+            f"Connection {conn_id!r}: {variable} is set but Airflow could not read it. Make it valid JSON, with "
+            f"extra a JSON object, e.g. {variable}='{example}'; see docs/connection.md."
+        )
     return (
         f"Connection {conn_id!r} is not defined: create a Genesys Cloud connection with that id "
-        f"(Admin > Connections) or set AIRFLOW_CONN_{conn_id.upper()}='{example}'; see docs/connection.md."
+        f"(Admin > Connections) or set {variable}='{example}'; see docs/connection.md."
     )
 
 

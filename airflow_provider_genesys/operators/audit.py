@@ -11,8 +11,7 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
-from airflow.sdk.exceptions import AirflowFailException
-
+from airflow_provider_genesys._compat import AirflowFailException
 from airflow_provider_genesys.jobs import job_family
 from airflow_provider_genesys.operators.base import DEFAULT_CONN_ID, GenesysCloudBaseOperator, api_errors_as_failures
 

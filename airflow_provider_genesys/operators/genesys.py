@@ -11,9 +11,10 @@ import json
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+import fsspec
 from airflow.sdk import Asset, ObjectStoragePath
-from airflow.sdk.exceptions import AirflowFailException
 
+from airflow_provider_genesys._compat import AirflowFailException
 from airflow_provider_genesys.extract import DATASETS, USER_STATES, ExtractOptions, run_extract
 from airflow_provider_genesys.hooks.genesys import GenesysCloudHook
 from airflow_provider_genesys.operators.audit import GenesysCloudAuditQueryOperator
@@ -145,6 +146,9 @@ def storage_path(destination: str, conn_id: str | None = None) -> ObjectStorageP
             f"destination {destination!r} names a folder; end it with a file name, e.g. {DESTINATION_EXAMPLES}."
         )
     try:
+        scheme = destination.split("://", 1)[0]
+        if scheme not in fsspec.available_protocols():  # universal-pathlib < 0.3 (Airflow 3.1) defers this check
+            raise ValueError(f"Unsupported filesystem: {scheme!r}")
         return ObjectStoragePath(destination, conn_id=conn_id)
     except (ValueError, ImportError) as err:  # unknown scheme, or its filesystem package is not installed
         raise AirflowFailException(

@@ -13,9 +13,8 @@ from functools import cached_property
 from typing import Any
 
 from airflow.sdk import BaseSensorOperator, PokeReturnValue
-from airflow.sdk.configuration import conf
-from airflow.sdk.exceptions import AirflowFailException, AirflowSensorTimeout, AirflowSkipException
 
+from airflow_provider_genesys._compat import AirflowFailException, AirflowSensorTimeout, AirflowSkipException, conf
 from airflow_provider_genesys.exceptions import GenesysCloudApiError
 from airflow_provider_genesys.hooks.genesys import GenesysCloudHook
 from airflow_provider_genesys.jobs import JobFamily, describe, job_family

@@ -13,9 +13,10 @@ import time
 from collections.abc import AsyncIterator
 from typing import Any
 
-from airflow.sdk.exceptions import AirflowException
 from airflow.triggers.base import BaseTrigger, TriggerEvent
+from asgiref.sync import sync_to_async
 
+from airflow_provider_genesys._compat import AirflowException
 from airflow_provider_genesys.exceptions import GenesysCloudApiError
 from airflow_provider_genesys.jobs import describe, job_family
 
@@ -96,7 +97,9 @@ class GenesysCloudJobTrigger(BaseTrigger):
         try:
             while True:
                 try:
-                    status = await asyncio.to_thread(hook.request, "GET", endpoint)
+                    # sync_to_async, not asyncio.to_thread: on Airflow 3.0 a connection lookup from the thread
+                    # reaches the triggerer supervisor only through asgiref's link back to this loop.
+                    status = await sync_to_async(hook.request, thread_sensitive=False)("GET", endpoint)
                     outcome = family.outcome(status)
                 except GenesysCloudApiError as err:
                     if not err.retryable:

@@ -11,7 +11,8 @@ from airflow_provider_genesys.testing import GenesysCloudEmulator
 
 def test_role_audit_writes_every_grant_change(run_dag: Callable[..., object], tmp_path: Path) -> None:
     base = tmp_path / "out"
-    with GenesysCloudEmulator(users=60, seed=7, job_seconds=2) as emu:
+    # The job must outlast the sensor's first check: on Airflow 3.0-3.2 `dags test` takes ~4.5 s per task.
+    with GenesysCloudEmulator(users=60, seed=7, job_seconds=10) as emu:
         conf = {
             "base_path": str(base),  # service_name: the DAG's default, PeoplePermissions, as on Genesys
             "since": "2000-01-01T00:00:00Z",

@@ -6,8 +6,8 @@ import json
 from collections.abc import Iterator
 
 import pytest
-from airflow.sdk.exceptions import AirflowFailException
 
+from airflow_provider_genesys._compat import AirflowFailException
 from airflow_provider_genesys.exceptions import GenesysCloudApiError
 from airflow_provider_genesys.operators.genesys import GenesysCloudApiOperator
 from airflow_provider_genesys.testing import GenesysCloudEmulator

@@ -7,8 +7,8 @@ from collections.abc import Iterator
 from datetime import datetime, timezone
 
 import pytest
-from airflow.sdk.exceptions import AirflowFailException
 
+from airflow_provider_genesys._compat import AirflowFailException
 from airflow_provider_genesys.hooks.genesys import GenesysCloudHook
 from airflow_provider_genesys.operators.audit import GenesysCloudAuditQueryOperator, parse_interval
 from airflow_provider_genesys.testing import GenesysCloudEmulator

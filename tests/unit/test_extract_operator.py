@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 from airflow.sdk import Asset
-from airflow.sdk.exceptions import AirflowFailException
 
+from airflow_provider_genesys._compat import AirflowFailException
 from airflow_provider_genesys.exceptions import GenesysCloudApiError
 from airflow_provider_genesys.operators.genesys import GenesysCloudExtractOperator
 from airflow_provider_genesys.testing import GenesysCloudEmulator

@@ -8,14 +8,14 @@ from unittest import mock
 
 import pytest
 from airflow.sdk import PokeReturnValue
-from airflow.sdk.exceptions import (
+
+from airflow_provider_genesys._compat import (
     AirflowFailException,
     AirflowRescheduleException,
     AirflowSensorTimeout,
     AirflowSkipException,
     TaskDeferred,
 )
-
 from airflow_provider_genesys.sensors.genesys import GenesysCloudApiSensor, GenesysCloudJobSensor
 from airflow_provider_genesys.triggers.genesys import GenesysCloudJobTrigger
 
