@@ -32,6 +32,8 @@ class GenesysCloudEmulator:
     :param latency_ms: delay added to every answer.
     :param token_rate_limit: token creations allowed per ``rate_window`` (``None``: unlimited).
     :param job_seconds: time an audit query takes from Queued to Succeeded (``0``: at once).
+    :param job_polls: instead of time, the number of status reads an audit query answers Queued/Running
+        before its final state: deterministic tests of deferral and polling (``None``: use ``job_seconds``).
     :param path_prefix_login: gateway path in front of ``/oauth/token``.
     :param path_prefix_api: gateway path in front of ``/api/v2``.
     """
@@ -52,6 +54,7 @@ class GenesysCloudEmulator:
         path_prefix_api: str = "",
         host: str = "127.0.0.1",
         port: int = 0,
+        job_polls: int | None = None,
     ) -> None:
         settings = Settings(
             users,
@@ -66,6 +69,7 @@ class GenesysCloudEmulator:
             float(job_seconds),
             path_prefix_login,
             path_prefix_api,
+            job_polls,
         )
         self._backend = Backend(settings)
         self.settings = settings
@@ -201,6 +205,7 @@ _OPTIONS: dict[str, tuple[Any, str]] = {
     "job_seconds": (float, "time an audit query takes Queued -> Running -> Succeeded (0: done when polled)"),
     "path_prefix_login": (str, "gateway path before /oauth/token, e.g. /login"),
     "path_prefix_api": (str, "gateway path before /api/v2, e.g. /gw"),
+    "job_polls": (int, "instead of --job-seconds: status reads an audit query answers Queued/Running before it ends"),
 }
 
 

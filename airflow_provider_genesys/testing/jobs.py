@@ -37,16 +37,18 @@ class AuditJob:
     filters: list[dict[str, Any]]
     sort: list[dict[str, Any]]
     final_state: str = "Succeeded"
+    polls: int = 0
     events: list[tuple[float, int, str, str, str, str, int, int]] | None = field(default=None, repr=False)
 
 
 class AuditJobs:
     """All audit queries submitted to one emulator."""
 
-    def __init__(self, org: Org, clock: Clock, job_seconds: float) -> None:
+    def __init__(self, org: Org, clock: Clock, job_seconds: float, job_polls: int | None = None) -> None:
         self._org = org
         self._clock = clock
         self.job_seconds = job_seconds
+        self.job_polls = job_polls
         self._jobs: dict[str, AuditJob] = {}
         self._lock = threading.Lock()
 
@@ -84,6 +86,10 @@ class AuditJobs:
         return job
 
     def state(self, job: AuditJob) -> str:
+        if self.job_polls is not None:  # counted in status reads: deterministic whatever the client's speed
+            if job.polls > self.job_polls:
+                return job.final_state
+            return "Running" if job.polls > 1 else "Queued"
         elapsed = self._clock.now() - job.created
         if self.job_seconds <= 0 or elapsed >= self.job_seconds:
             return job.final_state
@@ -91,7 +97,9 @@ class AuditJobs:
 
     def status(self, job_id: str) -> dict[str, Any]:
         job = self._job(job_id)
-        return self._status(job, self.state(job))
+        with self._lock:
+            job.polls += 1
+            return self._status(job, self.state(job))
 
     @staticmethod
     def _status(job: AuditJob, state: str) -> dict[str, Any]:

@@ -64,6 +64,7 @@ class Settings:
     job_seconds: float = 2.0
     path_prefix_login: str = ""
     path_prefix_api: str = ""
+    job_polls: int | None = None
 
 
 class Backend:
@@ -72,8 +73,8 @@ class Backend:
     def __init__(self, settings: Settings) -> None:
         if not settings.client_id or not settings.client_secret:
             raise ValueError("client_id and client_secret must be non-empty strings")
-        if settings.latency_ms < 0 or settings.job_seconds < 0:
-            raise ValueError("latency_ms and job_seconds must be >= 0")
+        if settings.latency_ms < 0 or settings.job_seconds < 0 or (settings.job_polls or 0) < 0:
+            raise ValueError("latency_ms, job_seconds and job_polls must be >= 0")
         self.settings = settings
         self.prefix_login = normalise_prefix(settings.path_prefix_login)
         self.prefix_api = normalise_prefix(settings.path_prefix_api)
@@ -85,7 +86,7 @@ class Backend:
         self.limiter = FixedWindowLimiter(settings.rate_limit, settings.rate_window, self.clock)
         self.faults = Faults()
         self.stats = Stats()
-        self.jobs = AuditJobs(self.org, self.clock, settings.job_seconds)
+        self.jobs = AuditJobs(self.org, self.clock, settings.job_seconds, settings.job_polls)
         self.api = Api(self.org, self.jobs, settings.client_id, self.clock)
 
     def classify(self, raw_path: str) -> tuple[str | None, str]:

@@ -33,6 +33,15 @@ def test_states_progress_with_the_clock(slow_jobs):
     assert client.ok(status)["state"] == "Succeeded"
 
 
+def test_job_polls_ends_a_job_after_that_many_status_reads_whatever_the_clock():
+    with GenesysCloudEmulator(users=20, job_seconds=0, job_polls=2) as emu:
+        client = ApiClient(emu)
+        job = client.post("/api/v2/audits/query", QUERY).json()
+        status = f"/api/v2/audits/query/{job['id']}"
+        assert client.get(f"{status}/results").status_code == 400  # results do not count as a read
+        assert [client.ok(status)["state"] for _ in range(4)] == ["Queued", "Running", "Succeeded", "Succeeded"]
+        assert client.get(f"{status}/results").status_code == 200
+
 def test_results_are_cursor_paged_and_match_the_org(emu, client):
     job = client.post("/api/v2/audits/query", QUERY).json()
     entities, params = [], {"pageSize": 50}
