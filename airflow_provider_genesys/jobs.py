@@ -125,8 +125,7 @@ JOB_FAMILIES: Mapping[str, JobFamily] = {
         results_path="/api/v2/audits/query/{}/results",
         failure_hint=(
             "Waiting again cannot help: check the service name, interval and filters the query was "
-            "submitted with (Genesys' message above says what it refused), then clear the submitting task "
-            "to start a new query."
+            "submitted with, then clear the submitting task to start a new query."
         ),
     ),
 }

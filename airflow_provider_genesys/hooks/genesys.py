@@ -13,6 +13,7 @@ import json
 import os
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
+from dataclasses import replace
 from functools import cached_property
 from typing import Any
 
@@ -29,6 +30,8 @@ from airflow_provider_genesys.exceptions import (
 from airflow_provider_genesys.paging import Page
 from airflow_provider_genesys.settings import LEGACY_PREFIX, SECRET_EXTRAS, GenesysSettings
 
+# Seconds a connection test may wait at most per request, retries included (UI requests time out).
+TEST_CONNECTION_BUDGET = 10.0
 
 @contextmanager
 def _fail_fast() -> Iterator[None]:
@@ -215,8 +218,19 @@ class GenesysCloudHook(BaseHook):
     def test_connection(self) -> tuple[bool, str]:
         """Check credentials and reachability with two cheap reads; never puts a secret in the message."""
         try:
-            org = self.get_organization() or {}
-            token = self.get_token_info() or {}
+            # A short retry budget of its own: a wrong host must answer the UI's Test button in seconds,
+            # not after the connection's full retry budget (minutes) when the UI request has long timed out.
+            quick = replace(
+                self.settings,
+                max_attempts=min(self.settings.max_attempts, 2),
+                max_retry_time=min(self.settings.max_retry_time, TEST_CONNECTION_BUDGET),
+                max_retry_wait=min(self.settings.max_retry_wait, TEST_CONNECTION_BUDGET),
+                connect_timeout=min(self.settings.connect_timeout, TEST_CONNECTION_BUDGET),
+                read_timeout=min(self.settings.read_timeout, TEST_CONNECTION_BUDGET),
+            )
+            with GenesysCloudClient(quick, on_secret=self._register_secret) as client:
+                org = client.request("GET", "/api/v2/organizations/me") or {}
+                token = client.request("GET", "/api/v2/tokens/me") or {}
         except Exception as err:  # the UI shows the message; any failure is a failed test
             # Our errors never hold secrets; a third-party one (e.g. a header error) might: scrub anyway.
             return False, self._scrub(f"Genesys Cloud connection failed: {err}")

@@ -204,6 +204,18 @@ def test_test_connection_failure_is_clear_and_secret_free(
     assert TOKEN not in message
 
 
+
+def test_test_connection_answers_quickly_instead_of_spending_the_whole_retry_budget(
+    api: rm.Mocker, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The connection allows 10 attempts; the Test button must not keep the UI waiting for them.
+    _set_conn(monkeypatch, extra={"region": "eu_west_1", "max_attempts": 10, "backoff_base": 0})
+    down = api.get(f"{API}/api/v2/organizations/me", status_code=503, json={"status": 503, "code": "x"})
+    ok, message = GenesysCloudHook().test_connection()
+    assert not ok
+    assert down.call_count == 2
+    assert "2 attempts" in message
+
 # -- convenience methods ---------------------------------------------------------------------------------
 
 LISTINGS = [
@@ -277,9 +289,8 @@ def test_close_releases_the_client_and_a_later_call_builds_a_new_one(api: rm.Moc
 def test_test_connection_scrubs_secrets_from_foreign_errors(api: rm.Mocker) -> None:
     """A third-party error quoting a header must not carry the token into the UI."""
     api.get(f"{API}/api/v2/organizations/me", json={"id": "org-1", "name": "Acme Corp"})
-    hook = GenesysCloudHook()
-    with mock.patch.object(hook, "get_token_info", side_effect=ValueError(f"bad header: Bearer {TOKEN}")):
-        ok, message = hook.test_connection()
+    api.get(f"{API}/api/v2/tokens/me", exc=ValueError(f"bad header: Bearer {TOKEN}"))
+    ok, message = GenesysCloudHook().test_connection()
     assert not ok
     assert "bad header: Bearer ***" in message
 
