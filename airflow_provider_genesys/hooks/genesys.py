@@ -33,6 +33,7 @@ from airflow_provider_genesys.settings import LEGACY_PREFIX, SECRET_EXTRAS, Gene
 # Seconds a connection test may wait at most per request, retries included (UI requests time out).
 TEST_CONNECTION_BUDGET = 10.0
 
+
 @contextmanager
 def _fail_fast() -> Iterator[None]:
     """Turn errors a task retry cannot fix into ``AirflowFailException`` with the same clear message."""
