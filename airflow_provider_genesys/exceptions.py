@@ -87,7 +87,6 @@ class GenesysCloudTransportError(GenesysCloudApiError):
     """Connection refused/reset, timeout or a truncated body: no usable HTTP answer (`status` is None)."""
 
     def __init__(self, message: str, **kwargs: Any) -> None:
-        kwargs.pop("status", None)
         code = kwargs.pop("code", "transport.error")
         super().__init__(None, code, message, **kwargs)
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import re
 from collections import OrderedDict
 from collections.abc import Callable, Iterator, Mapping
@@ -83,6 +84,15 @@ def parse_page(body: Any, endpoint: str = "") -> Page:
     )
 
 
+def page_count(page: Page, page_size: int) -> int | None:
+    """The listing's page count: ``pageCount``, else derived from ``total``."""
+    if page.count is not None:
+        return page.count
+    if page.total is not None:
+        return math.ceil(page.total / page_size)
+    return None
+
+
 def _fingerprint(entities: list[Any]) -> str:
     ids = [e.get("id") if isinstance(e, Mapping) else None for e in entities]
     material = json.dumps(ids if all(ids) else entities, sort_keys=True, default=str)
@@ -103,10 +113,9 @@ def _next_request(page: Page, endpoint: str, params: dict[str, Any]) -> tuple[st
     if page.after:
         return endpoint, {**params, "after": page.after}
     if page.number is not None:
-        page_count = page.count
-        if page_count is None and page.total is not None and params.get("pageSize"):
-            page_count = -(-page.total // int(params["pageSize"]))
-        if page_count is not None and page.number < page_count:
+        size = params.get("pageSize")
+        count = page_count(page, int(size)) if size else page.count
+        if count is not None and page.number < count:
             return endpoint, {**params, "pageNumber": page.number + 1}
     return None
 

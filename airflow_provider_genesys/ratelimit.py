@@ -223,16 +223,15 @@ class Pacer:
     larger of what this process sent in it and the highest count the server reported plus our requests
     sent after that reading (the server cannot have counted those yet). Counting every request in flight
     on top of the server's count instead would double-count and leave slots of each window unused. When
-    the estimate reaches `allowed - reserve`, callers wait for the window to reset, at the earliest end
+    the estimate reaches `allowed`, callers wait for the window to reset, at the earliest end
     any reading implies: exact when `reset` is whole seconds rounded up (the emulator; Genesys' rounding is
     unconfirmed), at worst a second early, which costs one 429 retried after its Retry-After. Without
     headers it never waits, and a wait never lasts longer than one window, so it cannot deadlock.
     """
 
     def __init__(
-        self, *, reserve: int = 0, clock: Callable[[], float] = time.monotonic, max_wait: float = 180.0
+        self, *, clock: Callable[[], float] = time.monotonic, max_wait: float = 180.0
     ) -> None:
-        self.reserve = reserve
         self.max_wait = max_wait
         self._clock = clock
         self._lock = threading.Lock()
@@ -266,7 +265,7 @@ class Pacer:
                 full = (
                     self._allowed is not None
                     and self._window_end is not None
-                    and self._used() >= self._allowed - self.reserve
+                    and self._used() >= self._allowed
                 )
                 if not full:
                     permit = Permit(self._seq, waited)

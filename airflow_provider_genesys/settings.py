@@ -54,7 +54,7 @@ class GenesysSettings:
     retry_non_idempotent: bool = False
     connect_timeout: float = 10.0
     read_timeout: float = 60.0
-    proxies: Mapping[str, str] | None = None
+    proxies: Mapping[str, str] | None = field(default=None, repr=False)  # a proxy URL may carry a password
     ca_bundle: str | None = None
     verify_ssl: bool = True
     client_cert: str | None = None
@@ -178,6 +178,14 @@ def _as_str(key: str, value: Any) -> str:
     return value.strip()
 
 
+def _as_token(key: str, value: Any) -> str:
+    """A pre-issued token goes into a header: a line break there would echo it in http.client's error."""
+    token = _as_str(key, value)
+    if any(char.isspace() for char in token):
+        raise _fail(key, value, "one token without spaces or line breaks (paste it again)")
+    return token
+
+
 def _as_bool(key: str, value: Any) -> bool:
     if isinstance(value, bool):
         return value
@@ -237,7 +245,7 @@ _COERCERS: dict[str, Callable[[str, Any], Any]] = {
     "saml_assertion": _as_str,
     "org_name": _as_str,
     "refresh_token": _as_str,
-    "access_token": _as_str,
+    "access_token": _as_token,
     "max_attempts": _int(1, "a whole number >= 1"),
     "max_retry_time": _float(0, "a number of seconds >= 0"),
     "max_retry_wait": _float(0, "a number of seconds >= 0"),

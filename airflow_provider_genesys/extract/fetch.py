@@ -8,14 +8,13 @@ flat however large the org is.
 
 from __future__ import annotations
 
-import math
 import threading
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any, Protocol, TypeVar
 
-from airflow_provider_genesys.paging import Page, page_size_for, parse_page
+from airflow_provider_genesys.paging import Page, page_count, page_size_for, parse_page
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -115,12 +114,3 @@ class PageFetcher:
         for page in self.client.iter_pages(endpoint, params=params):
             self._counted()
             yield from page.entities
-
-
-def page_count(page: Page, page_size: int) -> int | None:
-    """The listing's page count from its first page: ``pageCount``, else derived from ``total``."""
-    if page.count is not None:
-        return page.count
-    if page.total is not None:
-        return math.ceil(page.total / page_size)
-    return None

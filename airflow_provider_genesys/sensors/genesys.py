@@ -6,6 +6,7 @@ retryable after that counts as "not yet", an error that retrying cannot fix fail
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Callable, Mapping, Sequence
 from datetime import timedelta
@@ -50,8 +51,6 @@ def _matches(value: Any, expected: Any) -> bool:
     if value == expected:
         return True
     if isinstance(expected, str) and not isinstance(value, str):
-        import json
-
         return expected in (str(value), json.dumps(value))
     return False
 

@@ -183,6 +183,13 @@ def test_access_token_grant_needs_no_client_credentials_and_is_inferred() -> Non
     assert "'access_token'" in config_error({"grant_type": "access_token"})
 
 
+def test_access_token_with_a_line_break_is_refused_without_echoing_it() -> None:
+    # Sent as is, http.client's "Invalid header value" error would quote the whole token.
+    message = config_error({"access_token": "half-of-it\nSECRET-REST"})
+    assert "'access_token'" in message
+    assert "SECRET-REST" not in message
+
+
 def test_grant_specific_key_with_another_grant_is_reported() -> None:
     message = config_error({"grant_type": "client_credentials", "access_token": "pre-issued"})
     assert "only used with grant_type 'access_token'" in message
