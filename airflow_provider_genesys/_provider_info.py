@@ -7,6 +7,7 @@ so the two forms cannot drift. This module must stay import-light (no Airflow, n
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -15,6 +16,25 @@ from airflow_provider_genesys.regions import REGIONS
 from airflow_provider_genesys.settings import GRANT_TYPES
 
 INTEGRATION = "Genesys Cloud"
+
+# Airflow's default list of sensitive names (``DEFAULT_SENSITIVE_FIELDS`` of its secrets masker, 3.0-3.3):
+# any extra key that contains one of them, after ``\W+`` -> ``_``, is shown as ``***``. That includes the
+# schema default the form pre-fills, so a non-secret field named like that must declare no default, or a
+# new connection is saved with ``"***"`` as its value. tests/unit/test_provider_info.py keeps this list equal
+# to the installed Airflow's.
+AIRFLOW_SENSITIVE_NAMES = frozenset({
+    "access_key", "access_token", "api_key", "apikey", "auth_header", "authorization", "bearer",
+    "connection_string", "dsn", "passphrase", "passwd", "password", "private_key", "proxy",
+    "proxy_password", "proxies", "secret", "service_account", "service_key", "token", "keyfile_dict",
+    "webhook_url",
+})
+
+
+def masked_by_airflow(key: str) -> bool:
+    """Whether Airflow's UI and API show this extra key's value as ``***`` (its default sensitive names)."""
+    normalized = re.sub(r"\W+", "_", key.strip().lower())
+    return any(name in normalized for name in AIRFLOW_SENSITIVE_NAMES)
+
 
 # JSON Schema types of the form field kinds; "password" is a masked string.
 _SCHEMA_TYPES = {
@@ -38,6 +58,11 @@ class ConnField:
     default: Any = None
 
     @property
+    def form_default(self) -> Any:
+        """The value the form pre-fills: none for a key Airflow masks, whose default it would save as ``***``."""
+        return None if masked_by_airflow(self.key) else self.default
+
+    @property
     def help_text(self) -> str:
         """The description, listing the accepted values when there is a fixed set."""
         if not self.choices:
@@ -51,8 +76,8 @@ class ConnField:
             schema["format"] = "password"
         if self.choices:
             schema["enum"] = list(self.choices)
-        if self.default is not None:
-            schema["default"] = self.default
+        if self.form_default is not None:
+            schema["default"] = self.form_default
         return {"label": self.label, "description": self.help_text, "schema": schema}
 
 
@@ -162,7 +187,7 @@ CONN_FIELDS: tuple[ConnField, ...] = (
     ConnField(
         "token_refresh_margin",
         "Token refresh margin (s)",
-        "Refresh the access token this many seconds before it expires.",
+        "Refresh the access token this many seconds before it expires (300 when empty).",
         "number",
         default=300,
     ),

@@ -7,6 +7,7 @@ anything unknown or malformed fails with a message that names the key and how to
 from __future__ import annotations
 
 import difflib
+import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -15,7 +16,12 @@ from urllib.parse import urlsplit
 from airflow_provider_genesys.exceptions import GenesysCloudConfigError
 from airflow_provider_genesys.regions import DEFAULT_REGION, Region, resolve_region
 
+log = logging.getLogger(__name__)
+
 LEGACY_PREFIX = "extra__genesys_cloud__"
+# What Airflow's UI and API show instead of the value of a key whose name looks secret (it contains
+# "token", "secret", "proxies", ...). A connection form that pre-filled such a value saves the mask itself.
+AIRFLOW_MASK = "***"
 SAML2_BEARER_URN = "urn:ietf:params:oauth:grant-type:saml2-bearer"
 GRANT_TYPES = ("client_credentials", "saml2_bearer", "refresh_token", "access_token")
 SECRET_EXTRAS = frozenset({"saml_assertion", "refresh_token", "access_token"})
@@ -152,6 +158,18 @@ def _normalise_extra(extra: Mapping[str, Any] | None) -> dict[str, Any]:
                 f"Valid keys: {', '.join(sorted(_COERCERS))}."
             )
         if value is None or (isinstance(value, str) and not value.strip()):
+            continue
+        if isinstance(value, str) and value.strip() == AIRFLOW_MASK:
+            if key in SECRET_EXTRAS:
+                raise GenesysCloudConfigError(
+                    f"Extra {raw_key!r} holds Airflow's mask {AIRFLOW_MASK!r}, not the secret itself; type the "
+                    "secret into the connection form again (or set it in the connection's JSON)."
+                )
+            log.warning(
+                "Extra %r holds Airflow's mask %r (a connection form saved what Airflow displays for a key named "
+                "like a secret); using its default instead. Clear the field or type a value to silence this.",
+                raw_key, AIRFLOW_MASK,
+            )
             continue
         if legacy and key in values:
             continue  # the plain key wins over the legacy form-field key

@@ -307,7 +307,7 @@ class GenesysCloudHook(BaseHook):
             return {}
 
         def widget(field: ConnField) -> Any:
-            common = {"description": field.help_text, "default": field.default}
+            common = {"description": field.help_text, "default": field.form_default}
             label = lazy_gettext(field.label)
             if field.kind == "password":
                 return PasswordField(label, widget=BS3PasswordFieldWidget(), **common)

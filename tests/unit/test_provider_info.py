@@ -14,7 +14,7 @@ import jsonschema
 import pytest
 
 from airflow_provider_genesys import get_provider_info
-from airflow_provider_genesys._provider_info import CONN_FIELDS
+from airflow_provider_genesys._provider_info import AIRFLOW_SENSITIVE_NAMES, CONN_FIELDS, masked_by_airflow
 from airflow_provider_genesys.hooks.genesys import GenesysCloudHook
 from airflow_provider_genesys.regions import REGIONS
 from airflow_provider_genesys.settings import EXTRA_KEYS, GRANT_TYPES, SECRET_EXTRAS, GenesysSettings
@@ -93,6 +93,34 @@ def test_form_defaults_are_the_core_defaults() -> None:
         assert settings == plain, field.key
 
 
+def test_sensitive_names_are_airflows() -> None:
+    """Our copy of the names Airflow masks must follow the installed Airflow, or the form check below lies."""
+    try:
+        from airflow._shared.secrets_masker import DEFAULT_SENSITIVE_FIELDS
+    except ImportError:  # Airflow < 3.1
+        from airflow.utils.log.secrets_masker import DEFAULT_SENSITIVE_FIELDS
+    assert frozenset(DEFAULT_SENSITIVE_FIELDS) == AIRFLOW_SENSITIVE_NAMES
+    assert masked_by_airflow("token_refresh_margin")
+    assert masked_by_airflow("token_pool_size")
+    assert not masked_by_airflow("max_attempts")
+
+
+def test_a_connection_saved_from_the_form_with_its_defaults_works() -> None:
+    """What the UI pre-fills (Airflow's hook metadata, after Airflow redacts it) saved as is: the core defaults.
+
+    Airflow shows a field whose key contains "token" (or "secret", "proxies", ...) as ``***``, including the
+    default it pre-fills, and a new connection is then saved with ``"***"`` as that value.
+    """
+    from airflow.api_fastapi.core_api.services.ui.connections import HookMetaService
+
+    (meta,) = [m for m in HookMetaService.hook_meta_data() if m.connection_type == "genesys_cloud"]
+    prefilled = {key: spec["value"] for key, spec in meta.extra_fields.items() if spec.get("value") is not None}
+    assert prefilled, "the form pre-fills defaults"
+    assert "***" not in prefilled.values()
+    saved = GenesysSettings.from_connection(login="id", password="secret", extra=prefilled)
+    assert saved == GenesysSettings.from_connection(login="id", password="secret", extra={})
+
+
 def test_standard_fields_relabelled_and_unused_ones_hidden(connection_type: dict) -> None:
     behaviour = connection_type["ui-field-behaviour"]
     assert behaviour["relabeling"] == {"login": "Client ID", "password": "Client Secret"}
@@ -143,6 +171,7 @@ def test_legacy_widgets_cover_conn_fields(monkeypatch: pytest.MonkeyPatch, conne
     assert widgets["region"].label == "Region"
     assert "eusc_de_east_1" in widgets["region"].kwargs["description"]
     assert widgets["max_attempts"].kwargs["default"] == 10
+    assert widgets["token_refresh_margin"].kwargs["default"] is None  # Airflow would mask it: see above
 
 
 def test_legacy_widgets_absent_without_form_libraries(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -105,6 +105,20 @@ def test_form_strings_are_coerced() -> None:
     assert settings.gateway_host is None
 
 
+def test_airflows_mask_saved_by_the_form_means_the_default(caplog: pytest.LogCaptureFixture) -> None:
+    """Connections already saved with ``"***"`` (Airflow's mask of a key named like a secret) keep working."""
+    assert settings_from({"token_refresh_margin": "***"}) == settings_from({})
+    assert "token_refresh_margin" in caplog.text
+
+
+@pytest.mark.parametrize("key", ["refresh_token", "saml_assertion", "access_token"])
+def test_airflows_mask_in_a_secret_extra_asks_for_the_secret_again(key: str) -> None:
+    grant = {"refresh_token": "refresh_token", "saml_assertion": "saml2_bearer", "access_token": "access_token"}
+    message = config_error({key: "***", "grant_type": grant[key], "org_name": "org"})
+    assert key in message
+    assert "type the secret into the connection form again" in message
+
+
 def test_legacy_prefixed_keys_are_accepted_and_plain_keys_win() -> None:
     settings = settings_from(
         {"extra__genesys_cloud__region": "eu-west-1", "extra__genesys_cloud__max_attempts": 2}
