@@ -18,8 +18,14 @@ def read(path: Path) -> list[dict]:
     return [json.loads(line) for line in path.read_text().splitlines()]
 
 
-def expected_access(org) -> set[tuple]:
-    """user x role x division x permission, computed independently of the loader's SQL."""
+DATASETS = ("users", "roles", "permissions", "divisions", "grants", "groups", "group_members", "oauth_clients")
+TYPES = {"PC_USER": "user", "PC_GROUP": "group", "PC_OAUTH_CLIENT": "oauth_client",
+         "PC_TRUSTEE_USER": "trustee_user", "PC_TRUSTEE_GROUP": "trustee_group"}
+
+
+def expected_access(org) -> tuple[set[tuple], set[tuple]]:
+    """(user access, OAuth client access) computed independently of the loader's SQL: user x role x
+    division x permission x how (``direct`` or the group), ``*`` expanded to every division."""
     catalogue = {
         (p["domain"], p["entityType"], p["action"])
         for collection in org.permissions
@@ -34,14 +40,29 @@ def expected_access(org) -> set[tuple]:
         ]
         for role in org.roles
     }
-    rows = set()
-    for user, role, division in org.iter_grants():
+    every_division = [d["id"] for d in org.divisions]
+    members = {group.id: [org.user_id(i) for i in org.subjects.members(g)]
+               for g, group in enumerate(org.subjects.groups)}
+    clients = {c.id for c in org.subjects.clients}
+    users, client_rows = set(), set()
+
+    def permissions(role):
         for want in policies[role]:
             matches = [p for p in catalogue if all(w in ("*", v) for w, v in zip(want, p, strict=True))]
-            rows.update((user, role, division, *p, 1) for p in matches)
+            yield from ((*p, 1) for p in matches)
             if not matches:
-                rows.add((user, role, division, *want, 0))
-    return rows
+                yield (*want, 0)
+
+    for subject, kind, role, division in org.iter_all_grants():
+        for one in every_division if division == "*" else [division]:
+            for perm in permissions(role):
+                if kind == "PC_USER":
+                    users.add((subject, role, one, *perm, "direct"))
+                elif kind == "PC_GROUP":
+                    users.update((user, role, one, *perm, subject) for user in members[subject])
+                elif kind == "PC_OAUTH_CLIENT" and subject in clients:
+                    client_rows.add((subject, role, one, *perm))
+    return users, client_rows
 
 
 def test_extract_and_load_match_the_org(run_dag, tmp_path: Path) -> None:
@@ -53,15 +74,17 @@ def test_extract_and_load_match_the_org(run_dag, tmp_path: Path) -> None:
 
         (day,) = [p for p in base.iterdir() if p.is_dir()]
         assert sorted(p.name for p in day.iterdir()) == sorted(
-            f"{name}.ndjson" for name in ("users", "roles", "permissions", "divisions", "grants")
+            f"{name}.ndjson" for name in DATASETS
         )  # and no temporary files
         users = read(day / "users.ndjson")
         assert sorted(u["id"] for u in users) == sorted(org.user_ids("any"))
         for name in ("roles", "permissions", "divisions"):
             written = sorted(r["id"] for r in read(day / f"{name}.ndjson"))
             assert written == sorted(r["id"] for r in getattr(org, name))
-        grants = [(g["userId"], g["roleId"], g["divisionId"]) for g in read(day / "grants.ndjson")]
-        assert sorted(grants) == sorted(org.iter_grants())
+        truth = sorted((s, TYPES[k], r, d) for s, k, r, d in org.iter_all_grants())
+        grants = [(g["subjectId"], g["subjectType"], g["roleId"], g["divisionId"]) for g in read(day / "grants.ndjson")]
+        assert sorted(grants) == truth
+        assert all("secret" not in c for c in read(day / "oauth_clients.ndjson"))
 
         db = sqlite3.connect(base / "genesys.db")
         try:
@@ -69,8 +92,8 @@ def test_extract_and_load_match_the_org(run_dag, tmp_path: Path) -> None:
             assert ids("users") == sorted(org.user_ids("any"))
             assert ids("roles") == sorted(r["id"] for r in org.roles)
             assert ids("divisions") == sorted(d["id"] for d in org.divisions)
-            loaded = sorted(db.execute("SELECT user_id, role_id, division_id FROM grants"))
-            assert loaded == sorted(org.iter_grants())
+            loaded = sorted(db.execute("SELECT subject_id, subject_type, role_id, division_id FROM grants"))
+            assert loaded == truth
             perms = sorted(db.execute("SELECT domain, entity_type, action FROM permissions"))
             assert perms == sorted(
                 (p["domain"], p["entityType"], p["action"])
@@ -81,10 +104,14 @@ def test_extract_and_load_match_the_org(run_dag, tmp_path: Path) -> None:
             access = set(
                 db.execute(
                     "SELECT user_id, role_id, division_id, domain, entity_type, action, "
-                    "in_catalogue FROM access"
+                    "in_catalogue, via FROM access"
                 )
             )
-            assert access == expected_access(org)
+            clients = set(db.execute("SELECT client_id, role_id, division_id, domain, entity_type, action, "
+                                     "in_catalogue FROM oauth_client_access"))
+            assert (access, clients) == expected_access(org)
+            assert any(row[-1] != "direct" for row in access)
+            assert clients
         finally:
             db.close()
 
@@ -96,9 +123,7 @@ def test_extract_and_load_match_the_org(run_dag, tmp_path: Path) -> None:
             conf={"base": str(base), "database_conn_id": "test_db"},
             env={"AIRFLOW_CONN_TEST_DB": json.dumps({"conn_type": "sqlite", "host": str(other)})},
         )
-        assert sorted(p.name for p in day.iterdir()) == sorted(
-            f"{name}.ndjson" for name in ("users", "roles", "permissions", "divisions", "grants")
-        )
+        assert sorted(p.name for p in day.iterdir()) == sorted(f"{name}.ndjson" for name in DATASETS)
         counts = (
             "SELECT (SELECT COUNT(*) FROM users), (SELECT COUNT(*) FROM grants), "
             "(SELECT COUNT(*) FROM access)"

@@ -1,0 +1,101 @@
+"""Users, in every way the real API may page them past 10,000 results.
+
+``GET /api/v2/users`` answers 400 for results past the first 10,000 of a listing: Genesys' Terraform
+provider shows it for ``state=inactive``; whether other states are capped is not published. The cursor
+listing ``GET /api/v2/users/query`` has no cap but needs ``directory:user:view`` in every division (403
+without). So, per listing of more than 10,000 users: the cursor listing; if that is refused, the page
+numbers as far as the API allows, then the same listing in descending order for the rest (20,000 users of
+one state at most; past that a clear error says which permission lifts the limit). ``state=any`` past
+10,000 is read as its three states, each of which may be capped or not. The writer drops the users
+two listings share.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from collections.abc import Iterator
+from typing import Any
+
+from airflow_provider_genesys.exceptions import GenesysCloudApiError, GenesysCloudError
+from airflow_provider_genesys.extract.fetch import PageFetcher
+from airflow_provider_genesys.extract.plans.common import ExtractOptions
+
+log = logging.getLogger(__name__)
+
+USERS = "/api/v2/users"
+USERS_QUERY = "/api/v2/users/query"
+PAGE_SIZE = 500
+# GET /api/v2/users answers 400 past the first 10,000 results (at least for state=inactive).
+USERS_PAGE_NUMBER_CAP = 10_000
+STATES = ("active", "inactive", "deleted")
+
+
+def users(fetcher: PageFetcher, options: ExtractOptions) -> Iterator[dict]:
+    """Every user of ``options.state``; page numbers in parallel up to 10,000 users."""
+    params: dict[str, Any] = {"pageSize": PAGE_SIZE}
+    if options.expand:
+        params["expand"] = ",".join(options.expand)
+    yield from users_in_state(fetcher, options.state, params)
+
+
+def users_in_state(fetcher: PageFetcher, state: str, params: dict[str, Any]) -> Iterator[dict]:
+    """One state's users (``any``: all), whichever of the three ways the API allows."""
+    query = {**params, "state": state}
+    first = fetcher.get_page(USERS, query, 1)
+    total = first.total if first.total is not None else len(first.entities)
+    if total <= USERS_PAGE_NUMBER_CAP:
+        yield from fetcher.listing(USERS, query, first=first)
+        return
+    if state == "any":
+        log.info("%d users is past the %d-result cap of %s: listing each state", total, USERS_PAGE_NUMBER_CAP, USERS)
+        for one in STATES:
+            yield from users_in_state(fetcher, one, params)
+        return
+    try:
+        cursor = fetcher.sequential(USERS_QUERY, query)
+        head = next(cursor, None)
+    except GenesysCloudApiError as err:
+        if err.status is None or not 400 <= err.status < 500:
+            raise
+        log.warning("%s answered %s: paging %d %s users by page number instead", USERS_QUERY, err.status,
+                    total, state)
+    else:
+        log.info("%d %s users is past the %d-result cap of %s: streaming %s by cursor", total, state,
+                 USERS_PAGE_NUMBER_CAP, USERS, USERS_QUERY)
+        if head is not None:
+            yield head
+            yield from cursor
+        return
+    yield from _capped_pages(fetcher, query, first, total, state)
+
+
+def _capped_pages(fetcher: PageFetcher, query: dict[str, Any], first: Any, total: int, state: str) -> Iterator[dict]:
+    """Page numbers up to the cap; if the API refuses the page past it, the rest in descending order."""
+    allowed = USERS_PAGE_NUMBER_CAP // PAGE_SIZE
+    count = math.ceil(total / PAGE_SIZE)
+    yield from first.entities
+    for page in fetcher.ordered_map(lambda n: fetcher.get_page(USERS, query, n), range(2, allowed + 1)):
+        yield from page.entities
+    try:
+        past = fetcher.get_page(USERS, query, allowed + 1)
+    except GenesysCloudApiError as err:
+        if err.status != 400:
+            raise
+    else:  # this state is not capped: the remaining pages as usual
+        yield from past.entities
+        for page in fetcher.ordered_map(lambda n: fetcher.get_page(USERS, query, n), range(allowed + 2, count + 1)):
+            yield from page.entities
+        return
+    if total > 2 * USERS_PAGE_NUMBER_CAP:
+        raise GenesysCloudError(
+            f"{total} {state} users cannot be listed: {USERS} answers 400 past {USERS_PAGE_NUMBER_CAP:,} "
+            f"results (read from both ends: {2 * USERS_PAGE_NUMBER_CAP:,}) and {USERS_QUERY} was refused. "
+            f"Give the OAuth client's role directory:user:view in all divisions so the cursor listing works."
+        )
+    rest = math.ceil((total - USERS_PAGE_NUMBER_CAP) / PAGE_SIZE)
+    descending = {**query, "sortOrder": "DESC"}
+    log.info("%s is capped at %d results for %s users: reading the last %d users in descending order",
+             USERS, USERS_PAGE_NUMBER_CAP, state, total - USERS_PAGE_NUMBER_CAP)
+    for page in fetcher.ordered_map(lambda n: fetcher.get_page(USERS, descending, n), range(1, rest + 1)):
+        yield from page.entities
