@@ -17,7 +17,7 @@ import math
 from collections.abc import Iterator
 from typing import Any
 
-from airflow_provider_genesys.exceptions import GenesysCloudApiError, GenesysCloudError
+from airflow_provider_genesys.exceptions import GenesysCloudApiError, GenesysCloudConfigError
 from airflow_provider_genesys.extract.fetch import PageFetcher
 from airflow_provider_genesys.extract.plans.common import ExtractOptions
 
@@ -88,7 +88,7 @@ def _capped_pages(fetcher: PageFetcher, query: dict[str, Any], first: Any, total
             yield from page.entities
         return
     if total > 2 * USERS_PAGE_NUMBER_CAP:
-        raise GenesysCloudError(
+        raise GenesysCloudConfigError(
             f"{total} {state} users cannot be listed: {USERS} answers 400 past {USERS_PAGE_NUMBER_CAP:,} "
             f"results (read from both ends: {2 * USERS_PAGE_NUMBER_CAP:,}) and {USERS_QUERY} was refused. "
             f"Give the OAuth client's role directory:user:view in all divisions so the cursor listing works."
