@@ -130,7 +130,7 @@ def test_audit_query_job_matches_the_models(emu, client):
     query = {
         "interval": "2019-01-01T00:00:00Z/2030-01-01T00:00:00Z",
         "serviceName": "PeoplePermissions",
-        "filters": [{"property": "Action", "value": "Add"}],
+        "filters": [{"property": "Action", "value": "MemberAdd"}],
         "sort": [{"name": "Timestamp", "sortOrder": "descending"}],
     }
     assert_conforms(query, "AuditQueryRequest")
@@ -151,7 +151,7 @@ def test_removal_events_match_the_models(emu, client):
     response = client.session.put(f"{emu.api_url}/api/v2/authorization/roles/{role_id}/users/remove", json=[user])
     assert response.status_code == 200, response.text
     query = {"interval": "2019-01-01T00:00:00Z/2100-01-01T00:00:00Z", "serviceName": "PeoplePermissions"}
-    job = client.post("/api/v2/audits/query", {**query, "filters": [{"property": "Action", "value": "Remove"}]})
+    job = client.post("/api/v2/audits/query", {**query, "filters": [{"property": "Action", "value": "MemberRemove"}]})
     results = client.ok(f"/api/v2/audits/query/{job.json()['id']}/results")
     assert results["entities"]
     assert_conforms(results, "AuditQueryExecutionResultsResponse")
