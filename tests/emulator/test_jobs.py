@@ -106,7 +106,8 @@ def test_sort_order_is_ascending_or_descending_and_pages_hold_500(emu, client):
         return client.ok(f"/api/v2/audits/query/{job.json()['id']}/results", pageSize=500)["entities"]
 
     up, down = events("ascending"), events("descending")
-    assert len(up) > 100 and [e["eventDate"] for e in down] == sorted((e["eventDate"] for e in up), reverse=True)
+    assert len(up) > 100
+    assert [e["eventDate"] for e in down] == sorted((e["eventDate"] for e in up), reverse=True)
     assert client.post("/api/v2/audits/query", {**QUERY, "sort": [{"sortOrder": "desc"}]}).status_code == 400
     job = client.post("/api/v2/audits/query", QUERY).json()
     assert client.get(f"/api/v2/audits/query/{job['id']}/results", pageSize=501).status_code == 400
