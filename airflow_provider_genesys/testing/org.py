@@ -211,6 +211,13 @@ class Org:
         created = self.user_created(i)
         if "authorization" in expand or "authorization.unusedRoles" in expand:
             user["authorization"] = self.user_authorization(i)
+        if "groups" in expand:
+            member_of = self.subjects.groups_of(i) if self._states[i] != DELETED else ()
+            user["groups"] = [
+                {"id": self.subjects.groups[g].id, "name": self.subjects.groups[g].name,
+                 "selfUri": self.subjects.groups[g].self_uri}
+                for g in member_of
+            ]
         if "employerInfo" in expand:
             user["employerInfo"] = {
                 "officialName": name,

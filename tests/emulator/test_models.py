@@ -82,7 +82,7 @@ def test_the_checker_catches_wrong_names_and_types():
     assert problems({"permissionMap": {"x": [{"divisionAware": 1}]}}, "DomainPermissionCollection")
 
 
-USER_EXPANDS = "authorization,employerInfo,dateLastLogin,lasttokenissued"
+USER_EXPANDS = "authorization,employerInfo,dateLastLogin,lasttokenissued,groups"
 # (request, model): every read endpoint, with the parameters that add fields
 READS: list[tuple[str, dict[str, Any], str]] = [
     ("/api/v2/users", {"pageSize": 50, "state": "any", "expand": USER_EXPANDS}, "UserEntityListing"),

@@ -149,3 +149,15 @@ def test_groups_members_and_oauth_clients(emu: GenesysCloudEmulator, tmp_path: P
     assert "secret" not in (tmp_path / "oauth_clients.ndjson").read_text()
     assert {c["authorizedGrantType"] for c in clients} >= {"CLIENT-CREDENTIALS", "CODE"}
     assert any(rd["divisionId"] == "*" for c in clients for rd in c["roleDivisions"])
+
+
+@pytest.mark.parametrize("expand", ["honoured", "dropped"])
+def test_group_members_are_exact_whether_expand_is_honoured_or_dropped(tmp_path: Path, expand: str) -> None:
+    with GenesysCloudEmulator(users=300, seed=5, expand=expand) as emu:
+        _, members = extract(emu, "group_members", tmp_path)
+        subjects = emu.org.subjects
+        expected = {(g.id, emu.org.user_id(i)) for n, g in enumerate(subjects.groups) for i in subjects.members(n)}
+        assert sorted((m["groupId"], m["userId"]) for m in members) == sorted(expected)
+        listings = emu.stats.snapshot()["by_path"].get("GET /api/v2/groups/{groupId}/members", 0)
+        # honoured: one users listing instead of one member listing per group; dropped: noticed, then those
+        assert (listings == 0) if expand == "honoured" else (listings >= len(subjects.groups))
