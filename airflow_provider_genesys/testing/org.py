@@ -586,18 +586,16 @@ class Org:
 
     def deactivate_users(self, count: int) -> list[str]:
         """Deactivate the first ``count`` active users in listing order (every later active page shifts)."""
-        with self._lock:
-            victims = self.sorted_by_name("active")[:count]
-            for i in victims:
-                self._states[i] = INACTIVE
-            self._changed()
-            return [self._ids[i] for i in victims]
+        return self._retire(count, INACTIVE)
 
     def remove_users(self, count: int) -> list[str]:
         """Delete the first ``count`` active users in listing order (so every later page shifts)."""
+        return self._retire(count, DELETED)
+
+    def _retire(self, count: int, state: int) -> list[str]:
         with self._lock:
             victims = self.sorted_by_name("active")[:count]
             for i in victims:
-                self._states[i] = DELETED
+                self._states[i] = state
             self._changed()
             return [self._ids[i] for i in victims]

@@ -3,18 +3,16 @@ run is written exactly once, in each state filter, by page number and by cursor.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from airflow_provider_genesys.client import GenesysCloudClient
-from airflow_provider_genesys.extract import ExtractOptions, run_extract
 from airflow_provider_genesys.extract.fetch import ListingChangedError
 from airflow_provider_genesys.extract.plans import users as users_plan
-from airflow_provider_genesys.settings import GenesysSettings
 from airflow_provider_genesys.testing import GenesysCloudEmulator
+
+from .extract_support import extract_ids
 
 CHANGES = {
     "added": {"add": 40},
@@ -38,11 +36,7 @@ def small_pages(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def extract(emu: GenesysCloudEmulator, path: Path, state: str) -> list[str]:
-    conn = emu.connection_dict(max_retry_wait=0)
-    settings = GenesysSettings.from_connection(login=conn["login"], password=conn["password"], extra=conn["extra"])
-    with GenesysCloudClient(settings) as client:
-        run_extract(client, "users", path, ExtractOptions(state=state, max_workers=2))
-    return [json.loads(line)["id"] for line in path.read_text().splitlines()]
+    return extract_ids(emu, path, "users", state=state, max_workers=2)
 
 
 @pytest.mark.parametrize("listing", list(LISTINGS))

@@ -3,26 +3,20 @@ the real API caps GET /api/v2/users and whether GET /api/v2/users/query is allow
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import pytest
 
-from airflow_provider_genesys.client import GenesysCloudClient
 from airflow_provider_genesys.exceptions import GenesysCloudConfigError
-from airflow_provider_genesys.extract import ExtractOptions, run_extract
-from airflow_provider_genesys.settings import GenesysSettings
 from airflow_provider_genesys.testing import GenesysCloudEmulator
+
+from .extract_support import extract_ids
 
 USERS = 25_000
 
 
 def extract(emu: GenesysCloudEmulator, path: Path, state: str) -> list[str]:
-    conn = emu.connection_dict(max_retry_wait=0)
-    settings = GenesysSettings.from_connection(login=conn["login"], password=conn["password"], extra=conn["extra"])
-    with GenesysCloudClient(settings) as client:
-        run_extract(client, "users", path, ExtractOptions(state=state, max_workers=4))
-    return [json.loads(line)["id"] for line in path.read_text().splitlines()]
+    return extract_ids(emu, path, "users", state=state, max_workers=4)
 
 
 @pytest.mark.parametrize("users_query", ["allowed", "forbidden"])
