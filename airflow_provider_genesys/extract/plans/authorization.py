@@ -73,11 +73,11 @@ def grants(fetcher: PageFetcher, options: ExtractOptions) -> Iterator[dict]:
     if plan == "roles":
         yield from _grants_by_role(fetcher, role_names)
         return
-    types = SubjectTypes(fetcher)
-    try:
-        yield from _grants_by_division(fetcher, first_divisions, role_names, types)
-    finally:
-        types.close()
+    # Read once per extract: a later pass reuses it (a subject created since is typed from a role listing).
+    types = fetcher.memo.get("subject_types")
+    if types is None:
+        types = fetcher.memo["subject_types"] = SubjectTypes(fetcher)
+    yield from _grants_by_division(fetcher, first_divisions, role_names, types)
 
 
 def _grants_by_division(
@@ -123,6 +123,7 @@ def _grants_by_division(
             if current is None or holders.get(record["roleId"], 0) < holders.get(current, 0):
                 smallest[record["subjectId"]] = record["roleId"]
         kinds = _types_from_roles(fetcher, set(smallest.values()))
+        types.others.update({sid: kinds[sid] for sid in smallest if sid in kinds})  # for later passes
         for record in unresolved:
             kind = kinds.get(record["subjectId"], "unknown")
             yield grant_record(record["subjectId"], kind, record["roleId"], record["roleName"],
