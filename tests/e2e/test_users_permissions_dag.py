@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from airflow_provider_genesys.testing import GenesysCloudEmulator
+from airflow_provider_genesys.testing import GenesysCloudEmulator, truth
 
 pytestmark = pytest.mark.e2e
 DAG_ID = "genesys_users_permissions_extract"
@@ -19,52 +19,6 @@ def read(path: Path) -> list[dict]:
 
 
 DATASETS = ("users", "roles", "permissions", "divisions", "grants", "groups", "group_members", "oauth_clients")
-TYPES = {"PC_USER": "user", "PC_GROUP": "group", "PC_OAUTH_CLIENT": "oauth_client",
-         "PC_TRUSTEE_USER": "trustee_user", "PC_TRUSTEE_GROUP": "trustee_group"}
-
-
-def expected_access(org) -> tuple[set[tuple], set[tuple]]:
-    """(user access, OAuth client access) computed independently of the loader's SQL: user x role x
-    division x permission x how (``direct`` or the group), ``*`` expanded to every division."""
-    catalogue = {
-        (p["domain"], p["entityType"], p["action"])
-        for collection in org.permissions
-        for entries in collection["permissionMap"].values()
-        for p in entries
-    }
-    policies = {
-        role["id"]: [
-            (pol["domain"], pol["entityName"], action)
-            for pol in role["permissionPolicies"]
-            for action in pol["actionSet"]
-        ]
-        for role in org.roles
-    }
-    every_division = [d["id"] for d in org.divisions]
-    members = {group.id: [org.user_id(i) for i in org.subjects.members(g)]
-               for g, group in enumerate(org.subjects.groups)}
-    clients = {c.id for c in org.subjects.clients}
-    users, client_rows = set(), set()
-
-    def permissions(role):
-        for want in policies[role]:
-            matches = [p for p in catalogue if all(w in ("*", v) for w, v in zip(want, p, strict=True))]
-            yield from ((*p, 1) for p in matches)
-            if not matches:
-                yield (*want, 0)
-
-    for subject, kind, role, division in org.iter_all_grants():
-        for one in every_division if division == "*" else [division]:
-            for perm in permissions(role):
-                if kind == "PC_USER":
-                    users.add((subject, role, one, *perm, "direct"))
-                elif kind == "PC_GROUP":
-                    users.update((user, role, one, *perm, subject) for user in members[subject])
-                elif kind == "PC_OAUTH_CLIENT" and subject in clients:
-                    client_rows.add((subject, role, one, *perm))
-    return users, client_rows
-
-
 def test_extract_and_load_match_the_org(run_dag, tmp_path: Path) -> None:
     base = tmp_path / "out"
     with GenesysCloudEmulator(users=300, seed=42) as emu:
@@ -81,9 +35,9 @@ def test_extract_and_load_match_the_org(run_dag, tmp_path: Path) -> None:
         for name in ("roles", "permissions", "divisions"):
             written = sorted(r["id"] for r in read(day / f"{name}.ndjson"))
             assert written == sorted(r["id"] for r in getattr(org, name))
-        truth = sorted((s, TYPES[k], r, d) for s, k, r, d in org.iter_all_grants())
+        expected_grants = truth.grants(org)
         grants = [(g["subjectId"], g["subjectType"], g["roleId"], g["divisionId"]) for g in read(day / "grants.ndjson")]
-        assert sorted(grants) == truth
+        assert sorted(grants) == expected_grants
         assert all("secret" not in c for c in read(day / "oauth_clients.ndjson"))
 
         db = sqlite3.connect(base / "genesys.db")
@@ -93,7 +47,7 @@ def test_extract_and_load_match_the_org(run_dag, tmp_path: Path) -> None:
             assert ids("roles") == sorted(r["id"] for r in org.roles)
             assert ids("divisions") == sorted(d["id"] for d in org.divisions)
             loaded = sorted(db.execute("SELECT subject_id, subject_type, role_id, division_id FROM grants"))
-            assert loaded == truth
+            assert loaded == expected_grants
             perms = sorted(db.execute("SELECT domain, entity_type, action FROM permissions"))
             assert perms == sorted(
                 (p["domain"], p["entityType"], p["action"])
@@ -109,7 +63,7 @@ def test_extract_and_load_match_the_org(run_dag, tmp_path: Path) -> None:
             )
             clients = set(db.execute("SELECT client_id, role_id, division_id, domain, entity_type, action, "
                                      "in_catalogue FROM oauth_client_access"))
-            assert (access, clients) == expected_access(org)
+            assert (access, clients) == truth.access(org)
             assert any(row[-1] != "direct" for row in access)
             assert clients
         finally:

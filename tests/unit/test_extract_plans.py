@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -10,10 +11,13 @@ import pytest
 
 from airflow_provider_genesys.client import GenesysCloudClient
 from airflow_provider_genesys.extract import ExtractOptions, run_extract
+from airflow_provider_genesys.extract.database import load_extracts
+from airflow_provider_genesys.extract.plans import DATASETS
 from airflow_provider_genesys.extract.plans import authorization as plans_module
 from airflow_provider_genesys.extract.plans.authorization import choose_grants_plan
 from airflow_provider_genesys.settings import GenesysSettings
 from airflow_provider_genesys.testing import GenesysCloudEmulator
+from airflow_provider_genesys.testing import truth as ground_truth
 
 
 @pytest.fixture
@@ -37,17 +41,12 @@ def extract(emu: GenesysCloudEmulator, dataset: str, path: Path, **options) -> t
     return result, records
 
 
-TYPES = {"PC_USER": "user", "PC_GROUP": "group", "PC_OAUTH_CLIENT": "oauth_client",
-         "PC_TRUSTEE_USER": "trustee_user", "PC_TRUSTEE_GROUP": "trustee_group"}
-
-
 def grant_keys(records: list[dict]) -> list[tuple[str, str, str, str]]:
     return [(r["subjectId"], r["subjectType"], r["roleId"], r["divisionId"]) for r in records]
 
 
 def truth(emu: GenesysCloudEmulator) -> list[tuple[str, str, str, str]]:
-    """Every grant of every subject, with its type as grant records spell it."""
-    return sorted((s, TYPES[kind], r, d) for s, kind, r, d in emu.org.iter_all_grants())
+    return ground_truth.grants(emu.org)
 
 
 @pytest.mark.parametrize("state", ["any", "active", "deleted"])
@@ -113,8 +112,9 @@ def test_grants_per_role_plan_when_roles_are_fewer(
 
 @pytest.mark.parametrize("wildcard", ["grants", "empty", "400", "404"])
 @pytest.mark.parametrize("expand", ["honoured", "dropped"])
-def test_grants_are_exact_in_every_emulator_variant(tmp_path: Path, wildcard: str, expand: str) -> None:
-    """However the unconfirmed wildcard listing answers, every grant of every kind of subject, typed."""
+def test_grants_and_access_are_exact_in_every_emulator_variant(tmp_path: Path, wildcard: str, expand: str) -> None:
+    """However the unconfirmed wildcard listing answers and whether expand is honoured: every grant of every
+    kind of subject, typed, and the loaded access tables equal the org's ground truth."""
     with GenesysCloudEmulator(users=300, seed=5, wildcard_grants=wildcard, expand=expand) as emu:
         _, records = extract(emu, "grants", tmp_path)
         assert sorted(grant_keys(records)) == truth(emu)
@@ -122,6 +122,19 @@ def test_grants_are_exact_in_every_emulator_variant(tmp_path: Path, wildcard: st
         kinds = {r["subjectType"] for r in records}
         assert kinds == {"user", "group", "oauth_client", "trustee_user", "trustee_group"}
         assert any(r["divisionId"] == "*" and r["subjectType"] == "group" for r in records)
+        for dataset in DATASETS:
+            if dataset != "grants":
+                extract(emu, dataset, tmp_path)
+        db = sqlite3.connect(tmp_path / "g.db")
+        try:
+            load_extracts(db, {dataset: tmp_path / f"{dataset}.ndjson" for dataset in DATASETS})
+            access = set(db.execute("SELECT user_id, role_id, division_id, domain, entity_type, action, "
+                                    "in_catalogue, via FROM access"))
+            clients = set(db.execute("SELECT client_id, role_id, division_id, domain, entity_type, action, "
+                                     "in_catalogue FROM oauth_client_access"))
+        finally:
+            db.close()
+        assert (access, clients) == ground_truth.access(emu.org)
 
 
 @pytest.mark.parametrize(
