@@ -241,7 +241,7 @@ def shown_default(value: Any) -> str:
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="python -m airflow_provider_genesys.testing.emulator",
-        description="Serve an emulated Genesys Cloud org (users, roles, divisions, grants) over HTTP. "
+        description="Serve an emulated Genesys Cloud org (users, groups, OAuth clients, roles, divisions, grants) over HTTP. "
         "Prints 'listening on http://HOST:PORT' once it accepts connections; stops on SIGTERM/SIGINT.",
     )
 
