@@ -241,8 +241,8 @@ def shown_default(value: Any) -> str:
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="python -m airflow_provider_genesys.testing.emulator",
-        description="Serve an emulated Genesys Cloud org (users, groups, OAuth clients, roles, divisions, grants) over HTTP. "
-        "Prints 'listening on http://HOST:PORT' once it accepts connections; stops on SIGTERM/SIGINT.",
+        description="Serve an emulated Genesys Cloud org (users, groups, OAuth clients, roles, divisions, grants) "
+        "over HTTP. Prints 'listening on http://HOST:PORT' once it accepts connections; stops on SIGTERM/SIGINT.",
     )
 
     def add(flag: str, default: Any, text: str, **kwargs: Any) -> None:
