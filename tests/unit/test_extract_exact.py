@@ -11,6 +11,7 @@ import pytest
 from airflow_provider_genesys.extract.fetch import ListingChangedError
 from airflow_provider_genesys.extract.plans import users as users_plan
 from airflow_provider_genesys.testing import GenesysCloudEmulator
+from airflow_provider_genesys.testing import api as emulator_api
 
 from .extract_support import extract_ids
 
@@ -46,8 +47,9 @@ def test_users_present_for_the_whole_run_are_written_once(
     emu: GenesysCloudEmulator, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, state: str, change: str,
     listing: str,
 ) -> None:
-    if listing == "cursor":  # a "cap" below every state's size sends the plan to /users/query
-        monkeypatch.setattr(users_plan, "USERS_PAGE_NUMBER_CAP", 10)
+    if listing == "cursor":  # a cap (emulator and plan) below every state's size: the plan uses /users/query
+        monkeypatch.setattr(emulator_api, "USERS_RESULT_CAP", 40)
+        monkeypatch.setattr(users_plan, "USERS_PAGE_NUMBER_CAP", 40)
     before = set(emu.org.user_ids(state))
     fault = emu.faults.org_change(after=1, path=LISTINGS[listing], **CHANGES[change])
     ids = extract(emu, tmp_path / "users.ndjson", state)

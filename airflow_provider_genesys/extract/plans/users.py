@@ -3,9 +3,10 @@
 ``GET /api/v2/users`` answers 400 for results past the first 10,000 of a listing: Genesys' Terraform
 provider shows it for ``state=inactive``; whether other states are capped is not published. The cursor
 listing ``GET /api/v2/users/query`` has no cap but needs ``directory:user:view`` in every division (403
-without). So, per listing of more than 10,000 users: the cursor listing; if that is refused, the page
-numbers as far as the API allows, then the same listing in descending order for the rest (20,000 users of
-one state at most; past that a clear error says which permission lifts the limit). ``state=any`` past
+without). So, per listing of more than 10,000 users: if the page past the cap answers, page numbers in
+parallel; else the cursor listing (one page at a time); if that is refused, page numbers up to the cap and
+the same listing in descending order for the rest (20,000 users of one state at most; past that a clear
+error says which permission lifts the limit). ``state=any`` past
 10,000 is read as its three states, each of which may be capped or not. The writer drops the users
 two listings share.
 """
@@ -52,14 +53,29 @@ def users_in_state(fetcher: PageFetcher, state: str, params: dict[str, Any]) -> 
         for one in STATES:
             yield from users_in_state(fetcher, one, params)
         return
+    allowed = USERS_PAGE_NUMBER_CAP // PAGE_SIZE  # pages within the cap
+    pages = range(2, allowed + 1)
+    try:
+        past = fetcher.get_page(USERS, query, allowed + 1)  # does the cap hold for this state?
+    except GenesysCloudApiError as err:
+        if err.status != 400:
+            raise
+    else:  # not capped: every page by number, in parallel
+        log.info("%s pages %d %s users past %d results: reading them by page number", USERS, total, state,
+                 USERS_PAGE_NUMBER_CAP)
+        yield from first.entities
+        yield from _pages(fetcher, query, pages)
+        yield from past.entities
+        yield from _pages(fetcher, query, range(allowed + 2, math.ceil(total / PAGE_SIZE) + 1))
+        return
     try:
         cursor = fetcher.sequential(USERS_QUERY, query)
         head = next(cursor, None)
     except GenesysCloudApiError as err:
         if err.status is None or not 400 <= err.status < 500:
             raise
-        log.warning("%s answered %s: paging %d %s users by page number instead", USERS_QUERY, err.status,
-                    total, state)
+        log.warning("%s answered %s: reading %d %s users from both ends of %s", USERS_QUERY, err.status,
+                    total, state, USERS)
     else:
         log.info("%d %s users is past the %d-result cap of %s: streaming %s by cursor", total, state,
                  USERS_PAGE_NUMBER_CAP, USERS, USERS_QUERY)
@@ -67,35 +83,19 @@ def users_in_state(fetcher: PageFetcher, state: str, params: dict[str, Any]) -> 
             yield head
             yield from cursor
         return
-    yield from _capped_pages(fetcher, query, first, total, state)
-
-
-def _capped_pages(fetcher: PageFetcher, query: dict[str, Any], first: Any, total: int, state: str) -> Iterator[dict]:
-    """Page numbers up to the cap; if the API refuses the page past it, the rest in descending order."""
-    allowed = USERS_PAGE_NUMBER_CAP // PAGE_SIZE
-    count = math.ceil(total / PAGE_SIZE)
-    yield from first.entities
-    for page in fetcher.ordered_map(lambda n: fetcher.get_page(USERS, query, n), range(2, allowed + 1)):
-        yield from page.entities
-    try:
-        past = fetcher.get_page(USERS, query, allowed + 1)
-    except GenesysCloudApiError as err:
-        if err.status != 400:
-            raise
-    else:  # this state is not capped: the remaining pages as usual
-        yield from past.entities
-        for page in fetcher.ordered_map(lambda n: fetcher.get_page(USERS, query, n), range(allowed + 2, count + 1)):
-            yield from page.entities
-        return
     if total > 2 * USERS_PAGE_NUMBER_CAP:
         raise GenesysCloudConfigError(
             f"{total} {state} users cannot be listed: {USERS} answers 400 past {USERS_PAGE_NUMBER_CAP:,} "
             f"results (read from both ends: {2 * USERS_PAGE_NUMBER_CAP:,}) and {USERS_QUERY} was refused. "
             f"Give the OAuth client's role directory:user:view in all divisions so the cursor listing works."
         )
+    yield from first.entities
+    yield from _pages(fetcher, query, pages)
     rest = math.ceil((total - USERS_PAGE_NUMBER_CAP) / PAGE_SIZE)
-    descending = {**query, "sortOrder": "DESC"}
-    log.info("%s is capped at %d results for %s users: reading the last %d users in descending order",
-             USERS, USERS_PAGE_NUMBER_CAP, state, total - USERS_PAGE_NUMBER_CAP)
-    for page in fetcher.ordered_map(lambda n: fetcher.get_page(USERS, descending, n), range(1, rest + 1)):
+    yield from _pages(fetcher, {**query, "sortOrder": "DESC"}, range(1, rest + 1))
+
+
+def _pages(fetcher: PageFetcher, query: dict[str, Any], numbers: range) -> Iterator[dict]:
+    """The entities of pages ``numbers`` of the users listing, fetched in parallel, in order."""
+    for page in fetcher.ordered_map(lambda n: fetcher.get_page(USERS, query, n), numbers):
         yield from page.entities
