@@ -174,3 +174,16 @@ def test_group_members_are_exact_whether_expand_is_honoured_or_dropped(tmp_path:
         listings = emu.stats.snapshot()["by_path"].get("GET /api/v2/groups/{groupId}/members", 0)
         # honoured: one users listing instead of one member listing per group; dropped: noticed, then those
         assert (listings == 0) if expand == "honoured" else (listings >= len(subjects.groups))
+
+
+@pytest.mark.parametrize(
+    ("api_type", "kind"),
+    [("PC_USER", "user"), ("PC_GROUP", "group"), ("PC_OAUTH_CLIENT", "oauth_client"),
+     ("PC_TRUSTEE_USER", "trustee_user"), ("PC_TRUSTEE_GROUP", "trustee_group"), ("UNKNOWN", "unknown"),
+     (None, "unknown"), ("PC_SOMETHING_NEW", "unknown")],
+)
+def test_subject_types_as_grant_records_spell_them(api_type: str | None, kind: str) -> None:
+    from airflow_provider_genesys.extract.plans.subjects import SUBJECT_TYPES, subject_type
+
+    assert subject_type(api_type) == kind
+    assert kind in SUBJECT_TYPES
