@@ -1,6 +1,6 @@
-"""Peak memory of the users and grants extracts against orgs of 10,000 and 100,000 users.
+"""Peak memory of the users, grants and group_members extracts against orgs of 10,000 and 100,000 users.
 
-    .venv/bin/python benchmarks/extract_memory.py [--users 10000 100000] [--datasets users grants]
+    .venv/bin/python benchmarks/extract_memory.py [--users 10000 100000] [--datasets users grants group_members]
 
 Each org is served by the emulator command in a subprocess (its memory is not counted; a high rate limit
 so the extract runs at full speed). The extract runs in this process, as the operator would, into a
@@ -86,7 +86,7 @@ def measure(users: int, dataset: str, traced: bool) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--users", type=int, nargs="+", default=[10_000, 100_000])
-    parser.add_argument("--datasets", nargs="+", default=["users", "grants"])
+    parser.add_argument("--datasets", nargs="+", default=["users", "grants", "group_members"])
     parser.add_argument("--tracemalloc", action="store_true", help="also trace Python allocations (slower)")
     args = parser.parse_args()
     for dataset in args.datasets:

@@ -1,12 +1,18 @@
 """
-Daily audit of role and grant changes in a Genesys Cloud org, written to NDJSON.
+Daily audit of role changes in a Genesys Cloud org, written to NDJSON.
+
+Genesys records who was given or lost a role under the ``PeoplePermissions`` service as events of
+``entityType`` ``Role`` with ``action`` ``MemberAdd`` / ``MemberRemove`` (the role is the entity); the
+query asks for Role events only, oldest first (``sortOrder`` ``ascending``).
 
 1. ``audit_interval``: the changes to look at: since the last successful run's data interval end (first
    run or manual run: the last ``lookback_hours``) until this run's data interval end (manual run: now).
    ``since``/``until`` params override both.
-2. ``submit_audit``: ``POST /api/v2/audits/query`` (GenesysCloudAuditQueryOperator), pushes the id.
+2. ``submit_audit``: ``POST /api/v2/audits/query`` (GenesysCloudAuditQueryOperator) with the filter
+   ``EntityType = Role``, pushes the id.
 3. ``wait_for_audit``: the deferrable GenesysCloudJobSensor: the wait happens in the triggerer.
-4. ``extract_results``: pages ``/api/v2/audits/query/{id}/results`` (cursor) into
+4. ``extract_results``: pages ``/api/v2/audits/query/{id}/results`` (cursor, 500 per page, the documented
+   maximum) into
    ``{base_path}/role_audit/audit_<start>_<end>.ndjson``, atomically (the file is complete or absent).
 
 Trigger with other params: ``airflow dags test genesys_role_audit --conf '{"since":
@@ -35,6 +41,8 @@ from airflow_provider_genesys.sensors.genesys import GenesysCloudJobSensor
 log = logging.getLogger(__name__)
 DEFAULT_BASE = str(Path(__file__).resolve().parents[1] / "demo_output")
 POLL_SECONDS = float(os.environ.get("GENESYS_ROLE_AUDIT_POLL_SECONDS", "30"))
+ROLE_ENTITY = "Role"  # role membership changes: actions MemberAdd / MemberRemove
+RESULTS_PAGE_SIZE = 500  # audit query results: "The maximum page size is 500" (SDK AuditApi docs)
 
 
 def _utc(value: Any) -> datetime | None:
@@ -79,7 +87,11 @@ def genesys_role_audit() -> None:
 
     interval = audit_interval()
     submit = GenesysCloudAuditQueryOperator(
-        task_id="submit_audit", service_name="{{ params.service_name }}", interval=interval
+        task_id="submit_audit",
+        service_name="{{ params.service_name }}",
+        interval=interval,
+        filters=[{"property": "EntityType", "value": ROLE_ENTITY}],
+        sort=[{"name": "Timestamp", "sortOrder": "ascending"}],
     )
     wait = GenesysCloudJobSensor(
         task_id="wait_for_audit",
@@ -99,7 +111,8 @@ def genesys_role_audit() -> None:
             storage_path(context["params"]["base_path"]) / "role_audit" / f"audit_{start}_{end}.ndjson"
         )
         with GenesysCloudHook() as hook, AtomicNdjsonWriter(destination) as writer:
-            for record in hook.paginate(job_family("audit_query").results_endpoint(job["job_id"])):
+            endpoint = job_family("audit_query").results_endpoint(job["job_id"])
+            for record in hook.paginate(endpoint, params={"pageSize": RESULTS_PAGE_SIZE}):
                 writer.write(record)
         log.info("Wrote %d audit records to %s", writer.records, destination)
         return {"path": str(destination), "records": writer.records, "job_id": job["job_id"]}

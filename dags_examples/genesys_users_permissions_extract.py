@@ -1,9 +1,10 @@
 """
 Daily extract of a Genesys Cloud org's users and permissions into files and a SQL database.
 
-Five extract tasks run in parallel (users, roles, permissions, divisions, grants), each writing NDJSON
-to ``file://{base}/{ds}/{dataset}.ndjson`` atomically; then ``load_database`` replaces the tables of a
-real database from those files and builds ``access`` (user x role x division x permission). By default
+Eight extract tasks run in parallel (users, roles, permissions, divisions, grants, groups, group_members,
+oauth_clients), each writing NDJSON to ``file://{base}/{ds}/{dataset}.ndjson`` atomically; then
+``load_database`` replaces the tables of a real database from those files and builds ``access`` (user x
+role x division x permission, held directly or through a group) and ``oauth_client_access``. By default
 the database is SQLite at ``{base}/genesys.db`` (Airflow's sqlite provider); set the ``database_conn_id``
 param to load any database Airflow has a SQL hook for (PostgreSQL, MySQL, ...). See docs/operators.md.
 
@@ -33,7 +34,9 @@ from airflow_provider_genesys.extract.database import load_extracts
 from airflow_provider_genesys.operators.genesys import GenesysCloudExtractOperator, storage_path
 
 log = logging.getLogger(__name__)
-DATASETS = ("users", "roles", "permissions", "divisions", "grants")
+DATASETS = (
+    "users", "roles", "permissions", "divisions", "grants", "groups", "group_members", "oauth_clients",
+)
 # The project's demo_output folder (this file lives in <project>/dags_examples/).
 DEFAULT_BASE = str(Path(__file__).resolve().parents[1] / "demo_output")
 
@@ -106,7 +109,7 @@ def genesys_users_permissions_extract() -> None:
     def load_database(
         results: dict[str, dict[str, Any]], params: dict[str, Any] | None = None
     ) -> dict[str, Any]:
-        """Replace the database tables from the five files; log and return where everything is."""
+        """Replace the database tables from the extracted files; log and return where everything is."""
         params = params or {}
         base = _abspath(params.get("base") or DEFAULT_BASE)
         hook, where = _database_hook(base, params.get("database_conn_id"))

@@ -4,10 +4,12 @@ Tables are replaced in one transaction, so a reader sees the old load or the new
 and PostgreSQL run DDL inside transactions; MySQL commits DDL implicitly, so there a failed load can
 leave tables emptied). Rows stream from the files in batches: memory does not grow with the org.
 
-``access`` is user x role x division x permission: every grant joined with its role's permission
-policies, with ``*`` in a policy's domain, entity or action expanded against the permission catalogue.
-A policy that matches nothing in the catalogue is kept literally (``in_catalogue = 0``), so no granted
-permission silently disappears.
+``effective_grants`` is who holds which role in which division: every grant, a group's grants once per
+member (``via`` the group id, else ``direct``), and a ``*`` grant once per division. ``access`` is user x
+role x division x permission from it, ``oauth_client_access`` the same for OAuth clients: each effective
+grant joined with its role's permission policies, with ``*`` in a policy's domain, entity or action
+expanded against the permission catalogue. A policy that matches nothing in the catalogue is kept
+literally (``in_catalogue = 0``), so no granted permission silently disappears.
 """
 
 from __future__ import annotations
@@ -35,32 +37,73 @@ TABLES: dict[str, tuple[str, ...]] = {
                     "PRIMARY KEY (domain, entity_type, action)"),
     "divisions": (f"id {KEY} PRIMARY KEY", "name TEXT", "description TEXT", "home_division INTEGER",
                   "record TEXT"),
-    "grants": (f"id {KEY} PRIMARY KEY", f"user_id {KEY}", f"role_id {KEY}", "role_name TEXT",
-               f"division_id {KEY}", "division_name TEXT", "grant_made_at TEXT"),
+    "grants": (f"id {KEY} PRIMARY KEY", f"subject_id {KEY}", f"subject_type {KEY}", f"user_id {KEY}",
+               f"role_id {KEY}", "role_name TEXT", f"division_id {KEY}", "division_name TEXT",
+               "grant_made_at TEXT"),
+    "groups": (f"id {KEY} PRIMARY KEY", "name TEXT", "description TEXT", "state TEXT", "type TEXT",
+               "member_count INTEGER", "record TEXT"),
+    "group_members": (f"group_id {KEY}", f"user_id {KEY}", "PRIMARY KEY (group_id, user_id)"),
+    "oauth_clients": (f"id {KEY} PRIMARY KEY", "name TEXT", "authorized_grant_type TEXT", "state TEXT",
+                      "record TEXT"),
+    # derived (DERIVED_SQL): who holds which role in which division, wildcard "*" expanded to every division
+    "effective_grants": (f"subject_id {KEY}", f"subject_type {KEY}", f"role_id {KEY}", f"division_id {KEY}",
+                         f"via {KEY}"),
     "access": (f"user_id {KEY}", f"role_id {KEY}", f"division_id {KEY}", f"domain {KEY}",
-               f"entity_type {KEY}", f"action {KEY}", "in_catalogue INTEGER"),
+               f"entity_type {KEY}", f"action {KEY}", "in_catalogue INTEGER", f"via {KEY}"),
+    "oauth_client_access": (f"client_id {KEY}", f"role_id {KEY}", f"division_id {KEY}", f"domain {KEY}",
+                            f"entity_type {KEY}", f"action {KEY}", "in_catalogue INTEGER"),
 }
+DERIVED = ("effective_grants", "access", "oauth_client_access")
 
-ACCESS_SQL = """
-INSERT INTO access (user_id, role_id, division_id, domain, entity_type, action, in_catalogue)
-SELECT g.user_id, g.role_id, g.division_id, p.domain, p.entity_type, p.action, 1
-FROM grants g
-JOIN users u ON u.id = g.user_id
-JOIN role_policies rp ON rp.role_id = g.role_id
-JOIN permissions p ON (rp.domain = '*' OR rp.domain = p.domain)
-    AND (rp.entity_name = '*' OR rp.entity_name = p.entity_type)
-    AND (rp.action = '*' OR rp.action = p.action)
+# A grant on "*" holds in every division: one row per division; other grants as they are.
+_DIVISIONS_OF = """
+SELECT g.subject_id, g.subject_type, g.role_id, g.division_id FROM grants g WHERE g.division_id <> '*'
 UNION
-SELECT g.user_id, g.role_id, g.division_id, rp.domain, rp.entity_name, rp.action, 0
-FROM grants g
-JOIN users u ON u.id = g.user_id
-JOIN role_policies rp ON rp.role_id = g.role_id
-WHERE NOT EXISTS (
-    SELECT 1 FROM permissions p WHERE (rp.domain = '*' OR rp.domain = p.domain)
-        AND (rp.entity_name = '*' OR rp.entity_name = p.entity_type)
-        AND (rp.action = '*' OR rp.action = p.action)
-)
+SELECT g.subject_id, g.subject_type, g.role_id, d.id FROM grants g JOIN divisions d ON g.division_id = '*'
 """
+EFFECTIVE_GRANTS_SQL = f"""
+INSERT INTO effective_grants (subject_id, subject_type, role_id, division_id, via)
+SELECT x.subject_id, x.subject_type, x.role_id, x.division_id, 'direct'
+FROM ({_DIVISIONS_OF}) x WHERE x.subject_type <> 'group'
+UNION
+SELECT m.user_id, 'user', x.role_id, x.division_id, x.subject_id
+FROM ({_DIVISIONS_OF}) x JOIN group_members m ON m.group_id = x.subject_id WHERE x.subject_type = 'group'
+"""  # noqa: S608 (fixed names)
+_MATCH = """(rp.domain = '*' OR rp.domain = p.domain)
+        AND (rp.entity_name = '*' OR rp.entity_name = p.entity_type)
+        AND (rp.action = '*' OR rp.action = p.action)"""
+
+
+def _permissions_sql(table: str, columns: str, subject: str, where: str, extra: str = "") -> str:
+    """``table`` rows: each effective grant x its role's policies, ``*`` expanded against the catalogue;
+    a policy matching nothing in the catalogue kept literally (``in_catalogue = 0``)."""
+    return f"""
+INSERT INTO {table} ({columns})
+SELECT e.subject_id, e.role_id, e.division_id, p.domain, p.entity_type, p.action, 1{extra}
+FROM effective_grants e
+{subject}
+JOIN role_policies rp ON rp.role_id = e.role_id
+JOIN permissions p ON {_MATCH}
+WHERE {where}
+UNION
+SELECT e.subject_id, e.role_id, e.division_id, rp.domain, rp.entity_name, rp.action, 0{extra}
+FROM effective_grants e
+{subject}
+JOIN role_policies rp ON rp.role_id = e.role_id
+WHERE {where} AND NOT EXISTS (SELECT 1 FROM permissions p WHERE {_MATCH})
+"""  # noqa: S608 (fixed names)
+
+
+ACCESS_SQL = _permissions_sql(
+    "access", "user_id, role_id, division_id, domain, entity_type, action, in_catalogue, via",
+    "JOIN users u ON u.id = e.subject_id", "e.subject_type = 'user'", ", e.via",
+)
+OAUTH_CLIENT_ACCESS_SQL = _permissions_sql(
+    "oauth_client_access", "client_id, role_id, division_id, domain, entity_type, action, in_catalogue",
+    "JOIN oauth_clients c ON c.id = e.subject_id", "e.subject_type = 'oauth_client'",
+)
+# Run in order after the tables are loaded; each fills the table of DERIVED at the same position.
+DERIVED_SQL = (EFFECTIVE_GRANTS_SQL, ACCESS_SQL, OAUTH_CLIENT_ACCESS_SQL)
 
 
 def _flag(value: Any) -> int | None:
@@ -102,8 +145,22 @@ def division_rows(division: dict) -> Iterator[tuple]:
 
 
 def grant_rows(grant: dict) -> Iterator[tuple]:
-    yield (grant["id"], grant["userId"], grant["roleId"], grant.get("roleName"), grant["divisionId"],
-           grant.get("divisionName"), grant.get("grantMadeAt"))
+    yield (grant["id"], grant["subjectId"], grant["subjectType"], grant.get("userId"), grant["roleId"],
+           grant.get("roleName"), grant["divisionId"], grant.get("divisionName"), grant.get("grantMadeAt"))
+
+
+def group_rows(group: dict) -> Iterator[tuple]:
+    yield (group["id"], group.get("name"), group.get("description"), group.get("state"), group.get("type"),
+           group.get("memberCount"), json.dumps(group))
+
+
+def group_member_rows(member: dict) -> Iterator[tuple]:
+    yield (member["groupId"], member["userId"])
+
+
+def oauth_client_rows(client: dict) -> Iterator[tuple]:
+    yield (client["id"], client.get("name"), client.get("authorizedGrantType"), client.get("state"),
+           json.dumps(client))
 
 
 # table -> (dataset file it comes from, record -> rows)
@@ -114,6 +171,9 @@ LOADERS: dict[str, tuple[str, Callable[[dict], Iterator[tuple]]]] = {
     "permissions": ("permissions", permission_rows),
     "divisions": ("divisions", division_rows),
     "grants": ("grants", grant_rows),
+    "groups": ("groups", group_rows),
+    "group_members": ("group_members", group_member_rows),
+    "oauth_clients": ("oauth_clients", oauth_client_rows),
 }
 
 
@@ -161,9 +221,10 @@ def load_extracts(
             if table == "permissions":
                 rows = _unique(rows, 3)
             counts[table] = _insert(cursor, table, rows, placeholder)
-        cursor.execute(ACCESS_SQL)
-        cursor.execute("SELECT COUNT(*) FROM access")
-        counts["access"] = int(cursor.fetchone()[0])
+        for table, sql in zip(DERIVED, DERIVED_SQL, strict=True):
+            cursor.execute(sql)
+            cursor.execute(f"SELECT COUNT(*) FROM {table}")  # noqa: S608 (fixed names)
+            counts[table] = int(cursor.fetchone()[0])
         if explicit:
             cursor.execute("COMMIT")
         else:

@@ -7,7 +7,7 @@ import time
 from collections.abc import Callable
 from typing import Any, Protocol
 
-from airflow_provider_genesys.extract.fetch import ApiClient, PageFetcher
+from airflow_provider_genesys.extract.fetch import ApiClient, PageFetcher, exact_passes
 from airflow_provider_genesys.extract.plans import PLANS, ExtractOptions
 from airflow_provider_genesys.extract.writer import AtomicNdjsonWriter, StoragePath
 
@@ -68,13 +68,13 @@ def run_extract(
     progress = Progress(dataset, progress_interval, clock=clock, logger=logger)
     with PageFetcher(client, max_workers=options.max_workers) as fetcher, \
             AtomicNdjsonWriter(destination) as writer:
-        for record in PLANS[dataset](fetcher, options):
+        for record in exact_passes(fetcher, lambda: PLANS[dataset](fetcher, options), dataset):
             writer.write(record)
             progress.tick(writer.records, fetcher.pages)
     progress.tick(writer.records, fetcher.pages, final=True)
     if writer.duplicates:
-        logger.info("%s: dropped %d duplicate records (the org changed while paging)",
-                    dataset, writer.duplicates)
+        logger.info("%s: dropped %d records already written (read again to prove nothing moved, or "
+                    "listed twice by a changing org)", dataset, writer.duplicates)
     after = client.stats.snapshot()
     return {
         "dataset": dataset,

@@ -8,16 +8,26 @@ flat however large the org is.
 
 from __future__ import annotations
 
+import hashlib
+import logging
 import threading
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any, Protocol, TypeVar
 
+from airflow_provider_genesys.exceptions import GenesysCloudError
 from airflow_provider_genesys.paging import Page, page_count, page_size_for, parse_page
 
+log = logging.getLogger(__name__)
 T = TypeVar("T")
 R = TypeVar("R")
+MAX_PASSES = 4
+_MODULUS = 1 << 128
+
+
+class ListingChangedError(GenesysCloudError):
+    """The org kept changing while its listings were read: retry later (nothing was written)."""
 
 
 class ApiClient(Protocol):
@@ -37,6 +47,9 @@ class PageFetcher:
         self.client = client
         self.max_workers = max_workers
         self.pages = 0
+        # What a plan learns once per extract and reuses in later passes (exact_passes); values with a
+        # close() method are closed with the fetcher.
+        self.memo: dict[str, Any] = {}
         self._lock = threading.Lock()
         self._pool = ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix="genesys-extract")
 
@@ -45,6 +58,11 @@ class PageFetcher:
 
     def __exit__(self, *exc_info: object) -> None:
         self._pool.shutdown(wait=True, cancel_futures=True)
+        for value in self.memo.values():
+            close = getattr(value, "close", None)
+            if callable(close):
+                close()
+        self.memo.clear()
 
     def _counted(self) -> None:
         with self._lock:
@@ -114,3 +132,39 @@ class PageFetcher:
         for page in self.client.iter_pages(endpoint, params=params):
             self._counted()
             yield from page.entities
+
+
+def exact_passes(
+    fetcher: PageFetcher, read: Callable[[], Iterable[dict]], what: str, *, max_passes: int = MAX_PASSES
+) -> Iterator[dict]:
+    """The records of ``read()``, re-read until two passes in a row return the same ids.
+
+    Paging is not atomic: a record added, deleted or moved while a listing is paged shifts the others
+    across page boundaries (page numbers) or may do so (cursors Genesys does not document), so one pass can
+    miss a record that existed the whole time. A pass that needed one page is atomic and enough. Otherwise
+    a second pass is read; when both have the same fingerprint (the count and the sum of a 128-bit hash of
+    every id: the multiset of ids, whatever their order, in constant memory) nothing moved between them and
+    the second pass is complete. If the org keeps changing, passes continue up to
+    ``max_passes``, then :class:`ListingChangedError` (retryable) is raised before anything is committed.
+    Every pass's records are yielded: the writer drops the ids it already wrote, so none is written twice.
+    """
+    previous: tuple[int, int] | None = None
+    for number in range(1, max_passes + 1):
+        total, count = 0, 0
+        pages_before = fetcher.pages
+        for record in read():
+            key = str(record.get("id") if isinstance(record, dict) else record).encode()
+            total = (total + int.from_bytes(hashlib.blake2b(key, digest_size=16).digest(), "big")) % _MODULUS
+            count += 1
+            yield record
+        fingerprint = (count, total)
+        if (number == 1 and fetcher.pages - pages_before <= 1) or fingerprint == previous:
+            return
+        if previous is not None:
+            log.warning("%s changed while it was read (pass %d differs from pass %d): reading it again",
+                        what, number, number - 1)
+        previous = fingerprint
+    raise ListingChangedError(
+        f"{what} changed during each of {max_passes} reads, so an extract could miss records; nothing was "
+        "written. This is transient (users or grants were being changed): retry the task later."
+    )

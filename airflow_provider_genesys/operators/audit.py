@@ -47,7 +47,7 @@ class GenesysCloudAuditQueryOperator(GenesysCloudBaseOperator):
     :param service_name: the audited service, e.g. ``PeoplePermissions`` (roles, divisions and grants).
     :param interval: ISO-8601 ``start/end`` (templated); default the run's data interval.
     :param filters: ``[{"property": "EntityType", "value": "Role"}, ...]`` (templated).
-    :param sort: ``[{"name": "Timestamp", "sortOrder": "desc"}]`` (templated), optional.
+    :param sort: ``[{"name": "Timestamp", "sortOrder": "descending"}]`` (templated), optional.
     :param genesys_conn_id: the Airflow connection to use.
     """
 

@@ -166,7 +166,8 @@ class GenesysCloudExtractOperator(GenesysCloudBaseOperator):
     """
     Stream a Genesys Cloud dataset to storage as NDJSON (one record per line), atomically.
 
-    :param dataset: ``users``, ``roles``, ``permissions``, ``divisions`` or ``grants``.
+    :param dataset: one of ``DATASETS``: ``users``, ``roles``, ``permissions``, ``divisions``, ``grants``,
+        ``groups``, ``group_members``, ``oauth_clients`` (docs/operators.md has each record shape).
     :param destination: path or URI understood by ``ObjectStoragePath`` (``file:///...``, ``s3://...``);
         gzip when it ends in ``.gz`` (templated).
     :param destination_conn_id: connection for the destination's storage (e.g. ``aws_default``).

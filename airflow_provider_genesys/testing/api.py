@@ -7,13 +7,14 @@ Genesys-style 4xx answers. Routing, authentication, rate limiting and faults liv
 from __future__ import annotations
 
 import bisect
-import json
 import re
-from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 from urllib.parse import unquote
 
+from airflow_provider_genesys.testing.api_groups import GroupsApi
+from airflow_provider_genesys.testing.api_oauth import OAuthApi
+from airflow_provider_genesys.testing.calls import Call, Handler, Route, json_body
 from airflow_provider_genesys.testing.clock import Clock
 from airflow_provider_genesys.testing.errors import ApiError, bad_request, not_found
 from airflow_provider_genesys.testing.jobs import AuditJobs
@@ -26,6 +27,7 @@ from airflow_provider_genesys.testing.paging import (
     page_envelope,
     uri,
 )
+from airflow_provider_genesys.testing.subjects import Subject
 
 USERS_MAX_PAGE_SIZE = 500
 DIVISION_GRANTS_MAX_PAGE_SIZE = 500
@@ -34,43 +36,64 @@ USERS_RESULT_CAP = 10_000
 SUBJECT_TYPES = ("PC_USER", "PC_GROUP", "PC_OAUTH_CLIENT")
 HOME_DIVISION = 0
 GRANTS_BODY = '{"grants": [{"roleId": "...", "divisionId": "..."}, ...]}'
+__all__ = ["AREAS", "Api", "ApiOptions", "Call", "Handler", "Route", "json_body"]
 
 
-@dataclass
-class Call:
-    """One API request as the handlers see it (path without gateway prefix, path parameters decoded)."""
+@dataclass(frozen=True)
+class ApiOptions:
+    """Behaviours Genesys does not publish: one named emulator option each (docs/emulator.md).
 
-    method: str
-    path: str
-    params: Params
-    body: bytes = b""
-    args: tuple[str, ...] = ()
-    token: Any = None
-    job_state: str | None = None
-    extra: dict[str, Any] = field(default_factory=dict)
+    :param wildcard_grants: ``GET /authorization/divisions/*/grants`` answers ``grants`` (200, the
+        all-division grants), ``empty`` (200, no entities), ``400`` or ``404``.
+    :param users_cap: the 10,000-result cap of ``GET /api/v2/users`` applies to ``inactive`` only, or to
+        ``all`` states.
+    :param users_query: ``GET /api/v2/users/query`` is ``allowed``, or ``forbidden`` (403, the client lacks
+        ``directory:user:view`` in some division).
+    :param expand: ``expand`` values are ``honoured`` or ``dropped`` (best effort, per the SDK docs).
+    """
+
+    wildcard_grants: str = "grants"
+    users_cap: str = "all"
+    users_query: str = "allowed"
+    expand: str = "honoured"
 
 
-Handler = Callable[[Call], tuple[int, Any]]
+OPTION_VALUES: dict[str, tuple[str, ...]] = {
+    "wildcard_grants": ("grants", "empty", "400", "404"),
+    "users_cap": ("inactive", "all"),
+    "users_query": ("allowed", "forbidden"),
+    "expand": ("honoured", "dropped"),
+}
 
 
-def json_body(call: Call) -> Any:
-    """The request's JSON body (``None`` when empty); 400 when it does not parse."""
-    try:
-        return json.loads(call.body or b"null")
-    except ValueError:
-        raise bad_request("The request body is not valid JSON.") from None
+def check_options(options: ApiOptions) -> None:
+    """A clear error for an option value the emulator does not have."""
+    for name, allowed in OPTION_VALUES.items():
+        if getattr(options, name) not in allowed:
+            raise ValueError(f"{name} must be one of {', '.join(allowed)}; got {getattr(options, name)!r}")
+
+
+# The API areas besides users and authorization, like Genesys' SDKs split them: one line per area.
+AREAS: tuple[Any, ...] = (
+    GroupsApi,
+    OAuthApi,
+)
 
 
 class Api:
     """Routes and handlers over one org."""
 
-    def __init__(self, org: Org, jobs: AuditJobs, client_id: str, clock: Clock) -> None:
+    def __init__(
+        self, org: Org, jobs: AuditJobs, client_id: str, clock: Clock, options: ApiOptions | None = None
+    ) -> None:
         self.org = org
         self.jobs = jobs
         self.client_id = client_id
         self.clock = clock
+        self.options = options or ApiOptions()
+        check_options(self.options)
         seg = "([^/]+)"
-        table: list[tuple[str, str, str, Handler]] = [
+        table: list[Route] = [
             ("GET", "/api/v2/users", "/api/v2/users", self.list_users),
             ("GET", "/api/v2/users/query", "/api/v2/users/query", self.query_users),
             ("GET", f"/api/v2/users/{seg}", "/api/v2/users/{userId}", self.get_user),
@@ -157,6 +180,8 @@ class Api:
                 self.audit_results,
             ),
         ]
+        for area in AREAS:
+            table += area(self).routes()
         self.routes = [(m, re.compile(f"^{p}$"), name, h) for m, p, name, h in table]
 
     def resolve(self, method: str, path: str) -> tuple[str, Handler, tuple[str, ...]]:
@@ -176,15 +201,16 @@ class Api:
     def _state(self, params: Params) -> str:
         return params.choice("state", "active", STATE_FILTERS)
 
-    @staticmethod
-    def _expand(params: Params) -> frozenset[str]:
-        return frozenset(params.list("expand"))
+    def expand(self, params: Params) -> frozenset[str]:
+        """The ``expand`` values honoured (none with ``expand="dropped"``: Genesys resolves them best effort)."""
+        return frozenset(params.list("expand")) if self.options.expand == "honoured" else frozenset()
 
     def list_users(self, call: Call) -> tuple[int, Any]:
         params = call.params
         size = params.page_size(USERS_MAX_PAGE_SIZE)
         number = params.int("pageNumber", 1)
-        if size * number > USERS_RESULT_CAP:
+        capped = self.options.users_cap == "all" or self._state(params) == "inactive"
+        if capped and size * number > USERS_RESULT_CAP:
             raise bad_request(
                 f"The requested page (pageNumber {number} x pageSize {size}) is past the first "
                 f"{USERS_RESULT_CAP:,} results: this listing is limited to {USERS_RESULT_CAP:,} results. "
@@ -199,7 +225,7 @@ class Api:
             order = [i for i in order if i in wanted]
         if descending:
             order = order[::-1]
-        expand = self._expand(params)
+        expand = self.expand(params)
         body = page_envelope(
             call.path,
             params,
@@ -211,6 +237,11 @@ class Api:
 
     def query_users(self, call: Call) -> tuple[int, Any]:
         """Cursor paging in id order; the cursor is the last id seen, so changes never shift pages."""
+        if self.options.users_query == "forbidden":
+            raise ApiError(
+                403, "missing.division.permission",
+                "You are missing the following permission: directory:user:view in all divisions.",
+            )
         params = call.params
         size = params.page_size(USERS_MAX_PAGE_SIZE)
         state = self._state(params)
@@ -224,7 +255,7 @@ class Api:
         else:
             start = bisect.bisect_right(ids, last) if last is not None else 0
             chunk, more = order[start : start + size], start + size < len(ids)
-        expand = self._expand(params)
+        expand = self.expand(params)
         body: dict[str, Any] = {"entities": [self.org.render_user(i, expand) for i in chunk]}
         if more and chunk:
             next_cursor = encode_cursor(self.org.user_id(chunk[-1]))
@@ -249,7 +280,7 @@ class Api:
             state not in (None, "", "any") and actual != state
         ):
             raise not_found(f"The user {call.args[0]} was not found in state {state or 'active/inactive'}.")
-        return 200, self.org.render_user(i, self._expand(call.params))
+        return 200, self.org.render_user(i, self.expand(call.params))
 
     def user_roles(self, call: Call) -> tuple[int, Any]:
         return 200, self.org.user_authorization(self._user_index(call.args[0]))
@@ -286,7 +317,7 @@ class Api:
         return 200, self._role_with_count(self._role_index(call.args[0]))
 
     def role_users(self, call: Call) -> tuple[int, Any]:
-        subjects = self.org.role_subjects(self._role_index(call.args[0]))
+        subjects = [s for s in self.org.role_subjects(self._role_index(call.args[0])) if isinstance(s[0], int)]
         uid = self.org.user_id
         render = lambda s: {"id": uid(s[0]), "selfUri": f"/api/v2/users/{uid(s[0])}"}  # noqa: E731
         return 200, page_envelope(
@@ -296,14 +327,15 @@ class Api:
     def role_subject_grants(self, call: Call) -> tuple[int, Any]:
         subjects = self.org.role_subjects(self._role_index(call.args[0]))
 
-        def render(subject: tuple[int, list[int]]) -> dict[str, Any]:
-            i, divisions = subject
+        def render(subject: tuple[int | Subject, list[int]]) -> dict[str, Any]:
+            key, divisions = subject
+            ref = self.org.subject_ref(key)
             return {
-                "id": self.org.user_id(i),
-                "name": self.org.user_name(i),
+                "id": ref.id,
+                "name": ref.name,
                 "divisions": [self.org.division_ref(d) for d in divisions],
-                "type": "PC_USER",
-                "selfUri": f"/api/v2/users/{self.org.user_id(i)}",
+                "type": ref.type,
+                "selfUri": ref.self_uri,
             }
 
         return 200, page_envelope(call.path, call.params, subjects, render, max_page_size=MAX_PAGE_SIZE)
@@ -367,7 +399,13 @@ class Api:
         ``AuthzDivisionGrantEntityListing`` has no URI fields: clients page by ``pageCount``.
         """
         division = self._division_index(call.args[0])
+        if division < 0 and self.options.wildcard_grants in ("400", "404"):
+            status = int(self.options.wildcard_grants)
+            code = "bad.request" if status == 400 else "not.found"
+            raise ApiError(status, code, "The division * was not found." if status == 404 else "Invalid division id *.")
         grants = self.org.division_grants(division)
+        if division < 0 and self.options.wildcard_grants == "empty":
+            grants = []
         render = lambda g: self.org.render_grant(g[0], g[1], division, g[2])  # noqa: E731
         return 200, page_envelope(
             call.path,
@@ -380,9 +418,10 @@ class Api:
 
     def subject(self, call: Call) -> tuple[int, Any]:
         i = self.org.index_of(call.args[0])
-        if i is None:
+        other = self.org.other_subject(call.args[0]) if i is None else None
+        if i is None and other is None:
             raise not_found(f"The subject {call.args[0]} was not found.")
-        return 200, self.org.subject(i)
+        return 200, self.org.subject(i) if i is not None else other
 
     # ---- grant writes ------------------------------------------------------------------------------
     def _write_subject(self, call: Call) -> int:

@@ -36,6 +36,12 @@ class GenesysCloudEmulator:
         before its final state: deterministic tests of deferral and polling (``None``: use ``job_seconds``).
     :param path_prefix_login: gateway path in front of ``/oauth/token``.
     :param path_prefix_api: gateway path in front of ``/api/v2``.
+    :param wildcard_grants: what ``GET /api/v2/authorization/divisions/*/grants`` answers: ``grants``,
+        ``empty`` (200 without entities), ``400`` or ``404`` (Genesys publishes nothing about it).
+    :param users_cap: the 10,000-result cap of ``GET /api/v2/users`` applies to ``inactive`` only or to
+        ``all`` states.
+    :param users_query: ``GET /api/v2/users/query`` is ``allowed`` or ``forbidden`` (403).
+    :param expand: ``expand`` values are ``honoured`` or ``dropped`` (Genesys: best effort).
     """
 
     def __init__(
@@ -55,6 +61,10 @@ class GenesysCloudEmulator:
         host: str = "127.0.0.1",
         port: int = 0,
         job_polls: int | None = None,
+        wildcard_grants: str = "grants",
+        users_cap: str = "all",
+        users_query: str = "allowed",
+        expand: str = "honoured",
     ) -> None:
         settings = Settings(
             users,
@@ -70,6 +80,10 @@ class GenesysCloudEmulator:
             path_prefix_login,
             path_prefix_api,
             job_polls,
+            wildcard_grants,
+            users_cap,
+            users_query,
+            expand,
         )
         self._backend = Backend(settings)
         self.settings = settings
@@ -206,6 +220,10 @@ _OPTIONS: dict[str, tuple[Any, str]] = {
     "path_prefix_login": (str, "gateway path before /oauth/token, e.g. /login"),
     "path_prefix_api": (str, "gateway path before /api/v2, e.g. /gw"),
     "job_polls": (int, "instead of --job-seconds: status reads an audit query answers Queued/Running before it ends"),
+    "wildcard_grants": (str, "GET /authorization/divisions/*/grants answers: grants, empty, 400 or 404"),
+    "users_cap": (str, "the 10,000-result cap of GET /api/v2/users applies to: inactive or all"),
+    "users_query": (str, "GET /api/v2/users/query is: allowed or forbidden (403)"),
+    "expand": (str, "expand values are: honoured or dropped"),
 }
 
 
@@ -223,8 +241,8 @@ def shown_default(value: Any) -> str:
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="python -m airflow_provider_genesys.testing.emulator",
-        description="Serve an emulated Genesys Cloud org (users, roles, divisions, grants) over HTTP. "
-        "Prints 'listening on http://HOST:PORT' once it accepts connections; stops on SIGTERM/SIGINT.",
+        description="Serve an emulated Genesys Cloud org (users, groups, OAuth clients, roles, divisions, grants) "
+        "over HTTP. Prints 'listening on http://HOST:PORT' once it accepts connections; stops on SIGTERM/SIGINT.",
     )
 
     def add(flag: str, default: Any, text: str, **kwargs: Any) -> None:

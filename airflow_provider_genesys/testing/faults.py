@@ -27,7 +27,7 @@ _OPTIONS: dict[str, dict[str, Any]] = {
     "slow": {"ms": 1000},
     "rate_limit": {"retry_after": 1},
     "revoke_tokens": {},
-    "org_change": {"add": 0, "remove": 0},
+    "org_change": {"add": 0, "remove": 0, "deactivate": 0},
     "job_state": {"state": "Failed"},
 }
 
@@ -79,8 +79,8 @@ def _validate(kind: str, options: dict[str, Any]) -> dict[str, Any]:
         raise ValueError(f"fault 'truncate' mode must be 'cut' or 'invalid_json'; got {merged['mode']!r}")
     if kind == "job_state" and merged["state"] not in ("Failed", "Cancelled"):
         raise ValueError(f"fault 'job_state' state must be 'Failed' or 'Cancelled'; got {merged['state']!r}")
-    if kind == "org_change" and not (int(merged["add"]) or int(merged["remove"])):
-        raise ValueError("fault 'org_change' needs add=N and/or remove=N")
+    if kind == "org_change" and not (int(merged["add"]) or int(merged["remove"]) or int(merged["deactivate"])):
+        raise ValueError("fault 'org_change' needs add=N, remove=N and/or deactivate=N")
     return merged
 
 
@@ -128,8 +128,10 @@ class Faults:
     def revoke_tokens(self, **kw: Any) -> Fault:
         return self.add("revoke_tokens", **kw)
 
-    def org_change(self, add: int = 0, remove: int = 0, **kw: Any) -> Fault:
-        return self.add("org_change", add=add, remove=remove, **kw)
+    def org_change(self, add: int = 0, remove: int = 0, deactivate: int = 0, **kw: Any) -> Fault:
+        """Delete ``remove`` and deactivate ``deactivate`` active users (first in listing order), then add
+        ``add`` active users."""
+        return self.add("org_change", add=add, remove=remove, deactivate=deactivate, **kw)
 
     def job_state(self, state: str = "Failed", **kw: Any) -> Fault:
         kw.setdefault("path", r"^/api/v2/audits/query$")

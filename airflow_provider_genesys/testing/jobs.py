@@ -2,10 +2,12 @@
 
 A job goes Queued -> Running -> Succeeded over ``job_seconds`` of the emulator's clock (``0``: done as
 soon as it is polled), or ends Failed/Cancelled when a ``job_state`` fault says so. Results are derived
-from the org so they are deterministic: ``PeoplePermissions`` (the service Genesys audits role and grant
-changes under) yields one ``Grant``/``Add`` event per grant made inside the interval and one
-``Grant``/``Remove`` per grant an API write removed inside it (see :meth:`Org.grant_events`),
-``Directory`` one ``User``/``Create`` event per user created inside it, other services none.
+from the org so they are deterministic: ``PeoplePermissions`` (the service Genesys audits role changes
+under) yields, as Genesys records role membership, one ``Role``/``MemberAdd`` event per grant made inside
+the interval and one ``Role``/``MemberRemove`` per grant an API write removed inside it (see
+:meth:`Org.grant_events`): the entity is the role, ``propertyChanges`` name the user and the division.
+``Directory`` yields one ``User``/``Create`` event per user created inside it, other services none.
+Result pages hold up to 500 events; ``sortOrder`` is ``ascending`` (default) or ``descending``.
 """
 
 from __future__ import annotations
@@ -20,7 +22,9 @@ from airflow_provider_genesys.testing.errors import bad_request, not_found
 from airflow_provider_genesys.testing.org import Org
 from airflow_provider_genesys.testing.paging import Params, decode_cursor, encode_cursor
 
-RESULTS_MAX_PAGE_SIZE = 100
+RESULTS_MAX_PAGE_SIZE = 500  # "The maximum page size is 500" (SDK AuditApi docs)
+ROLE_ACTIONS = {"Add": "MemberAdd", "Remove": "MemberRemove"}
+SORT_ORDERS = ("ascending", "descending")
 GRANTS_SERVICE = "PeoplePermissions"
 USERS_SERVICE = "Directory"
 _FILTERABLE = {"entitytype": 2, "action": 3, "userid": 4, "entityid": 5}
@@ -71,6 +75,10 @@ class AuditJobs:
         filters, sort = body.get("filters") or [], body.get("sort") or []
         if not isinstance(filters, list) or not isinstance(sort, list):
             raise bad_request("filters and sort must be lists.")
+        for item in sort:
+            order = item.get("sortOrder") if isinstance(item, dict) else None
+            if order is not None and order not in SORT_ORDERS:
+                raise bad_request(f"sort[].sortOrder must be one of {', '.join(SORT_ORDERS)}; got {order!r}.")
         job = AuditJob(str(uuid.uuid4()), self._clock.now(), interval, start, end, service, filters, sort)
         if final_state:
             job.final_state = final_state
@@ -143,7 +151,8 @@ class AuditJobs:
         if job.service == GRANTS_SERVICE:
             for when, i, action, role, division in org.grant_events():
                 if job.start <= when < job.end:
-                    events.append((when, i, "Grant", action, admin, ids[i], role, division))
+                    role_id = org.roles[role]["id"]
+                    events.append((when, i, "Role", ROLE_ACTIONS[action], admin, role_id, role, division))
         elif job.service == USERS_SERVICE:
             for i, user_id in enumerate(ids):
                 created = org.user_created(i)
@@ -153,9 +162,7 @@ class AuditJobs:
             column = _FILTERABLE.get(str(flt.get("property", "")).lower()) if isinstance(flt, dict) else None
             if column is not None:
                 events = [e for e in events if str(e[column]).lower() == str(flt.get("value", "")).lower()]
-        descending = any(
-            str(s.get("sortOrder", "")).lower() == "descending" for s in job.sort if isinstance(s, dict)
-        )
+        descending = any(s.get("sortOrder") == "descending" for s in job.sort if isinstance(s, dict))
         events.sort(key=lambda e: (e[0], e[1], e[6], e[7], e[3]), reverse=descending)
         with self._lock:
             job.events = events
@@ -166,11 +173,14 @@ class AuditJobs:
     ) -> dict[str, Any]:
         when, i, entity_type, action, admin, user_id, role, division = event
         changes = []
-        if entity_type == "Grant":
-            values = {"roleId": self._org.roles[role]["id"], "divisionId": self._org.division_id(division)}
+        entity: dict[str, Any] = {"id": user_id}
+        if entity_type == "Role":
+            member = self._org.user_id(i)
+            entity = {"id": user_id, "name": self._org.roles[role]["name"]}
+            values = {"userId": member, "divisionId": self._org.division_id(division)}
             changes = [
                 {"property": name, "oldValues": [value], "newValues": []}
-                if action == "Remove"
+                if action == "MemberRemove"
                 else {"property": name, "oldValues": [], "newValues": [value]}
                 for name, value in values.items()
             ]
@@ -186,7 +196,7 @@ class AuditJobs:
             "level": "USER",
             "eventDate": iso(when)[:19] + "Z",
             "action": action,
-            "entity": {"id": user_id},
+            "entity": entity,
             "entityType": entity_type,
             "status": "SUCCESS",
             "application": "",

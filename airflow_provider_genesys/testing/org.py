@@ -19,6 +19,7 @@ from typing import Any, TypeVar
 
 from airflow_provider_genesys.testing import catalogue as cat
 from airflow_provider_genesys.testing.clock import iso
+from airflow_provider_genesys.testing.subjects import USER, Subject, Subjects
 
 T = TypeVar("T")
 
@@ -100,6 +101,7 @@ class Org:
         ]
         self.divisions: list[dict[str, Any]] = [self.division(i) for i in range(len(cat.DIVISIONS))]
         self.roles: list[dict[str, Any]] = [self.role(i) for i in range(len(cat.ROLES))]
+        self.subjects = Subjects(self, users)  # groups, OAuth clients, trustees (testing/subjects.py)
 
     # ---- users -------------------------------------------------------------------------------------
     def _append_user(self, i: int, state: int | None) -> None:
@@ -209,6 +211,13 @@ class Org:
         created = self.user_created(i)
         if "authorization" in expand or "authorization.unusedRoles" in expand:
             user["authorization"] = self.user_authorization(i)
+        if "groups" in expand:
+            member_of = self.subjects.groups_of(i) if self._states[i] != DELETED else ()
+            user["groups"] = [
+                {"id": self.subjects.groups[g].id, "name": self.subjects.groups[g].name,
+                 "selfUri": self.subjects.groups[g].self_uri}
+                for g in member_of
+            ]
         if "employerInfo" in expand:
             user["employerInfo"] = {
                 "officialName": name,
@@ -270,6 +279,13 @@ class Org:
             for role, division, _ in self.grants_of(i):
                 yield self._ids[i], self._role_ids[role], self.division_id(division)
 
+    def iter_all_grants(self) -> Iterator[tuple[str, str, str, str]]:
+        """Every grant of every subject: ``(subject_id, subject type, role_id, division_id)``, the type as
+        ``SubjectDivisionGrants.type`` spells it (``PC_USER``, ``PC_GROUP``, ...)."""
+        for subject, role, division in self.iter_grants():
+            yield subject, USER, role, division
+        yield from self.subjects.iter_grants()
+
     def grant_count(self) -> int:
         return sum(len(v) for v in self._grant_index()[0].values())
 
@@ -300,19 +316,30 @@ class Org:
 
         return self._cached("grants", build)
 
-    def division_grants(self, division: int) -> list[tuple[int, int, float]]:
-        return self._grant_index()[0].get(division, [])
+    def division_grants(self, division: int) -> list[tuple[int | Subject, int, float]]:
+        """``(subject, role, madeAt)`` in one division: users (by index) first, then other subjects."""
+        users: list[tuple[int | Subject, int, float]] = list(self._grant_index()[0].get(division, []))
+        return users + [(s, role, made) for s, role, _, made in self.subjects.division_grants(division)]
 
-    def role_subjects(self, role: int) -> list[tuple[int, list[int]]]:
-        return list(self._grant_index()[1].get(role, {}).items())
+    def role_subjects(self, role: int) -> list[tuple[int | Subject, list[int]]]:
+        """``(subject, divisions)`` holding ``role``: users (by index) first, then other subjects."""
+        users: list[tuple[int | Subject, list[int]]] = list(self._grant_index()[1].get(role, {}).items())
+        return users + list(self.subjects.role_subjects(role))
+
+    def subject_ref(self, subject: int | Subject) -> Subject:
+        """What grant listings show of a subject, a user (index) or another kind."""
+        if isinstance(subject, Subject):
+            return subject
+        user_id = self._ids[subject]
+        return Subject(user_id, self._names[subject], USER, f"/api/v2/users/{user_id}")
 
     def role_user_count(self, role_id: str) -> int:
         role = self._role_by_id.get(role_id)
         return 0 if role is None else len(self._grant_index()[1].get(role, {}))
 
-    def render_grant(self, i: int, role: int, division: int, made: float) -> dict[str, Any]:
+    def render_grant(self, i: int | Subject, role: int, division: int, made: float) -> dict[str, Any]:
         return {
-            "subjectId": self._ids[i],
+            "subjectId": self.subject_ref(i).id,
             "division": self.grant_division(division),
             "role": self.grant_role(role),
             "grantMadeAt": iso(made),
@@ -327,6 +354,16 @@ class Org:
             "version": 1 + _digest(self.seed, "user", i)[22] % 60,
             "selfUri": f"/api/v2/authorization/subjects/{self._ids[i]}",
         }
+
+    def other_subject(self, subject_id: str) -> dict[str, Any] | None:
+        """AuthzSubject of a group, OAuth client or trustee (``None`` for unknown ids)."""
+        subject = self.subjects.by_id.get(subject_id)
+        if subject is None:
+            return None
+        grants = [self.render_grant(s, role, division, made) for s, role, division, made in
+                  self.subjects.grants_of(subject_id)]
+        return {"id": subject.id, "name": subject.name, "grants": grants, "version": 1,
+                "selfUri": f"/api/v2/authorization/subjects/{subject.id}"}
 
     def user_authorization(self, i: int) -> dict[str, Any]:
         """UserAuthorization (``/users/{id}/roles`` and ``expand=authorization``)."""
@@ -547,11 +584,18 @@ class Org:
             else:
                 by_role.pop(role, None)
 
+    def deactivate_users(self, count: int) -> list[str]:
+        """Deactivate the first ``count`` active users in listing order (every later active page shifts)."""
+        return self._retire(count, INACTIVE)
+
     def remove_users(self, count: int) -> list[str]:
         """Delete the first ``count`` active users in listing order (so every later page shifts)."""
+        return self._retire(count, DELETED)
+
+    def _retire(self, count: int, state: int) -> list[str]:
         with self._lock:
             victims = self.sorted_by_name("active")[:count]
             for i in victims:
-                self._states[i] = DELETED
+                self._states[i] = state
             self._changed()
             return [self._ids[i] for i in victims]

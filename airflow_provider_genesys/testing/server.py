@@ -18,7 +18,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-from airflow_provider_genesys.testing.api import Api, Call
+from airflow_provider_genesys.testing.api import Api, ApiOptions, Call
 from airflow_provider_genesys.testing.clock import Clock
 from airflow_provider_genesys.testing.errors import ApiError, OAuthError, error_body, rate_limited
 from airflow_provider_genesys.testing.faults import Fault, Faults
@@ -65,6 +65,10 @@ class Settings:
     path_prefix_login: str = ""
     path_prefix_api: str = ""
     job_polls: int | None = None
+    wildcard_grants: str = "grants"
+    users_cap: str = "all"
+    users_query: str = "allowed"
+    expand: str = "honoured"
 
 
 class Backend:
@@ -87,7 +91,8 @@ class Backend:
         self.faults = Faults()
         self.stats = Stats()
         self.jobs = AuditJobs(self.org, self.clock, settings.job_seconds, settings.job_polls)
-        self.api = Api(self.org, self.jobs, settings.client_id, self.clock)
+        options = ApiOptions(settings.wildcard_grants, settings.users_cap, settings.users_query, settings.expand)
+        self.api = Api(self.org, self.jobs, settings.client_id, self.clock, options)
 
     def classify(self, raw_path: str) -> tuple[str | None, str]:
         """``("login"|"api"|None, path without gateway prefix)``."""
@@ -227,6 +232,7 @@ class RequestHandler(BaseHTTPRequestHandler):
                 backend.tokens.revoke_all()
             elif fault.kind == "org_change":
                 backend.org.remove_users(int(fault.options["remove"]))
+                backend.org.deactivate_users(int(fault.options["deactivate"]))
                 backend.org.add_users(int(fault.options["add"]))
             elif fault.kind == "slow":
                 delay_ms += int(fault.options["ms"])

@@ -9,11 +9,11 @@ from pathlib import Path
 from airflow_provider_genesys.testing import GenesysCloudEmulator
 
 
-def test_role_audit_writes_every_grant_change(run_dag: Callable[..., object], tmp_path: Path) -> None:
+def test_role_audit_writes_every_role_change(run_dag: Callable[..., object], tmp_path: Path) -> None:
     base = tmp_path / "out"
     # The job ends on its third status read, however fast or slow Airflow runs: the sensor's own check sees
     # it Queued (so it defers), the trigger's first poll Running, its second Succeeded.
-    with GenesysCloudEmulator(users=60, seed=7, job_polls=2) as emu:
+    with GenesysCloudEmulator(users=600, seed=7, job_polls=2) as emu:
         conf = {
             "base_path": str(base),  # service_name: the DAG's default, PeoplePermissions, as on Genesys
             "since": "2000-01-01T00:00:00Z",
@@ -33,16 +33,22 @@ def test_role_audit_writes_every_grant_change(run_dag: Callable[..., object], tm
     (path,) = (base / "role_audit").iterdir()  # the atomic writer left no temporary file behind
     assert path.name == "audit_20000101T000000Z_21000101T000000Z.ndjson"
     records = [json.loads(line) for line in path.read_text().splitlines()]
+    # as Genesys records role membership: the role is the entity, member and division are property changes
+    assert {(r["serviceName"], r["entityType"], r["action"]) for r in records} == {
+        ("PeoplePermissions", "Role", "MemberAdd")}
     changes = [
         (
+            next(c["newValues"][0] for c in r["propertyChanges"] if c["property"] == "userId"),
             r["entity"]["id"],
-            *(c["newValues"][0] for c in r["propertyChanges"] if c["property"] in ("roleId", "divisionId")),
+            next(c["newValues"][0] for c in r["propertyChanges"] if c["property"] == "divisionId"),
         )
         for r in records
     ]
-    assert len(changes) == len(expected) > 100  # every grant once, several result pages
+    assert len(changes) == len(expected) > 500  # every grant once, several result pages of 500
     assert set(changes) == expected
     assert len({r["id"] for r in records}) == len(records)
     assert stats.by_path["POST /api/v2/audits/query"] == 1
     assert status_polls == 3  # checked once before deferring, then polled twice by the trigger
-    assert result_pages == -(-len(records) // 100)
+    assert result_pages == -(-len(records) // 500)
+    dates = [r["eventDate"] for r in records]
+    assert dates == sorted(dates)  # sortOrder ascending

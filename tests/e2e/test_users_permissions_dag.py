@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from airflow_provider_genesys.testing import GenesysCloudEmulator
+from airflow_provider_genesys.testing import GenesysCloudEmulator, truth
 
 pytestmark = pytest.mark.e2e
 DAG_ID = "genesys_users_permissions_extract"
@@ -18,32 +18,7 @@ def read(path: Path) -> list[dict]:
     return [json.loads(line) for line in path.read_text().splitlines()]
 
 
-def expected_access(org) -> set[tuple]:
-    """user x role x division x permission, computed independently of the loader's SQL."""
-    catalogue = {
-        (p["domain"], p["entityType"], p["action"])
-        for collection in org.permissions
-        for entries in collection["permissionMap"].values()
-        for p in entries
-    }
-    policies = {
-        role["id"]: [
-            (pol["domain"], pol["entityName"], action)
-            for pol in role["permissionPolicies"]
-            for action in pol["actionSet"]
-        ]
-        for role in org.roles
-    }
-    rows = set()
-    for user, role, division in org.iter_grants():
-        for want in policies[role]:
-            matches = [p for p in catalogue if all(w in ("*", v) for w, v in zip(want, p, strict=True))]
-            rows.update((user, role, division, *p, 1) for p in matches)
-            if not matches:
-                rows.add((user, role, division, *want, 0))
-    return rows
-
-
+DATASETS = ("users", "roles", "permissions", "divisions", "grants", "groups", "group_members", "oauth_clients")
 def test_extract_and_load_match_the_org(run_dag, tmp_path: Path) -> None:
     base = tmp_path / "out"
     with GenesysCloudEmulator(users=300, seed=42) as emu:
@@ -53,15 +28,17 @@ def test_extract_and_load_match_the_org(run_dag, tmp_path: Path) -> None:
 
         (day,) = [p for p in base.iterdir() if p.is_dir()]
         assert sorted(p.name for p in day.iterdir()) == sorted(
-            f"{name}.ndjson" for name in ("users", "roles", "permissions", "divisions", "grants")
+            f"{name}.ndjson" for name in DATASETS
         )  # and no temporary files
         users = read(day / "users.ndjson")
         assert sorted(u["id"] for u in users) == sorted(org.user_ids("any"))
         for name in ("roles", "permissions", "divisions"):
             written = sorted(r["id"] for r in read(day / f"{name}.ndjson"))
             assert written == sorted(r["id"] for r in getattr(org, name))
-        grants = [(g["userId"], g["roleId"], g["divisionId"]) for g in read(day / "grants.ndjson")]
-        assert sorted(grants) == sorted(org.iter_grants())
+        expected_grants = truth.grants(org)
+        grants = [(g["subjectId"], g["subjectType"], g["roleId"], g["divisionId"]) for g in read(day / "grants.ndjson")]
+        assert sorted(grants) == expected_grants
+        assert all("secret" not in c for c in read(day / "oauth_clients.ndjson"))
 
         db = sqlite3.connect(base / "genesys.db")
         try:
@@ -69,8 +46,8 @@ def test_extract_and_load_match_the_org(run_dag, tmp_path: Path) -> None:
             assert ids("users") == sorted(org.user_ids("any"))
             assert ids("roles") == sorted(r["id"] for r in org.roles)
             assert ids("divisions") == sorted(d["id"] for d in org.divisions)
-            loaded = sorted(db.execute("SELECT user_id, role_id, division_id FROM grants"))
-            assert loaded == sorted(org.iter_grants())
+            loaded = sorted(db.execute("SELECT subject_id, subject_type, role_id, division_id FROM grants"))
+            assert loaded == expected_grants
             perms = sorted(db.execute("SELECT domain, entity_type, action FROM permissions"))
             assert perms == sorted(
                 (p["domain"], p["entityType"], p["action"])
@@ -81,10 +58,14 @@ def test_extract_and_load_match_the_org(run_dag, tmp_path: Path) -> None:
             access = set(
                 db.execute(
                     "SELECT user_id, role_id, division_id, domain, entity_type, action, "
-                    "in_catalogue FROM access"
+                    "in_catalogue, via FROM access"
                 )
             )
-            assert access == expected_access(org)
+            clients = set(db.execute("SELECT client_id, role_id, division_id, domain, entity_type, action, "
+                                     "in_catalogue FROM oauth_client_access"))
+            assert (access, clients) == truth.access(org)
+            assert any(row[-1] != "direct" for row in access)
+            assert clients
         finally:
             db.close()
 
@@ -96,9 +77,7 @@ def test_extract_and_load_match_the_org(run_dag, tmp_path: Path) -> None:
             conf={"base": str(base), "database_conn_id": "test_db"},
             env={"AIRFLOW_CONN_TEST_DB": json.dumps({"conn_type": "sqlite", "host": str(other)})},
         )
-        assert sorted(p.name for p in day.iterdir()) == sorted(
-            f"{name}.ndjson" for name in ("users", "roles", "permissions", "divisions", "grants")
-        )
+        assert sorted(p.name for p in day.iterdir()) == sorted(f"{name}.ndjson" for name in DATASETS)
         counts = (
             "SELECT (SELECT COUNT(*) FROM users), (SELECT COUNT(*) FROM grants), "
             "(SELECT COUNT(*) FROM access)"

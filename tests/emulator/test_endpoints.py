@@ -153,17 +153,21 @@ def test_role_get_users_and_subject_grants(shared_client, shared_emu):
     supervisor = next(r for r in org.roles if r["name"] == "Supervisor")
     assert shared_client.ok(f"/api/v2/authorization/roles/{supervisor['id']}")["name"] == "Supervisor"
     expected: dict[str, set[str]] = {}
-    for subject, role, division in org.iter_grants():
+    types: dict[str, str] = {}
+    for subject, kind, role, division in org.iter_all_grants():
         if role == supervisor["id"]:
             expected.setdefault(subject, set()).add(division)
+            types[subject] = kind
     users = shared_client.ok(f"/api/v2/authorization/roles/{supervisor['id']}/users", pageSize=100)
     assert set(users) == {"entities", "pageSize", "pageNumber", "total", "pageCount"}
-    assert {u["id"] for u in users["entities"]} == set(expected)
+    assert {u["id"] for u in users["entities"]} == {s for s, kind in types.items() if kind == "PC_USER"}
     grants = page_through(
         shared_client, f"/api/v2/authorization/roles/{supervisor['id']}/subjectgrants", pageSize=7
     )
     assert {g["id"]: {d["id"] for d in g["divisions"]} for g in grants} == expected
-    assert all(g["type"] == "PC_USER" for g in grants)
+    assert {g["id"]: g["type"] for g in grants} == types
+    # every kind of subject holds Supervisor somewhere: users, a group, an OAuth client, trustees
+    assert set(types.values()) == {"PC_USER", "PC_GROUP", "PC_OAUTH_CLIENT", "PC_TRUSTEE_USER", "PC_TRUSTEE_GROUP"}
     assert shared_client.get("/api/v2/authorization/roles/nope").status_code == 404
 
 
@@ -203,8 +207,8 @@ def test_division_grants_cover_all_grants_including_wildcard(shared_client, shar
         ):
             assert grant["division"]["id"] == division_id
             collected.add((grant["subjectId"], grant["role"]["id"], grant["division"]["id"]))
-    assert collected == set(org.iter_grants())
-    assert len(collected) == org.grant_count()
+    assert collected == {(s, r, d) for s, _, r, d in org.iter_all_grants()}
+    assert len(collected) == org.grant_count() + len(org.subjects.grants)
     home = shared_client.ok(f"/api/v2/authorization/divisions/{org.divisions[0]['id']}/grants", pageSize=40)
     assert set(home) == {"entities", "pageSize", "pageNumber", "total", "pageCount"}  # no URIs here
     assert home["pageCount"] > 1

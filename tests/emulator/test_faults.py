@@ -114,6 +114,16 @@ def test_org_change_while_cursor_paging_never_duplicates(emu, client):
     assert ids == sorted(ids)
 
 
+def test_org_change_deactivates_the_first_active_users(emu, client):
+    before = emu.org.user_ids("active")
+    fault = emu.faults.org_change(deactivate=3, path=r"^/api/v2/users$")
+    client.ok("/api/v2/users", pageSize=1)
+    assert fault.fired == 1
+    assert emu.org.user_ids("active") == before[3:]
+    assert set(before[:3]) <= set(emu.org.user_ids("inactive"))
+    assert parse_fault_spec("org_change:deactivate=2,after=1") == ("org_change", {"deactivate": 2, "after": 1})
+
+
 def test_faults_api_validates_and_clears():
     faults = Faults()
     with pytest.raises(ValueError, match="unknown fault kind 'explode'"):

@@ -55,12 +55,16 @@ def test_results_are_cursor_paged_and_match_the_org(emu, client):
         body = client.ok(f"/api/v2/audits/query/{job['id']}/results", cursor=body["cursor"], **params)
     expected = {(s, r, d) for s, r, d in emu.org.iter_grants()}
     got = {
-        (e["entity"]["id"], e["propertyChanges"][0]["newValues"][0], e["propertyChanges"][1]["newValues"][0])
+        (e["propertyChanges"][0]["newValues"][0], e["entity"]["id"], e["propertyChanges"][1]["newValues"][0])
         for e in entities
     }
     assert got <= expected
     assert len(got) == len(entities) > 0
-    assert all(e["serviceName"] == "PeoplePermissions" and e["entityType"] == "Grant" for e in entities)
+    # as Genesys records role membership: service PeoplePermissions, entity the role, MemberAdd
+    assert all(e["serviceName"] == "PeoplePermissions" and e["entityType"] == "Role" for e in entities)
+    assert {e["action"] for e in entities} == {"MemberAdd"}
+    assert all(e["entity"]["name"] == next(r["name"] for r in emu.org.roles if r["id"] == e["entity"]["id"])
+               for e in entities)
     dates = [e["eventDate"] for e in entities]
     assert dates == sorted(dates)
     again = client.post("/api/v2/audits/query", QUERY).json()
@@ -94,6 +98,19 @@ def test_bad_query_400(client, body):
     response = client.post("/api/v2/audits/query", body)
     assert response.status_code == 400
     assert response.json()["code"] == "bad.request"
+
+
+def test_sort_order_is_ascending_or_descending_and_pages_hold_500(emu, client):
+    def events(order: str) -> list[dict]:
+        job = client.post("/api/v2/audits/query", {**QUERY, "sort": [{"name": "Timestamp", "sortOrder": order}]})
+        return client.ok(f"/api/v2/audits/query/{job.json()['id']}/results", pageSize=500)["entities"]
+
+    up, down = events("ascending"), events("descending")
+    assert len(up) > 100
+    assert [e["eventDate"] for e in down] == sorted((e["eventDate"] for e in up), reverse=True)
+    assert client.post("/api/v2/audits/query", {**QUERY, "sort": [{"sortOrder": "desc"}]}).status_code == 400
+    job = client.post("/api/v2/audits/query", QUERY).json()
+    assert client.get(f"/api/v2/audits/query/{job['id']}/results", pageSize=501).status_code == 400
 
 
 def test_unknown_job_404(client):

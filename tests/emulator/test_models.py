@@ -82,7 +82,7 @@ def test_the_checker_catches_wrong_names_and_types():
     assert problems({"permissionMap": {"x": [{"divisionAware": 1}]}}, "DomainPermissionCollection")
 
 
-USER_EXPANDS = "authorization,employerInfo,dateLastLogin,lasttokenissued"
+USER_EXPANDS = "authorization,employerInfo,dateLastLogin,lasttokenissued,groups"
 # (request, model): every read endpoint, with the parameters that add fields
 READS: list[tuple[str, dict[str, Any], str]] = [
     ("/api/v2/users", {"pageSize": 50, "state": "any", "expand": USER_EXPANDS}, "UserEntityListing"),
@@ -100,6 +100,12 @@ READS: list[tuple[str, dict[str, Any], str]] = [
     ("/api/v2/authorization/divisions/{division}/grants", {"pageSize": 500}, "AuthzDivisionGrantEntityListing"),
     ("/api/v2/authorization/divisions/*/grants", {}, "AuthzDivisionGrantEntityListing"),
     ("/api/v2/authorization/subjects/{user}", {}, "AuthzSubject"),
+    ("/api/v2/authorization/subjects/{group}", {}, "AuthzSubject"),
+    ("/api/v2/groups", {"pageSize": 100}, "GroupEntityListing"),
+    ("/api/v2/groups/{group}", {}, "Group"),
+    ("/api/v2/groups/{group}/members", {"pageSize": 100, "expand": USER_EXPANDS}, "UserEntityListing"),
+    ("/api/v2/oauth/clients", {}, "OAuthClientEntityListing"),
+    ("/api/v2/oauth/clients/{client}", {}, "OAuthClient"),
     ("/api/v2/tokens/me", {}, "TokenInfo"),
     ("/api/v2/organizations/me", {}, "Organization"),
 ]
@@ -111,7 +117,10 @@ def test_read_endpoints_match_the_models(shared_emu, shared_client, path, params
     admin = org.user_ids_by_index()[0]  # holds wildcard grants and the most roles
     agent = next(r["id"] for r in org.roles if r["name"] == "Agent")
     home = next(d["id"] for d in org.divisions if d["homeDivision"])
-    body = shared_client.ok(path.format(user=admin, role=agent, division=home), **params)
+    group, client = org.subjects.groups[0].id, org.subjects.clients[0].id  # group 0 holds a "*" grant
+    body = shared_client.ok(
+        path.format(user=admin, role=agent, division=home, group=group, client=client), **params
+    )
     if "entities" in body:
         assert body["entities"], f"{path} returned no entities: the check would prove nothing"
     assert_conforms(body, model)
@@ -121,7 +130,7 @@ def test_audit_query_job_matches_the_models(emu, client):
     query = {
         "interval": "2019-01-01T00:00:00Z/2030-01-01T00:00:00Z",
         "serviceName": "PeoplePermissions",
-        "filters": [{"property": "Action", "value": "Add"}],
+        "filters": [{"property": "Action", "value": "MemberAdd"}],
         "sort": [{"name": "Timestamp", "sortOrder": "descending"}],
     }
     assert_conforms(query, "AuditQueryRequest")
@@ -142,7 +151,7 @@ def test_removal_events_match_the_models(emu, client):
     response = client.session.put(f"{emu.api_url}/api/v2/authorization/roles/{role_id}/users/remove", json=[user])
     assert response.status_code == 200, response.text
     query = {"interval": "2019-01-01T00:00:00Z/2100-01-01T00:00:00Z", "serviceName": "PeoplePermissions"}
-    job = client.post("/api/v2/audits/query", {**query, "filters": [{"property": "Action", "value": "Remove"}]})
+    job = client.post("/api/v2/audits/query", {**query, "filters": [{"property": "Action", "value": "MemberRemove"}]})
     results = client.ok(f"/api/v2/audits/query/{job.json()['id']}/results")
     assert results["entities"]
     assert_conforms(results, "AuditQueryExecutionResultsResponse")

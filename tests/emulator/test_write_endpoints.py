@@ -284,14 +284,16 @@ def test_audit_query_reports_added_and_removed_grants(client, emu):
     job = client.post("/api/v2/audits/query", json={"interval": interval, "serviceName": "PeoplePermissions"})
     assert job.status_code == 202, job.text
     events = page_through(client, f"/api/v2/audits/query/{job.json()['id']}/results")
-    assert [(e["action"], e["entity"]["id"]) for e in events] == [("Add", user), ("Remove", user)]
+    # as Genesys records it: the role is the entity, the member and division are property changes
+    assert [(e["entityType"], e["action"], e["entity"]["id"]) for e in events] == [
+        ("Role", "MemberAdd", pair[0]), ("Role", "MemberRemove", pair[0])]
     added, removed = (e["propertyChanges"] for e in events)
     assert added == [
-        {"property": "roleId", "oldValues": [], "newValues": [pair[0]]},
+        {"property": "userId", "oldValues": [], "newValues": [user]},
         {"property": "divisionId", "oldValues": [], "newValues": [pair[1]]},
     ]
     assert removed == [
-        {"property": "roleId", "oldValues": [pair[0]], "newValues": []},
+        {"property": "userId", "oldValues": [user], "newValues": []},
         {"property": "divisionId", "oldValues": [pair[1]], "newValues": []},
     ]
     assert events[0]["id"] != events[1]["id"]

@@ -28,15 +28,15 @@ def test_submits_and_returns_the_transaction_id(emu: GenesysCloudEmulator) -> No
         task_id="submit",
         service_name="PeoplePermissions",
         interval=INTERVAL,
-        filters=[{"property": "EntityType", "value": "Grant"}],
-        sort=[{"name": "Timestamp", "sortOrder": "asc"}],
+        filters=[{"property": "EntityType", "value": "Role"}],
+        sort=[{"name": "Timestamp", "sortOrder": "ascending"}],
     )
     job_id = op.execute({})
     status = GenesysCloudHook().request("GET", f"/api/v2/audits/query/{job_id}")
     assert status["serviceName"] == "PeoplePermissions"
     assert status["interval"] == INTERVAL
-    assert status["filters"] == [{"property": "EntityType", "value": "Grant"}]
-    assert status["sort"] == [{"name": "Timestamp", "sortOrder": "asc"}]
+    assert status["filters"] == [{"property": "EntityType", "value": "Role"}]
+    assert status["sort"] == [{"name": "Timestamp", "sortOrder": "ascending"}]
     assert emu.stats.by_path["POST /api/v2/audits/query"] == 1
 
 

@@ -32,14 +32,19 @@ DIVISIONS = [{"id": "d-home", "name": "Home", "homeDivision": True}, {"id": "d-e
 USERS = [{"id": "u1", "name": "Ada", "state": "active", "division": {"id": "d-home"}},
          {"id": "u2", "name": "Bob", "state": "inactive", "manager": {"id": "u1"}}]
 GRANTS = [
-    {"id": "u1:r-admin:*", "userId": "u1", "roleId": "r-admin", "roleName": "admin", "divisionId": "*"},
-    {"id": "u2:r-agent:d-eu", "userId": "u2", "roleId": "r-agent", "roleName": "agent", "divisionId": "d-eu"},
+    {"id": "u1:r-admin:*", "subjectId": "u1", "subjectType": "user", "userId": "u1", "roleId": "r-admin",
+     "roleName": "admin", "divisionId": "*"},
+    {"id": "u2:r-agent:d-eu", "subjectId": "u2", "subjectType": "user", "userId": "u2", "roleId": "r-agent",
+     "roleName": "agent", "divisionId": "d-eu"},
 ]
+GROUPS = [{"id": "g1", "name": "EU agents", "memberCount": 2}]
+GROUP_MEMBERS = [{"id": "g1:u1", "groupId": "g1", "userId": "u1"}, {"id": "g1:u9", "groupId": "g1", "userId": "u9"}]
+OAUTH_CLIENTS = [{"id": "c1", "name": "export", "authorizedGrantType": "CLIENT-CREDENTIALS", "state": "active"}]
 
 
 def write_files(base: Path, **override: list[dict]) -> dict[str, Path]:
     data = {"users": USERS, "roles": ROLES, "permissions": PERMISSIONS, "divisions": DIVISIONS,
-            "grants": GRANTS}
+            "grants": GRANTS, "groups": GROUPS, "group_members": GROUP_MEMBERS, "oauth_clients": OAUTH_CLIENTS}
     data.update(override)
     files = {}
     for name, records in data.items():
@@ -57,25 +62,39 @@ def test_tables_and_access_expansion(tmp_path: Path) -> None:
     db = tmp_path / "g.db"
     counts = load_extracts(sqlite3.connect(db), write_files(tmp_path))
     assert counts == {"users": 2, "roles": 2, "role_policies": 3, "permissions": 4, "divisions": 2,
-                      "grants": 2, "access": 5}
-    access = "SELECT user_id, role_id, division_id, domain, entity_type, action, in_catalogue FROM access"
-    assert rows(db, access) == [
-        ("u1", "r-admin", "*", "directory", "group", "view", 1),
-        ("u1", "r-admin", "*", "directory", "user", "edit", 1),
-        ("u1", "r-admin", "*", "directory", "user", "view", 1),
-        ("u1", "r-admin", "*", "telephony", "plugin", "all", 0),
-        ("u2", "r-agent", "d-eu", "routing", "queue", "view", 1),
-    ]
+                      "grants": 2, "groups": 1, "group_members": 2, "oauth_clients": 1,
+                      "effective_grants": 3, "access": 9, "oauth_client_access": 0}
+    access = "SELECT user_id, role_id, division_id, domain, entity_type, action, in_catalogue, via FROM access"
+    admin = [(d, *perm) for d in ("d-eu", "d-home") for perm in (
+        ("directory", "group", "view", 1), ("directory", "user", "edit", 1),
+        ("directory", "user", "view", 1), ("telephony", "plugin", "all", 0))]
+    assert rows(db, access) == sorted(
+        [("u1", "r-admin", *row, "direct") for row in admin]  # "*" expanded to every division
+        + [("u2", "r-agent", "d-eu", "routing", "queue", "view", 1, "direct")]
+    )
+    assert rows(db, "SELECT id, subject_type, division_id FROM grants") == [
+        ("u1:r-admin:*", "user", "*"), ("u2:r-agent:d-eu", "user", "d-eu")]  # raw grants keep "*"
     users = rows(db, "SELECT id, division_id, manager_id FROM users")
     assert users == [("u1", "d-home", None), ("u2", None, "u1")]
 
 
-def test_access_keeps_users_only_when_groups_hold_grants(tmp_path: Path) -> None:
-    group_grant = {"id": "g1:r-agent:d-eu", "userId": "g1", "roleId": "r-agent", "divisionId": "d-eu"}
+def test_group_and_oauth_client_grants_reach_their_tables(tmp_path: Path) -> None:
+    more = [
+        {"id": "g1:r-agent:*", "subjectId": "g1", "subjectType": "group", "roleId": "r-agent", "divisionId": "*"},
+        {"id": "c1:r-agent:d-eu", "subjectId": "c1", "subjectType": "oauth_client", "roleId": "r-agent",
+         "divisionId": "d-eu"},
+        {"id": "t1:r-admin:*", "subjectId": "t1", "subjectType": "trustee_user", "roleId": "r-admin",
+         "divisionId": "*"},
+    ]
     db = tmp_path / "g.db"
-    counts = load_extracts(sqlite3.connect(db), write_files(tmp_path, grants=[*GRANTS, group_grant]))
-    assert counts["grants"] == 3
-    assert rows(db, "SELECT DISTINCT user_id FROM access") == [("u1",), ("u2",)]
+    counts = load_extracts(sqlite3.connect(db), write_files(tmp_path, grants=[*GRANTS, *more]))
+    assert counts["grants"] == 5
+    via_group = rows(db, "SELECT user_id, role_id, division_id, action, via FROM access WHERE via <> 'direct'")
+    # u1 is a member of g1 (u9 is no user of the org: left out); the group's "*" grant in every division
+    assert via_group == [("u1", "r-agent", "d-eu", "view", "g1"), ("u1", "r-agent", "d-home", "view", "g1")]
+    assert rows(db, "SELECT DISTINCT user_id FROM access") == [("u1",), ("u2",)]  # no trustee, group or client
+    assert rows(db, "SELECT client_id, role_id, division_id, domain, entity_type, action FROM oauth_client_access") == [
+        ("c1", "r-agent", "d-eu", "routing", "queue", "view")]
 
 
 def test_reload_replaces_and_a_failed_load_keeps_the_previous_tables(tmp_path: Path) -> None:
@@ -83,11 +102,11 @@ def test_reload_replaces_and_a_failed_load_keeps_the_previous_tables(tmp_path: P
     load_extracts(sqlite3.connect(db), write_files(tmp_path))
     load_extracts(sqlite3.connect(db), write_files(tmp_path, users=USERS[:1]))
     assert rows(db, "SELECT id FROM users") == [("u1",)]
-    broken = write_files(tmp_path, users=USERS, grants=[{"id": "x"}])  # grant without userId: KeyError
+    broken = write_files(tmp_path, users=USERS, grants=[{"id": "x"}])  # grant without subjectId: KeyError
     with pytest.raises(KeyError):
         load_extracts(sqlite3.connect(db), broken)
     assert rows(db, "SELECT id FROM users") == [("u1",)]
-    assert rows(db, "SELECT COUNT(*) FROM access") == [(4,)]  # the second load's: u2 was no user then
+    assert rows(db, "SELECT COUNT(*) FROM access") == [(8,)]  # the second load's: u2 was no user then
 
 
 def test_missing_dataset_file_is_a_clear_error(tmp_path: Path) -> None:

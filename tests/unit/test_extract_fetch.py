@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from airflow_provider_genesys.extract.fetch import PageFetcher
+from airflow_provider_genesys.extract.fetch import ListingChangedError, PageFetcher, exact_passes
 
 
 class FakeListing:
@@ -80,3 +80,36 @@ def test_several_listings_are_chained_in_order() -> None:
 def test_max_workers_must_be_positive() -> None:
     with pytest.raises(ValueError, match="max_workers"):
         PageFetcher(FakeListing(1), max_workers=0)
+
+
+class _Counting:
+    """A stand-in for PageFetcher: exact_passes reads only ``pages``."""
+
+    pages = 0
+
+
+def _reader(fetcher: _Counting, passes: list[list[str]], pages_per_pass: int):
+    calls = iter(passes)
+
+    def read():
+        fetcher.pages += pages_per_pass
+        return [{"id": i} for i in next(calls)]
+
+    return read
+
+
+def test_exact_passes_reads_once_when_one_page_and_twice_otherwise() -> None:
+    one = _Counting()
+    assert [r["id"] for r in exact_passes(one, _reader(one, [["a", "b"]], 1), "x")] == ["a", "b"]
+    many = _Counting()
+    out = [r["id"] for r in exact_passes(many, _reader(many, [["a", "b"], ["b", "a"]], 3), "x")]
+    assert out == ["a", "b", "b", "a"]  # same ids in another order: equal, done after two passes
+
+
+def test_exact_passes_reads_until_two_agree_then_gives_up() -> None:
+    settles = _Counting()
+    passes = [["a"], ["a", "b"], ["a", "b"]]
+    assert len(list(exact_passes(settles, _reader(settles, passes, 2), "x"))) == 5
+    never = _Counting()
+    with pytest.raises(ListingChangedError, match="changed during each of 4 reads"):
+        list(exact_passes(never, _reader(never, [["a"], ["b"], ["c"], ["d"]], 2), "users"))

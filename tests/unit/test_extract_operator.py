@@ -60,8 +60,8 @@ def test_templated_destination_and_xcom_summary(emu: GenesysCloudEmulator, tmp_p
         "dataset": "users",
         "path": f"file://{target}",
         "records": 1100,
-        "pages": 3,
-        "requests": 3,
+        "pages": 6,  # 3 pages, read twice: the second pass proves nothing moved (docs/operators.md)
+        "requests": 6,
         "rate_limited": 0,
         "seconds": result["seconds"],
     }
@@ -103,7 +103,8 @@ def test_more_than_10000_users_each_exactly_once(tmp_path: Path, monkeypatch: py
         ids = [u["id"] for u in lines(tmp_path / "u.ndjson")]
         assert len(ids) == len(set(ids)) == result["records"] == 10_500
         assert set(ids) == set(big.org.user_ids("any"))
-        assert big.stats.snapshot()["by_path"]["GET /api/v2/users/query"] == 21
+        # past 10,000 in all: each state on its own, all under the cap, so by page number in parallel
+        assert "GET /api/v2/users/query" not in big.stats.snapshot()["by_path"]
         assert big.stats.rate_limited == 0
 
 

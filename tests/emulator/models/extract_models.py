@@ -52,6 +52,10 @@ ROOTS = (
     "AuditQueryExecutionStatusResponse",
     "AuditQueryExecutionResultsResponse",
     "AuditLogMessage",
+    "Group",
+    "GroupEntityListing",
+    "OAuthClient",
+    "OAuthClientEntityListing",
 )
 PRIMITIVES = {"str", "int", "float", "bool", "datetime", "date", "object"}
 

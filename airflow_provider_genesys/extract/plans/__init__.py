@@ -1,0 +1,26 @@
+"""Dataset plans: which requests produce each dataset, chosen to need as few requests as possible.
+
+A plan is a generator of records; it never holds a whole dataset in memory (only ids of roles,
+divisions, groups or OAuth clients, which are few). One module per API area, like Genesys' SDKs:
+``users``, ``authorization``, ``groups``, ``oauth``. ``PLANS`` is the one registry: a new dataset is one
+line here. See docs/operators.md for the reasoning behind each plan.
+"""
+
+from __future__ import annotations
+
+from airflow_provider_genesys.extract.plans import authorization, groups, oauth, users
+from airflow_provider_genesys.extract.plans.common import USER_STATES, ExtractOptions, Plan
+
+PLANS: dict[str, Plan] = {
+    "users": users.users,
+    "roles": authorization.roles,
+    "permissions": authorization.permissions,
+    "divisions": authorization.divisions,
+    "grants": authorization.grants,
+    "groups": groups.groups,
+    "group_members": groups.group_members,
+    "oauth_clients": oauth.oauth_clients,
+}
+DATASETS = tuple(PLANS)
+
+__all__ = ["DATASETS", "PLANS", "USER_STATES", "ExtractOptions", "Plan"]

@@ -1,0 +1,39 @@
+"""OAuthApi: ``/api/v2/oauth/clients`` (``OAuthClientEntityListing``; the SDK documents no paging)."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from airflow_provider_genesys.testing.calls import SEGMENT, Call, Route
+from airflow_provider_genesys.testing.errors import not_found
+from airflow_provider_genesys.testing.paging import Params, page_envelope
+
+if TYPE_CHECKING:
+    from airflow_provider_genesys.testing.api import Api
+
+
+class OAuthApi:
+    """The org's OAuth clients, ``secret`` included as Genesys may return it (extracts must drop it)."""
+
+    def __init__(self, api: Api) -> None:
+        self.org = api.org
+
+    def routes(self) -> list[Route]:
+        return [
+            ("GET", "/api/v2/oauth/clients", "/api/v2/oauth/clients", self.list_clients),
+            ("GET", f"/api/v2/oauth/clients/{SEGMENT}", "/api/v2/oauth/clients/{clientId}", self.get_client),
+        ]
+
+    def list_clients(self, call: Call) -> tuple[int, Any]:
+        """Every client on one page: the operation takes no paging parameters."""
+        subjects = self.org.subjects
+        items = list(range(len(subjects.clients)))
+        everything = Params({"pageSize": [str(max(len(items), 1))]})  # paging parameters are ignored
+        return 200, page_envelope(call.path, everything, items, subjects.render_client, max_page_size=len(items) or 1)
+
+    def get_client(self, call: Call) -> tuple[int, Any]:
+        subjects = self.org.subjects
+        for n, subject in enumerate(subjects.clients):
+            if subject.id == call.args[0]:
+                return 200, subjects.render_client(n)
+        raise not_found(f"The OAuth client {call.args[0]} was not found.")

@@ -1,0 +1,182 @@
+"""Subjects of grants that are not the org's users: groups (with members), OAuth clients and trustees.
+
+Genesys grants roles to five kinds of subject (``SubjectDivisionGrants.type``: ``PC_USER``, ``PC_GROUP``,
+``PC_OAUTH_CLIENT``, ``PC_TRUSTEE_USER``, ``PC_TRUSTEE_GROUP``). Users live in :class:`~.org.Org`; this
+module generates the rest for the same seed. Their number is fixed when the org is created (groups: one
+per 25 users, at least 3, at most 200); a group's members are derived from a hash of each user, so users
+added later join groups too, and deleted users leave them. These grants never change through the API.
+
+Trustee subjects belong to another (trustor) organisation: they appear in grant listings only, never in
+the users, groups or OAuth client listings.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from airflow_provider_genesys.testing import catalogue as cat
+from airflow_provider_genesys.testing.clock import iso
+
+if TYPE_CHECKING:
+    from airflow_provider_genesys.testing.org import Org
+
+USER, GROUP, OAUTH_CLIENT, TRUSTEE_USER, TRUSTEE_GROUP = (
+    "PC_USER", "PC_GROUP", "PC_OAUTH_CLIENT", "PC_TRUSTEE_USER", "PC_TRUSTEE_GROUP",
+)
+GROUPS_PER_USERS, MIN_GROUPS, MAX_GROUPS = 25, 3, 200
+_MADE = 1_600_000_000.0  # grantMadeAt of generated non-user grants (2020-09-13)
+# (name, authorizedGrantType, state, role grants as (role index, division index or -1 for "*"))
+OAUTH_CLIENTS: tuple[tuple[str, str, str, tuple[tuple[int, int], ...]], ...] = (
+    ("Data warehouse export", "CLIENT-CREDENTIALS", "active", ((cat.EMPLOYEE, 0), (cat.SUPERVISOR, -1))),
+    ("CRM integration", "CLIENT-CREDENTIALS", "active", ((cat.ADMIN, -1), (cat.AGENT, 1), (cat.AGENT, 2))),
+    ("Wallboard", "CLIENT-CREDENTIALS", "inactive", ((cat.SUPERVISOR, 3),)),
+    ("Agent desktop", "CODE", "active", ()),
+    ("SSO login", "SAML2-BEARER", "active", ()),
+)
+# (type, name, role grants)
+TRUSTEES: tuple[tuple[str, str, tuple[tuple[int, int], ...]], ...] = (
+    (TRUSTEE_USER, "Partner support engineer", ((cat.ADMIN, -1),)),
+    (TRUSTEE_USER, "Partner auditor", ((cat.EMPLOYEE, 0), (cat.SUPERVISOR, 1))),
+    (TRUSTEE_GROUP, "Partner NOC", ((cat.SUPERVISOR, -1),)),
+)
+
+
+@dataclass(frozen=True)
+class Subject:
+    """A non-user subject and what the API shows of it."""
+
+    id: str
+    name: str
+    type: str
+    self_uri: str
+
+
+SubjectGrant = tuple[Subject, int, int, float]  # (subject, role index, division index or -1, grantMadeAt)
+
+
+class Subjects:
+    """Groups, OAuth clients and trustees of one org, and their (static) grants."""
+
+    def __init__(self, org: Org, user_count: int) -> None:
+        from airflow_provider_genesys.testing.org import _digest, _uuid
+
+        self._org = org
+        self._digest = _digest
+        seed = org.seed
+        group_count = max(MIN_GROUPS, min(MAX_GROUPS, user_count // GROUPS_PER_USERS))
+        self.groups = [
+            Subject(gid, f"{cat.DEPARTMENTS[g % len(cat.DEPARTMENTS)]} team {g + 1}", GROUP, f"/api/v2/groups/{gid}")
+            for g, gid in enumerate(_uuid(seed, "group", g) for g in range(group_count))
+        ]
+        self.clients = [
+            Subject(cid, name, OAUTH_CLIENT, f"/api/v2/oauth/clients/{cid}")
+            for cid, (name, *_rest) in zip((_uuid(seed, "oauth", n) for n in range(len(OAUTH_CLIENTS))),
+                                           OAUTH_CLIENTS, strict=True)
+        ]
+        trustee_ids = [_uuid(seed, "trustee", n) for n in range(len(TRUSTEES))]
+        self.trustees = [
+            Subject(tid, name, kind, f"/api/v2/authorization/subjects/{tid}")
+            for tid, (kind, name, _) in zip(trustee_ids, TRUSTEES, strict=True)
+        ]
+        self.grants: list[SubjectGrant] = []
+        divisions = len(cat.DIVISIONS)
+        for g, group in enumerate(self.groups):
+            if g == 0:
+                self.grants.append((group, cat.SUPERVISOR, -1, _MADE))
+            elif g % 2 == 0:
+                role = (cat.AGENT, cat.SUPERVISOR, 8, 9, 10, 11)[g // 2 % 6]
+                self.grants += [(group, role, g % divisions, _MADE + g), (group, cat.USER, 0, _MADE + g)]
+        for client, (_, _, _, pairs) in zip(self.clients, OAUTH_CLIENTS, strict=True):
+            self.grants += [(client, role, division, _MADE) for role, division in pairs]
+        for trustee, (_, _, pairs) in zip(self.trustees, TRUSTEES, strict=True):
+            self.grants += [(trustee, role, division, _MADE) for role, division in pairs]
+        self.by_id = {s.id: s for s in (*self.groups, *self.clients, *self.trustees)}
+
+    # ---- groups ------------------------------------------------------------------------------------
+    def groups_of(self, i: int) -> tuple[int, ...]:
+        """Group indexes user ``i`` belongs to (60% one group, 20% of those a second)."""
+        d = self._digest(self._org.seed, "member", i)
+        count = len(self.groups)
+        first = d[0] % count
+        if d[1] % 100 >= 60:
+            return ()
+        second = d[2] % count
+        return (first, second) if d[3] % 100 < 20 and second != first else (first,)
+
+    def members(self, group: int) -> list[int]:
+        """Member user indexes of a group, in the users listing's order (deleted users are not members)."""
+        org = self._org
+
+        def build() -> list[list[int]]:
+            table: list[list[int]] = [[] for _ in self.groups]
+            for i in org.sorted_by_name("any"):
+                if org.state_of(i) != "deleted":
+                    for g in self.groups_of(i):
+                        table[g].append(i)
+            return table
+
+        return org._cached("group_members", build)[group]
+
+    def render_group(self, group: int) -> dict[str, Any]:
+        """``Group`` as ``GET /api/v2/groups`` lists it."""
+        subject = self.groups[group]
+        return {
+            "id": subject.id,
+            "name": subject.name,
+            "description": f"Generated group {group + 1}",
+            "dateModified": iso(_MADE + group * 3600),
+            "memberCount": len(self.members(group)),
+            "state": "active",
+            "version": 1 + group % 5,
+            "type": "official",
+            "rulesVisible": True,
+            "visibility": "public" if group % 3 else "members",
+            "rolesEnabled": True,
+            "selfUri": subject.self_uri,
+        }
+
+    # ---- OAuth clients -----------------------------------------------------------------------------
+    def render_client(self, n: int) -> dict[str, Any]:
+        """``OAuthClient`` as ``GET /api/v2/oauth/clients`` lists it, ``secret`` included (as Genesys may)."""
+        subject = self.clients[n]
+        _, grant_type, state, pairs = OAUTH_CLIENTS[n]
+        org = self._org
+        return {
+            "id": subject.id,
+            "name": subject.name,
+            "accessTokenValiditySeconds": 86400,
+            "description": f"Generated OAuth client {n + 1}",
+            "registeredRedirectUri": ["https://example.com/callback"] if grant_type == "CODE" else [],
+            "secret": f"emulated-client-secret-{org.seed}-{n}",
+            "roleIds": list(dict.fromkeys(org.roles[role]["id"] for role, _ in pairs)),
+            "dateCreated": iso(_MADE),
+            "authorizedGrantType": grant_type,
+            "scope": [],
+            "roleDivisions": [
+                {"roleId": org.roles[role]["id"], "divisionId": org.division_id(division)} for role, division in pairs
+            ],
+            "state": state,
+            "selfUri": subject.self_uri,
+        }
+
+    # ---- grants ------------------------------------------------------------------------------------
+    def division_grants(self, division: int) -> list[SubjectGrant]:
+        return [g for g in self.grants if g[2] == division]
+
+    def role_subjects(self, role: int) -> list[tuple[Subject, list[int]]]:
+        """(subject, its divisions for the role), in subject order."""
+        held: dict[Subject, list[int]] = {}
+        for subject, r, division, _ in self.grants:
+            if r == role:
+                held.setdefault(subject, []).append(division)
+        return list(held.items())
+
+    def grants_of(self, subject_id: str) -> list[SubjectGrant]:
+        return [g for g in self.grants if g[0].id == subject_id]
+
+    def iter_grants(self) -> Iterator[tuple[str, str, str, str]]:
+        """``(subject id, subject type, role id, division id)`` of every non-user grant."""
+        for subject, role, division, _ in self.grants:
+            yield subject.id, subject.type, self._org.roles[role]["id"], self._org.division_id(division)
