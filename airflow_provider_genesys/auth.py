@@ -470,7 +470,7 @@ class TokenPool:
             for slot, cache in enumerate(self._caches):
                 token = cache.get()
                 pacer = self._pacer(token)
-                outcome = pacer.try_acquire(waited)
+                outcome = pacer.try_acquire(waited, probe=len(self._caches) > 1)
                 if isinstance(outcome, Wait):
                     if soonest is None or outcome.delay < soonest[1].delay:
                         soonest = (pacer, outcome)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import email.utils
 import logging
+import math
 import random
 import threading
 import time
@@ -24,6 +25,7 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 DEFAULT_429_WAIT = 3.0  # what Genesys' Java/.NET SDKs wait when a 429 has no Retry-After
+PROBE_POLL = 0.02  # how often a pool asks again while every token's first request is still out
 BACKOFF_CAP = 30.0  # longest exponential back-off step (the Terraform provider waits 1-30 s)
 
 
@@ -252,6 +254,7 @@ class Pacer:
         self._in_flight: set[int] = set()
         self._window_length: float | None = None  # the longest reset seen: about one window
         self._provisional = False  # the window was inherited, not yet read from this token's responses
+        self._answered = False  # a response (with or without headers) came back
         self.paced_seconds = 0.0
 
     def _used(self) -> int:
@@ -264,10 +267,16 @@ class Pacer:
         self._count, self._counted_seq, self._window_end = 0, self._seq - 1, None
         self._window_start_seq = self._seq
 
-    def try_acquire(self, waited: float = 0.0) -> Permit | Wait:
-        """A permit if a request may be sent now (counted in flight), else how long to wait for room."""
+    def try_acquire(self, waited: float = 0.0, *, probe: bool = False) -> Permit | Wait:
+        """A permit if a request may be sent now (counted in flight), else how long to wait for room.
+
+        `probe`: until its first response this pacer knows nothing of its window, so it lets one request
+        out at a time (a pool sends the others to its other tokens rather than burst into this one blind).
+        """
         with self._lock:
             now = self._clock()
+            if probe and not self._answered and self._in_flight and self._allowed is None:
+                return Wait(-math.inf, PROBE_POLL)
             if self._window_end is not None and now >= self._window_end:
                 self._new_window()
             if self._provisional and self._window_end is None and self._window_length is not None:
@@ -326,6 +335,7 @@ class Pacer:
         """The request finished: stop counting it and learn the window from its response headers."""
         with self._lock:
             self._in_flight.discard(permit.seq)
+            self._answered = self._answered or info is not None
             if info is None or info.allowed is None or info.count is None or info.reset is None:
                 return
             window_end = self._clock() + info.reset

@@ -34,6 +34,10 @@ class GenesysCloudEmulator:
     :param job_seconds: time an audit query takes from Queued to Succeeded (``0``: at once).
     :param job_polls: instead of time, the number of status reads an audit query answers Queued/Running
         before its final state: deterministic tests of deferral and polling (``None``: use ``job_seconds``).
+    :param org_rate_limit: API requests allowed per ``rate_window`` across every token (``None``: no
+        organisation-wide window); then 429 while the token's own headers still show room.
+    :param rate_limit_body: ``plain`` (Genesys' normalised 429 body) or ``limit`` (it also names the limit
+        that refused the request in ``limit: {namespace, key, value}``, a field of Genesys' ErrorBody).
     :param path_prefix_login: gateway path in front of ``/oauth/token``.
     :param path_prefix_api: gateway path in front of ``/api/v2``.
     """
@@ -55,6 +59,8 @@ class GenesysCloudEmulator:
         host: str = "127.0.0.1",
         port: int = 0,
         job_polls: int | None = None,
+        org_rate_limit: int | None = None,
+        rate_limit_body: str = "plain",
     ) -> None:
         settings = Settings(
             users,
@@ -70,6 +76,8 @@ class GenesysCloudEmulator:
             path_prefix_login,
             path_prefix_api,
             job_polls,
+            org_rate_limit=org_rate_limit,
+            rate_limit_body=rate_limit_body,
         )
         self._backend = Backend(settings)
         self.settings = settings
@@ -206,6 +214,8 @@ _OPTIONS: dict[str, tuple[Any, str]] = {
     "path_prefix_login": (str, "gateway path before /oauth/token, e.g. /login"),
     "path_prefix_api": (str, "gateway path before /api/v2, e.g. /gw"),
     "job_polls": (int, "instead of --job-seconds: status reads an audit query answers Queued/Running before it ends"),
+    "org_rate_limit": (int, "API requests allowed per window across every token of the org; then 429"),
+    "rate_limit_body": (str, "429 body: plain (Genesys' normalised body) or limit (also names the limit)"),
 }
 
 

@@ -1,4 +1,4 @@
-"""Fixed-window rate limiting per key (an access token, or the token endpoint as a whole)."""
+"""Fixed-window rate limiting per key (an access token, the organisation, or the token endpoint as a whole)."""
 
 from __future__ import annotations
 
@@ -51,6 +51,16 @@ class FixedWindowLimiter:
             self._windows[key] = (start, count)
         reset = max(1, math.ceil(start + self.window - now))
         return Decision(allowed, self.limit, count, reset)
+
+    def peek(self, key: str) -> Decision:
+        """What ``hit`` would decide, without counting anything (the headers of a request refused elsewhere)."""
+        now = self._clock.now()
+        with self._lock:
+            start, count = self._windows.get(key, (now, 0))
+        if now >= start + self.window:
+            start, count = now, 0
+        reset = max(1, math.ceil(start + self.window - now))
+        return Decision(count < self.limit, self.limit, count, reset)
 
     def forget(self, key: str) -> None:
         with self._lock:
