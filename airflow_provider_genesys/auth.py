@@ -172,7 +172,7 @@ class OAuthTokenSource:
             )
             raise RetryableFailure(type(exc).__name__, error) from None
         if not response.ok:
-            self._raise_for(response, _json_or_empty(response))
+            self._raise_for(response, json_object(response))
         problem = _unusable_token(response)
         if problem is None:
             return self._token_from(response.json(), started)
@@ -326,7 +326,8 @@ def _unusable_token(response: requests.Response) -> str | None:
     return None
 
 
-def _json_or_empty(response: requests.Response) -> dict[str, Any]:
+def json_object(response: requests.Response) -> dict[str, Any]:
+    """The body as a JSON object, or {} when it is not one."""
     try:
         body = response.json()
     except ValueError:

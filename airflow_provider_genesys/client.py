@@ -27,6 +27,7 @@ from airflow_provider_genesys.auth import (
     StaticTokenSource,
     TokenPool,
     TokenSource,
+    json_object,
     transport_failure,
 )
 from airflow_provider_genesys.exceptions import (
@@ -106,15 +107,6 @@ def _encode_params(params: Mapping[str, Any] | None) -> dict[str, str]:
             value = "true" if value else "false"
         encoded[key] = str(value)
     return encoded
-
-
-def _json_object(response: requests.Response) -> dict[str, Any]:
-    """The body as a JSON object, or {} when it is not one."""
-    try:
-        body = response.json()
-    except ValueError:
-        return {}
-    return body if isinstance(body, dict) else {}
 
 
 def _reason(response: requests.Response) -> str:
@@ -335,7 +327,7 @@ class GenesysCloudClient:
         if status == 429:  # never processed, so safe to resend whatever the method
             self.stats.add("rate_limited")
             info = RateLimitInfo.from_headers(response.headers)
-            self._tokens.rate_limited(_json_object(response), info, info.server_delay or DEFAULT_429_WAIT)
+            self._tokens.rate_limited(json_object(response), info, info.server_delay or DEFAULT_429_WAIT)
             raise RetryableFailure(
                 "429 rate limited", error, rate_limited=True, server_delay=info.server_delay
             )
@@ -364,7 +356,7 @@ class GenesysCloudClient:
         self, response: requests.Response, call: _Call, number: int, hint: str | None = None
     ) -> GenesysCloudApiError:
         """A structured error from Genesys' error body (code, message, contextId) or a non-JSON body."""
-        body = _json_object(response)
+        body = json_object(response)
         message = str(body.get("message") or _reason(response))
         if not body and response.text:
             message = f"{message}: {response.text[:200]}"

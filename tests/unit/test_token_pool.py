@@ -2,20 +2,17 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
 import pytest
 
 from airflow_provider_genesys.auth import TokenPool
-from airflow_provider_genesys.client import GenesysCloudClient
 from airflow_provider_genesys.exceptions import GenesysCloudApiError, GenesysCloudConfigError
 from airflow_provider_genesys.ratelimit import RateLimitInfo, SharedBudget, names_shared_limit
-from tests.unit.conftest import API, FakeClock, make_settings
+from tests.unit.conftest import FakeClock, make_settings
+from tests.unit.test_client import ME, MakeClient
 from tests.unit.test_token_refresh_hardening import CountingSource, window
 
-MakeClient = Callable[..., GenesysCloudClient]
-ME = f"{API}/api/v2/users/me"
 ORG_429_BODY = {
     "message": "Rate limit exceeded the maximum. Retry the request in [5] seconds",
     "code": "too.many.requests.retry.after",

@@ -3,19 +3,15 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
 from typing import Any
 
 import pytest
 
 from airflow_provider_genesys.auth import Token, TokenPool
-from airflow_provider_genesys.client import GenesysCloudClient
 from airflow_provider_genesys.exceptions import GenesysCloudAuthError
 from airflow_provider_genesys.ratelimit import RateLimitInfo
-from tests.unit.conftest import API, TOKEN_URL, FakeClock, token_response
-
-MakeClient = Callable[..., GenesysCloudClient]
-ME = f"{API}/api/v2/users/me"
+from tests.unit.conftest import TOKEN_URL, FakeClock, token_response
+from tests.unit.test_client import ME, MakeClient
 
 
 def token_calls(requests_mock: Any) -> int:
