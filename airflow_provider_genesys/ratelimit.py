@@ -263,9 +263,14 @@ class Pacer:
         return max(sent, self._count + uncounted)
 
     def _new_window(self) -> None:
-        """The window is over: everything sent so far belonged to it."""
+        """The window is over: everything sent so far belonged to it.
+
+        The next window has the same size: until its first reading it is assumed to open with the next
+        request (provisional), so threads that waited together do not burst past `allowed` into it.
+        """
         self._count, self._counted_seq, self._window_end = 0, self._seq - 1, None
         self._window_start_seq = self._seq
+        self._provisional = self._allowed is not None and self._window_length is not None
 
     def try_acquire(self, waited: float = 0.0, *, probe: bool = False) -> Permit | Wait:
         """A permit if a request may be sent now (counted in flight), else how long to wait for room.

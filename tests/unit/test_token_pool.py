@@ -150,3 +150,12 @@ def test_pool_size_and_org_cap_are_validated() -> None:
         make_settings(org_rate_limit_per_minute=0)
     with pytest.raises(GenesysCloudConfigError, match="needs grant_type 'client_credentials'"):
         make_settings(token_pool_size=2, grant_type="refresh_token", refresh_token="rt")
+
+
+def test_without_pacing_a_pool_takes_its_tokens_in_turn(requests_mock: Any, make_client: MakeClient) -> None:
+    requests_mock.get(ME, json={"id": "me"})
+    client = make_client(token_pool_size=2, pacing="false")
+    for _ in range(4):
+        client.request("GET", "/api/v2/users/me")
+    sent = [r.headers["Authorization"] for r in requests_mock.request_history if r.url.startswith(ME)]
+    assert sent == ["Bearer tok-1", "Bearer tok-2", "Bearer tok-1", "Bearer tok-2"]
