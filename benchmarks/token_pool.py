@@ -14,6 +14,7 @@ is (ceil(R / per_window) - 1) windows): ``token bound`` for one token, ``pool bo
 one token can ever do); ``of its bound`` = the larger of pool and org bound / time (1.0 = as fast as the
 limits allow). Goal: pool 4 with room at organisation level at
 >= 3x the token bound, and under an organisation cap at >= 0.9 of the org bound, both with 0 429s.
+``token_pool.out.txt`` beside this file is its output with the defaults (table in docs/connection.md).
 """
 
 from __future__ import annotations
