@@ -464,23 +464,14 @@ class TokenPool:
                     sleep(delay)
                     waited += delay
                     continue
-            if not self._pacing:
-                slot = next(self._turn) % self.size
-                return Lease(self._caches[slot].get(), slot, waited, shared=self.shared is not None)
-            soonest: tuple[Pacer, Wait] | None = None
-            for slot, cache in enumerate(self._caches):
-                token = cache.get()
-                pacer = self._pacer(token)
-                outcome = pacer.try_acquire(waited, probe=len(self._caches) > 1)
-                if isinstance(outcome, Wait):
-                    if soonest is None or outcome.delay < soonest[1].delay:
-                        soonest = (pacer, outcome)
-                    continue
-                if cache.get() is token:
-                    return Lease(token, slot, waited, pacer, outcome, self.shared is not None)
-                pacer.release(outcome, None)  # expired or replaced meanwhile: ask the new token's pacer
-                soonest = None
-                break
+            try:
+                lease, soonest = self._try_lease(waited)
+            except BaseException:  # a token could not be fetched: give back the shared place taken
+                if self.shared is not None:
+                    self.shared.leave(sent=False)
+                raise
+            if lease is not None:
+                return lease
             if self.shared is not None:
                 self.shared.leave(sent=False)
             if soonest is not None:
@@ -489,6 +480,32 @@ class TokenPool:
                 sleep(wait.delay)
                 waited += wait.delay
                 pacer.window_passed(wait.window_end)
+
+    def _try_lease(self, waited: float) -> tuple[Lease | None, tuple[Pacer, Wait] | None]:
+        """A lease on the first token with room, else the soonest wait (None: ask again at once)."""
+        shared = self.shared is not None
+        if not self._pacing:
+            slot = next(self._turn) % self.size
+            return Lease(self._caches[slot].get(), slot, waited, shared=shared), None
+        soonest: tuple[Pacer, Wait] | None = None
+        for slot, cache in enumerate(self._caches):
+            token = cache.get()
+            pacer = self._pacer(token)
+            outcome = pacer.try_acquire(waited, probe=len(self._caches) > 1)
+            if isinstance(outcome, Wait):
+                if soonest is None or outcome.delay < soonest[1].delay:
+                    soonest = (pacer, outcome)
+                continue
+            try:
+                current = cache.get()
+            except BaseException:
+                pacer.release(outcome, None)
+                raise
+            if current is token:
+                return Lease(token, slot, waited, pacer, outcome, shared), None
+            pacer.release(outcome, None)  # expired or replaced meanwhile: ask the new token's pacer
+            return None, None
+        return None, soonest
 
     def release(self, lease: Lease, info: RateLimitInfo | None, *, sent: bool = True) -> None:
         """The request ended: free its place in its token's window (learning from `info`) and the budget."""

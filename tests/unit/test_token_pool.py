@@ -6,8 +6,8 @@ from typing import Any
 
 import pytest
 
-from airflow_provider_genesys.auth import TokenPool
-from airflow_provider_genesys.exceptions import GenesysCloudApiError, GenesysCloudConfigError
+from airflow_provider_genesys.auth import Token, TokenPool
+from airflow_provider_genesys.exceptions import GenesysCloudApiError, GenesysCloudAuthError, GenesysCloudConfigError
 from airflow_provider_genesys.ratelimit import RateLimitInfo, SharedBudget, names_shared_limit
 from tests.unit.conftest import FakeClock, make_settings
 from tests.unit.test_client import ME, MakeClient
@@ -159,3 +159,17 @@ def test_without_pacing_a_pool_takes_its_tokens_in_turn(requests_mock: Any, make
         client.request("GET", "/api/v2/users/me")
     sent = [r.headers["Authorization"] for r in requests_mock.request_history if r.url.startswith(ME)]
     assert sent == ["Bearer tok-1", "Bearer tok-2", "Bearer tok-1", "Bearer tok-2"]
+
+
+def test_a_token_that_cannot_be_fetched_gives_back_its_shared_place(clock: FakeClock) -> None:
+    class Flaky(CountingSource):
+        def fetch(self) -> Token:
+            if self.issued == 0:
+                self.issued = -1
+                raise GenesysCloudAuthError("refused")
+            return super().fetch()
+
+    pool = TokenPool(Flaky(clock), 2, clock=clock, shared=SharedBudget(1, 60, clock=clock))
+    with pytest.raises(GenesysCloudAuthError):
+        pool.lease(clock.sleep)
+    assert pool.lease(clock.sleep).waited == 0  # the failed attempt holds no place in the budget
