@@ -79,3 +79,13 @@ def test_a_token_answer_cut_short_is_retried() -> None:
         assert client.request("GET", "/api/v2/organizations/me")["id"]
         assert emu.stats.token_requests == 2
         assert emu.stats.tokens_issued == 2
+
+
+def test_a_pool_waits_out_the_token_creation_limit_and_still_sends_no_429() -> None:
+    """Tokens are fetched as windows fill; the third waits for the token endpoint's window (400 retried)."""
+    with GenesysCloudEmulator(users=5, rate_limit=4, token_rate_limit=2, rate_window=WINDOW) as emu, \
+            client_for(emu, token_pool_size=3) as client:  # fmt: skip
+        run(client, 12, workers=4)
+        assert emu.stats.rate_limited == 0
+        assert emu.stats.tokens_issued == 3
+        assert emu.stats.by_status[400] >= 1  # the endpoint refused a third token within its window
