@@ -327,7 +327,8 @@ class GenesysCloudClient:
         if status == 429:  # never processed, so safe to resend whatever the method
             self.stats.add("rate_limited")
             info = RateLimitInfo.from_headers(response.headers)
-            self._tokens.rate_limited(json_object(response), info, info.server_delay or DEFAULT_429_WAIT)
+            delay = info.server_delay if info.server_delay is not None else DEFAULT_429_WAIT
+            self._tokens.rate_limited(json_object(response), info, delay)
             raise RetryableFailure(
                 "429 rate limited", error, rate_limited=True, server_delay=info.server_delay
             )
@@ -356,7 +357,12 @@ class GenesysCloudClient:
         self, response: requests.Response, call: _Call, number: int, hint: str | None = None
     ) -> GenesysCloudApiError:
         """A structured error from Genesys' error body (code, message, contextId) or a non-JSON body."""
-        body = json_object(response)
+        try:
+            body = response.json()
+        except ValueError:
+            body = None
+        if not isinstance(body, dict):
+            body = {}
         message = str(body.get("message") or _reason(response))
         if not body and response.text:
             message = f"{message}: {response.text[:200]}"
