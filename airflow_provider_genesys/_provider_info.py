@@ -191,6 +191,21 @@ CONN_FIELDS: tuple[ConnField, ...] = (
         "number",
         default=300,
     ),
+    ConnField(
+        "token_pool_size",
+        "Token pool size",
+        "Access tokens of the OAuth client used in turn, each with its own rate limit (1 when empty; "
+        "client_credentials only). Raise the extract's max_workers with it.",
+        "integer",
+        default=1,
+    ),
+    ConnField(
+        "org_rate_limit_per_minute",
+        "Organisation requests per minute",
+        "Cap on this task's requests per minute across all its tokens, to stay within the organisation's "
+        "limits (no cap when empty).",
+        "integer",
+    ),
 )
 
 # Host is replaced by the region picker (a URI's host is still read as a region); schema and port have no

@@ -7,11 +7,13 @@ here the cache refreshes `token_refresh_margin` before expiry and single-flights
 from __future__ import annotations
 
 import hashlib
+import itertools
 import logging
+import math
 import re
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -23,13 +25,27 @@ from airflow_provider_genesys.exceptions import (
     GenesysCloudAuthError,
     GenesysCloudTransportError,
 )
-from airflow_provider_genesys.ratelimit import RateLimitInfo, RetryableFailure, RetryPolicy, call_with_retries
+from airflow_provider_genesys.ratelimit import (
+    Pacer,
+    Permit,
+    RateLimitInfo,
+    RetryableFailure,
+    RetryPolicy,
+    SharedBudget,
+    Wait,
+    call_with_retries,
+    names_shared_limit,
+    pacer_for,
+)
 from airflow_provider_genesys.settings import SAML2_BEARER_URN, GenesysSettings
 
 log = logging.getLogger(__name__)
 SecretCallback = Callable[[str], None]
 _STATED_DELAY = re.compile(r"retry in (\d+(?:\.\d+)?) seconds?", re.IGNORECASE)
 _BAD_CREDENTIALS = frozenset({"invalid_client", "unauthorized_client", "invalid_grant"})
+# A 2xx without a usable token is retried (a body cut short is transient); this many in one fetch means the
+# URL does not lead to Genesys' login service, which no retry fixes.
+UNUSABLE_TOKEN_ANSWERS = 3
 # No usable HTTP answer: refused/reset connection, timeout, or a body cut short (ChunkedEncodingError is
 # what requests raises when the connection closes before Content-Length bytes arrived).
 TRANSPORT_ERRORS = (
@@ -132,9 +148,12 @@ class OAuthTokenSource:
         return {"grant_type": "client_credentials"}
 
     def fetch(self) -> Token:
-        return call_with_retries(self._attempt, self._policy, sleep=self._sleep, clock=self._clock)
+        unusable: list[str] = []  # 2xx answers without a usable token, in this fetch
+        return call_with_retries(
+            lambda attempt: self._attempt(attempt, unusable), self._policy, sleep=self._sleep, clock=self._clock
+        )
 
-    def _attempt(self, attempt: int) -> Token:
+    def _attempt(self, attempt: int, unusable: list[str] | None = None) -> Token:
         url = self._settings.token_url
         started = self._clock()
         try:
@@ -152,14 +171,34 @@ class OAuthTokenSource:
                 endpoint="/oauth/token",
             )
             raise RetryableFailure(type(exc).__name__, error) from None
-        body = _json_or_empty(response)
-        if response.ok and body.get("access_token"):
-            return self._token_from(body, started)
-        self._raise_for(response, body)
-        raise GenesysCloudAuthError(  # a 2xx without a token
-            f"The token endpoint {url} answered {response.status_code} without an access_token; "
-            "check gateway_host / gateway_path_params_login point at Genesys Cloud's login service."
+        if not response.ok:
+            self._raise_for(response, json_object(response))
+        problem = _unusable_token(response)
+        if problem is None:
+            return self._token_from(response.json(), started)
+        raise self._unusable(response, problem, unusable if unusable is not None else [])
+
+    def _unusable(self, response: requests.Response, problem: str, seen: list[str]) -> Exception:
+        """A 2xx without a usable token: a cut body is transient (retry), the same answer thrice is a wrong URL.
+
+        The message says what was wrong with the body, never what it held (it may hold a token).
+        """
+        seen.append(problem)
+        url = self._settings.token_url
+        if len(seen) >= UNUSABLE_TOKEN_ANSWERS:
+            return GenesysCloudAuthError(
+                f"The token endpoint {url} answered {response.status_code} without a usable access token "
+                f"{len(seen)} times in a row ({'; '.join(dict.fromkeys(seen))}); check gateway_host / "
+                "gateway_path_params_login point at Genesys Cloud's login service."
+            )
+        error = GenesysCloudTransportError(
+            f"The token endpoint {url} answered {response.status_code} without a usable access token ({problem})",
+            code="invalid.response",
+            method="POST",
+            endpoint="/oauth/token",
+            correlation_id=response.headers.get("inin-correlation-id"),
         )
+        return RetryableFailure(f"{response.status_code} without a usable token", error)
 
     def _token_from(self, body: dict[str, Any], started: float) -> Token:
         value = str(body["access_token"])
@@ -170,10 +209,7 @@ class OAuthTokenSource:
             if self._on_secret is not None:
                 self._on_secret(str(new_refresh))
             self._refresh_token = str(new_refresh)
-        try:
-            lifetime: float | None = float(body.get("expires_in"))  # type: ignore[arg-type]
-        except (TypeError, ValueError):
-            lifetime = None
+        lifetime = _lifetime(body.get("expires_in"))
         expires_at = started + lifetime if lifetime is not None else None
         log.info("Fetched a Genesys Cloud access token (%s, expires in %s s)", fingerprint(value), lifetime)
         return Token(value, expires_at, lifetime)
@@ -251,7 +287,47 @@ class OAuthTokenSource:
         )
 
 
-def _json_or_empty(response: requests.Response) -> dict[str, Any]:
+def _lifetime(expires_in: Any) -> float | None:
+    """Seconds a token lives, or None (unknown: kept until the API refuses it with 401).
+
+    `expires_in` of 0 or less (or not a finite number) cannot be right for a token just issued; taking it
+    literally would fetch a new token for every request, so it is treated as unknown and logged.
+    """
+    if expires_in is None:
+        return None
+    try:
+        lifetime = float(expires_in)
+    except (TypeError, ValueError):
+        lifetime = math.nan
+    if isinstance(expires_in, bool) or not math.isfinite(lifetime) or lifetime <= 0:
+        log.warning(
+            "The token endpoint gave expires_in %.40r, not a positive number of seconds; the token will be "
+            "renewed when the API refuses it (401)",
+            expires_in,
+        )
+        return None
+    return lifetime
+
+
+def _unusable_token(response: requests.Response) -> str | None:
+    """Why a 2xx token answer cannot be used (without quoting it), or None when it holds a usable token."""
+    try:
+        body = response.json()
+    except ValueError:
+        return "the body is not JSON, or was cut short"
+    if not isinstance(body, dict) or "access_token" not in body:
+        return "no access_token in the body"
+    token = body["access_token"]
+    if not isinstance(token, str) or not token:
+        return "access_token is not a non-empty string"
+    if not token.isprintable() or any(char.isspace() for char in token):
+        # It goes into an HTTP header: http.client would refuse it with an error that quotes it.
+        return "access_token contains spaces, line breaks or control characters"
+    return None
+
+
+def json_object(response: requests.Response) -> dict[str, Any]:
+    """The body as a JSON object, or {} when it is not one."""
     try:
         body = response.json()
     except ValueError:
@@ -318,3 +394,134 @@ class TokenCache:
         with self._cond:
             if self._token is not None and self._token.value == token.value:
                 self._token = None
+
+
+@dataclass(frozen=True)
+class Lease:
+    """One request's token, taken after its pacer's wait; hand it back to `TokenPool.release`."""
+
+    token: Token
+    slot: int
+    waited: float = 0.0
+    pacer: Pacer | None = field(default=None, repr=False)
+    permit: Permit | None = None
+    shared: bool = False  # counted by the pool's SharedBudget
+
+
+class TokenPool:
+    """`size` tokens of one OAuth client; each request takes a token whose rate-limit window has room.
+
+    Each token has its own cache (refreshed on its own, single flight) and its own pacer (one window per
+    token, process-wide by fingerprint). Tokens are fetched when first needed: a light load uses one. With
+    `size` 1, no organisation cap and pacing on, this is exactly one cache and one pacer, as before pools.
+    A request's token is taken after its pacer's wait, so it never leaves with a token that expired while
+    it waited; a new token's pacer starts from what the pool's pacers learned (the window's size and length).
+    """
+
+    def __init__(
+        self,
+        source: TokenSource,
+        size: int = 1,
+        *,
+        refresh_margin: float = 300.0,
+        clock: Callable[[], float] = time.monotonic,
+        on_fetch: Callable[[], None] | None = None,
+        pacing: bool = True,
+        max_wait: float = 180.0,
+        shared: SharedBudget | None = None,
+    ) -> None:
+        if size < 1:
+            raise ValueError(f"a token pool needs at least one token; got {size}")
+        self._caches = [
+            TokenCache(source, refresh_margin=refresh_margin, clock=clock, on_fetch=on_fetch) for _ in range(size)
+        ]
+        self._clock = clock
+        self._pacing = pacing
+        self._max_wait = max_wait
+        self.shared = shared
+        self._learned: Pacer | None = None
+        self._turn = itertools.count()
+
+    @property
+    def size(self) -> int:
+        return len(self._caches)
+
+    def _pacer(self, token: Token) -> Pacer:
+        pacer = pacer_for(token.fingerprint, clock=self._clock, max_wait=self._max_wait)
+        learned = self._learned
+        if learned is not None and not pacer.learned:
+            pacer.inherit(learned)
+        return pacer
+
+    def lease(self, sleep: Callable[[float], None] = time.sleep) -> Lease:
+        """Wait until some token's window (and the shared budget) has room; then take that token."""
+        waited = 0.0
+        while True:
+            if self.shared is not None:
+                delay = self.shared.try_enter()
+                if delay > 0:
+                    log.debug("Pacing: the shared rate limit is spent, waiting %.1f s", delay)
+                    sleep(delay)
+                    waited += delay
+                    continue
+            try:
+                lease, soonest = self._try_lease(waited)
+            except BaseException:  # a token could not be fetched: give back the shared place taken
+                if self.shared is not None:
+                    self.shared.leave(sent=False)
+                raise
+            if lease is not None:
+                return lease
+            if self.shared is not None:
+                self.shared.leave(sent=False)
+            if soonest is not None:
+                pacer, wait = soonest
+                log.debug("Pacing: every token's rate-limit window is spent, waiting %.1f s", wait.delay)
+                sleep(wait.delay)
+                waited += wait.delay
+                pacer.window_passed(wait.window_end)
+
+    def _try_lease(self, waited: float) -> tuple[Lease | None, tuple[Pacer, Wait] | None]:
+        """A lease on the first token with room, else the soonest wait (None: ask again at once)."""
+        shared = self.shared is not None
+        if not self._pacing:
+            slot = next(self._turn) % self.size
+            return Lease(self._caches[slot].get(), slot, waited, shared=shared), None
+        soonest: tuple[Pacer, Wait] | None = None
+        for slot, cache in enumerate(self._caches):
+            token = cache.get()
+            pacer = self._pacer(token)
+            outcome = pacer.try_acquire(waited, probe=len(self._caches) > 1)
+            if isinstance(outcome, Wait):
+                if soonest is None or outcome.delay < soonest[1].delay:
+                    soonest = (pacer, outcome)
+                continue
+            try:
+                current = cache.get()
+            except BaseException:
+                pacer.release(outcome, None)
+                raise
+            if current is token:
+                return Lease(token, slot, waited, pacer, outcome, shared), None
+            pacer.release(outcome, None)  # expired or replaced meanwhile: ask the new token's pacer
+            return None, None
+        return None, soonest
+
+    def release(self, lease: Lease, info: RateLimitInfo | None, *, sent: bool = True) -> None:
+        """The request ended: free its place in its token's window (learning from `info`) and the budget."""
+        if lease.pacer is not None and lease.permit is not None:
+            lease.pacer.release(lease.permit, info)
+            if lease.pacer.learned:
+                self._learned = lease.pacer
+        if lease.shared and self.shared is not None:
+            self.shared.leave(sent=sent)
+
+    def invalidate(self, lease: Lease) -> None:
+        """Forget the lease's token after a 401 (its slot fetches a new one), unless already replaced."""
+        self._caches[lease.slot].invalidate(lease.token)
+
+    def rate_limited(self, body: Mapping[str, Any] | None, info: RateLimitInfo, delay: float) -> None:
+        """A 429: when it names a limit every token shares, hold the whole pool for `delay` seconds."""
+        if self.shared is not None and names_shared_limit(body, info):
+            log.info("Genesys Cloud answered 429 for a limit all tokens share; holding every token %.0f s", delay)
+            self.shared.hold(delay)

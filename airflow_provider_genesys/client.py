@@ -21,12 +21,13 @@ from airflow_provider_genesys import __version__
 from airflow_provider_genesys.auth import (
     TRANSPORT_ERRORS,
     BearerAuth,
+    Lease,
     OAuthTokenSource,
     SecretCallback,
     StaticTokenSource,
-    Token,
-    TokenCache,
+    TokenPool,
     TokenSource,
+    json_object,
     transport_failure,
 )
 from airflow_provider_genesys.exceptions import (
@@ -36,11 +37,12 @@ from airflow_provider_genesys.exceptions import (
 from airflow_provider_genesys.paging import Page
 from airflow_provider_genesys.paging import iter_pages as _iter_pages
 from airflow_provider_genesys.ratelimit import (
+    DEFAULT_429_WAIT,
     RateLimitInfo,
     RetryableFailure,
     RetryPolicy,
+    SharedBudget,
     call_with_retries,
-    pacer_for,
 )
 from airflow_provider_genesys.settings import GenesysSettings
 
@@ -169,11 +171,23 @@ class GenesysCloudClient:
                 on_secret(settings.access_token)
         else:
             source = OAuthTokenSource(settings, self._session, sleep=sleep, clock=clock, on_secret=on_secret)
-        self._tokens = TokenCache(
+        shared = None
+        if settings.token_pool_size > 1 or settings.org_rate_limit_per_minute is not None:
+            shared = SharedBudget(
+                settings.org_rate_limit_per_minute,
+                settings.org_rate_window,
+                clock=clock,
+                max_wait=settings.max_retry_wait,
+            )
+        self._tokens = TokenPool(
             source,
+            settings.token_pool_size,
             refresh_margin=settings.token_refresh_margin,
             clock=clock,
             on_fetch=lambda: self.stats.add("token_fetches"),
+            pacing=settings.pacing,
+            max_wait=settings.max_retry_wait,
+            shared=shared,
         )
 
     def _configure_session(self, session: requests.Session) -> None:
@@ -251,11 +265,10 @@ class GenesysCloudClient:
     def _attempt(self, call: _Call, number: int) -> Any:
         """One attempt; a 401 refreshes the token and replays once within the same attempt."""
         for replay in (False, True):
-            token = self._tokens.get()
-            response = self._send(call, token, number)
+            response, lease = self._send(call, number)
             if response.status_code != 401:
                 return self._handle(response, call, number)
-            self._tokens.invalidate(token)
+            self._tokens.invalidate(lease)
             if replay:
                 raise self._error(response, call, number, hint=self._refused_twice_hint())
             log.info(
@@ -276,15 +289,12 @@ class GenesysCloudClient:
             "and that its roles allow this call"
         )
 
-    def _send(self, call: _Call, token: Token, number: int) -> requests.Response:
-        pacer = (
-            pacer_for(token.fingerprint, clock=self._clock, max_wait=self.settings.max_retry_wait)
-            if self.settings.pacing
-            else None
-        )
-        permit = pacer.acquire(self._sleep) if pacer is not None else None
-        if permit is not None and permit.waited:
-            self.stats.add("paced_seconds", permit.waited)
+    def _send(self, call: _Call, number: int) -> tuple[requests.Response, Lease]:
+        """One HTTP exchange with a token leased from the pool after the pacers' wait."""
+        lease = self._tokens.lease(self._sleep)
+        token = lease.token
+        if lease.waited:
+            self.stats.add("paced_seconds", lease.waited)
         info: RateLimitInfo | None = None
         try:
             response = self._session.request(
@@ -305,10 +315,9 @@ class GenesysCloudClient:
             )
             raise call.retryable(type(exc).__name__, error) from None
         finally:
-            if pacer is not None and permit is not None:
-                pacer.release(permit, info)
+            self._tokens.release(lease, info)
         self.stats.add("requests")
-        return response
+        return response, lease
 
     def _handle(self, response: requests.Response, call: _Call, number: int) -> Any:
         status = response.status_code
@@ -318,6 +327,8 @@ class GenesysCloudClient:
         if status == 429:  # never processed, so safe to resend whatever the method
             self.stats.add("rate_limited")
             info = RateLimitInfo.from_headers(response.headers)
+            delay = info.server_delay if info.server_delay is not None else DEFAULT_429_WAIT
+            self._tokens.rate_limited(json_object(response), info, delay)
             raise RetryableFailure(
                 "429 rate limited", error, rate_limited=True, server_delay=info.server_delay
             )

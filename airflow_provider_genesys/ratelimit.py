@@ -8,10 +8,11 @@ from __future__ import annotations
 
 import email.utils
 import logging
+import math
 import random
 import threading
 import time
-from collections import Counter, OrderedDict
+from collections import Counter, OrderedDict, deque
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TypeVar
@@ -24,6 +25,7 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 DEFAULT_429_WAIT = 3.0  # what Genesys' Java/.NET SDKs wait when a 429 has no Retry-After
+PROBE_POLL = 0.02  # how often a pool asks again while every token's first request is still out
 BACKOFF_CAP = 30.0  # longest exponential back-off step (the Terraform provider waits 1-30 s)
 
 
@@ -216,6 +218,14 @@ class Permit:
     waited: float = 0.0
 
 
+@dataclass(frozen=True)
+class Wait:
+    """No room yet: the window that is spent ends at `window_end`; wait `delay` (capped) for it."""
+
+    window_end: float
+    delay: float
+
+
 class Pacer:
     """Keeps one token's requests inside its rate-limit window, across every thread of the process.
 
@@ -242,6 +252,9 @@ class Pacer:
         self._seq = 0  # send number of the next request
         self._window_start_seq = 0  # send number of this process's first request in the current window
         self._in_flight: set[int] = set()
+        self._window_length: float | None = None  # the longest reset seen: about one window
+        self._provisional = False  # the window was inherited, not yet read from this token's responses
+        self._answered = False  # a response (with or without headers) came back
         self.paced_seconds = 0.0
 
     def _used(self) -> int:
@@ -250,47 +263,93 @@ class Pacer:
         return max(sent, self._count + uncounted)
 
     def _new_window(self) -> None:
-        """The window is over: everything sent so far belonged to it."""
+        """The window is over: everything sent so far belonged to it.
+
+        The next window has the same size: until its first reading it is assumed to open with the next
+        request (provisional), so threads that waited together do not burst past `allowed` into it.
+        """
         self._count, self._counted_seq, self._window_end = 0, self._seq - 1, None
         self._window_start_seq = self._seq
+        self._provisional = self._allowed is not None and self._window_length is not None
+
+    def try_acquire(self, waited: float = 0.0, *, probe: bool = False) -> Permit | Wait:
+        """A permit if a request may be sent now (counted in flight), else how long to wait for room.
+
+        `probe`: until its first response this pacer knows nothing of its window, so it lets one request
+        out at a time (a pool sends the others to its other tokens rather than burst into this one blind).
+        """
+        with self._lock:
+            now = self._clock()
+            if probe and not self._answered and self._in_flight and self._allowed is None:
+                return Wait(-math.inf, PROBE_POLL)
+            if self._window_end is not None and now >= self._window_end:
+                self._new_window()
+            if self._provisional and self._window_end is None and self._window_length is not None:
+                # An inherited window (a new token): assume it opens with this request until a reading says.
+                self._window_end = now + self._window_length
+                self._window_start_seq = self._seq
+            full = self._allowed is not None and self._window_end is not None and self._used() >= self._allowed
+            if not full:
+                permit = Permit(self._seq, waited)
+                self._seq += 1
+                self._in_flight.add(permit.seq)
+                self.paced_seconds += waited
+                return permit
+            window_end: float = self._window_end  # type: ignore[assignment]
+            return Wait(window_end, min(max(window_end - now, 0.0), self.max_wait))
+
+    def window_passed(self, window_end: float) -> None:
+        """A caller slept until `window_end`: unless a newer reading moved it, that window is over."""
+        with self._lock:
+            if self._window_end == window_end:
+                self._new_window()
 
     def acquire(self, sleep: Callable[[float], None] = time.sleep) -> Permit:
         """Wait until a request may be sent and count it in flight; pass the permit to `release`."""
         waited = 0.0
         while True:
-            with self._lock:
-                now = self._clock()
-                if self._window_end is not None and now >= self._window_end:
-                    self._new_window()
-                full = (
-                    self._allowed is not None
-                    and self._window_end is not None
-                    and self._used() >= self._allowed
-                )
-                if not full:
-                    permit = Permit(self._seq, waited)
-                    self._seq += 1
-                    self._in_flight.add(permit.seq)
-                    self.paced_seconds += waited
-                    return permit
-                window_end = self._window_end
-                delay = min(max(window_end - now, 0.0), self.max_wait)  # type: ignore[operator]
-            log.debug("Pacing: rate-limit window spent, waiting %.1f s for it to reset", delay)
-            sleep(delay)
-            waited += delay
-            with self._lock:
-                if self._window_end == window_end:  # nobody saw a newer window: ours is over
-                    self._new_window()
+            outcome = self.try_acquire(waited)
+            if isinstance(outcome, Permit):
+                return outcome
+            log.debug("Pacing: rate-limit window spent, waiting %.1f s for it to reset", outcome.delay)
+            sleep(outcome.delay)
+            waited += outcome.delay
+            self.window_passed(outcome.window_end)
+
+    def inherit(self, other: Pacer) -> None:
+        """Start from what `other` learned (the window's size and length) instead of blind.
+
+        Used for a new token of the same client (a refresh, another token of a pool): its window is its own,
+        but its size is the same, so threads do not all burst into it before its first response. The first
+        reading of the new token replaces this guess.
+        """
+        if other is self:
+            return
+        with other._lock:
+            allowed, length = other._allowed, other._window_length
+        with self._lock:
+            if self._allowed is None and allowed is not None and length is not None:
+                self._allowed, self._window_length, self._provisional = allowed, length, True
+
+    @property
+    def learned(self) -> bool:
+        """Whether a response has told this pacer its window (so a new token can inherit it)."""
+        return self._allowed is not None and self._window_length is not None
 
     def release(self, permit: Permit, info: RateLimitInfo | None) -> None:
         """The request finished: stop counting it and learn the window from its response headers."""
         with self._lock:
             self._in_flight.discard(permit.seq)
+            self._answered = self._answered or info is not None
             if info is None or info.allowed is None or info.count is None or info.reset is None:
                 return
             window_end = self._clock() + info.reset
             self._allowed = info.allowed
-            if self._window_end is not None and window_end <= self._window_end + 1.0:  # same window
+            self._window_length = max(self._window_length or 0.0, info.reset)
+            provisional, self._provisional = self._provisional, False
+            if (
+                not provisional and self._window_end is not None and window_end <= self._window_end + 1.0
+            ):  # same window
                 if info.count > self._count or (
                     info.count == self._count and permit.seq > self._counted_seq
                 ):
@@ -302,6 +361,83 @@ class Pacer:
                 first = min(permit.seq - info.count + 1, min(self._in_flight, default=permit.seq))
                 self._count, self._counted_seq, self._window_end = info.count, permit.seq, window_end
                 self._window_start_seq = max(self._window_start_seq, first)
+
+
+# Limit keys of one token's own window (ErrorBody.limit.key): a 429 naming any other limit (the organisation's,
+# the OAuth client's) is shared by every token of a pool. Genesys' org limits page lists these two per token.
+TOKEN_LIMIT_KEYS = frozenset({"client.credentials.token.rate.per.minute", "token.rate.per.minute"})
+
+
+def names_shared_limit(body: Mapping[str, object] | None, info: RateLimitInfo) -> bool:
+    """Whether a 429 is about a limit shared by all tokens (organisation, OAuth client), not this token's.
+
+    Genesys' ErrorBody may name the limit (``limit: {namespace, key, value}``); when it names a key other than
+    a per-token one, it is shared. When it names none, the token's own ``inin-ratelimit-*`` headers decide: a
+    429 while they show room in the token's window was refused by another limit. Without either, the 429 is
+    taken as the token's own (what every client did before pools).
+    """
+    limit = (body or {}).get("limit")
+    if isinstance(limit, Mapping) and limit.get("key"):
+        return str(limit["key"]) not in TOKEN_LIMIT_KEYS
+    if info.allowed is not None and info.count is not None:
+        return info.count < info.allowed
+    return False
+
+
+class SharedBudget:
+    """What every token of a pool shares: an optional cap on requests per window, and a pool-wide hold.
+
+    The cap admits a request while fewer than `limit` requests are in flight or finished within the last
+    `window` seconds. That holds whatever window alignment and latency the server has: a request the server
+    counts in a window was sent before the window ended, when every other request it counts there was in
+    flight or had finished less than `window` seconds before. A 429 naming a shared limit holds every token
+    until its Retry-After has passed, instead of each thread finding the limit on its own.
+    """
+
+    def __init__(
+        self,
+        limit: int | None = None,
+        window: float = 60.0,
+        *,
+        clock: Callable[[], float] = time.monotonic,
+        max_wait: float = 180.0,
+    ) -> None:
+        self.limit = limit
+        self.window = window
+        self.max_wait = max_wait
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._finished: deque[float] = deque()
+        self._in_flight = 0
+        self._hold_until = 0.0
+
+    def try_enter(self) -> float:
+        """0.0 and the request is counted in flight; else the seconds to wait before asking again."""
+        with self._lock:
+            now = self._clock()
+            if now < self._hold_until:
+                return min(self._hold_until - now, self.max_wait)
+            if self.limit is not None:
+                while self._finished and self._finished[0] <= now - self.window:
+                    self._finished.popleft()
+                if self._in_flight + len(self._finished) >= self.limit:
+                    if not self._finished:
+                        return min(self.window, self.max_wait)  # all in flight: a finish frees nothing sooner
+                    return min(max(self._finished[0] + self.window - now, 0.0), self.max_wait)
+            self._in_flight += 1
+            return 0.0
+
+    def leave(self, *, sent: bool = True) -> None:
+        """The request ended (`sent`: it may have reached the server, so it counts for one window)."""
+        with self._lock:
+            self._in_flight -= 1
+            if sent and self.limit is not None:
+                self._finished.append(self._clock())
+
+    def hold(self, seconds: float) -> None:
+        """Send nothing for `seconds` (a shared limit answered 429)."""
+        with self._lock:
+            self._hold_until = max(self._hold_until, self._clock() + seconds)
 
 
 _PACERS: OrderedDict[str, Pacer] = OrderedDict()

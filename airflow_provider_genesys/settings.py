@@ -32,6 +32,7 @@ _GRANT_OF_EXTRA = {
     "refresh_token": "refresh_token",
     "access_token": "access_token",
 }
+MAX_TOKEN_POOL_SIZE = 50  # as Genesys' Terraform provider (1-50): each token costs a token request
 _TRUE = frozenset({"true", "1", "yes", "on", "y", "t"})
 _FALSE = frozenset({"false", "0", "no", "off", "n", "f"})
 
@@ -68,6 +69,11 @@ class GenesysSettings:
     pacing: bool = True
     pool_size: int = 16
     token_refresh_margin: float = 300.0
+    token_pool_size: int = 1
+    org_rate_limit_per_minute: int | None = None
+    # Not a connection extra: the length of the window `org_rate_limit_per_minute` counts in, so tests and
+    # benchmarks can compress a minute as the emulator's `rate_window` does.
+    org_rate_window: float = 60.0
 
     @property
     def login_base_url(self) -> str:
@@ -237,6 +243,18 @@ def _float(minimum: float, expected: str) -> Callable[[str, Any], float]:
     return lambda key, value: _number(key, value, float, minimum, expected)
 
 
+def _int_between(low: int, high: int) -> Callable[[str, Any], int]:
+    expected = f"a whole number from {low} to {high}"
+
+    def coerce(key: str, value: Any) -> int:
+        number = _number(key, value, int, low, expected)
+        if number > high:
+            raise _fail(key, value, expected)
+        return number
+
+    return coerce
+
+
 def _as_port(key: str, value: Any) -> int | None:
     port = _number(key, value, int, -(2**31), "a port number (1-65535)")
     if port < 0:
@@ -279,6 +297,8 @@ _COERCERS: dict[str, Callable[[str, Any], Any]] = {
     "pacing": _as_bool,
     "pool_size": _int(1, "a whole number >= 1"),
     "token_refresh_margin": _float(0, "a number of seconds >= 0"),
+    "token_pool_size": _int_between(1, MAX_TOKEN_POOL_SIZE),
+    "org_rate_limit_per_minute": _int(1, "a whole number of requests per minute >= 1"),
 }
 EXTRA_KEYS = tuple(sorted(_COERCERS))
 
@@ -351,6 +371,12 @@ def _check_grant(values: dict[str, Any]) -> None:
                 f"Extra {key!r} is only used with grant_type {owner!r}, but grant_type is {grant!r}; "
                 f"set grant_type to {owner!r} or remove {key!r}."
             )
+    if values.get("token_pool_size", 1) > 1 and grant != "client_credentials":
+        raise GenesysCloudConfigError(
+            f"Extra 'token_pool_size' above 1 needs grant_type 'client_credentials', but grant_type is {grant!r} "
+            "(a refresh token rotates, a SAML assertion and a pre-issued token give one token); set "
+            "token_pool_size to 1 or use a client-credentials OAuth client."
+        )
     if grant == "access_token":
         if not values.get("access_token"):
             raise GenesysCloudConfigError(

@@ -34,6 +34,10 @@ class GenesysCloudEmulator:
     :param job_seconds: time an audit query takes from Queued to Succeeded (``0``: at once).
     :param job_polls: instead of time, the number of status reads an audit query answers Queued/Running
         before its final state: deterministic tests of deferral and polling (``None``: use ``job_seconds``).
+    :param org_rate_limit: API requests allowed per ``rate_window`` across every token (``None``: no
+        organisation-wide window); then 429 while the token's own headers still show room.
+    :param rate_limit_body: ``plain`` (Genesys' normalised 429 body) or ``limit`` (it also names the limit
+        that refused the request in ``limit: {namespace, key, value}``, a field of Genesys' ErrorBody).
     :param path_prefix_login: gateway path in front of ``/oauth/token``.
     :param path_prefix_api: gateway path in front of ``/api/v2``.
     :param wildcard_grants: what ``GET /api/v2/authorization/divisions/*/grants`` answers: ``grants``,
@@ -65,6 +69,8 @@ class GenesysCloudEmulator:
         users_cap: str = "all",
         users_query: str = "allowed",
         expand: str = "honoured",
+        org_rate_limit: int | None = None,
+        rate_limit_body: str = "plain",
     ) -> None:
         settings = Settings(
             users,
@@ -84,6 +90,8 @@ class GenesysCloudEmulator:
             users_cap,
             users_query,
             expand,
+            org_rate_limit=org_rate_limit,
+            rate_limit_body=rate_limit_body,
         )
         self._backend = Backend(settings)
         self.settings = settings
@@ -224,6 +232,8 @@ _OPTIONS: dict[str, tuple[Any, str]] = {
     "users_cap": (str, "the 10,000-result cap of GET /api/v2/users applies to: inactive or all"),
     "users_query": (str, "GET /api/v2/users/query is: allowed or forbidden (403)"),
     "expand": (str, "expand values are: honoured or dropped"),
+    "org_rate_limit": (int, "API requests allowed per window across every token of the org; then 429"),
+    "rate_limit_body": (str, "429 body: plain (Genesys' normalised body) or limit (also names the limit)"),
 }
 
 

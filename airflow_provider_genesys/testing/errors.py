@@ -8,12 +8,20 @@ from typing import Any
 class ApiError(Exception):
     """Raised by endpoint code; the server turns it into Genesys' ErrorBody with the right status."""
 
-    def __init__(self, status: int, code: str, message: str, headers: dict[str, str] | None = None) -> None:
+    def __init__(
+        self,
+        status: int,
+        code: str,
+        message: str,
+        headers: dict[str, str] | None = None,
+        limit: dict[str, object] | None = None,
+    ) -> None:
         super().__init__(message)
         self.status = status
         self.code = code
         self.message = message
         self.headers = headers or {}
+        self.limit = limit  # ErrorBody.limit: which limit refused the request (namespace, key, value)
 
 
 class OAuthError(Exception):
@@ -37,9 +45,11 @@ def not_found(message: str) -> ApiError:
     return ApiError(404, "not.found", message)
 
 
-def error_body(status: int, code: str, message: str, correlation_id: str) -> dict[str, Any]:
+def error_body(
+    status: int, code: str, message: str, correlation_id: str, limit: dict[str, object] | None = None
+) -> dict[str, Any]:
     """The ErrorBody every non-2xx Platform API answer carries (fields as in Genesys' models)."""
-    return {
+    body: dict[str, Any] = {
         "message": message,
         "code": code,
         "status": status,
@@ -49,13 +59,17 @@ def error_body(status: int, code: str, message: str, correlation_id: str) -> dic
         "details": [],
         "errors": [],
     }
+    if limit is not None:
+        body["limit"] = limit
+    return body
 
 
-def rate_limited(retry_after: int) -> ApiError:
-    """The normalised 429 Genesys serves since November 2021."""
+def rate_limited(retry_after: int, limit: dict[str, object] | None = None) -> ApiError:
+    """The normalised 429 Genesys serves since November 2021 (with ``limit`` when the emulator names it)."""
     return ApiError(
         429,
         "too.many.requests.retry.after",
         f"Rate limit exceeded the maximum. Retry the request in [{retry_after}] seconds",
         {"Retry-After": str(retry_after)},
+        limit,
     )

@@ -1,4 +1,4 @@
-"""Fixed-window rate limiting per key (an access token, or the token endpoint as a whole)."""
+"""Fixed-window rate limiting per key (an access token, the organisation, or the token endpoint as a whole)."""
 
 from __future__ import annotations
 
@@ -38,19 +38,25 @@ class FixedWindowLimiter:
         self._windows: dict[str, tuple[float, int]] = {}
         self._lock = threading.Lock()
 
-    def hit(self, key: str) -> Decision:
-        """Count one request for ``key``; refused requests do not count against the window."""
+    def hit(self, key: str, *, count_it: bool = True) -> Decision:
+        """Count one request for ``key``; refused requests do not count against the window.
+
+        ``count_it=False`` only tells what counting would decide (the headers of a request refused elsewhere).
+        """
         now = self._clock.now()
         with self._lock:
             start, count = self._windows.get(key, (now, 0))
             if now >= start + self.window:
                 start, count = now, 0
             allowed = count < self.limit
-            if allowed:
+            if allowed and count_it:
                 count += 1
-            self._windows[key] = (start, count)
+                self._windows[key] = (start, count)
         reset = max(1, math.ceil(start + self.window - now))
         return Decision(allowed, self.limit, count, reset)
+
+    def peek(self, key: str) -> Decision:
+        return self.hit(key, count_it=False)
 
     def forget(self, key: str) -> None:
         with self._lock:

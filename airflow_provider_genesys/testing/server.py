@@ -1,5 +1,5 @@
 """The HTTP side: the standard library's threading server, gateway prefixes, OAuth, bearer checks,
-per-token rate limiting, faults and Genesys' headers on every answer."""
+per-token and organisation-wide rate limiting, faults and Genesys' headers on every answer."""
 
 from __future__ import annotations
 
@@ -34,6 +34,12 @@ TOKEN_PATH = "/oauth/token"
 API_ROOT = "/api/v2/"
 MAX_BODY_BYTES = 512_000  # Genesys' request body limit
 _DRAIN_LIMIT = 16 * 1024 * 1024  # read (and drop) oversized bodies up to this, so keep-alive survives
+# How a 429 names the limit that refused it (ErrorBody.limit, model Limit: namespace, key, value). The token
+# key is on Genesys' org limits page; Genesys publishes no key for an organisation-wide request limit, so the
+# emulator names it itself: clients must treat any key but a per-token one as shared by every token.
+TOKEN_LIMIT = {"namespace": "platform.api", "key": "client.credentials.token.rate.per.minute"}
+ORG_LIMIT = {"namespace": "platform.api", "key": "org.rate.per.minute"}
+RATE_LIMIT_BODIES = ("plain", "limit")
 _STATUS_CODES = {
     500: "internal.server.error",
     502: "bad.gateway",
@@ -69,6 +75,8 @@ class Settings:
     users_cap: str = "all"
     users_query: str = "allowed"
     expand: str = "honoured"
+    org_rate_limit: int | None = None
+    rate_limit_body: str = "plain"
 
 
 class Backend:
@@ -88,11 +96,40 @@ class Backend:
             self.clock, settings.token_ttl, settings.token_rate_limit, settings.rate_window
         )
         self.limiter = FixedWindowLimiter(settings.rate_limit, settings.rate_window, self.clock)
+        if settings.rate_limit_body not in RATE_LIMIT_BODIES:
+            raise ValueError(
+                f"rate_limit_body must be one of {', '.join(RATE_LIMIT_BODIES)}; got {settings.rate_limit_body!r}"
+            )
+        self.org_limiter = (
+            FixedWindowLimiter(settings.org_rate_limit, settings.rate_window, self.clock)
+            if settings.org_rate_limit
+            else None
+        )
         self.faults = Faults()
         self.stats = Stats()
         self.jobs = AuditJobs(self.org, self.clock, settings.job_seconds, settings.job_polls)
         options = ApiOptions(settings.wildcard_grants, settings.users_cap, settings.users_query, settings.expand)
         self.api = Api(self.org, self.jobs, settings.client_id, self.clock, options)
+
+    def rate_limit(self, token: str, headers: dict[str, str]) -> None:
+        """Count one API request against its token's window and the organisation's; raise the 429 if refused.
+
+        The ``inin-ratelimit-*`` headers always describe the token's window, so a 429 from the organisation's
+        window shows a token with room. ``rate_limit_body`` ``limit`` also names the limit in the body.
+        """
+        named = self.settings.rate_limit_body == "limit"
+        if self.org_limiter is not None:
+            mine = self.limiter.peek(token)
+            if mine.allowed:
+                org = self.org_limiter.hit(ORG_LIMIT["key"])
+                if not org.allowed:
+                    headers.update(mine.headers())
+                    self.stats.count_org_rate_limited()
+                    raise rate_limited(org.reset, {**ORG_LIMIT, "value": org.limit} if named else None)
+        decision = self.limiter.hit(token)
+        headers.update(decision.headers())
+        if not decision.allowed:
+            raise rate_limited(decision.reset, {**TOKEN_LIMIT, "value": decision.limit} if named else None)
 
     def classify(self, raw_path: str) -> tuple[str | None, str]:
         """``("login"|"api"|None, path without gateway prefix)``."""
@@ -180,7 +217,8 @@ class RequestHandler(BaseHTTPRequestHandler):
                 status, payload = exc.status, exc.body()
             except ApiError as exc:
                 headers.update(exc.headers)
-                status, payload = exc.status, error_body(exc.status, exc.code, exc.message, correlation_id)
+                status = exc.status
+                payload = error_body(exc.status, exc.code, exc.message, correlation_id, exc.limit)
             except Exception:
                 sys.stderr.write(traceback.format_exc())
                 status = 500
@@ -302,10 +340,7 @@ class RequestHandler(BaseHTTPRequestHandler):
         except ApiError as exc:
             route_error = exc
         token = backend.tokens.check(self.headers.get("Authorization"))
-        decision = backend.limiter.hit(token.value)
-        headers.update(decision.headers())
-        if not decision.allowed:
-            raise rate_limited(decision.reset)
+        backend.rate_limit(token.value, headers)
         if route_error is not None or handler is None:
             raise route_error or ApiError(404, "not.found", path)
         job_state = next((f.options["state"] for f in fired if f.kind == "job_state"), None)

@@ -20,6 +20,7 @@ class Stats:
             self.token_requests = 0  # POST .../oauth/token, successful or not
             self.tokens_issued = 0
             self.rate_limited = 0  # 429s served (rate limit and rate_limit faults)
+            self.org_rate_limited = 0  # of which refused by the organisation-wide window (org_rate_limit)
             self.faults_fired = 0
             self.by_path: Counter[str] = Counter()
             self.by_status: Counter[int] = Counter()
@@ -38,6 +39,10 @@ class Stats:
             if status is not None:
                 self.by_status[status] += 1
 
+    def count_org_rate_limited(self) -> None:
+        with self._lock:
+            self.org_rate_limited += 1
+
     def snapshot(self) -> dict[str, object]:
         with self._lock:
             return {
@@ -46,6 +51,7 @@ class Stats:
                 "token_requests": self.token_requests,
                 "tokens_issued": self.tokens_issued,
                 "rate_limited": self.rate_limited,
+                "org_rate_limited": self.org_rate_limited,
                 "faults_fired": self.faults_fired,
                 "by_path": dict(self.by_path),
                 "by_status": dict(self.by_status),
