@@ -21,6 +21,7 @@ import contextlib
 import socket
 import threading
 import time
+from collections.abc import Callable
 from typing import Any
 from urllib.parse import urljoin, urlsplit
 
@@ -47,6 +48,9 @@ class _Exchange:
         self.deadline = time.monotonic() + seconds
         self.expired = False
         self._connections: list[HTTPConnection] = []
+        # The sockets themselves too: a response read until the connection closes takes the socket over
+        # from its connection (http.client sets ``connection.sock`` to None), but it is the same socket.
+        self._sockets: list[socket.socket] = []
         self._lock = threading.Lock()
         self._done = False
         self._timer = threading.Timer(seconds, self._expire)
@@ -56,17 +60,23 @@ class _Exchange:
         with self._lock:
             self._connections.append(connection)
 
+    def watch_socket(self, sock: socket.socket | None) -> None:
+        if sock is not None:
+            with self._lock:
+                self._sockets.append(sock)
+
     def _expire(self) -> None:
         with self._lock:
             if self._done:
                 return
             self.expired = True
-            connections = list(self._connections)
-        for connection in connections:
-            sock = getattr(connection, "sock", None)
+            sockets = [getattr(c, "sock", None) for c in self._connections] + self._sockets
+        for sock in sockets:
             if sock is not None:
                 with contextlib.suppress(OSError):
-                    sock.shutdown(socket.SHUT_RDWR)
+                    # The plain socket's shutdown, also for TLS: SSLSocket.shutdown would drop its SSL
+                    # object under the reading thread. The reader sees end of stream and fails.
+                    socket.socket.shutdown(sock, socket.SHUT_RDWR)
 
     def check(self) -> None:
         """The fallback for connections the watchdog does not know: fail between two reads."""
@@ -95,22 +105,24 @@ class _Exchange:
 _current = threading.local()
 
 
-def _register(connection: HTTPConnection) -> None:
+def _watched_request(connection: HTTPConnection, send_request: Callable[[], None]) -> None:
+    """Register the connection with this thread's exchange, send the request, register its socket."""
     exchange: _Exchange | None = getattr(_current, "exchange", None)
     if exchange is not None:
         exchange.watch(connection)
+    send_request()
+    if exchange is not None:
+        exchange.watch_socket(getattr(connection, "sock", None))
 
 
 class _WatchedHTTPConnection(HTTPConnection):
     def request(self, *args: Any, **kwargs: Any) -> None:
-        _register(self)
-        super().request(*args, **kwargs)
+        _watched_request(self, lambda: super(_WatchedHTTPConnection, self).request(*args, **kwargs))
 
 
 class _WatchedHTTPSConnection(HTTPSConnection):
     def request(self, *args: Any, **kwargs: Any) -> None:
-        _register(self)
-        super().request(*args, **kwargs)
+        _watched_request(self, lambda: super(_WatchedHTTPSConnection, self).request(*args, **kwargs))
 
 
 class _WatchedHTTPPool(HTTPConnectionPool):
@@ -181,6 +193,10 @@ def send(
     :raises GenesysCloudRedirectError: a redirect that this rule refuses; nothing was sent there.
     """
     allowed = origin(redirect_origin) if redirect_origin else None
+    # requests lets REQUESTS_CA_BUNDLE and HTTPS_PROXY override the session's own verify and proxies
+    # (psf/requests#3829): the connection's ca_bundle and proxies must win, the environment fill gaps.
+    kwargs.setdefault("verify", session.verify)
+    kwargs.setdefault("proxies", dict(session.proxies))
 
     def refuse_off_origin(response: requests.Response, **_: Any) -> requests.Response:
         if response.is_redirect:
@@ -215,7 +231,7 @@ def send(
             response._content = b"".join(chunks)
             response._content_consumed = True
             return response
-        except (requests.RequestException, OSError):
+        except (requests.RequestException, OSError, ValueError):  # ValueError: read on a shut socket
             if response is not None:
                 response.close()
             if exchange.expired:
