@@ -129,13 +129,11 @@ def test_a_full_disk_is_a_destination_error_naming_it_and_leaves_nothing(tmp_pat
             self._file.close()
 
     class FullPath(type(tmp_path)):  # type: ignore[misc]
-        def open(self, mode: str = "r", *args, **kwargs):  # noqa: ANN202
+        def open(self, mode: str = "r", *args, **kwargs):
             return FullDisk(Path(self)) if "w" in mode else super().open(mode, *args, **kwargs)
 
     destination = FullPath(tmp_path / name)
     with pytest.raises(DestinationError, match=rf"Could not write .*{name}: the disk is full") as caught:
-        with AtomicNdjsonWriter(destination) as out:
-            for number in range(100):
-                out.write({"id": str(number), "pad": "x" * 50})
+        _write(destination, [{"id": str(number), "pad": "x" * 50} for number in range(100)])
     assert caught.value.errno == errno.ENOSPC
     assert list(tmp_path.iterdir()) == []
