@@ -83,7 +83,7 @@ def _naming(destination: StoragePath) -> Iterator[None]:
         if reason is None:
             raise
         raise DestinationError(
-            err.errno, f"Could not write {destination}: {reason} ({err.strerror or err})"
+            err.errno, f"Could not write destination {destination}: {reason} ({err.strerror or err})"
         ) from err
 
 

@@ -247,9 +247,12 @@ class GenesysCloudExtractOperator(GenesysCloudBaseOperator):
                     progress_interval=self.progress_interval, logger=self.log,
                 )
             except _DESTINATION_ERRORS as err:
+                what = str(err.strerror) if isinstance(err, DestinationError) else (
+                    f"Could not write destination {destination}: {err}"
+                )
                 raise AirflowFailException(
-                    f"Could not write destination {destination}: {err}. Check that the path is writable by "
-                    "the worker (or the destination_conn_id's permissions); nothing was written there."
+                    f"{what}. Check that the path is writable by the worker and has space (or the "
+                    "destination_conn_id's permissions); nothing was written there."
                 ) from err
         self.log.info(
             "Wrote %d %s records to %s: %d requests, %d rate limited, %.1f s",
