@@ -18,6 +18,9 @@ session) makes every connection register itself with the exchange running in its
 from __future__ import annotations
 
 import contextlib
+import heapq
+import itertools
+import os
 import socket
 import threading
 import time
@@ -52,9 +55,7 @@ class _Exchange:
         # from its connection (http.client sets ``connection.sock`` to None), but it is the same socket.
         self._sockets: list[socket.socket] = []
         self._lock = threading.Lock()
-        self._done = False
-        self._timer = threading.Timer(seconds, self._expire)
-        self._timer.daemon = True
+        self.done = False
 
     def watch(self, connection: HTTPConnection) -> None:
         with self._lock:
@@ -65,9 +66,9 @@ class _Exchange:
             with self._lock:
                 self._sockets.append(sock)
 
-    def _expire(self) -> None:
+    def expire(self) -> None:
         with self._lock:
-            if self._done:
+            if self.done:
                 return
             self.expired = True
             sockets = [getattr(c, "sock", None) for c in self._connections] + self._sockets
@@ -92,14 +93,70 @@ class _Exchange:
 
     def __enter__(self) -> _Exchange:
         _current.exchange = self
-        self._timer.start()
+        _WATCHDOG.watch(self)
         return self
 
     def __exit__(self, *exc_info: object) -> None:
         with self._lock:
-            self._done = True
-        self._timer.cancel()
+            self.done = True
+        _WATCHDOG.forget()
         _current.exchange = None
+
+
+class _Watchdog:
+    """One daemon thread for every exchange of the process: expires each at its deadline.
+
+    A thread per exchange (``threading.Timer``) halved loopback throughput; this costs a heap push.
+    Finished exchanges are dropped lazily, and the heap is rebuilt when they outnumber the live ones.
+    """
+
+    def __init__(self) -> None:
+        self._reset()
+        if hasattr(os, "register_at_fork"):  # a forked task runner starts with no thread and a free lock
+            os.register_at_fork(after_in_child=self._reset)
+
+    def _reset(self) -> None:
+        self._cond = threading.Condition()
+        self._heap: list[tuple[float, int, _Exchange]] = []
+        self._order = itertools.count()
+        self._finished = 0
+        self._thread: threading.Thread | None = None
+
+    def watch(self, exchange: _Exchange) -> None:
+        with self._cond:
+            heapq.heappush(self._heap, (exchange.deadline, next(self._order), exchange))
+            if self._thread is None or not self._thread.is_alive():
+                self._thread = threading.Thread(target=self._run, name="genesys-deadline-watchdog", daemon=True)
+                self._thread.start()
+            elif self._heap[0][2] is exchange:
+                self._cond.notify()
+
+    def forget(self) -> None:
+        with self._cond:
+            self._finished += 1
+            if self._finished > 256 and self._finished * 2 > len(self._heap):
+                self._heap = [entry for entry in self._heap if not entry[2].done]
+                heapq.heapify(self._heap)
+                self._finished = 0
+
+    def _run(self) -> None:
+        while True:
+            due: list[_Exchange] = []
+            with self._cond:
+                now = time.monotonic()
+                while self._heap and (self._heap[0][2].done or self._heap[0][0] <= now):
+                    exchange = heapq.heappop(self._heap)[2]
+                    if exchange.done:
+                        self._finished = max(0, self._finished - 1)
+                    else:
+                        due.append(exchange)
+                if not due:
+                    self._cond.wait(self._heap[0][0] - now if self._heap else None)
+            for exchange in due:
+                exchange.expire()
+
+
+_WATCHDOG = _Watchdog()
 
 
 _current = threading.local()
