@@ -82,6 +82,17 @@ def test_the_whole_exchange_ends_by_the_deadline(raw_server: Any, head: bytes, b
     assert time.monotonic() - started < 0.4 + 1.5  # not the 5+ s the trickle would take
 
 
+def test_the_deadline_holds_through_an_http_proxy(raw_server: Any) -> None:
+    """Through a proxy the connection comes from urllib3's ProxyManager: it must be watched too."""
+    proxy = raw_server(b"HTTP/1.1 200 OK\r\nContent-Length: 500\r\n\r\n", b"[" + b"1," * 240 + b"1]")
+    session = _session()
+    session.proxies = {"http": proxy.rsplit("/", 1)[0]}
+    started = time.monotonic()
+    with pytest.raises(DeadlineExceeded):
+        send(session, "GET", "http://genesys.invalid/api/v2/users", timeout=TIMEOUT)
+    assert time.monotonic() - started < 0.4 + 1.5
+
+
 def test_a_deadline_is_a_requests_timeout_so_callers_retry_it() -> None:
     assert issubclass(DeadlineExceeded, requests.Timeout)
 
