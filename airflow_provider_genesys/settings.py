@@ -274,6 +274,14 @@ def _as_proxies(key: str, value: Any) -> Any:
     raise _fail(key, value, 'a proxy URL string or an object like {"https": "http://proxy:3128"}')
 
 
+def _as_region(key: str, value: Any) -> str:
+    """A region name, domain or API URL; a pasted URL with a user name or password is refused unechoed."""
+    region = _as_str(key, value)
+    if "@" in region or any(char.isspace() for char in region):
+        raise _fail(key, value, "a region name such as eu_west_1, its domain or API URL (no spaces or user info)")
+    return region
+
+
 def _as_protocol(key: str, value: Any) -> str:
     protocol = _as_str(key, value).lower()
     if protocol not in ("http", "https"):
@@ -337,7 +345,7 @@ def _as_file(*, folder_ok: bool = False) -> Callable[[str, Any], str]:
 
 
 _COERCERS: dict[str, Callable[[str, Any], Any]] = {
-    "region": _as_str,
+    "region": _as_region,
     "gateway_host": _as_host,
     "gateway_protocol": _as_protocol,
     "gateway_port": _as_port,
