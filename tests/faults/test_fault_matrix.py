@@ -135,17 +135,25 @@ ROWS = [
         lambda w: w.emu.faults.trickle(ms=20, count=None, path=TOKEN),
         GenesysCloudApiError, r"POST /oauth/token failed: .*DeadlineExceeded",
     ),
-    Row(
-        "token endpoint redirects to another host",
-        lambda w: w.emu.faults.redirect(w.other.url + "/oauth/token", status=307, path=TOKEN),
-        AirflowFailException, r"POST /oauth/token .* answered 307 redirecting to http://127\.0\.0\.1:\d+; token",
-        other_host_untouched=True,
+    *(
+        Row(
+            f"token endpoint {status} to another host",
+            lambda w, status=status: w.emu.faults.redirect(w.other.url + "/oauth/token", status=status, path=TOKEN),
+            AirflowFailException, rf"POST /oauth/token .* answered {status} redirecting to http://127\.0\.0\.1:\d+;",
+            other_host_untouched=True,
+        )
+        for status in (301, 302, 307)
     ),
-    Row(
-        "API page redirects to another host",
-        lambda w: w.emu.faults.redirect(w.other.url + "/api/v2/users", status=302, after=1, path=USERS),
-        AirflowFailException, r"GET /api/v2/users .* answered 302 redirecting to http://127\.0\.0\.1:\d+; redir",
-        other_host_untouched=True,
+    *(
+        Row(
+            f"API page {status} to another host",
+            lambda w, status=status: w.emu.faults.redirect(
+                w.other.url + "/api/v2/users", status=status, after=1, path=USERS
+            ),
+            AirflowFailException, rf"GET /api/v2/users .* answered {status} redirecting to http://127\.0\.0\.1:\d+; r",
+            other_host_untouched=True,
+        )
+        for status in (301, 302, 307)
     ),
     Row("disk full", _disk_full, AirflowFailException, r"Could not write .*users\.ndjson: the disk is full"),
     Row("read-only file system", _read_only, AirflowFailException, r"users\.ndjson: the file system is read-only"),
