@@ -38,6 +38,7 @@ from airflow_provider_genesys.ratelimit import (
     pacer_for,
 )
 from airflow_provider_genesys.settings import SAML2_BEARER_URN, GenesysSettings
+from airflow_provider_genesys.transport import DeadlineExceeded, send
 
 log = logging.getLogger(__name__)
 SecretCallback = Callable[[str], None]
@@ -58,6 +59,8 @@ TRANSPORT_ERRORS = (
 
 def transport_failure(exc: BaseException) -> str:
     """A short, secret-free description of a transport failure (the exception text may hold URLs)."""
+    if isinstance(exc, DeadlineExceeded):
+        return f"DeadlineExceeded ({exc})"
     if isinstance(exc, requests.exceptions.ChunkedEncodingError | requests.exceptions.ContentDecodingError):
         return f"{type(exc).__name__} (truncated or undecodable response body)"
     return type(exc).__name__
@@ -157,7 +160,9 @@ class OAuthTokenSource:
         url = self._settings.token_url
         started = self._clock()
         try:
-            response = self._session.post(
+            response = send(
+                self._session,
+                "POST",
                 url,
                 data=self.form(),
                 auth=HTTPBasicAuth(self._settings.client_id or "", self._settings.client_secret or ""),

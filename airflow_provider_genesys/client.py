@@ -15,7 +15,6 @@ from typing import Any
 from urllib.parse import quote, urlsplit
 
 import requests
-from requests.adapters import HTTPAdapter
 
 from airflow_provider_genesys import __version__
 from airflow_provider_genesys.auth import (
@@ -45,6 +44,7 @@ from airflow_provider_genesys.ratelimit import (
     call_with_retries,
 )
 from airflow_provider_genesys.settings import GenesysSettings
+from airflow_provider_genesys.transport import DeadlineAdapter, send
 
 log = logging.getLogger(__name__)
 
@@ -127,6 +127,7 @@ class _Call:
     query: dict[str, str]
     body: Any
     may_back_off: bool
+    retry_until: float = float("inf")  # on the client's clock: max_retry_time after the call started
 
     def retryable(self, kind: str, error: GenesysCloudApiError) -> RetryableFailure | GenesysCloudApiError:
         """What to raise for a failure that backing off may fix: retry it, or say why it is not retried."""
@@ -191,7 +192,7 @@ class GenesysCloudClient:
         )
 
     def _configure_session(self, session: requests.Session) -> None:
-        adapter = HTTPAdapter(pool_connections=4, pool_maxsize=self.settings.pool_size, max_retries=0)
+        adapter = DeadlineAdapter(pool_connections=4, pool_maxsize=self.settings.pool_size, max_retries=0)
         session.mount("https://", adapter)
         session.mount("http://", adapter)
         session.headers.update({"User-Agent": USER_AGENT, "Accept": "application/json"})
@@ -253,6 +254,7 @@ class GenesysCloudClient:
             _encode_params(params),
             json,
             may_back_off=method in IDEMPOTENT_METHODS or retry_non_idempotent,
+            retry_until=self._clock() + self._policy.max_retry_time,
         )
         return call_with_retries(
             lambda number: self._attempt(call, number),
@@ -289,17 +291,37 @@ class GenesysCloudClient:
             "and that its roles allow this call"
         )
 
+    def _budget_sleep(self, call: _Call) -> Callable[[float], None]:
+        """The pacer's sleep, refusing a wait that would end after the call's max_retry_time."""
+
+        def sleep(seconds: float) -> None:
+            if self._clock() + seconds > call.retry_until:
+                raise GenesysCloudApiError(
+                    None,
+                    "rate.limit.window",
+                    f"the rate-limit window resets in {seconds:.0f} s, after max_retry_time "
+                    f"{self._policy.max_retry_time:g} s of this call; not waiting (Airflow's task retries "
+                    "may try later, or raise max_retry_time)",
+                    method=call.method,
+                    endpoint=call.endpoint,
+                )
+            self._sleep(seconds)
+
+        return sleep
+
     def _send(self, call: _Call, number: int) -> tuple[requests.Response, Lease]:
         """One HTTP exchange with a token leased from the pool after the pacers' wait."""
-        lease = self._tokens.lease(self._sleep)
+        lease = self._tokens.lease(self._budget_sleep(call))
         token = lease.token
         if lease.waited:
             self.stats.add("paced_seconds", lease.waited)
         info: RateLimitInfo | None = None
         try:
-            response = self._session.request(
+            response = send(
+                self._session,
                 call.method,
                 call.url,
+                redirect_origin=self.settings.api_base_url,
                 params=call.query or None,
                 json=call.body,
                 auth=BearerAuth(token.value),

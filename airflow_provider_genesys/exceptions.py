@@ -19,6 +19,11 @@ class GenesysCloudConfigError(GenesysCloudError, ValueError):
     """The connection is wrong; the message names the field and how to fix it. Never retried."""
 
 
+class GenesysCloudRedirectError(GenesysCloudConfigError):
+    """A redirect we refuse to follow (off the API origin, or any on a token request); nothing was sent
+    there. The message names where it pointed (scheme, host, port only). Never retried."""
+
+
 class GenesysCloudAuthError(GenesysCloudError):
     """The token endpoint refused the credentials (client id/secret, assertion, refresh token)."""
 

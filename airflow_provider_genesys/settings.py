@@ -7,7 +7,11 @@ anything unknown or malformed fails with a message that names the key and how to
 from __future__ import annotations
 
 import difflib
+import ipaddress
 import logging
+import math
+import os
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -134,6 +138,11 @@ class GenesysSettings:
             kwargs.update(_split_gateway_url(kwargs))
         if "proxies" in kwargs:
             kwargs["proxies"] = _proxies(kwargs["proxies"])
+        if kwargs.get("client_key") and not kwargs.get("client_cert"):
+            raise GenesysCloudConfigError(
+                "Extra 'client_key' is set without 'client_cert'; set client_cert to the certificate of "
+                "that key (or remove client_key)."
+            )
         kwargs["grant_type"] = _grant_type(kwargs)
         kwargs["client_id"] = (login or "").strip() or None
         kwargs["client_secret"] = password or None
@@ -183,10 +192,21 @@ def _normalise_extra(extra: Mapping[str, Any] | None) -> dict[str, Any]:
     return values
 
 
+# User info in a URL (`scheme://user:pass@host`) or before a host (`user:pass@host`): credentials.
+_USERINFO = re.compile(r"(^|//)[^/?#@\s]*@")
+
+
+def redact(text: str) -> str:
+    """``text`` with the user name and password of any URL in it replaced by ``***``."""
+    return _USERINFO.sub(r"\1***@", text)
+
+
 def _kind(key: str, value: Any) -> str:
     """Describe a value for an error message without ever echoing a secret."""
     if key in SECRET_EXTRAS:
         return f"a {type(value).__name__}"
+    if isinstance(value, str):
+        return repr(redact(value))
     return repr(value)
 
 
@@ -221,38 +241,29 @@ def _as_bool(key: str, value: Any) -> bool:
     raise _fail(key, value, "true or false")
 
 
-def _number(key: str, value: Any, kind: type, minimum: float, expected: str) -> Any:
+def _number(
+    key: str, value: Any, kind: type, minimum: float, expected: str, maximum: float = math.inf
+) -> Any:
     if isinstance(value, bool):
         raise _fail(key, value, expected)
     try:
         number = kind(value.strip() if isinstance(value, str) else value)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):
         raise _fail(key, value, expected) from None
     if kind is int and isinstance(value, float) and value != number:
         raise _fail(key, value, expected)
-    if number != number or number < minimum:  # NaN or below range
+    if not math.isfinite(number) or not minimum <= number <= maximum:  # inf, NaN or out of range
         raise _fail(key, value, expected)
     return number
 
 
-def _int(minimum: int, expected: str) -> Callable[[str, Any], int]:
-    return lambda key, value: _number(key, value, int, minimum, expected)
+def _int(minimum: int, expected: str, maximum: float = math.inf) -> Callable[[str, Any], int]:
+    return lambda key, value: _number(key, value, int, minimum, expected, maximum)
 
 
-def _float(minimum: float, expected: str) -> Callable[[str, Any], float]:
-    return lambda key, value: _number(key, value, float, minimum, expected)
+def _float(minimum: float, expected: str, maximum: float = math.inf) -> Callable[[str, Any], float]:
+    return lambda key, value: _number(key, value, float, minimum, expected, maximum)
 
-
-def _int_between(low: int, high: int) -> Callable[[str, Any], int]:
-    expected = f"a whole number from {low} to {high}"
-
-    def coerce(key: str, value: Any) -> int:
-        number = _number(key, value, int, low, expected)
-        if number > high:
-            raise _fail(key, value, expected)
-        return number
-
-    return coerce
 
 
 def _as_port(key: str, value: Any) -> int | None:
@@ -270,35 +281,105 @@ def _as_proxies(key: str, value: Any) -> Any:
     raise _fail(key, value, 'a proxy URL string or an object like {"https": "http://proxy:3128"}')
 
 
+def _as_region(key: str, value: Any) -> str:
+    """A region name, domain or API URL; a pasted URL with a user name or password is refused unechoed."""
+    region = _as_str(key, value)
+    if "@" in region or any(char.isspace() for char in region):
+        raise _fail(key, value, "a region name such as eu_west_1, its domain or API URL (no spaces or user info)")
+    return region
+
+
+def _as_protocol(key: str, value: Any) -> str:
+    protocol = _as_str(key, value).lower()
+    if protocol not in ("http", "https"):
+        raise _fail(key, value, "'http' or 'https'")
+    return protocol
+
+
+def _as_host(key: str, value: Any) -> str:
+    """A host name or IP, or ``scheme://host[:port]`` (split later); never with a user name or password."""
+    host = _as_str(key, value)
+    if any(char.isspace() for char in host):
+        raise _fail(key, value, "a host name or IP address without spaces")
+    if "@" in host:
+        raise _fail(
+            key, value, "a host name without a user name or password (the gateway is reached without them)"
+        )
+    return host
+
+
+_HOST_LABEL = re.compile(r"(?!-)[A-Za-z0-9_-]{1,63}(?<!-)")
+
+
+def _valid_host(host: str) -> bool:
+    """A DNS name (labels of letters, digits, ``-``, ``_``) or an IPv4/IPv6 address."""
+    try:
+        ipaddress.ip_address(host.strip("[]"))
+        return True
+    except ValueError:
+        pass
+    name = host[:-1] if host.endswith(".") else host
+    return 0 < len(name) <= 253 and all(_HOST_LABEL.fullmatch(label) for label in name.split("."))
+
+
+_PATH = re.compile(r"[A-Za-z0-9._~!$&'()*+,;=:@%/-]*")
+
+
+def _as_path(key: str, value: Any) -> str:
+    """A gateway path prefix: URL path characters only, no '.' or '..' segments."""
+    path = _as_str(key, value)
+    if not _PATH.fullmatch(path) or "://" in path or any(seg in (".", "..") for seg in path.split("/")):
+        raise _fail(key, value, "a URL path prefix such as '/genesys' (no spaces, '?', '#' or '..')")
+    return path
+
+
+def _as_file(*, folder_ok: bool = False) -> Callable[[str, Any], str]:
+    """A path the worker can read: checked when the connection is read, not on the first TLS handshake."""
+    what = "a readable file or folder" if folder_ok else "a readable file"
+
+    def coerce(key: str, value: Any) -> str:
+        path = _as_str(key, value)
+        exists = os.path.isfile(path) or (folder_ok and os.path.isdir(path))
+        if not exists or not os.access(path, os.R_OK):
+            problem = "does not exist" if not os.path.exists(path) else "is not " + what
+            raise GenesysCloudConfigError(
+                f"Extra {key!r} must be the path of {what} on the worker; {path!r} {problem} "
+                "(or is not readable by the worker's user)."
+            )
+        return path
+
+    return coerce
+
+
 _COERCERS: dict[str, Callable[[str, Any], Any]] = {
-    "region": _as_str,
-    "gateway_host": _as_str,
-    "gateway_protocol": _as_str,
+    "region": _as_region,
+    "gateway_host": _as_host,
+    "gateway_protocol": _as_protocol,
     "gateway_port": _as_port,
-    "gateway_path_params_login": _as_str,
-    "gateway_path_params_api": _as_str,
+    "gateway_path_params_login": _as_path,
+    "gateway_path_params_api": _as_path,
     "grant_type": _as_str,
     "saml_assertion": _as_str,
     "org_name": _as_str,
     "refresh_token": _as_str,
     "access_token": _as_token,
-    "max_attempts": _int(1, "a whole number >= 1"),
-    "max_retry_time": _float(0, "a number of seconds >= 0"),
-    "max_retry_wait": _float(0, "a number of seconds >= 0"),
-    "backoff_base": _float(0, "a number of seconds >= 0"),
+    "max_attempts": _int(1, "a whole number from 1 to 100", 100),
+    "max_retry_time": _float(0, "a number of seconds from 0 to 86400 (a day)", 86400),
+    "max_retry_wait": _float(0, "a number of seconds from 0 to 86400 (a day)", 86400),
+    "backoff_base": _float(0, "a number of seconds from 0 to 3600", 3600),
     "retry_non_idempotent": _as_bool,
-    "connect_timeout": _float(0.001, "a number of seconds > 0"),
-    "read_timeout": _float(0.001, "a number of seconds > 0"),
+    "connect_timeout": _float(0.001, "a number of seconds from 0.001 to 3600", 3600),
+    "read_timeout": _float(0.001, "a number of seconds from 0.001 to 3600", 3600),
     "proxies": _as_proxies,
-    "ca_bundle": _as_str,
+    "ca_bundle": _as_file(folder_ok=True),
     "verify_ssl": _as_bool,
-    "client_cert": _as_str,
-    "client_key": _as_str,
+    "client_cert": _as_file(),
+    "client_key": _as_file(),
     "pacing": _as_bool,
-    "pool_size": _int(1, "a whole number >= 1"),
-    "token_refresh_margin": _float(0, "a number of seconds >= 0"),
-    "token_pool_size": _int_between(1, MAX_TOKEN_POOL_SIZE),
-    "org_rate_limit_per_minute": _int(1, "a whole number of requests per minute >= 1"),
+    "pool_size": _int(1, "a whole number from 1 to 1000", 1000),
+    "token_refresh_margin": _float(0, "a number of seconds from 0 to 86400 (a day)", 86400),
+    "token_pool_size": _int(1, f"a whole number from 1 to {MAX_TOKEN_POOL_SIZE}", MAX_TOKEN_POOL_SIZE),
+    "org_rate_limit_per_minute": _int(1, "a whole number of requests per minute from 1 to 1000000", 1_000_000),
 }
 EXTRA_KEYS = tuple(sorted(_COERCERS))
 
@@ -321,15 +402,25 @@ def _split_gateway_url(values: dict[str, Any]) -> dict[str, Any]:
                 f"Extra 'gateway_host' must be a host name, got {host!r}; put a path prefix in "
                 "gateway_path_params_api / gateway_path_params_login."
             )
+        if not _valid_host(host):
+            raise _fail("gateway_host", host, "a host name (letters, digits, '-', '.') or an IP address")
         return {}
     parts = urlsplit(host)
-    if parts.path.strip("/") or not parts.hostname:
+    try:
+        port = parts.port
+    except ValueError:
+        raise _fail("gateway_host", host, "scheme://host[:port] with a port from 1 to 65535") from None
+    if parts.path.strip("/") or parts.query or parts.fragment or not parts.hostname:
         raise GenesysCloudConfigError(
             f"Extra 'gateway_host' {host!r} is not a plain host or scheme://host[:port]; put a path prefix "
             "in gateway_path_params_api / gateway_path_params_login."
         )
+    if parts.scheme.lower() not in ("http", "https"):
+        raise _fail("gateway_host", host, "a host name, or http(s)://host[:port]")
+    if not _valid_host(parts.hostname):
+        raise _fail("gateway_host", host, "a host name (letters, digits, '-', '.') or an IP address")
     split: dict[str, Any] = {"gateway_host": parts.hostname}
-    for key, found in (("gateway_protocol", parts.scheme), ("gateway_port", parts.port)):
+    for key, found in (("gateway_protocol", parts.scheme.lower()), ("gateway_port", port)):
         if found is None:
             continue
         if values.get(key) not in (None, found):
@@ -341,10 +432,44 @@ def _split_gateway_url(values: dict[str, Any]) -> dict[str, Any]:
     return split
 
 
+_PROXY_SCHEMES = ("http", "https", "socks4", "socks4a", "socks5", "socks5h")
+_PROXY_KEY = re.compile(r"(http|https|all)(://[^\s/]+)?")
+
+
 def _proxies(value: str | Mapping[str, Any]) -> dict[str, str]:
-    if isinstance(value, str):
-        return {"http": value, "https": value}
-    return {str(scheme): str(url) for scheme, url in value.items() if url}
+    """requests' proxies mapping; every URL needs a scheme and a host (passwords never echoed)."""
+    mapping = {"http": value, "https": value} if isinstance(value, str) else dict(value)
+    proxies: dict[str, str] = {}
+    for scheme, url in mapping.items():
+        if url is None or (isinstance(url, str) and not url.strip()):
+            continue
+        if not isinstance(scheme, str) or not _PROXY_KEY.fullmatch(scheme):
+            raise _fail(
+                "proxies", value if isinstance(value, str) else scheme,
+                "keyed by 'http', 'https', 'all' or 'scheme://host' (requests' proxies mapping)",
+            )
+        proxies[scheme] = _proxy_url(url)
+    return proxies
+
+
+def _proxy_url(url: Any) -> str:
+    expected = f"a proxy URL like http://proxy.example.com:3128 (schemes: {', '.join(_PROXY_SCHEMES)})"
+    if not isinstance(url, str):
+        raise _fail("proxies", url, expected)
+    text = url.strip()
+    parts = urlsplit(text)
+    try:
+        parts.port  # noqa: B018 - raises ValueError on a port that is not 1-65535
+    except ValueError:
+        raise _fail("proxies", text, expected) from None
+    if (
+        parts.scheme.lower() not in _PROXY_SCHEMES
+        or not parts.hostname
+        or not _valid_host(parts.hostname)
+        or any(char.isspace() for char in text)
+    ):
+        raise _fail("proxies", text, expected)
+    return text
 
 
 def _grant_type(values: dict[str, Any]) -> str:

@@ -16,6 +16,7 @@ from airflow.sdk import Asset, ObjectStoragePath
 
 from airflow_provider_genesys._compat import AirflowFailException
 from airflow_provider_genesys.extract import DATASETS, USER_STATES, ExtractOptions, run_extract
+from airflow_provider_genesys.extract.writer import DestinationError
 from airflow_provider_genesys.hooks.genesys import GenesysCloudHook
 from airflow_provider_genesys.operators.audit import GenesysCloudAuditQueryOperator
 from airflow_provider_genesys.operators.base import (
@@ -141,6 +142,7 @@ def storage_path(destination: str, conn_id: str | None = None) -> ObjectStorageP
                 f"{DESTINATION_EXAMPLES}."
             )
         destination = f"file://{destination}"
+    _check_file_uri(destination)
     if destination.endswith("/"):
         raise AirflowFailException(
             f"destination {destination!r} names a folder; end it with a file name, e.g. {DESTINATION_EXAMPLES}."
@@ -158,8 +160,21 @@ def storage_path(destination: str, conn_id: str | None = None) -> ObjectStorageP
         ) from None
 
 
-# Errors writing the destination that a task retry cannot fix.
-_DESTINATION_ERRORS = (FileExistsError, FileNotFoundError, IsADirectoryError, NotADirectoryError, PermissionError)
+def _check_file_uri(destination: str) -> None:
+    """``file://name/x`` makes ``name`` a host, and the file would land under the worker's working folder."""
+    scheme, _, rest = destination.partition("://")
+    if scheme.lower() == "file" and not rest.startswith("/"):
+        host = rest.split("/", 1)[0]
+        raise AirflowFailException(
+            f"destination {destination!r} names host {host!r} after file:// (two slashes); a local file needs "
+            f"three: file:///{rest}"
+        )
+
+
+# Errors writing the destination that a task retry cannot fix (DestinationError: full, read-only, forbidden).
+_DESTINATION_ERRORS = (
+    FileExistsError, FileNotFoundError, IsADirectoryError, NotADirectoryError, PermissionError, DestinationError,
+)
 
 
 class GenesysCloudExtractOperator(GenesysCloudBaseOperator):
@@ -233,9 +248,12 @@ class GenesysCloudExtractOperator(GenesysCloudBaseOperator):
                     progress_interval=self.progress_interval, logger=self.log,
                 )
             except _DESTINATION_ERRORS as err:
+                what = str(err.strerror) if isinstance(err, DestinationError) else (
+                    f"Could not write destination {destination}: {err}"
+                )
                 raise AirflowFailException(
-                    f"Could not write destination {destination}: {err}. Check that the path is writable by "
-                    "the worker (or the destination_conn_id's permissions); nothing was written there."
+                    f"{what}. Check that the path is writable by the worker and has space (or the "
+                    "destination_conn_id's permissions); nothing was written there."
                 ) from err
         self.log.info(
             "Wrote %d %s records to %s: %d requests, %d rate limited, %.1f s",

@@ -1,10 +1,12 @@
 """Scriptable faults: 5xx bursts, dropped connections, truncated bodies, slow answers, 429 storms, token
-revocation, org changes while a client pages, and failing audit jobs.
+revocation, org changes while a client pages, failing audit jobs, trickled answers and redirects.
 
     emu.faults.status(503, count=2)                     # the next two API requests get 503
     emu.faults.drop(path=r"/api/v2/users$")              # close the connection without an answer
     emu.faults.org_change(remove=5, after=1, path=r"/api/v2/users$")  # delete 5 users after page 1
     emu.faults.job_state("Failed")                       # the next audit query fails
+    emu.faults.trickle(ms=50)                            # the next answer's body, a byte every 50 ms
+    emu.faults.redirect("http://127.0.0.1:9/x", path=r"^/oauth/token$")  # 307 to another host
 
 A fault matches requests whose method (if given) and path (a regex searched in the path without gateway
 prefix; default: every ``/api/v2/`` request) match. It lets ``after`` matching requests through, then
@@ -18,7 +20,10 @@ import threading
 from dataclasses import dataclass, field
 from typing import Any
 
-KINDS = ("status", "drop", "truncate", "slow", "rate_limit", "revoke_tokens", "org_change", "job_state")
+KINDS = (
+    "status", "drop", "truncate", "slow", "rate_limit", "revoke_tokens", "org_change", "job_state",
+    "trickle", "redirect",
+)
 DEFAULT_PATH = r"^/api/v2/"
 _OPTIONS: dict[str, dict[str, Any]] = {
     "status": {"status": 503},
@@ -29,7 +34,12 @@ _OPTIONS: dict[str, dict[str, Any]] = {
     "revoke_tokens": {},
     "org_change": {"add": 0, "remove": 0, "deactivate": 0},
     "job_state": {"state": "Failed"},
+    # Send the answer one byte at a time, `ms` apart: the body, or the status line and headers too.
+    "trickle": {"ms": 100, "part": "body"},
+    # Answer `status` with a Location: an absolute URL (another host) or a path on the emulator itself.
+    "redirect": {"status": 307, "location": ""},
 }
+REDIRECT_STATUSES = (301, 302, 303, 307, 308)
 
 
 @dataclass
@@ -79,6 +89,12 @@ def _validate(kind: str, options: dict[str, Any]) -> dict[str, Any]:
         raise ValueError(f"fault 'truncate' mode must be 'cut' or 'invalid_json'; got {merged['mode']!r}")
     if kind == "job_state" and merged["state"] not in ("Failed", "Cancelled"):
         raise ValueError(f"fault 'job_state' state must be 'Failed' or 'Cancelled'; got {merged['state']!r}")
+    if kind == "trickle" and (merged["part"] not in ("body", "all") or int(merged["ms"]) < 0):
+        raise ValueError(f"fault 'trickle' needs ms >= 0 and part 'body' or 'all'; got {merged}")
+    if kind == "redirect" and (int(merged["status"]) not in REDIRECT_STATUSES or not merged["location"]):
+        raise ValueError(
+            f"fault 'redirect' needs status in {REDIRECT_STATUSES} and a location (URL or path); got {merged}"
+        )
     if kind == "org_change" and not (int(merged["add"]) or int(merged["remove"]) or int(merged["deactivate"])):
         raise ValueError("fault 'org_change' needs add=N, remove=N and/or deactivate=N")
     return merged
@@ -137,6 +153,12 @@ class Faults:
         kw.setdefault("path", r"^/api/v2/audits/query$")
         kw.setdefault("method", "POST")
         return self.add("job_state", state=state, **kw)
+
+    def trickle(self, ms: int = 100, part: str = "body", **kw: Any) -> Fault:
+        return self.add("trickle", ms=ms, part=part, **kw)
+
+    def redirect(self, location: str, status: int = 307, **kw: Any) -> Fault:
+        return self.add("redirect", location=location, status=status, **kw)
 
     def clear(self) -> None:
         with self._lock:

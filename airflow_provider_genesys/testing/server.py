@@ -178,6 +178,7 @@ class RequestHandler(BaseHTTPRequestHandler):
     server_version = "GenesysCloudEmulator/1"
     disable_nagle_algorithm = True  # headers and body go out in two writes: avoid the 40 ms delayed ACK
     server: EmulatorHTTPServer
+    _trickle: dict[str, Any] | None = None  # options of a "trickle" fault on the current answer
 
     def log_message(self, format: str, *args: Any) -> None:
         """Quiet: tests and the demo do not want a line per request."""
@@ -238,6 +239,7 @@ class RequestHandler(BaseHTTPRequestHandler):
             self.close_connection = True
             return
         truncate = next((f.options["mode"] for f in fired if f.kind == "truncate"), None)
+        self._trickle = next((f.options for f in fired if f.kind == "trickle"), None)
         try:
             self._send(status, payload, headers, correlation_id, truncate)
         except (BrokenPipeError, ConnectionResetError):
@@ -281,6 +283,10 @@ class RequestHandler(BaseHTTPRequestHandler):
                 outcome = ApiError(code, _STATUS_CODES.get(code, "error"), f"Injected fault: HTTP {code}.")
             elif outcome is None and fault.kind == "rate_limit":
                 outcome = rate_limited(int(fault.options["retry_after"]))
+            elif outcome is None and fault.kind == "redirect":
+                code = int(fault.options["status"])
+                location = str(fault.options["location"])
+                outcome = ApiError(code, "redirect", f"Injected fault: moved to {location}.", {"Location": location})
         if delay_ms:
             time.sleep(delay_ms / 1000)
         return outcome
@@ -376,5 +382,17 @@ class RequestHandler(BaseHTTPRequestHandler):
         self.send_header("Cache-Control", "no-cache, no-store, must-revalidate")
         for name, value in headers.items():
             self.send_header(name, value)
-        self.end_headers()
-        self.wfile.write(data)
+        if self._trickle is None:
+            self.end_headers()
+            self.wfile.write(data)
+            return
+        head = b""
+        if self._trickle["part"] == "all":
+            head = b"".join(self._headers_buffer) + b"\r\n"  # what end_headers() would send at once
+            self._headers_buffer = []
+        else:
+            self.end_headers()
+        delay = int(self._trickle["ms"]) / 1000
+        for index in range(len(head + data)):
+            self.wfile.write((head + data)[index : index + 1])
+            time.sleep(delay)

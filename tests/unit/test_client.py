@@ -4,6 +4,7 @@ import logging
 import pickle
 import threading
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
@@ -401,19 +402,22 @@ def test_paginate_streams_entities_with_the_largest_page_size(
     ]
 
 
-def test_session_is_configured_from_the_connection(make_client: MakeClient) -> None:
+def test_session_is_configured_from_the_connection(make_client: MakeClient, tmp_path: Path) -> None:
+    ca, cert, key = (tmp_path / name for name in ("ca.pem", "c.pem", "k.pem"))
+    for path in (ca, cert, key):
+        path.write_text("pem")
     client = make_client(
         pool_size=5,
         proxies="http://proxy:3128",
-        ca_bundle="/etc/ca.pem",
-        client_cert="/c.pem",
-        client_key="/k.pem",
+        ca_bundle=str(ca),
+        client_cert=str(cert),
+        client_key=str(key),
     )
     session = client._session
     assert session.adapters["https://"]._pool_maxsize == 5  # type: ignore[attr-defined]
     assert session.proxies == {"http": "http://proxy:3128", "https": "http://proxy:3128"}
-    assert session.verify == "/etc/ca.pem"
-    assert session.cert == ("/c.pem", "/k.pem")
+    assert session.verify == str(ca)
+    assert session.cert == (str(cert), str(key))
 
 
 def test_gateway_reaches_the_emulator_style_host(requests_mock: Any, clock: FakeClock) -> None:

@@ -80,3 +80,60 @@ def test_seen_ids_stay_exact_past_their_page_cache(monkeypatch: pytest.MonkeyPat
         assert seen.add("user-20000:role-0:division-0")
     finally:
         seen.close()
+
+
+# -- temporary-file names, stale sweep, storage errors (issue 7) ----------------------------------------
+
+
+def test_temporary_names_say_who_and_when_and_only_dead_or_old_ones_are_stale(monkeypatch) -> None:
+    import os
+
+    from airflow_provider_genesys.extract import writer
+
+    now = 1_700_000_000
+    name = writer.temporary_name("u.ndjson", now=now)
+    assert name.startswith(f".u.ndjson.tmp-{writer._owner()}-{os.getpid()}-{now}-")
+    assert not writer.is_stale(name, "u.ndjson", now=now)  # ours, live
+    assert not writer.is_stale(name, "roles.ndjson", now=now)  # another destination's
+    assert writer.is_stale(name, "u.ndjson", now=now + writer.STALE_AFTER + 1)  # too old, whoever wrote it
+    monkeypatch.setattr(writer, "_alive", lambda pid: False)
+    other_pid = name.replace(f"-{os.getpid()}-", "-1-")
+    assert writer.is_stale(other_pid, "u.ndjson", now=now)  # this machine, process gone
+    assert not writer.is_stale(other_pid.replace(writer._owner(), "other.host"), "u.ndjson", now=now)
+    assert not writer.is_stale(".u.ndjson.tmp-" + "0" * 32, "u.ndjson", now=now)  # unknown format: keep
+
+
+@pytest.mark.parametrize("name", ["u.ndjson", "u.ndjson.gz"])
+def test_a_full_disk_is_a_destination_error_naming_it_and_leaves_nothing(tmp_path: Path, name: str) -> None:
+    import errno
+
+    from airflow_provider_genesys.extract.writer import DestinationError
+
+    class FullDisk:
+        """A file that takes 100 bytes, then fails like a full disk."""
+
+        def __init__(self, path: Path) -> None:
+            self._file = path.open("wb")
+            self._size = 0
+
+        def write(self, data: bytes) -> int:
+            self._size += len(data)
+            if self._size > 100:
+                raise OSError(errno.ENOSPC, "No space left on device")
+            return self._file.write(data)
+
+        def flush(self) -> None:
+            self._file.flush()
+
+        def close(self) -> None:
+            self._file.close()
+
+    class FullPath(type(tmp_path)):  # type: ignore[misc]
+        def open(self, mode: str = "r", *args, **kwargs):
+            return FullDisk(Path(self)) if "w" in mode else super().open(mode, *args, **kwargs)
+
+    destination = FullPath(tmp_path / name)
+    with pytest.raises(DestinationError, match=rf"Could not write .*{name}: the disk is full") as caught:
+        _write(destination, [{"id": str(number), "pad": "x" * 50} for number in range(100)])
+    assert caught.value.errno == errno.ENOSPC
+    assert list(tmp_path.iterdir()) == []
