@@ -48,9 +48,13 @@ def _unavailable(reason: str) -> None:
     pytest.skip(reason)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def chromium() -> Iterator[Any]:
-    """A headless Debian Chromium under Playwright, shared by the session."""
+    """A headless Debian Chromium under Playwright, for one test module.
+
+    Not session-wide: Playwright's sync API keeps an asyncio loop running in the main thread while it is
+    open, and later tests that call ``asyncio.run`` (the trigger tests) would find it.
+    """
     if not CHROMIUM.exists():
         _unavailable(
             f"{CHROMIUM} is missing: run `python3 dev.py test` as root (it apt-get installs chromium) or "
