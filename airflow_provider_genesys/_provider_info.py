@@ -137,6 +137,12 @@ CONN_FIELDS: tuple[ConnField, ...] = (
         "How tokens are obtained. client_credentials uses only Client ID and Client Secret.",
         choices=GRANT_TYPES,
         default="client_credentials",
+        choice_labels=(
+            ("client_credentials", "Client credentials (Client ID and Secret)"),
+            ("saml2_bearer", "SAML2 bearer (assertion and organisation)"),
+            ("refresh_token", "Refresh token (authorization-code client)"),
+            ("access_token", "Pre-issued access token"),
+        ),
     ),
     ConnField(
         "saml_assertion",

@@ -21,6 +21,12 @@ def test_every_region_has_genesys_name_in_the_picker_and_the_id_is_stored() -> N
     assert set(schema["values_display"]) == set(REGIONS)
 
 
+def test_every_picker_labels_every_choice() -> None:
+    for key, field in conn_fields().items():
+        if "enum" in field["schema"]:
+            assert set(field["schema"]["values_display"]) == set(field["schema"]["enum"]), key
+
+
 def test_help_texts_are_short_and_list_no_values() -> None:
     for key, field in conn_fields().items():
         assert "One of:" not in field["description"], key
