@@ -16,16 +16,19 @@ import os
 import shutil
 import signal
 import socket
+import sqlite3
 import subprocess
 import sys
 import time
 import urllib.request
 from collections.abc import Iterator
+from contextlib import closing
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
+from cryptography.fernet import Fernet
 
 from tests.conftest import PROJECT_ROOT
 
@@ -92,12 +95,18 @@ class AirflowServer:
             env=self.env, capture_output=True, text=True, timeout=timeout, check=False, cwd=self.home,
         )
 
-    def python(self, code: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
-        """Run Python with this server's Airflow configuration (e.g. to read what the form saved)."""
-        return subprocess.run(
-            [sys.executable, "-c", code],
-            env=self.env, capture_output=True, text=True, timeout=timeout, check=False, cwd=self.home,
+    def start_airflow(self, *args: str) -> subprocess.Popen[str]:
+        """Start an ``airflow`` CLI command in the background (``communicate()`` collects its output)."""
+        return subprocess.Popen(
+            [sys.executable, "-m", "airflow", *args],
+            env=self.env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, cwd=self.home,
         )
+
+    def saved_extra(self, conn_id: str) -> str:
+        """A connection's extra exactly as Airflow stored it (decrypted with this server's Fernet key)."""
+        with closing(sqlite3.connect(self.home / "airflow.db")) as db:
+            (encrypted,) = db.execute("SELECT extra FROM connection WHERE conn_id = ?", (conn_id,)).fetchone()
+        return Fernet(self.env["AIRFLOW__CORE__FERNET_KEY"].encode()).decrypt(encrypted.encode()).decode()
 
 
 def airflow_env(home: Path) -> dict[str, str]:
@@ -111,6 +120,7 @@ def airflow_env(home: Path) -> dict[str, str]:
         AIRFLOW__CORE__AUTH_MANAGER="airflow.api_fastapi.auth.managers.simple.simple_auth_manager.SimpleAuthManager",
         AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_ALL_ADMINS="True",
         AIRFLOW__CORE__TEST_CONNECTION="Enabled",
+        AIRFLOW__CORE__FERNET_KEY=Fernet.generate_key().decode(),
     )
     return env
 

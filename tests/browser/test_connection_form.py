@@ -30,15 +30,6 @@ from tests.browser.conftest import AirflowServer
 pytestmark = pytest.mark.browser
 CONN_ID = "genesys_from_the_form"
 DAG_ID = "genesys_form_connection_in_a_task"
-# Prints the connection's extra exactly as stored (one line, after any log output).
-READ_SAVED_EXTRA = textwrap.dedent(f"""
-    from airflow.models import Connection
-    from airflow.utils.session import create_session
-    with create_session() as session:
-        print("EXTRA=" + session.query(Connection).filter_by(conn_id={CONN_ID!r}).one().extra.replace("\\n", " "))
-""")
-
-
 def region_option(page: Any, region_id: str) -> Any:
     """The picker's entry for a region, found by the name Genesys gives it ("EMEA (Dublin) · ...")."""
     return page.get_by_role("option", name=re.compile(f"^{re.escape(REGION_LABELS[region_id])} "))
@@ -100,25 +91,29 @@ def test_connection_added_through_the_form_works_in_a_task(
     emulator = genesys_emulator_factory()
     add_connection_through_the_form(page, airflow_server, emulator)
 
-    read = airflow_server.python(READ_SAVED_EXTRA)
-    assert read.returncode == 0, read.stderr[-3000:]
-    stored = read.stdout.split("EXTRA=", 1)[1].strip()
+    stored = airflow_server.saved_extra(CONN_ID)
     saved = json.loads(stored)
-    print(f"extra as the form saved it: {stored}")  # the exact JSON tests/unit/test_settings.py replays
+    print(f"extra as the form saved it: {stored!r}")  # tests/unit/test_form_saved_connection.py replays it
     assert saved["region"] == "eu_west_1", saved
     assert saved["gateway_host"] == emulator.host
 
-    # What the user sees first: Airflow's own connection test (the UI's Test button runs the same hook code).
-    tested = airflow_server.airflow("connections", "test", CONN_ID)
-    output = tested.stdout + tested.stderr
-    assert tested.returncode == 0, output[-4000:]
-    assert "Connection success!" in output, output[-4000:]
-    masked = {key: value for key, value in saved.items() if value == "***"}
-    assert not masked, f"the form saved Airflow's mask instead of a value: {masked}"
-
+    # The task runs while the connection is tested (both only read the connection): half the wall time.
     destination = tmp_path / "roles.ndjson"
     write_dag(airflow_server, destination)
-    run = airflow_server.airflow("dags", "test", DAG_ID, timeout=300)
-    assert run.returncode == 0, (run.stdout + run.stderr)[-6000:]
+    task = airflow_server.start_airflow("dags", "test", DAG_ID)
+    try:
+        # What the user sees first: Airflow's own connection test (the UI's Test button runs the same code).
+        tested = airflow_server.airflow("connections", "test", CONN_ID)
+        output = tested.stdout + tested.stderr
+        assert tested.returncode == 0, output[-4000:]
+        assert "Connection success!" in output, output[-4000:]
+        masked = {key: value for key, value in saved.items() if value == "***"}
+        assert not masked, f"the form saved Airflow's mask instead of a value: {masked}"
+        task_output, _ = task.communicate(timeout=300)
+    finally:
+        if task.poll() is None:
+            task.kill()
+            task.communicate()
+    assert task.returncode == 0, task_output[-6000:]
     roles = [json.loads(line) for line in destination.read_text().splitlines()]
     assert {role["id"] for role in roles} == {role["id"] for role in emulator.org.roles}
