@@ -6,10 +6,9 @@ Airflow masks any extra key named like a secret (``token_refresh_margin`` contai
 default the form pre-fills, so before fa68bb6 such a connection was saved with ``"***"`` and failed every
 test and task; this test failed on that commit and passes since.
 
-Runtime, measured on this project's 2-core machines shared by several agents: 77-140 s at load 6-12, of
-which 30-47 s start Airflow (``db migrate`` ~9 s and the api-server ~13 s when idle); the form itself takes
-a few seconds, ``connections test`` ~5 s and ``dags test`` ~10-20 s (the parts timed alone at load ~5 add
-up to about 45-50 s).
+Runtime, measured on this project's 2-core machines shared by several agents (load 5-7): 70-110 s, of which
+30-56 s start Airflow (``db migrate`` ~9 s and the api-server ~12 s when timed alone) and 36-47 s are the test
+itself: the form ~6 s, then ``connections test`` (~11 s) while the one-task ``dags test`` (~20 s) runs.
 """
 
 from __future__ import annotations
