@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from airflow_provider_genesys import __version__
-from airflow_provider_genesys.regions import REGIONS
+from airflow_provider_genesys.regions import REGION_LABELS, REGIONS
 from airflow_provider_genesys.settings import GRANT_TYPES
 
 INTEGRATION = "Genesys Cloud"
@@ -48,7 +48,12 @@ _SCHEMA_TYPES = {
 
 @dataclass(frozen=True)
 class ConnField:
-    """One extra key of the connection as a form field; ``default`` must equal the core's default."""
+    """One extra key of the connection as a form field; ``default`` must equal the core's default.
+
+    ``choice_labels`` are what a picker shows for each choice (the choice itself is stored). ``example`` is a
+    typical value: Airflow 3's form ignores ``placeholders`` for extra fields, but offers a string field's
+    schema ``examples`` as suggestions while typing; older forms show it as the placeholder.
+    """
 
     key: str
     label: str
@@ -56,6 +61,8 @@ class ConnField:
     kind: str = "string"
     choices: tuple[str, ...] = ()
     default: Any = None
+    choice_labels: tuple[tuple[str, str], ...] = ()
+    example: str | None = None
 
     @property
     def form_default(self) -> Any:
@@ -64,21 +71,34 @@ class ConnField:
 
     @property
     def help_text(self) -> str:
-        """The description, listing the accepted values when there is a fixed set."""
+        """The description for forms without a picker (Airflow < 3.2), listing the values of a fixed set."""
         if not self.choices:
             return self.description
         return f"{self.description} One of: {', '.join(self.choices)}."
 
     def conn_field(self) -> dict[str, Any]:
-        """This field in the ``conn-fields`` shape Airflow 3.2+ renders."""
+        """This field in the ``conn-fields`` shape Airflow 3.2+ renders.
+
+        A fixed set becomes a picker (``enum``, whose labels come from ``values_display``: the form's own
+        extension, as for DAG params), so the help text need not list the values.
+        """
         schema: dict[str, Any] = {"type": [_SCHEMA_TYPES[self.kind], "null"]}
         if self.kind == "password":
             schema["format"] = "password"
         if self.choices:
             schema["enum"] = list(self.choices)
+        if self.choice_labels:
+            schema["values_display"] = dict(self.choice_labels)
+        if self.example is not None and self.kind == "string":
+            schema["examples"] = [self.example]
         if self.form_default is not None:
             schema["default"] = self.form_default
-        return {"label": self.label, "description": self.help_text, "schema": schema}
+        return {"label": self.label, "description": self.description, "schema": schema}
+
+
+def _region_choice_label(name: str) -> str:
+    """What the region picker shows: Genesys' name and the domain users see in their browser's address bar."""
+    return f"{REGION_LABELS[name]} · {REGIONS[name].domain}"
 
 
 CONN_FIELDS: tuple[ConnField, ...] = (
@@ -88,24 +108,28 @@ CONN_FIELDS: tuple[ConnField, ...] = (
         "Genesys Cloud region of the organisation (ignored when a gateway host is set).",
         choices=tuple(REGIONS),
         default="us_east_1",
+        choice_labels=tuple((name, _region_choice_label(name)) for name in REGIONS),
     ),
     ConnField(
         "gateway_host",
         "Gateway host",
         "Send all requests through this host (API gateway, proxy, or the bundled emulator) instead of "
         "the region's hosts.",
+        example="gateway.example.com",
     ),
-    ConnField("gateway_protocol", "Gateway protocol", "http or https; https when empty."),
+    ConnField("gateway_protocol", "Gateway protocol", "http or https; https when empty.", example="https"),
     ConnField("gateway_port", "Gateway port", "Port of the gateway host; none when empty.", "integer"),
     ConnField(
         "gateway_path_params_login",
         "Gateway login path",
-        "Path prefix for login (token) requests on the gateway, e.g. /login.",
+        "Path prefix for login (token) requests on the gateway.",
+        example="/login",
     ),
     ConnField(
         "gateway_path_params_api",
         "Gateway API path",
-        "Path prefix for API requests on the gateway, e.g. /api.",
+        "Path prefix for API requests on the gateway.",
+        example="/api",
     ),
     ConnField(
         "grant_type",
@@ -113,6 +137,12 @@ CONN_FIELDS: tuple[ConnField, ...] = (
         "How tokens are obtained. client_credentials uses only Client ID and Client Secret.",
         choices=GRANT_TYPES,
         default="client_credentials",
+        choice_labels=(
+            ("client_credentials", "Client credentials (Client ID and Secret)"),
+            ("saml2_bearer", "SAML2 bearer (assertion and organisation)"),
+            ("refresh_token", "Refresh token (authorization-code client)"),
+            ("access_token", "Pre-issued access token"),
+        ),
     ),
     ConnField(
         "saml_assertion",
@@ -120,7 +150,9 @@ CONN_FIELDS: tuple[ConnField, ...] = (
         "Base64 SAML2 assertion (grant saml2_bearer).",
         "password",
     ),
-    ConnField("org_name", "Organisation name", "Organisation short name (grant saml2_bearer).", "string"),
+    ConnField(
+        "org_name", "Organisation name", "Organisation short name (grant saml2_bearer).", "string", example="myorg"
+    ),
     ConnField(
         "refresh_token",
         "Refresh token",
@@ -173,9 +205,24 @@ CONN_FIELDS: tuple[ConnField, ...] = (
         "boolean",
         default=True,
     ),
-    ConnField("ca_bundle", "CA bundle", "Path to a PEM file of trusted CAs (corporate proxy, gateway)."),
-    ConnField("client_cert", "Client certificate", "Path to a PEM client certificate for mutual TLS."),
-    ConnField("client_key", "Client key", "Path to the PEM key of the client certificate (if separate)."),
+    ConnField(
+        "ca_bundle",
+        "CA bundle",
+        "Path to a PEM file of trusted CAs (corporate proxy, gateway).",
+        example="/etc/ssl/certs/corporate-ca.pem",
+    ),
+    ConnField(
+        "client_cert",
+        "Client certificate",
+        "Path to a PEM client certificate for mutual TLS.",
+        example="/etc/genesys/client.pem",
+    ),
+    ConnField(
+        "client_key",
+        "Client key",
+        "Path to the PEM key of the client certificate (if separate).",
+        example="/etc/genesys/client.key",
+    ),
     ConnField(
         "pacing",
         "Pace requests",
@@ -217,15 +264,9 @@ UI_FIELD_BEHAVIOUR: dict[str, Any] = {
         "login": "OAuth client id (Admin > Integrations > OAuth)",
         "password": "OAuth client secret",
         "extra": '{"proxies": {"https": "http://proxy.example.com:3128"}}',
-        "gateway_host": "gateway.example.com or 127.0.0.1",
-        "gateway_protocol": "https",
         "gateway_port": "8443",
-        "gateway_path_params_login": "/login",
-        "gateway_path_params_api": "/api",
-        "org_name": "myorg",
-        "ca_bundle": "/etc/ssl/certs/corporate-ca.pem",
-        "client_cert": "/etc/genesys/client.pem",
-        "client_key": "/etc/genesys/client.key",
+        # Shown by forms before 3.2 only; 3.2+ offers each field's ``example`` as a suggestion instead.
+        **{field.key: field.example for field in CONN_FIELDS if field.example is not None},
     },
 }
 

@@ -49,6 +49,29 @@ REGIONS: dict[str, Region] = {
     )
 }
 DEFAULT_REGION = REGIONS["us_east_1"]
+
+# The names Genesys shows users for its regions (the region list of its login page and developer center;
+# sources in docs/decisions.md). The connection form's region picker shows them; the id is what is stored.
+REGION_LABELS: dict[str, str] = {
+    "us_east_1": "Americas (US East)",
+    "us_east_2": "Americas (US East 2)",
+    "us_west_2": "Americas (US West)",
+    "ca_central_1": "Americas (Canada)",
+    "sa_east_1": "Americas (São Paulo)",
+    "mx_central_1": "Americas (Mexico)",
+    "eu_west_1": "EMEA (Dublin)",
+    "eu_central_1": "EMEA (Frankfurt)",
+    "eu_west_2": "EMEA (London)",
+    "eu_central_2": "EMEA (Zurich)",
+    "me_central_1": "EMEA (UAE)",
+    "eusc_de_east_1": "EU Sovereign Cloud (Germany)",
+    "ap_south_1": "Asia Pacific (Mumbai)",
+    "ap_northeast_2": "Asia Pacific (Seoul)",
+    "ap_southeast_2": "Asia Pacific (Sydney)",
+    "ap_northeast_1": "Asia Pacific (Tokyo)",
+    "ap_northeast_3": "Asia Pacific (Osaka)",
+    "ap_southeast_1": "Asia Pacific (Singapore)",
+}
 _BY_DOMAIN = {region.domain: region for region in REGIONS.values()}
 
 

@@ -12,8 +12,9 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 import fsspec
-from airflow.sdk import Asset, ObjectStoragePath
+from airflow.sdk import ObjectStoragePath
 
+from airflow_provider_genesys import lineage
 from airflow_provider_genesys._compat import AirflowFailException
 from airflow_provider_genesys.extract import DATASETS, USER_STATES, ExtractOptions, run_extract
 from airflow_provider_genesys.extract.writer import DestinationError
@@ -192,8 +193,10 @@ class GenesysCloudExtractOperator(GenesysCloudBaseOperator):
     :param progress_interval: seconds between progress log lines.
     :param genesys_conn_id: the Genesys Cloud connection.
 
-    When ``destination`` holds no template the task declares it as an ``Asset`` outlet (pass ``outlets``
-    yourself for templated destinations). Returns ``{dataset, path, records, pages, requests,
+    The destination is the task's outlet: an ``Asset``, or for a templated destination an ``AssetAlias`` that
+    receives the rendered ``Asset`` when the file is written (pass ``outlets`` to declare your own). With the
+    OpenLineage provider installed it reports the Genesys dataset as input and the file as output
+    (``lineage.py``). Returns ``{dataset, path, records, pages, requests,
     rate_limited, seconds}``.
     """
 
@@ -221,8 +224,9 @@ class GenesysCloudExtractOperator(GenesysCloudBaseOperator):
             raise ValueError(f"state and expand apply to the users dataset only, not to {dataset!r}.")
         if max_workers < 1:
             raise ValueError(f"max_workers must be at least 1; got {max_workers}.")
-        if "outlets" not in kwargs and isinstance(destination, str) and not _has_template(destination):
-            kwargs["outlets"] = [Asset(str(storage_path(destination)))]
+        if "outlets" not in kwargs and isinstance(destination, str):
+            uri = None if _has_template(destination) else str(storage_path(destination))
+            kwargs["outlets"] = [lineage.destination_outlet(destination, uri)]
         super().__init__(genesys_conn_id=genesys_conn_id, **kwargs)
         self.dataset = dataset
         self.destination = destination
@@ -255,12 +259,18 @@ class GenesysCloudExtractOperator(GenesysCloudBaseOperator):
                     f"{what}. Check that the path is writable by the worker and has space (or the "
                     "destination_conn_id's permissions); nothing was written there."
                 ) from err
+        lineage.emit_destination_asset(self.outlets, context, str(destination))
         self.log.info(
             "Wrote %d %s records to %s: %d requests, %d rate limited, %.1f s",
             result["records"], self.dataset, result["path"], result["requests"], result["rate_limited"],
             result["seconds"],
         )
         return result
+
+    def get_openlineage_facets_on_complete(self, task_instance: Any) -> Any:
+        """OpenLineage input (the organisation's dataset) and output (the destination); see ``lineage.py``."""
+        destination = str(storage_path(self.destination, self.destination_conn_id))
+        return lineage.extract_lineage(self.hook, self.dataset, destination)
 
 __all__ = [
     "GenesysCloudApiOperator",

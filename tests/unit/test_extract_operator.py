@@ -8,7 +8,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from airflow.sdk import Asset
+from airflow.sdk import Asset, AssetAlias
 
 from airflow_provider_genesys._compat import AirflowFailException
 from airflow_provider_genesys.exceptions import GenesysCloudApiError
@@ -41,11 +41,11 @@ def test_dataset_state_and_expand_are_validated_at_construction() -> None:
         GenesysCloudExtractOperator(task_id="x", dataset="roles", destination="/tmp/r", expand="groups")
 
 
-def test_static_destination_is_the_asset_outlet_templated_is_not() -> None:
+def test_static_destination_is_the_asset_outlet_templated_an_alias() -> None:
     static = GenesysCloudExtractOperator(task_id="a", dataset="roles", destination="/data/roles.ndjson")
     assert static.outlets == [Asset("file:///data/roles.ndjson")]
     templated = GenesysCloudExtractOperator(task_id="b", dataset="roles", destination="/d/{{ ds }}/r.ndjson")
-    assert templated.outlets == []
+    assert templated.outlets == [AssetAlias("genesys-extract /d/{{ ds }}/r.ndjson")]  # the Asset comes at run time
 
 
 def test_templated_destination_and_xcom_summary(emu: GenesysCloudEmulator, tmp_path: Path) -> None:
