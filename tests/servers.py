@@ -15,10 +15,12 @@ import json
 import os
 import secrets
 import socket
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
+
+from airflow_provider_genesys.extract.database import TABLES
 
 HOST = "127.0.0.1"
 POSTGRES_PORT = 5432
@@ -120,3 +122,20 @@ def mariadb_database() -> Iterator[dict[str, Any]]:
 def conn_env(conn_id: str, connection: dict[str, Any]) -> dict[str, str]:
     """The environment variable that defines Airflow connection ``conn_id``."""
     return {f"AIRFLOW_CONN_{conn_id.upper()}": json.dumps(connection)}
+
+
+def sql_hook(connection: dict[str, Any], monkeypatch: pytest.MonkeyPatch, conn_id: str = "genesys_test_target") -> Any:
+    """The Airflow SQL hook of ``connection``, found the way the example DAG finds it (by connection id)."""
+    from airflow.sdk import BaseHook
+
+    monkeypatch.setenv(f"AIRFLOW_CONN_{conn_id.upper()}", json.dumps(connection))
+    return BaseHook.get_connection(conn_id).get_hook()
+
+
+def hook_query(hook: Any) -> Callable[[str], list[tuple]]:
+    return lambda sql: [tuple(row) for row in hook.get_records(sql)]
+
+
+def table_contents(query: Callable[[str], list[tuple]]) -> dict[str, list[tuple]]:
+    """Every row of every loaded table, sorted: what must be equal across databases."""
+    return {table: sorted(query(f"SELECT * FROM {table}"), key=repr) for table in TABLES}

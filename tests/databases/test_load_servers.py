@@ -7,7 +7,6 @@ previous tables whole, including on MariaDB, where DDL commits implicitly (stagi
 
 from __future__ import annotations
 
-import json
 import sqlite3
 from collections.abc import Callable
 from pathlib import Path
@@ -15,21 +14,12 @@ from typing import Any
 
 import pytest
 
-from airflow_provider_genesys.extract.database import TABLES, load_extracts, replace_tables
-from tests.servers import mariadb_databases
+from airflow_provider_genesys.extract.database import load_extracts, replace_tables
+from tests.servers import hook_query, mariadb_databases, sql_hook, table_contents
 from tests.unit.test_extract_database import USERS, write_files
 
 pytestmark = pytest.mark.databases
-CONN_ID = "genesys_test_target"
 UNICODE_USER = {"id": "u3", "name": "Zoë Ærø 東京 🚀", "state": "active", "title": "Ingénieure"}
-
-
-def hook_for(connection: dict[str, Any], monkeypatch: pytest.MonkeyPatch) -> Any:
-    """The Airflow SQL hook of ``connection``, found the way the example DAG finds it (by connection id)."""
-    from airflow.sdk import BaseHook
-
-    monkeypatch.setenv(f"AIRFLOW_CONN_{CONN_ID.upper()}", json.dumps(connection))
-    return BaseHook.get_connection(CONN_ID).get_hook()
 
 
 def load(hook: Any, files: dict[str, Path]) -> dict[str, int]:
@@ -40,29 +30,20 @@ def load(hook: Any, files: dict[str, Path]) -> dict[str, int]:
         connection.close()
 
 
-def contents(query: Callable[[str], list[tuple]]) -> dict[str, list[tuple]]:
-    """Every row of every table, sorted: what must be equal across databases."""
-    return {table: sorted(query(f"SELECT * FROM {table}"), key=repr) for table in TABLES}
-
-
-def hook_query(hook: Any) -> Callable[[str], list[tuple]]:
-    return lambda sql: [tuple(row) for row in hook.get_records(sql)]
-
-
 def sqlite_contents(files: dict[str, Path], db: Path) -> dict[str, list[tuple]]:
     load_extracts(sqlite3.connect(db), files)
     with sqlite3.connect(db) as conn:
-        return contents(lambda sql: conn.execute(sql).fetchall())
+        return table_contents(lambda sql: conn.execute(sql).fetchall())
 
 
 @pytest.fixture(params=["postgres", "mariadb-mysqlclient", "mariadb-mysql-connector-python"])
 def target(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> tuple[str, Any]:
     """(dialect, hook) of a fresh database on each server; MariaDB through both of the provider's clients."""
     if request.param == "postgres":
-        return "postgres", hook_for(request.getfixturevalue("postgres_database"), monkeypatch)
+        return "postgres", sql_hook(request.getfixturevalue("postgres_database"), monkeypatch)
     connection = request.getfixturevalue("mariadb_database")
     connection["extra"]["client"] = request.param.removeprefix("mariadb-")
-    return "mysql", hook_for(connection, monkeypatch)
+    return "mysql", sql_hook(connection, monkeypatch)
 
 
 def test_same_contents_as_sqlite_and_a_rerun_replaces(target: tuple[str, Any], tmp_path: Path) -> None:
@@ -70,27 +51,27 @@ def test_same_contents_as_sqlite_and_a_rerun_replaces(target: tuple[str, Any], t
     files = write_files(tmp_path, users=[*USERS, UNICODE_USER])
     expected = sqlite_contents(files, tmp_path / "g.db")
     assert load(hook, files) == {table: len(rows) for table, rows in expected.items()}
-    assert contents(hook_query(hook)) == expected
+    assert table_contents(hook_query(hook)) == expected
     assert load(hook, files) == {table: len(rows) for table, rows in expected.items()}  # same day again
-    assert contents(hook_query(hook)) == expected
+    assert table_contents(hook_query(hook)) == expected
 
     fewer = write_files(tmp_path, users=USERS[:1])
     load(hook, fewer)
-    assert contents(hook_query(hook)) == sqlite_contents(fewer, tmp_path / "fewer.db")
+    assert table_contents(hook_query(hook)) == sqlite_contents(fewer, tmp_path / "fewer.db")
 
 
 def test_a_failed_load_leaves_the_previous_tables_whole(target: tuple[str, Any], tmp_path: Path) -> None:
     dialect, hook = target
     files = write_files(tmp_path)
     load(hook, files)
-    before = contents(hook_query(hook))
+    before = table_contents(hook_query(hook))
     assert before["access"]
     broken = write_files(tmp_path, users=USERS[:1], grants=[{"id": "x"}])  # users load, then grants fail
     with pytest.raises(KeyError):
         load(hook, broken)
-    assert contents(hook_query(hook)) == before
+    assert table_contents(hook_query(hook)) == before
     if dialect == "mysql":
-        database = hook.get_connection(CONN_ID).schema
+        database = hook.get_records("SELECT DATABASE()")[0][0]
         assert mariadb_databases(database) == [database]  # the staging database is gone too
 
 
