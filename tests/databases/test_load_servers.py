@@ -100,3 +100,11 @@ def test_replace_tables_swaps_a_set_and_leaves_other_tables_alone(target: tuple[
         assert sorted(query("SELECT * FROM conversations")) == sorted(rows)
         assert sorted(query("SELECT * FROM segments")) == sorted((r[0],) for r in rows)
     assert hook_query(hook)("SELECT * FROM unrelated") == [(7,)]
+
+
+def test_mysql_connection_without_a_database_is_a_clear_error(
+    mariadb_database: dict[str, Any], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    hook = sql_hook({**mariadb_database, "schema": ""}, monkeypatch)
+    with pytest.raises(ValueError, match="no database selected: set the connection's schema"):
+        load(hook, write_files(tmp_path))
