@@ -120,6 +120,8 @@ class Deployment:
             AIRFLOW__DATABASE__SQL_ALCHEMY_CONN=self.metadata_url,
             AIRFLOW__CELERY__BROKER_URL=f"redis://{HOST}:{REDIS_PORT}/{redis_db}",
             AIRFLOW__CELERY__RESULT_BACKEND=f"db+postgresql://{POSTGRES_USER}@{HOST}:{POSTGRES_PORT}/{self.database}",
+            # Extended results record which worker ran each task (celery_taskmeta.worker).
+            AIRFLOW__CELERY__EXTRA_CELERY_CONFIG='{"result_extended": true}',
             AIRFLOW__API__HOST=HOST,
             AIRFLOW__API__PORT=str(self.api_port),
             AIRFLOW__API__BASE_URL=f"http://{HOST}:{self.api_port}",
@@ -161,6 +163,25 @@ class Deployment:
             )
             log.close()
         wait_until(self._api_healthy, timeout=120, what="the api-server's health endpoint")
+        wait_until(self._workers_ready, timeout=120, what="both Celery workers to answer a ping")
+
+    def _workers_ready(self) -> bool:
+        from celery import Celery
+
+        self.assert_running()
+        app = Celery(broker=self.env["AIRFLOW__CELERY__BROKER_URL"])
+        try:
+            return len(app.control.ping(timeout=1.0)) == len(self.workers)
+        finally:
+            app.close()
+
+    @property
+    def workers(self) -> list[str]:
+        return [name for name in COMPONENTS if name.startswith("worker")]
+
+    def task_workers(self) -> set[str]:
+        """The Celery workers that ran the deployment's tasks (from the result backend's table)."""
+        return {row[0] for row in self.metadata("SELECT DISTINCT worker FROM celery_taskmeta")}
 
     def _api_healthy(self) -> bool:
         self.assert_running()
