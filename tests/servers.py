@@ -40,6 +40,13 @@ def require_server(name: str, port: int) -> None:
         pytest.skip(reason)
 
 
+def free_port() -> int:
+    """A loopback port nothing listens on (the OS picked it; closed again before returning)."""
+    with socket.socket() as sock:
+        sock.bind((HOST, 0))
+        return int(sock.getsockname()[1])
+
+
 def unique_name(prefix: str) -> str:
     return f"{prefix}_{secrets.token_hex(5)}"
 

@@ -15,7 +15,6 @@ import json
 import os
 import secrets
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -30,6 +29,7 @@ from tests.servers import (
     POSTGRES_USER,
     REDIS_PORT,
     drop_postgres_database,
+    free_port,
     new_postgres_database,
     require_server,
 )
@@ -40,7 +40,11 @@ import json, sys
 from airflow.__main__ import main
 for argv in json.loads(sys.argv[1]):
     sys.argv = ["airflow", *argv]
-    main()
+    try:
+        main()
+    except SystemExit as exit_:  # a command that ends with sys.exit(0) must not skip the next ones
+        if exit_.code not in (None, 0):
+            raise
 """
 REDIS_OWNER_KEY = "airflow-provider-genesys:deployment-test"
 COMPONENTS: dict[str, list[str]] = {
@@ -53,12 +57,6 @@ COMPONENTS: dict[str, list[str]] = {
     "worker-2": ["celery", "worker", "--celery-hostname", "genesys-w2-{token}@%h", "--concurrency", "2",
                  "--skip-serve-logs", "--without-gossip", "--without-mingle"],
 }
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind((HOST, 0))
-        return int(sock.getsockname()[1])
 
 
 def wait_until(condition: Callable[[], Any], *, timeout: float, what: str, interval: float = 0.5) -> Any:
