@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from airflow_provider_genesys.extract.database import load_extracts, replace_tables
+from airflow_provider_genesys.extract.database import KEY, load_extracts, replace_tables
 from tests.servers import hook_query, mariadb_databases, sql_hook, table_contents
 from tests.unit.test_extract_database import USERS, write_files
 
@@ -108,3 +108,41 @@ def test_mysql_connection_without_a_database_is_a_clear_error(
     hook = sql_hook({**mariadb_database, "schema": ""}, monkeypatch)
     with pytest.raises(ValueError, match="no database selected: set the connection's schema"):
         load(hook, write_files(tmp_path))
+
+
+def test_a_reader_during_a_load_never_sees_a_half_loaded_set(target: tuple[str, Any]) -> None:
+    """While ``fill`` runs, another session sees the previous rows (MariaDB) or waits for the commit (PostgreSQL)."""
+    dialect, hook = target
+    tables = {"items": (f"id {KEY} PRIMARY KEY",)}
+    ph = hook.placeholder
+
+    def fill(ids: list[str], *, look: bool) -> Callable[[Any], list[tuple]]:
+        def _fill(cursor: Any) -> list[tuple]:
+            cursor.executemany(f"INSERT INTO items VALUES ({ph})", [(i,) for i in ids])
+            if not look:
+                return []
+            reader = hook.get_conn()  # another session, as a dashboard reading the table would be
+            try:
+                read = reader.cursor()
+                if dialect == "postgres":
+                    read.execute("SET lock_timeout = '200ms'")
+                    with pytest.raises(Exception, match="lock timeout"):
+                        read.execute("SELECT id FROM items")
+                    reader.rollback()
+                    return []
+                read.execute("SELECT id FROM items")
+                return sorted(read.fetchall())
+            finally:
+                reader.close()
+
+        return _fill
+
+    connection = hook.get_conn()
+    try:
+        replace_tables(connection, tables, fill(["a", "b"], look=False))
+        seen_during_second_load = replace_tables(connection, tables, fill(["c"], look=True))
+    finally:
+        connection.close()
+    if dialect == "mysql":
+        assert [tuple(row) for row in seen_during_second_load] == [("a",), ("b",)]
+    assert hook_query(hook)("SELECT id FROM items") == [("c",)]
