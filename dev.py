@@ -41,6 +41,27 @@ def _install_fingerprint() -> str:
     return hashlib.sha256((ROOT / "pyproject.toml").read_bytes()).hexdigest()
 
 
+def ensure_mysql_headers() -> None:
+    """Airflow's mysql provider requires ``mysqlclient`` on Linux, which PyPI ships as source only: it compiles
+    against the MySQL/MariaDB client headers. Install them (Debian's ``libmariadb-dev``) when we are root with
+    apt-get, as on CI and the project's machines; otherwise say what to install instead of failing deep in pip.
+    """
+    if not sys.platform.startswith("linux") or shutil.which("mariadb_config") or shutil.which("mysql_config"):
+        return
+    if hasattr(os, "geteuid") and os.geteuid() == 0 and shutil.which("apt-get"):
+        _say("installing libmariadb-dev (mysqlclient, needed by Airflow's mysql provider, compiles against it)")
+        apt_env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+        install = ["apt-get", "install", "-y", "-q", "--no-install-recommends", "libmariadb-dev", "pkg-config"]
+        if subprocess.run(install, env=apt_env, check=False, stdout=subprocess.DEVNULL).returncode != 0:
+            subprocess.run(["apt-get", "update", "-q"], env=apt_env, check=False, stdout=subprocess.DEVNULL)
+            subprocess.run(install, env=apt_env, check=True, stdout=subprocess.DEVNULL)
+        return
+    _say("the MySQL/MariaDB client headers are missing, so mysqlclient (required by Airflow's mysql provider) "
+         "cannot compile: install libmariadb-dev and pkg-config (Debian/Ubuntu), mariadb-connector-c-devel "
+         "(Fedora) or mysql-client and pkg-config (Homebrew), then run this again")
+    sys.exit(1)
+
+
 def ensure_venv() -> None:
     """Create ``.venv`` and install the package with its dev extras (uv when it installs, else pip)."""
     if not PYTHON.exists():
@@ -49,6 +70,7 @@ def ensure_venv() -> None:
     if STAMP.exists() and STAMP.read_text() == _install_fingerprint():
         return
     _say("installing airflow-provider-genesys with Airflow 3 and the test tools (first run: about a minute)")
+    ensure_mysql_headers()
     pip = [str(PYTHON), "-m", "pip", "--disable-pip-version-check", "-q"]
     subprocess.run([*pip, "install", "uv"], check=True)
     uv = [str(PYTHON), "-m", "uv", "pip", "install", "--python", str(PYTHON), "-q"]

@@ -6,7 +6,8 @@ oauth_clients), each writing NDJSON to ``file://{base}/{ds}/{dataset}.ndjson`` a
 ``load_database`` replaces the tables of a real database from those files and builds ``access`` (user x
 role x division x permission, held directly or through a group) and ``oauth_client_access``. By default
 the database is SQLite at ``{base}/genesys.db`` (Airflow's sqlite provider); set the ``database_conn_id``
-param to load any database Airflow has a SQL hook for (PostgreSQL, MySQL, ...). See docs/operators.md.
+param to load any database Airflow has a SQL hook for (PostgreSQL, MySQL/MariaDB, ...). Every run replaces
+the tables as one set, so rerunning a day never duplicates rows. See docs/operators.md and docs/databases.md.
 
 Trigger with other params: ``airflow dags test genesys_users_permissions_extract --conf
 '{"base": "/data/genesys", "compress": true}'``.

@@ -21,4 +21,4 @@ os.environ["AIRFLOW__CORE__DAGS_FOLDER"] = str(PROJECT_ROOT / "dags_examples")
 os.environ.pop("AIRFLOW_CONN_GENESYS_CLOUD_DEFAULT", None)
 
 # Our own tests use the emulator fixtures exactly as a user's suite would.
-pytest_plugins = ["airflow_provider_genesys.testing.pytest_plugin"]
+pytest_plugins = ["airflow_provider_genesys.testing.pytest_plugin", "tests.servers"]

@@ -1,8 +1,20 @@
 """Load extracted NDJSON files into a SQL database and build the access table (DB-API 2, any driver).
 
-Tables are replaced in one transaction, so a reader sees the old load or the new one, never a mix (SQLite
-and PostgreSQL run DDL inside transactions; MySQL commits DDL implicitly, so there a failed load can
-leave tables emptied). Rows stream from the files in batches: memory does not grow with the org.
+A table set is replaced all at once or not at all (``replace_tables``), so a reader sees the old load or
+the new one, never a mix, and a rerun replaces rather than appends:
+
+- SQLite and PostgreSQL run DDL inside transactions: the tables are dropped, recreated and filled in one
+  transaction; a failure rolls all of it back.
+- MySQL and MariaDB commit every DDL statement implicitly, so a transaction cannot cover DROP/CREATE there.
+  The new tables are built and filled in a staging database next to the target one
+  (``<database>_genesys_load_<random>``, created with the target's character set), then swapped in by one
+  ``RENAME TABLE`` statement, which MySQL and MariaDB run atomically; the old tables go to the staging
+  database, which is dropped. A failed load drops the staging database and leaves the target untouched.
+  The connection's user therefore needs CREATE and DROP on databases named ``<database>_genesys_load_%``.
+- Any other driver gets the SQLite/PostgreSQL path, which is atomic only where its database's DDL is
+  transactional.
+
+Rows stream from the files in batches: memory does not grow with the org.
 
 ``effective_grants`` is who holds which role in which division: every grant, a group's grants once per
 member (``via`` the group id, else ``direct``), and a ``*`` grant once per division. ``access`` is user x
@@ -15,14 +27,21 @@ literally (``in_catalogue = 0``), so no granted permission silently disappears.
 from __future__ import annotations
 
 import json
+import secrets
 import sqlite3
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from contextlib import suppress
 from itertools import islice
-from typing import Any
+from typing import Any, TypeVar
 
 from airflow_provider_genesys.extract.writer import StoragePath, iter_ndjson
 
 BATCH_ROWS = 1000
+T = TypeVar("T")
+# Dialects whose loading differs; any other DB-API driver is loaded like PostgreSQL (see the docstring).
+DIALECTS = ("sqlite", "postgres", "mysql")
+_DRIVER_DIALECTS = {"sqlite3": "sqlite", "psycopg": "postgres", "psycopg2": "postgres", "pg8000": "postgres",
+                    "MySQLdb": "mysql", "mysql": "mysql", "pymysql": "mysql"}
 KEY = "VARCHAR(255)"  # MySQL cannot index TEXT; every database here accepts VARCHAR keys
 
 TABLES: dict[str, tuple[str, ...]] = {
@@ -186,8 +205,13 @@ def _unique(rows: Iterable[tuple], key_width: int) -> Iterator[tuple]:
             yield row
 
 
-def _insert(cursor: Any, table: str, rows: Iterable[tuple], placeholder: str) -> int:
-    width = len([c for c in TABLES[table] if not c.startswith("PRIMARY KEY")])
+def column_count(columns: Sequence[str]) -> int:
+    """How many values a row of a table with these definitions has (table constraints are no columns)."""
+    return len([c for c in columns if not c.startswith("PRIMARY KEY")])
+
+
+def insert_rows(cursor: Any, table: str, width: int, rows: Iterable[tuple], placeholder: str = "?") -> int:
+    """Insert ``rows`` (tuples of ``width`` values) in batches of BATCH_ROWS; how many were inserted."""
     sql = f"INSERT INTO {table} VALUES ({', '.join([placeholder] * width)})"  # noqa: S608 (fixed names)
     total = 0
     iterator = iter(rows)
@@ -197,25 +221,137 @@ def _insert(cursor: Any, table: str, rows: Iterable[tuple], placeholder: str) ->
     return total
 
 
+def _insert(cursor: Any, table: str, rows: Iterable[tuple], placeholder: str) -> int:
+    return insert_rows(cursor, table, column_count(TABLES[table]), rows, placeholder)
+
+
+def connection_dialect(connection: Any) -> str:
+    """``sqlite``, ``postgres`` or ``mysql`` from the DB-API module a connection comes from; else ``other``."""
+    if isinstance(connection, sqlite3.Connection):
+        return "sqlite"
+    return _DRIVER_DIALECTS.get(type(connection).__module__.split(".")[0], "other")
+
+
+def replace_tables(
+    connection: Any,
+    tables: Mapping[str, Sequence[str]],
+    fill: Callable[[Any], T],
+    *,
+    dialect: str | None = None,
+) -> T:
+    """Replace ``tables`` (name -> column and constraint definitions) by what ``fill(cursor)`` puts in them.
+
+    The tables are created empty under their own names before ``fill`` runs, so ``fill`` inserts and runs
+    SQL across them with plain unqualified names; its result is returned. The whole set becomes visible at
+    once, replacing the previous tables of those names, or, if anything raises, not at all (see the module
+    docstring for how on each database). Other tables of the database are left alone. ``dialect`` is one of
+    DIALECTS and defaults to ``connection_dialect(connection)``. Reusable for any set of tables that must
+    be replaced together.
+    """
+    dialect = dialect or connection_dialect(connection)
+    if dialect not in (*DIALECTS, "other"):
+        raise ValueError(f"Unknown SQL dialect {dialect!r}: use one of {', '.join(DIALECTS)} (or leave it out).")
+    if dialect == "mysql":
+        return _replace_by_rename(connection, tables, fill)
+    return _replace_in_transaction(connection, tables, fill, explicit_begin=dialect == "sqlite")
+
+
+def _create(cursor: Any, tables: Mapping[str, Sequence[str]]) -> None:
+    for table, columns in tables.items():
+        cursor.execute(f"CREATE TABLE {table} ({', '.join(columns)})")
+
+
+def _replace_in_transaction(
+    connection: Any, tables: Mapping[str, Sequence[str]], fill: Callable[[Any], T], *, explicit_begin: bool
+) -> T:
+    """DROP, CREATE and fill in one transaction: for databases whose DDL is transactional."""
+    # sqlite3 opens transactions only before DML; an explicit BEGIN makes the DROP/CREATE part of it.
+    if explicit_begin:
+        connection.isolation_level = None
+    cursor = connection.cursor()
+    try:
+        if explicit_begin:
+            cursor.execute("BEGIN")
+        for table in tables:
+            cursor.execute(f"DROP TABLE IF EXISTS {table}")
+        _create(cursor, tables)
+        result = fill(cursor)
+        if explicit_begin:
+            cursor.execute("COMMIT")
+        else:
+            connection.commit()
+        return result
+    except BaseException:
+        if explicit_begin:
+            cursor.execute("ROLLBACK")
+        else:
+            connection.rollback()
+        raise
+    finally:
+        cursor.close()
+
+
+def _quote_mysql(name: str) -> str:
+    return "`" + name.replace("`", "``") + "`"
+
+
+def _replace_by_rename(connection: Any, tables: Mapping[str, Sequence[str]], fill: Callable[[Any], T]) -> T:
+    """MySQL/MariaDB: build the tables in a staging database, then swap them in with one atomic RENAME."""
+    cursor = connection.cursor()
+    try:
+        cursor.execute(
+            "SELECT SCHEMA_NAME, DEFAULT_CHARACTER_SET_NAME, DEFAULT_COLLATION_NAME "
+            "FROM information_schema.SCHEMATA WHERE SCHEMA_NAME = DATABASE()"
+        )
+        found = cursor.fetchall()
+        if not found:
+            raise ValueError(
+                "The MySQL connection has no database selected: set the connection's schema to the database "
+                "to load into."
+            )
+        target, charset, collation = found[0]
+        # A unique name: concurrent or crashed loads never meet; 64 characters at most, as MySQL requires.
+        stage = f"{target[:39]}_genesys_load_{secrets.token_hex(6)}"
+        db, staged = _quote_mysql(target), _quote_mysql(stage)
+        cursor.execute(f"CREATE DATABASE {staged} CHARACTER SET {charset} COLLATE {collation}")
+        try:
+            cursor.execute(f"USE {staged}")
+            _create(cursor, tables)
+            result = fill(cursor)
+            connection.commit()
+            cursor.execute(f"SHOW TABLES FROM {db}")
+            existing = {row[0] for row in cursor.fetchall()}
+            swaps = [f"{db}.{_quote_mysql(t)} TO {staged}.{_quote_mysql(t + '__replaced')}"
+                     for t in tables if t in existing]
+            swaps += [f"{staged}.{_quote_mysql(t)} TO {db}.{_quote_mysql(t)}" for t in tables]
+            cursor.execute("RENAME TABLE " + ", ".join(swaps))
+        except BaseException:
+            with suppress(Exception):  # the load's own error is the one to report
+                connection.rollback()
+                cursor.execute(f"USE {db}")
+                cursor.execute(f"DROP DATABASE IF EXISTS {staged}")
+            raise
+        cursor.execute(f"USE {db}")
+        cursor.execute(f"DROP DATABASE IF EXISTS {staged}")
+        return result
+    finally:
+        cursor.close()
+
+
 def load_extracts(
-    connection: Any, files: Mapping[str, StoragePath], *, placeholder: str = "?"
+    connection: Any, files: Mapping[str, StoragePath], *, placeholder: str = "?", dialect: str | None = None
 ) -> dict[str, int]:
-    """Replace every table from ``files`` (dataset name -> NDJSON path) in one transaction; row counts."""
+    """Replace every table from ``files`` (dataset name -> NDJSON path) at once (``replace_tables``); row counts.
+
+    ``placeholder`` is the driver's parameter marker (a hook's ``placeholder``); ``dialect`` defaults to the
+    one the connection's driver tells (``connection_dialect``).
+    """
     missing = sorted({dataset for dataset, _ in LOADERS.values()} - set(files))
     if missing:
         raise ValueError(f"load_extracts needs the files of every dataset; missing: {', '.join(missing)}")
-    # sqlite3 opens transactions only before DML; an explicit BEGIN makes the DROP/CREATE part of it.
-    explicit = isinstance(connection, sqlite3.Connection)
-    if explicit:
-        connection.isolation_level = None
-    cursor = connection.cursor()
-    counts: dict[str, int] = {}
-    try:
-        if explicit:
-            cursor.execute("BEGIN")
-        for table, columns in TABLES.items():
-            cursor.execute(f"DROP TABLE IF EXISTS {table}")
-            cursor.execute(f"CREATE TABLE {table} ({', '.join(columns)})")
+
+    def fill(cursor: Any) -> dict[str, int]:
+        counts: dict[str, int] = {}
         for table, (dataset, to_rows) in LOADERS.items():
             rows = (row for record in iter_ndjson(files[dataset]) for row in to_rows(record))
             if table == "permissions":
@@ -224,17 +360,7 @@ def load_extracts(
         for table, sql in zip(DERIVED, DERIVED_SQL, strict=True):
             cursor.execute(sql)
             cursor.execute(f"SELECT COUNT(*) FROM {table}")  # noqa: S608 (fixed names)
-            counts[table] = int(cursor.fetchone()[0])
-        if explicit:
-            cursor.execute("COMMIT")
-        else:
-            connection.commit()
-    except BaseException:
-        if explicit:
-            cursor.execute("ROLLBACK")
-        else:
-            connection.rollback()
-        raise
-    finally:
-        cursor.close()
-    return counts
+            counts[table] = int(cursor.fetchall()[0][0])
+        return counts
+
+    return replace_tables(connection, TABLES, fill, dialect=dialect)
