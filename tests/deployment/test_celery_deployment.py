@@ -18,16 +18,15 @@ from typing import Any
 
 import pytest
 
-from airflow_provider_genesys.testing import GenesysCloudEmulator
+from airflow_provider_genesys.testing import GenesysCloudEmulator, truth
 from tests.deployment.cluster import Deployment, wait_until
 from tests.deployment.conftest import DEPLOYMENT
-from tests.e2e.test_users_permissions_dag import expected_access
+from tests.e2e.test_users_permissions_dag import DATASETS
 from tests.servers import conn_env, hook_query, sql_hook, table_contents
 
 pytestmark = [pytest.mark.deployment, pytest.mark.databases]
 USERS_DAG = "genesys_users_permissions_extract"
 AUDIT_DAG = "genesys_role_audit"
-DATASETS = ("users", "roles", "permissions", "divisions", "grants")
 DAY = "2025-06-01"
 JOB_POLLS = 5  # the audit job answers Queued/Running 5 times: at 1 s per trigger poll, deferred >= 4 s
 RUN_DEADLINE = 300.0
@@ -135,12 +134,16 @@ def test_example_dags_on_celery_with_two_workers_and_a_triggerer(
     with sqlite3.connect(base / "genesys.db") as db:
         expected = table_contents(lambda sql: db.execute(sql).fetchall())
         assert sorted(r[0] for r in db.execute("SELECT id FROM users")) == sorted(org.user_ids("any"))
-        grants = db.execute("SELECT user_id, role_id, division_id FROM grants").fetchall()
-        assert sorted(grants) == sorted(org.iter_grants())
+        grants = db.execute("SELECT subject_id, subject_type, role_id, division_id FROM grants").fetchall()
+        assert sorted(grants) == truth.grants(org)
         access = db.execute(
-            "SELECT user_id, role_id, division_id, domain, entity_type, action, in_catalogue FROM access"
+            "SELECT user_id, role_id, division_id, domain, entity_type, action, in_catalogue, via FROM access"
+        ).fetchall()
+        clients = db.execute(
+            "SELECT client_id, role_id, division_id, domain, entity_type, action, in_catalogue "
+            "FROM oauth_client_access"
         ).fetchall()
     assert len(access) == len(set(access))
-    assert set(access) == expected_access(org)
+    assert (set(access), set(clients)) == truth.access(org)
     for name, connection in (("PostgreSQL", postgres_database), ("MariaDB", mariadb_database)):
         assert table_contents(hook_query(sql_hook(connection, monkeypatch))) == expected, name
