@@ -42,6 +42,17 @@ _TERMINAL = frozenset({JobState.SUCCEEDED, JobState.FAILED, JobState.CANCELLED})
 # Audit query states as Genesys spells them (AuditQueryExecutionStatusResponse.state).
 AUDIT_QUERY_STATES: Mapping[str, JobState] = {state.value.lower(): state for state in JobState}
 
+# Analytics details jobs (conversations, users) as Genesys spells them (AsyncQueryStatus.state). EXPIRED means
+# the results were deleted: like FAILED, the job will not change any more and its results cannot be read.
+ANALYTICS_JOB_STATES: Mapping[str, JobState] = {
+    "queued": JobState.QUEUED,
+    "pending": JobState.RUNNING,
+    "fulfilled": JobState.SUCCEEDED,
+    "failed": JobState.FAILED,
+    "cancelled": JobState.CANCELLED,
+    "expired": JobState.FAILED,
+}
+
 # Fields of a status payload that may explain a failure, most specific first.
 _ERROR_FIELDS = ("errorMessage", "error", "message", "failureReason")
 
@@ -127,6 +138,24 @@ JOB_FAMILIES: Mapping[str, JobFamily] = {
             "Waiting again cannot help: check the service name, interval and filters the query was "
             "submitted with, then clear the submitting task to start a new query."
         ),
+    ),
+    "conversation_details": JobFamily(
+        name="conversation_details",
+        submit_path="/api/v2/analytics/conversations/details/jobs",
+        status_path="/api/v2/analytics/conversations/details/jobs/{}",
+        results_path="/api/v2/analytics/conversations/details/jobs/{}/results",
+        states=ANALYTICS_JOB_STATES,
+        id_field="jobId",
+        failure_hint="Submit the query again (the conversations extract does so by itself).",
+    ),
+    "user_details": JobFamily(
+        name="user_details",
+        submit_path="/api/v2/analytics/users/details/jobs",
+        status_path="/api/v2/analytics/users/details/jobs/{}",
+        results_path="/api/v2/analytics/users/details/jobs/{}/results",
+        states=ANALYTICS_JOB_STATES,
+        id_field="jobId",
+        failure_hint="Submit the query again (the user_presence extract does so by itself).",
     ),
 }
 

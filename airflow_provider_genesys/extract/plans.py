@@ -13,7 +13,9 @@ from typing import Any
 
 from airflow_provider_genesys.client import api_path
 from airflow_provider_genesys.exceptions import GenesysCloudApiError
+from airflow_provider_genesys.extract.analytics import ANALYTICS_PLANS
 from airflow_provider_genesys.extract.fetch import PageFetcher
+from airflow_provider_genesys.extract.routing import ROUTING_PLANS
 from airflow_provider_genesys.paging import Page
 
 log = logging.getLogger(__name__)
@@ -31,7 +33,8 @@ ROLE_PARAMS = {"userCount": "false"}  # the count is slow to compute and we don'
 # GET /api/v2/users answers 400 past the first 10,000 results; the cursor listing has no such cap.
 USERS_PAGE_NUMBER_CAP = 10_000
 USER_STATES = ("active", "inactive", "deleted", "any")
-DATASETS = ("users", "roles", "permissions", "divisions", "grants")
+DATASETS = ("users", "roles", "permissions", "divisions", "grants", "conversations", "user_presence", "queues",
+            "wrapup_codes")
 
 
 @dataclass(frozen=True)
@@ -41,6 +44,10 @@ class ExtractOptions:
     state: str = "any"
     expand: Sequence[str] = ()
     max_workers: int = 4
+    # Interval datasets (conversations, user_presence): ISO-8601 "start/end"; the others ignore it.
+    interval: str | None = None
+    poll_interval: float | None = None  # seconds between job status reads; None: 1, 2, 4 ... 15
+    job_attempts: int = 3  # analytics jobs submitted in all before a failed/expired job fails the extract
 
 
 def users(fetcher: PageFetcher, options: ExtractOptions) -> Iterator[dict]:
@@ -153,4 +160,6 @@ PLANS: dict[str, Callable[[PageFetcher, ExtractOptions], Iterator[dict]]] = {
     "permissions": permissions,
     "divisions": divisions,
     "grants": grants,
+    **ANALYTICS_PLANS,
+    **ROUTING_PLANS,
 }

@@ -14,6 +14,7 @@ from types import TracebackType
 from typing import Any
 from urllib.parse import quote
 
+from airflow_provider_genesys.testing.analytics import AnalyticsArea
 from airflow_provider_genesys.testing.faults import Faults, parse_fault_spec
 from airflow_provider_genesys.testing.org import Org
 from airflow_provider_genesys.testing.server import Backend, EmulatorHTTPServer, Settings
@@ -34,6 +35,12 @@ class GenesysCloudEmulator:
     :param job_seconds: time an audit query takes from Queued to Succeeded (``0``: at once).
     :param job_polls: instead of time, the number of status reads an audit query answers Queued/Running
         before its final state: deterministic tests of deferral and polling (``None``: use ``job_seconds``).
+    :param conversations_per_day: conversations in each UTC day of the generated history (issue 10).
+    :param queues: routing queues (members are drawn from the active users).
+    :param wrapup_codes: wrap-up codes.
+    :param analytics_page_size: default and largest ``pageSize`` of analytics job results.
+    :param analytics_max_jobs: unfinished analytics jobs allowed at once; one more gets 429 (``None``: no limit).
+    :param data_lag_seconds: ``dataAvailabilityDate`` trails the clock by this much (see ``analytics``).
     :param path_prefix_login: gateway path in front of ``/oauth/token``.
     :param path_prefix_api: gateway path in front of ``/api/v2``.
     """
@@ -55,6 +62,12 @@ class GenesysCloudEmulator:
         host: str = "127.0.0.1",
         port: int = 0,
         job_polls: int | None = None,
+        conversations_per_day: int = 200,
+        queues: int = 10,
+        wrapup_codes: int = 20,
+        analytics_page_size: int = 1000,
+        analytics_max_jobs: int | None = 10,
+        data_lag_seconds: float = 0.0,
     ) -> None:
         settings = Settings(
             users,
@@ -70,6 +83,12 @@ class GenesysCloudEmulator:
             path_prefix_login,
             path_prefix_api,
             job_polls,
+            conversations_per_day=conversations_per_day,
+            queues=queues,
+            wrapup_codes=wrapup_codes,
+            analytics_page_size=analytics_page_size,
+            analytics_max_jobs=analytics_max_jobs,
+            data_lag_seconds=float(data_lag_seconds),
         )
         self._backend = Backend(settings)
         self.settings = settings
@@ -148,6 +167,12 @@ class GenesysCloudEmulator:
     def faults(self) -> Faults:
         return self._backend.faults
 
+    @property
+    def analytics(self) -> AnalyticsArea:
+        """Conversation history (ground truth), routing, analytics jobs: ``analytics.jobs.script("FAILED")``,
+        ``analytics.jobs.set_availability("2024-05-02T00:00:00Z")``."""
+        return self._backend.analytics
+
     def connection_dict(self, **extra: Any) -> dict[str, Any]:
         """The JSON form of an Airflow connection here, for ``AIRFLOW_CONN_GENESYS_CLOUD_DEFAULT``."""
         gateway: dict[str, Any] = {
@@ -206,6 +231,12 @@ _OPTIONS: dict[str, tuple[Any, str]] = {
     "path_prefix_login": (str, "gateway path before /oauth/token, e.g. /login"),
     "path_prefix_api": (str, "gateway path before /api/v2, e.g. /gw"),
     "job_polls": (int, "instead of --job-seconds: status reads an audit query answers Queued/Running before it ends"),
+    "conversations_per_day": (int, "conversations in each UTC day of the generated analytics history"),
+    "queues": (int, "routing queues; their members are drawn from the active users"),
+    "wrapup_codes": (int, "routing wrap-up codes"),
+    "analytics_page_size": (int, "default and largest pageSize of analytics job results"),
+    "analytics_max_jobs": (int, "unfinished analytics jobs allowed at once; one more gets 429 with Retry-After"),
+    "data_lag_seconds": (float, "dataAvailabilityDate trails the clock by this many seconds"),
 }
 
 

@@ -18,6 +18,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
+from airflow_provider_genesys.testing.analytics import analytics_area
 from airflow_provider_genesys.testing.api import Api, Call
 from airflow_provider_genesys.testing.clock import Clock
 from airflow_provider_genesys.testing.errors import ApiError, OAuthError, error_body, rate_limited
@@ -65,6 +66,13 @@ class Settings:
     path_prefix_login: str = ""
     path_prefix_api: str = ""
     job_polls: int | None = None
+    # analytics, routing (issue 10): see docs/emulator.md
+    conversations_per_day: int = 200
+    queues: int = 10
+    wrapup_codes: int = 20
+    analytics_page_size: int = 1000
+    analytics_max_jobs: int | None = 10
+    data_lag_seconds: float = 0.0
 
 
 class Backend:
@@ -88,6 +96,8 @@ class Backend:
         self.stats = Stats()
         self.jobs = AuditJobs(self.org, self.clock, settings.job_seconds, settings.job_polls)
         self.api = Api(self.org, self.jobs, settings.client_id, self.clock)
+        self.analytics = analytics_area(settings, self.org, self.clock)
+        self.api.routes += self.analytics.routes()
 
     def classify(self, raw_path: str) -> tuple[str | None, str]:
         """``("login"|"api"|None, path without gateway prefix)``."""
