@@ -38,6 +38,26 @@ USERS_AVAILABILITY = "/api/v2/analytics/users/details/jobs/availability"
 INTERVAL_EXAMPLE = "2024-05-01T00:00:00Z/2024-05-02T00:00:00Z"
 
 
+# Which data a details job (and the availability sensor) reads: source name -> availability endpoint.
+AVAILABILITY_PATHS: Mapping[str, str] = {"conversations": CONVERSATIONS_AVAILABILITY, "users": USERS_AVAILABILITY}
+
+
+def availability_date(body: Any, endpoint: str) -> datetime:
+    """``dataAvailabilityDate`` of a ``DataAvailabilityResponse``; a clear error when it is missing."""
+    raw = body.get("dataAvailabilityDate") if isinstance(body, Mapping) else None
+    if not raw:
+        raise GenesysCloudError(f"GET {endpoint} returned no dataAvailabilityDate: {body!r}")
+    return parse_instant(raw)
+
+
+def availability_source(source: str) -> str:
+    """The availability endpoint of ``source``; ValueError listing the valid names."""
+    try:
+        return AVAILABILITY_PATHS[source]
+    except KeyError:
+        raise ValueError(f"source {source!r} is not valid; use one of: {', '.join(AVAILABILITY_PATHS)}") from None
+
+
 class DataNotAvailableError(GenesysCloudError):
     """The interval ends after Genesys' ``dataAvailabilityDate``: its data is not complete yet.
 
@@ -57,13 +77,13 @@ class Interval:
     end: datetime
 
     def __str__(self) -> str:
-        return f"{_iso(self.start)}/{_iso(self.end)}"
+        return f"{iso(self.start)}/{iso(self.end)}"
 
     def contains(self, instant: datetime) -> bool:
         return self.start <= instant < self.end
 
 
-def _iso(moment: datetime) -> str:
+def iso(moment: datetime) -> str:
     text = moment.astimezone(timezone.utc).isoformat(timespec="milliseconds")
     return text.replace("+00:00", "Z")
 
@@ -153,15 +173,12 @@ def require_interval(options: Any, dataset: str) -> Interval:
 
 def check_availability(fetcher: PageFetcher, source: DetailsSource, interval: Interval) -> datetime:
     """Genesys' ``dataAvailabilityDate``; :class:`DataNotAvailableError` when it is before the interval's end."""
-    body = fetcher.client.request("GET", source.availability_path) or {}
-    raw = body.get("dataAvailabilityDate")
-    if not raw:
-        raise GenesysCloudError(f"GET {source.availability_path} returned no dataAvailabilityDate: {body}")
-    available = parse_instant(raw)
+    available = availability_date(fetcher.client.request("GET", source.availability_path),
+                                  source.availability_path)
     if available < interval.end:
         raise DataNotAvailableError(
-            f"Genesys has analytics data up to {_iso(available)} only; the interval {interval} ends at "
-            f"{_iso(interval.end)}. Extracting now would write a partial interval: wait for the data "
+            f"Genesys has analytics data up to {iso(available)} only; the interval {interval} ends at "
+            f"{iso(interval.end)}. Extracting now would write a partial interval: wait for the data "
             "(GenesysCloudDataAvailabilitySensor before this task, or task retries), or choose an earlier "
             "interval."
         )

@@ -9,17 +9,24 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Callable, Mapping, Sequence
-from datetime import timedelta
+from datetime import datetime, timedelta
 from functools import cached_property
 from typing import Any
 
 from airflow.sdk import BaseSensorOperator, PokeReturnValue
 
 from airflow_provider_genesys._compat import AirflowFailException, AirflowSensorTimeout, AirflowSkipException, conf
-from airflow_provider_genesys.exceptions import GenesysCloudApiError
+from airflow_provider_genesys.exceptions import GenesysCloudApiError, GenesysCloudError
+from airflow_provider_genesys.extract.analytics import (
+    availability_date,
+    availability_source,
+    iso,
+    parse_instant,
+    parse_interval,
+)
 from airflow_provider_genesys.hooks.genesys import GenesysCloudHook
 from airflow_provider_genesys.jobs import JobFamily, describe, job_family
-from airflow_provider_genesys.triggers.genesys import GenesysCloudJobTrigger
+from airflow_provider_genesys.triggers.genesys import GenesysCloudDataAvailabilityTrigger, GenesysCloudJobTrigger
 
 _MISSING = object()
 
@@ -255,6 +262,112 @@ class GenesysCloudJobSensor(_GenesysSensor):
         if status == "success":
             self.log.info(message)
             return self._done(event.get("state") or "Succeeded")
+        if status == "timeout":
+            if self.soft_fail:
+                raise AirflowSkipException(message)
+            raise AirflowSensorTimeout(message)
+        raise AirflowFailException(message)
+
+
+class GenesysCloudDataAvailabilitySensor(_GenesysSensor):
+    """
+    Wait until Genesys' analytics data is complete for an interval: ``dataAvailabilityDate`` (``GET
+    /api/v2/analytics/{conversations|users}/details/jobs/availability``) at or after the interval's end.
+
+    Put it before a ``conversations`` or ``user_presence`` extract: the extract refuses an interval past the
+    availability date, this sensor waits for it instead. Returns ``{"source", "target", "available"}``.
+    With ``deferrable=True`` the wait happens in the triggerer (:class:`GenesysCloudDataAvailabilityTrigger`)
+    after one synchronous check.
+
+    :param interval: ISO-8601 ``start/end`` whose end to wait for (templated); default: the DAG run's data
+        interval.
+    :param source: ``conversations`` (default) or ``users``.
+    :param genesys_conn_id: the Airflow connection to use.
+    :param deferrable: wait in the triggerer; default from ``[operators] default_deferrable``.
+    :param poll_interval: seconds between reads (also the poke interval when not deferrable).
+    """
+
+    template_fields: Sequence[str] = ("interval",)
+    ui_color = "#ff4f1f"
+
+    def __init__(
+        self,
+        *,
+        interval: str | None = None,
+        source: str = "conversations",
+        deferrable: bool = conf.getboolean("operators", "default_deferrable", fallback=False),
+        poll_interval: float = 300.0,
+        **kwargs: Any,
+    ) -> None:
+        availability_source(source)  # fail at parse time on a typo
+        kwargs.setdefault("poke_interval", poll_interval)
+        super().__init__(**kwargs)
+        self.interval = interval
+        self.source = source
+        self.deferrable = deferrable
+        self.poll_interval = poll_interval
+
+    def _target(self, context: Any) -> datetime:
+        if self.interval:
+            try:
+                return parse_interval(self.interval).end
+            except ValueError as err:
+                raise AirflowFailException(str(err)) from None
+        end = context.get("data_interval_end")
+        if end is None:
+            raise AirflowFailException(
+                "GenesysCloudDataAvailabilitySensor needs an interval: run it in a scheduled DAG (its data "
+                "interval is used) or pass interval='start/end'."
+            )
+        return parse_instant(end.isoformat())
+
+    def _result(self, target: datetime, available: datetime) -> dict[str, Any]:
+        return {"source": self.source, "target": iso(target), "available": iso(available)}
+
+    def poke(self, context: Any) -> bool | PokeReturnValue:
+        target = self._target(context)
+        endpoint = availability_source(self.source)
+        body = self._get(endpoint)
+        if body is _MISSING:
+            return False
+        try:
+            available = availability_date(body, endpoint)
+        except GenesysCloudError as err:
+            raise AirflowFailException(str(err)) from err
+        if available < target:
+            self.log.info("Genesys %s data is available up to %s; waiting for %s", self.source, iso(available),
+                          iso(target))
+            return False
+        self.log.info("Genesys %s data is available up to %s (needed %s)", self.source, iso(available), iso(target))
+        return PokeReturnValue(is_done=True, xcom_value=self._result(target, available))
+
+    def execute(self, context: Any) -> Any:
+        if not self.deferrable:
+            return super().execute(context)
+        first = self.poke(context)
+        if first:
+            return first.xcom_value if isinstance(first, PokeReturnValue) else None
+        self.defer(
+            trigger=GenesysCloudDataAvailabilityTrigger(
+                target=iso(self._target(context)),
+                source=self.source,
+                genesys_conn_id=self.genesys_conn_id,
+                poll_interval=self.poll_interval,
+                end_time=time.time() + self.timeout,
+            ),
+            method_name="execute_complete",
+            timeout=timedelta(seconds=self.timeout),
+        )
+
+    def execute_complete(self, context: Any, event: dict[str, Any] | None = None) -> dict[str, Any]:
+        """Resume after the trigger: the XCom on success, a timeout or failure otherwise."""
+        if not event:
+            raise AirflowFailException("The Genesys data availability trigger ended without an event")
+        message = event.get("message") or str(event)
+        status = event.get("status")
+        if status == "success":
+            self.log.info(message)
+            return {"source": self.source, "target": event.get("target"), "available": event.get("available")}
         if status == "timeout":
             if self.soft_fail:
                 raise AirflowSkipException(message)

@@ -17,7 +17,7 @@ from airflow.triggers.base import BaseTrigger, TriggerEvent
 from asgiref.sync import sync_to_async
 
 from airflow_provider_genesys._compat import AirflowException
-from airflow_provider_genesys.exceptions import GenesysCloudApiError
+from airflow_provider_genesys.exceptions import GenesysCloudApiError, GenesysCloudError
 from airflow_provider_genesys.jobs import describe, job_family
 
 DEFAULT_CONN_ID = "genesys_cloud_default"
@@ -121,6 +121,98 @@ class GenesysCloudJobTrigger(BaseTrigger):
                     yield self._event(
                         "timeout", None, f"Genesys {self.job_type} job {self.job_id} did not end in time"
                     )
+                    return
+                await asyncio.sleep(self.poll_interval)
+        finally:
+            hook.close()
+
+
+class GenesysCloudDataAvailabilityTrigger(BaseTrigger):
+    """
+    Poll Genesys' analytics ``dataAvailabilityDate`` until it reaches ``target``, then yield one event.
+
+    The event payload is ``{"status", "target", "available", "message"}`` with ``status`` ``success``,
+    ``error`` (the date cannot be read and retrying will not help) or ``timeout``. Read-only, like the job
+    trigger: running it twice is harmless.
+
+    :param target: ISO-8601 instant the data must be available up to (the end of the interval to extract).
+    :param source: ``conversations`` or ``users`` (which details jobs' availability to read).
+    :param genesys_conn_id: the Airflow connection to poll with.
+    :param poll_interval: seconds between reads.
+    :param end_time: give up at this UNIX time (``None``: only the task's deferral timeout applies).
+    """
+
+    def __init__(
+        self,
+        target: str,
+        source: str = "conversations",
+        genesys_conn_id: str = DEFAULT_CONN_ID,
+        poll_interval: float = 300.0,
+        end_time: float | None = None,
+    ) -> None:
+        super().__init__()
+        self.target = target
+        self.source = source
+        self.genesys_conn_id = genesys_conn_id
+        self.poll_interval = float(poll_interval)
+        self.end_time = end_time
+
+    def serialize(self) -> tuple[str, dict[str, Any]]:
+        return (
+            f"{type(self).__module__}.{type(self).__qualname__}",
+            {
+                "target": self.target,
+                "source": self.source,
+                "genesys_conn_id": self.genesys_conn_id,
+                "poll_interval": self.poll_interval,
+                "end_time": self.end_time,
+            },
+        )
+
+    def _event(self, status: str, available: str | None, message: str) -> TriggerEvent:
+        return TriggerEvent({"status": status, "target": self.target, "available": available, "message": message})
+
+    async def run(self) -> AsyncIterator[TriggerEvent]:
+        """Poll until the date reaches ``target``, an unrecoverable error occurs, or ``end_time`` passes."""
+        from airflow_provider_genesys.extract.analytics import (
+            availability_date,
+            availability_source,
+            iso,
+            parse_instant,
+        )
+        from airflow_provider_genesys.hooks.genesys import GenesysCloudHook
+
+        hook = GenesysCloudHook(genesys_conn_id=self.genesys_conn_id)
+        try:
+            endpoint = availability_source(self.source)
+            target = parse_instant(self.target)
+        except ValueError as err:
+            yield self._event("error", None, str(err))
+            return
+        try:
+            while True:
+                try:
+                    body = await sync_to_async(hook.request, thread_sensitive=False)("GET", endpoint)
+                    available = availability_date(body, endpoint)
+                except GenesysCloudApiError as err:
+                    if not err.retryable:
+                        yield self._event("error", None, str(err))
+                        return
+                    self.log.warning("Could not read the data availability yet, polling again: %s", err)
+                except (AirflowException, GenesysCloudError, ValueError) as err:
+                    yield self._event("error", None, str(err))
+                    return
+                else:
+                    if available >= target:
+                        yield self._event("success", iso(available),
+                                          f"Genesys {self.source} data is available up to {iso(available)}")
+                        return
+                    self.log.info("Genesys %s data is available up to %s, waiting for %s; next check in %.0f s",
+                                  self.source, iso(available), iso(target), self.poll_interval)
+                if self.end_time is not None and time.time() >= self.end_time:
+                    yield self._event("timeout", None,
+                                      f"Genesys {self.source} data did not become available up to {self.target} "
+                                      "in time")
                     return
                 await asyncio.sleep(self.poll_interval)
         finally:
