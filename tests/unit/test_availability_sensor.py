@@ -59,7 +59,8 @@ def test_trigger_waits_until_the_date_reaches_the_target(emu, loop_sleeps) -> No
     # available = now - 6 h; target = now - 6 h + 14 min: reached after three 5-minute waits
     events = collect(GenesysCloudDataAvailabilityTrigger(target=iso_in(-LAG + 840), poll_interval=300))
     assert loop_sleeps == [300, 300, 300]
-    assert len(events) == 1 and events[0]["status"] == "success"
+    assert len(events) == 1
+    assert events[0]["status"] == "success"
     assert events[0]["available"] >= events[0]["target"][:19]
 
 
@@ -72,9 +73,11 @@ def test_trigger_serializes_and_reports_errors_and_timeouts(emu, loop_sleeps) ->
          "end_time": 5.0},
     )
     (bad,) = collect(GenesysCloudDataAvailabilityTrigger(target="2026-03-03T00:00:00Z", source="chats"))
-    assert bad["status"] == "error" and "conversations, users" in bad["message"]
+    assert bad["status"] == "error"
+    assert "conversations, users" in bad["message"]
     (late,) = collect(GenesysCloudDataAvailabilityTrigger(target=iso_in(3600), end_time=1.0))
-    assert late["status"] == "timeout" and loop_sleeps == []
+    assert late["status"] == "timeout"
+    assert loop_sleeps == []
 
 
 def test_sensor_pokes_until_the_interval_is_covered(emu) -> None:
@@ -83,7 +86,8 @@ def test_sensor_pokes_until_the_interval_is_covered(emu) -> None:
     assert sensor.poke({}) is False
     emu.analytics.jobs.set_availability("2026-03-03T00:05:00Z")
     done = sensor.poke({})
-    assert isinstance(done, PokeReturnValue) and done.is_done
+    assert isinstance(done, PokeReturnValue)
+    assert done.is_done
     assert done.xcom_value == {"source": "conversations", "target": "2026-03-03T00:00:00.000Z",
                                "available": "2026-03-03T00:05:00.000Z"}
 

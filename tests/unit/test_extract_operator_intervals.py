@@ -35,7 +35,8 @@ def test_conversations_default_to_the_data_interval(emu, tmp_path: Path) -> None
     result = op.execute(CONTEXT)
     found = starts(tmp_path / "c.ndjson")
     assert result["records"] == len(found) == 96
-    assert found[0] >= "2026-03-02" and found[-1] < "2026-03-03"
+    assert found[0] >= "2026-03-02"
+    assert found[-1] < "2026-03-03"
 
 
 def test_an_explicit_interval_wins_and_a_bad_one_fails_fast(emu, tmp_path: Path) -> None:
