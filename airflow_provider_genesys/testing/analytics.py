@@ -20,6 +20,7 @@ import re
 import threading
 import uuid
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from airflow_provider_genesys.testing.api import Call, json_body
@@ -67,10 +68,13 @@ class AnalyticsJobs:
         self._lock = threading.Lock()
 
     # ---- what tests control ------------------------------------------------------------------------
-    def set_availability(self, when: float | str | None) -> None:
-        """Pin ``dataAvailabilityDate`` (epoch seconds or ISO-8601); ``None``: clock minus the lag again."""
+    def set_availability(self, when: float | str | datetime | None) -> None:
+        """Pin ``dataAvailabilityDate`` (epoch seconds, ISO-8601 or an aware datetime); ``None``: clock minus
+        the lag again."""
         if when is None:
             self._pinned_ms = None
+        elif isinstance(when, datetime):
+            self._pinned_ms = round(when.timestamp() * 1000)
         else:
             self._pinned_ms = round((parse_iso(when) if isinstance(when, str) else float(when)) * 1000)
 
