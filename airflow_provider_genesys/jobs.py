@@ -139,24 +139,21 @@ JOB_FAMILIES: Mapping[str, JobFamily] = {
             "submitted with, then clear the submitting task to start a new query."
         ),
     ),
-    "conversation_details": JobFamily(
-        name="conversation_details",
-        submit_path="/api/v2/analytics/conversations/details/jobs",
-        status_path="/api/v2/analytics/conversations/details/jobs/{}",
-        results_path="/api/v2/analytics/conversations/details/jobs/{}/results",
-        states=ANALYTICS_JOB_STATES,
-        id_field="jobId",
-        failure_hint="Submit the query again (the conversations extract does so by itself).",
-    ),
-    "user_details": JobFamily(
-        name="user_details",
-        submit_path="/api/v2/analytics/users/details/jobs",
-        status_path="/api/v2/analytics/users/details/jobs/{}",
-        results_path="/api/v2/analytics/users/details/jobs/{}/results",
-        states=ANALYTICS_JOB_STATES,
-        id_field="jobId",
-        failure_hint="Submit the query again (the user_presence extract does so by itself).",
-    ),
+    **{
+        name: JobFamily(
+            name=name,
+            submit_path=f"/api/v2/analytics/{area}/details/jobs",
+            status_path=f"/api/v2/analytics/{area}/details/jobs/{{}}",
+            results_path=f"/api/v2/analytics/{area}/details/jobs/{{}}/results",
+            states=ANALYTICS_JOB_STATES,
+            id_field="jobId",
+            failure_hint=f"Submit the query again (the {dataset} extract does so by itself).",
+        )
+        for name, area, dataset in (
+            ("conversation_details", "conversations", "conversations"),
+            ("user_details", "users", "user_presence"),
+        )
+    },
 }
 
 

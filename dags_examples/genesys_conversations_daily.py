@@ -55,14 +55,14 @@ def _connect(base: str, conn_id: str | None) -> tuple[Any, str, str]:
         path = Path(base) / "conversations.db"
         path.parent.mkdir(parents=True, exist_ok=True)
         return sqlite3.connect(path), "?", f"SQLite database {path}"
-    conn = BaseHook.get_connection(conn_id)
-    hook = conn.get_hook()
-    if not hasattr(hook, "placeholder") or not hasattr(hook, "get_conn"):
+    hook = BaseHook.get_connection(conn_id).get_hook()
+    get_conn, placeholder = getattr(hook, "get_conn", None), getattr(hook, "placeholder", None)
+    if get_conn is None or placeholder is None:
         raise AirflowFailException(
-            f"database_conn_id {conn_id!r} has type {conn.conn_type!r}, which has no SQL hook; use a "
-            "connection of a SQL database (sqlite, postgres, mysql, ...)."
+            f"database_conn_id {conn_id!r} is not a SQL database connection; use one of type sqlite, postgres, "
+            "mysql, ... (a type whose Airflow hook speaks DB-API)."
         )
-    return hook.get_conn(), hook.placeholder, f"{conn.conn_type} database of connection {conn_id!r}"
+    return get_conn(), placeholder, f"the database of connection {conn_id!r}"
 
 
 @dag(

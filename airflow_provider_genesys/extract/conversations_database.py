@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from datetime import datetime, timezone
 from typing import Any
 
@@ -146,15 +147,9 @@ def load_conversations(
     """Replace the interval's conversations with those of ``files`` (one transaction); rows per table."""
     span = parse_interval(interval)
     create_tables(connection)
-    explicit = isinstance(connection, sqlite3.Connection)
-    if explicit:
-        connection.isolation_level = None  # we issue BEGIN/COMMIT ourselves
-    cursor = connection.cursor()
     bounds = (_fixed(span.start), _fixed(span.end))
     where = f"conversation_start >= {placeholder} AND conversation_start < {placeholder}"
-    try:
-        if explicit:
-            cursor.execute("BEGIN")
+    with _transaction(connection) as cursor:
         for table in CHILDREN:
             cursor.execute(
                 f"DELETE FROM {table} WHERE conversation_id IN "  # noqa: S608 (fixed names)
@@ -166,16 +161,26 @@ def load_conversations(
             for table, row in conversation_rows(record):
                 batches.add(table, row)
         batches.flush_all()
-        if explicit:
-            cursor.execute("COMMIT")
-        else:
-            connection.commit()
+    return dict(batches.counts)
+
+
+@contextmanager
+def _transaction(connection: Any) -> Iterator[Any]:
+    """A cursor inside one transaction: committed when the block ends, rolled back when it raises.
+
+    sqlite3 in Python < 3.12 opens transactions only before DML, so there we issue BEGIN ourselves.
+    """
+    manual = isinstance(connection, sqlite3.Connection)
+    if manual:
+        connection.isolation_level = None
+    cursor = connection.cursor()
+    try:
+        if manual:
+            cursor.execute("BEGIN")
+        yield cursor
+        cursor.execute("COMMIT") if manual else connection.commit()
     except BaseException:
-        if explicit:
-            cursor.execute("ROLLBACK")
-        else:
-            connection.rollback()
+        cursor.execute("ROLLBACK") if manual else connection.rollback()
         raise
     finally:
         cursor.close()
-    return dict(batches.counts)

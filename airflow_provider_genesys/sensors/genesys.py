@@ -88,6 +88,34 @@ class _GenesysSensor(BaseSensorOperator):
                 return _MISSING
             raise AirflowFailException(str(err)) from err
 
+    def _wait_settings(self, deferrable: bool, poll_interval: float, kwargs: dict[str, Any]) -> None:
+        """Before ``BaseSensorOperator.__init__``: poll_interval is also the poke interval unless given."""
+        kwargs.setdefault("poke_interval", poll_interval)
+        self.deferrable = deferrable
+        self.poll_interval = poll_interval
+
+    def _poke_then_defer(self, context: Any, make_trigger: Callable[[], Any], default: Any) -> Any:
+        """Deferrable execute: one synchronous check (done already: no deferral), else hand over to a trigger."""
+        first = self.poke(context)
+        if first:
+            return first.xcom_value if isinstance(first, PokeReturnValue) else default
+        self.defer(trigger=make_trigger(), method_name="execute_complete", timeout=timedelta(seconds=self.timeout))
+        return None  # not reached: defer() raises
+
+    def _resumed(self, event: dict[str, Any] | None, what: str) -> dict[str, Any]:
+        """A trigger's ``success`` event (logged); a timeout or failure raised as Airflow expects."""
+        if not event:
+            raise AirflowFailException(f"The {what} trigger ended without an event; see the triggerer log")
+        message = event.get("message") or f"{what}: {event.get('status')}"
+        if event.get("status") == "success":
+            self.log.info(message)
+            return event
+        if event.get("status") == "timeout":
+            if self.soft_fail:
+                raise AirflowSkipException(message)
+            raise AirflowSensorTimeout(message)
+        raise AirflowFailException(message)
+
 
 class GenesysCloudApiSensor(_GenesysSensor):
     """
@@ -198,12 +226,10 @@ class GenesysCloudJobSensor(_GenesysSensor):
         **kwargs: Any,
     ) -> None:
         job_family(job_type)  # fail at parse time on a typo
-        kwargs.setdefault("poke_interval", poll_interval)
+        self._wait_settings(deferrable, poll_interval, kwargs)
         super().__init__(**kwargs)
         self.job_id = job_id
         self.job_type = job_type
-        self.deferrable = deferrable
-        self.poll_interval = poll_interval
 
     @property
     def family(self) -> JobFamily:
@@ -236,37 +262,22 @@ class GenesysCloudJobSensor(_GenesysSensor):
     def execute(self, context: Any) -> Any:
         if not self.deferrable:
             return super().execute(context)
-        first = self.poke(context)
-        if first:
-            return first.xcom_value if isinstance(first, PokeReturnValue) else self._done("Succeeded")
-        self.defer(
-            trigger=GenesysCloudJobTrigger(
+        return self._poke_then_defer(
+            context,
+            lambda: GenesysCloudJobTrigger(
                 job_id=self.job_id,
                 job_type=self.job_type,
                 genesys_conn_id=self.genesys_conn_id,
                 poll_interval=self.poll_interval,
                 end_time=time.time() + self.timeout,
             ),
-            method_name="execute_complete",
-            timeout=timedelta(seconds=self.timeout),
+            self._done("Succeeded"),
         )
 
     def execute_complete(self, context: Any, event: dict[str, Any] | None = None) -> dict[str, Any]:
         """Resume after the trigger: return the XCom on success, raise with the job's message otherwise."""
-        if not event:
-            raise AirflowFailException(
-                "The Genesys job trigger ended without an event; see the triggerer log"
-            )
-        status = event.get("status")
-        message = event.get("message") or f"Genesys {self.job_type} job {self.job_id}: {status}"
-        if status == "success":
-            self.log.info(message)
-            return self._done(event.get("state") or "Succeeded")
-        if status == "timeout":
-            if self.soft_fail:
-                raise AirflowSkipException(message)
-            raise AirflowSensorTimeout(message)
-        raise AirflowFailException(message)
+        event = self._resumed(event, f"Genesys {self.job_type} job {self.job_id}")
+        return self._done(event.get("state") or "Succeeded")
 
 
 class GenesysCloudDataAvailabilitySensor(_GenesysSensor):
@@ -300,12 +311,10 @@ class GenesysCloudDataAvailabilitySensor(_GenesysSensor):
         **kwargs: Any,
     ) -> None:
         availability_source(source)  # fail at parse time on a typo
-        kwargs.setdefault("poke_interval", poll_interval)
+        self._wait_settings(deferrable, poll_interval, kwargs)
         super().__init__(**kwargs)
         self.interval = interval
         self.source = source
-        self.deferrable = deferrable
-        self.poll_interval = poll_interval
 
     def _target(self, context: Any) -> datetime:
         if self.interval:
@@ -344,32 +353,19 @@ class GenesysCloudDataAvailabilitySensor(_GenesysSensor):
     def execute(self, context: Any) -> Any:
         if not self.deferrable:
             return super().execute(context)
-        first = self.poke(context)
-        if first:
-            return first.xcom_value if isinstance(first, PokeReturnValue) else None
-        self.defer(
-            trigger=GenesysCloudDataAvailabilityTrigger(
+        return self._poke_then_defer(
+            context,
+            lambda: GenesysCloudDataAvailabilityTrigger(
                 target=iso(self._target(context)),
                 source=self.source,
                 genesys_conn_id=self.genesys_conn_id,
                 poll_interval=self.poll_interval,
                 end_time=time.time() + self.timeout,
             ),
-            method_name="execute_complete",
-            timeout=timedelta(seconds=self.timeout),
+            None,
         )
 
     def execute_complete(self, context: Any, event: dict[str, Any] | None = None) -> dict[str, Any]:
         """Resume after the trigger: the XCom on success, a timeout or failure otherwise."""
-        if not event:
-            raise AirflowFailException("The Genesys data availability trigger ended without an event")
-        message = event.get("message") or str(event)
-        status = event.get("status")
-        if status == "success":
-            self.log.info(message)
-            return {"source": self.source, "target": event.get("target"), "available": event.get("available")}
-        if status == "timeout":
-            if self.soft_fail:
-                raise AirflowSkipException(message)
-            raise AirflowSensorTimeout(message)
-        raise AirflowFailException(message)
+        event = self._resumed(event, f"Genesys {self.source} data availability")
+        return {"source": self.source, "target": event.get("target"), "available": event.get("available")}

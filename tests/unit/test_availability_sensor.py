@@ -2,20 +2,22 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 from collections.abc import Iterator
 from datetime import datetime, timezone
-from typing import Any
 
 import pytest
 from airflow.sdk import PokeReturnValue
-from airflow.triggers.base import TriggerEvent
 
 from airflow_provider_genesys._compat import AirflowFailException, AirflowSensorTimeout, TaskDeferred
 from airflow_provider_genesys.sensors.genesys import GenesysCloudDataAvailabilitySensor
 from airflow_provider_genesys.testing import GenesysCloudEmulator
 from airflow_provider_genesys.triggers.genesys import GenesysCloudDataAvailabilityTrigger
+
+from . import test_triggers
+
+collect = test_triggers.collect
+loop_sleeps = test_triggers.loop_sleeps  # fixture: the trigger's waits move the emulator clock (and availability)
 
 INTERVAL = "2026-03-02T00:00:00Z/2026-03-03T00:00:00Z"
 LAG = 6 * 3600.0
@@ -26,28 +28,6 @@ def emu(monkeypatch: pytest.MonkeyPatch) -> Iterator[GenesysCloudEmulator]:
     with GenesysCloudEmulator(users=10, data_lag_seconds=LAG) as emulator:
         monkeypatch.setenv("AIRFLOW_CONN_GENESYS_CLOUD_DEFAULT", json.dumps(emulator.connection_dict()))
         yield emulator
-
-
-@pytest.fixture
-def loop_sleeps(monkeypatch: pytest.MonkeyPatch, emu: GenesysCloudEmulator) -> list[float]:
-    """The trigger's waits: recorded, and the emulator's clock (so the availability date) moves instead."""
-    sleeps: list[float] = []
-    real_sleep = asyncio.sleep
-
-    async def fake_sleep(seconds: float, *args: Any) -> None:
-        sleeps.append(seconds)
-        emu.advance_clock(seconds)
-        await real_sleep(0)
-
-    monkeypatch.setattr("airflow_provider_genesys.triggers.genesys.asyncio.sleep", fake_sleep)
-    return sleeps
-
-
-def collect(trigger: GenesysCloudDataAvailabilityTrigger) -> list[dict[str, Any]]:
-    async def run() -> list[TriggerEvent]:
-        return [event async for event in trigger.run()]
-
-    return [event.payload for event in asyncio.run(run())]
 
 
 def iso_in(seconds: float) -> str:
