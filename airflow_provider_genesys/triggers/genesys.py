@@ -1,8 +1,8 @@
 """Triggers that wait in the triggerer, freeing the worker slot: GenesysCloudJobTrigger (an asynchronous job
 to end) and GenesysCloudDataAvailabilityTrigger (analytics data to be complete up to an instant).
 
-Both share one polling loop (``_PollingTrigger._poll``). The job trigger only polls the job's status with idempotent GETs (it may run more than once, after a
-triggerer restart, so it must never submit anything). Each GET runs in a thread through the hook, so the
+Both share one polling loop (``_PollingTrigger._poll``) and only read, with idempotent GETs (a trigger may
+run more than once, after a triggerer restart, so it must never submit anything). Each GET runs in a thread through the hook, so the
 event loop never blocks and the hook's own retries (429 + Retry-After, 5xx back-off, rate-limit pacing)
 apply unchanged.
 """
