@@ -2,9 +2,9 @@
 to end) and GenesysCloudDataAvailabilityTrigger (analytics data to be complete up to an instant).
 
 Both share one polling loop (``_PollingTrigger._poll``) and only read, with idempotent GETs (a trigger may
-run more than once, after a triggerer restart, so it must never submit anything). Each GET runs in a thread through the hook, so the
-event loop never blocks and the hook's own retries (429 + Retry-After, 5xx back-off, rate-limit pacing)
-apply unchanged.
+run more than once, after a triggerer restart, so it must never submit anything). Each GET runs in a
+thread through the hook, so the event loop never blocks and the hook's own retries (429 + Retry-After, 5xx
+back-off, rate-limit pacing) apply unchanged.
 """
 
 from __future__ import annotations
