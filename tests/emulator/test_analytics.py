@@ -166,3 +166,53 @@ def test_routing_listings_conform_and_members_follow_next_uri(api, emu):
     codes = api.ok("/api/v2/routing/wrapupcodes")
     assert_conforms(codes, "WrapupCodeEntityListing")
     assert codes["total"] == 20
+
+
+# Allowed values of the enums the emulator uses, from the SDK's models (PureCloudPlatformClientV2 269.0.0,
+# ``allowed_values`` in analytics_participant.py, analytics_conversation_segment.py, analytics_session.py,
+# analytics_conversation.py, analytics_user_presence_record.py, analytics_routing_status_record.py).
+SDK_ENUMS = {
+    "purpose": {"acd", "agent", "api", "botflow", "campaign", "customer", "dialer", "external", "fax", "group",
+                "inbound", "ivr", "manual", "outbound", "station", "user", "voicemail", "voicesurveyflow",
+                "workflow"},
+    "segmentType": {"alert", "barging", "callback", "coaching", "contacting", "converting", "delay", "dialing",
+                    "hold", "interact", "ivr", "monitoring", "parked", "scheduled", "screenmonitoring", "sharing",
+                    "system", "transmitting", "unknown", "uploading", "voicemail", "wrapup"},
+    "disconnectType": {"client", "conferenceTransfer", "consultTransfer", "dndEndpoint", "dndTransfer", "endpoint",
+                       "error", "forwardTransfer", "inactivity", "noAnswerTransfer", "notAvailableTransfer", "other",
+                       "peer", "sessionExpired", "spam", "system", "takeover", "timeout", "transfer",
+                       "transportFailure", "uncallable"},
+    "mediaType": {"callback", "chat", "cobrowse", "email", "internalmessage", "message", "screenmonitoring",
+                  "screenshare", "unknown", "video", "voice"},
+    "direction": {"inbound", "outbound"},
+    "originatingDirection": {"inbound", "outbound"},
+    "systemPresence": {"AVAILABLE", "AWAY", "BUSY", "OFFLINE", "IDLE", "ON_QUEUE", "MEAL", "TRAINING", "MEETING",
+                       "BREAK"},
+    "routingStatus": {"OFF_QUEUE", "IDLE", "INTERACTING", "NOT_RESPONDING", "COMMUNICATING"},
+}
+
+
+def enum_values(value: Any, found: dict[str, set[str]]) -> dict[str, set[str]]:
+    """Every string value of a key named in SDK_ENUMS, anywhere in ``value``."""
+    if isinstance(value, dict):
+        for key, item in value.items():
+            if key in SDK_ENUMS and isinstance(item, str):
+                found.setdefault(key, set()).add(item)
+            else:
+                enum_values(item, found)
+    elif isinstance(value, list):
+        for item in value:
+            enum_values(item, found)
+    return found
+
+
+def test_enum_values_are_ones_genesys_publishes(api, emu):
+    job_id = submit(api)
+    states(api, job_id)
+    found = enum_values(all_results(api, job_id), {})
+    users = submit(api, USER_JOBS)
+    states(api, users, USER_JOBS)
+    enum_values(all_results(api, users, USER_JOBS, "userDetails", "AnalyticsUserDetailsAsyncQueryResponse"), found)
+    assert set(found) == set(SDK_ENUMS)
+    for key, values in found.items():
+        assert values <= SDK_ENUMS[key], key
