@@ -199,3 +199,31 @@ def test_queues_with_members_and_wrapup_codes(small_emulator, tmp_path: Path) ->
     run_extract(client, "wrapup_codes", tmp_path / "w.ndjson", ExtractOptions())
     codes = [json.loads(line)["id"] for line in (tmp_path / "w.ndjson").read_text().splitlines()]
     assert codes == routing.wrapup_ids
+
+
+def test_requests_are_genesys_shaped_and_the_cursor_is_followed(requests_mock, tmp_path: Path) -> None:
+    """Against a mocked API: the bodies we submit fit Genesys' query models; pages follow ``cursor``."""
+    from tests.emulator.test_models import assert_conforms
+
+    api = "https://api.mypurecloud.com/api/v2/analytics"
+    requests_mock.get(f"{api}/conversations/details/jobs/availability",
+                      json={"dataAvailabilityDate": "2026-03-04T00:00:00Z"})
+    submit = requests_mock.post(f"{api}/conversations/details/jobs", status_code=202, json={"jobId": "j1"})
+    requests_mock.get(f"{api}/conversations/details/jobs/j1", json={"state": "FULFILLED"})
+    conversation = {"conversationId": "c1", "conversationStart": "2026-03-02T10:00:00.000Z"}
+    before = {"conversationId": "c0", "conversationStart": "2026-03-01T23:50:00.000Z"}  # activity after midnight
+    results = requests_mock.get(f"{api}/conversations/details/jobs/j1/results", [
+        {"json": {"conversations": [before], "cursor": "next-page"}},
+        {"json": {"conversations": [conversation]}},
+    ])
+    settings = GenesysSettings.from_connection(login=None, password=None,
+                                               extra={"grant_type": "access_token", "access_token": "t"})
+    with GenesysCloudClient(settings) as client:
+        result = run_extract(client, "conversations", tmp_path / "c.ndjson", ExtractOptions(interval=day(0)))
+    assert result["records"] == 1
+    assert [json.loads(line)["conversationId"] for line in (tmp_path / "c.ndjson").read_text().splitlines()] == ["c1"]
+    body = submit.last_request.json()
+    assert_conforms(body, "AsyncConversationQuery")
+    assert body == {"interval": "2026-03-02T00:00:00.000Z/2026-03-03T00:00:00.000Z", "order": "asc",
+                    "orderBy": "conversationStart"}
+    assert [r.qs.get("cursor") for r in results.request_history] == [None, ["next-page"]]
