@@ -227,3 +227,24 @@ def test_requests_are_genesys_shaped_and_the_cursor_is_followed(requests_mock, t
     assert body == {"interval": "2026-03-02T00:00:00.000Z/2026-03-03T00:00:00.000Z", "order": "asc",
                     "orderBy": "conversationStart"}
     assert [r.qs.get("cursor") for r in results.request_history] == [None, ["next-page"]]
+
+
+def test_chunks_in_parallel_past_the_concurrent_jobs_limit_wait_their_turn(tmp_path: Path) -> None:
+    """Mapped chunks running at once: a submission over the limit gets 429 + Retry-After and is retried.
+
+    A job takes 3 s, so the second submission (milliseconds after the first) finds one unfinished."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    with GenesysCloudEmulator(users=20, seed=4, job_seconds=3, rate_limit=100_000, conversations_per_day=48,
+                              analytics_max_jobs=1) as emu:
+        emu.analytics.jobs.set_availability("2026-03-05T00:00:00Z")
+        chunks = interval_chunks(day(0), hours=12)
+        with client_of(emu) as client, ThreadPoolExecutor(2) as pool:
+            results = list(pool.map(
+                lambda n: run_extract(client, "conversations", tmp_path / f"{n}.ndjson",
+                                      ExtractOptions(interval=chunks[n], poll_interval=0.2)),
+                range(2),
+            ))
+        assert sum(r["rate_limited"] for r in results) >= 1
+        assert sorted(i for n in range(2) for i in ids_in(tmp_path / f"{n}.ndjson")) == sorted(
+            cid for cid, _ in emu.analytics.history.started(*ms(day(0))))
