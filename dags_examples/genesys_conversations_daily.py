@@ -1,8 +1,9 @@
 """
 Daily Genesys Cloud conversation details into files and flat SQL tables, one data interval per run.
 
-1. ``wait_for_data`` (deferrable) waits until Genesys' analytics ``dataAvailabilityDate`` covers the run's
-   data interval (yesterday, for a daily run after midnight).
+1. ``data_interval`` is the run's data interval (yesterday, for a scheduled daily run); a manual run, whose
+   data interval is empty, takes the previous UTC day. ``wait_for_data`` (deferrable) waits until Genesys'
+   analytics ``dataAvailabilityDate`` covers it.
 2. ``plan_chunks`` splits the interval into ``chunk_hours`` chunks; ``extract_conversations`` is mapped over
    them (``expand_kwargs``): each chunk is its own asynchronous analytics job and its own atomic NDJSON file
    ``{base}/conversations/{data interval start date}/part-NNN.ndjson``, possibly on another worker.
@@ -19,7 +20,7 @@ from __future__ import annotations
 
 import logging
 import sqlite3
-from datetime import timedelta
+from datetime import datetime, time, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
@@ -84,35 +85,42 @@ def _connect(base: str, conn_id: str | None) -> tuple[Any, str, str]:
     doc_md=__doc__,
 )
 def genesys_conversations_daily() -> None:
+    @task
+    def data_interval(data_interval_start: Any = None, data_interval_end: Any = None) -> str:
+        """The run's data interval; a manual run (whose interval is empty) takes the previous UTC day."""
+        if data_interval_end > data_interval_start:
+            return _interval(data_interval_start, data_interval_end)
+        today = datetime.combine(data_interval_start.astimezone(timezone.utc).date(), time(), tzinfo=timezone.utc)
+        return _interval(today - timedelta(days=1), today)
+
+    interval = data_interval()
     wait = GenesysCloudDataAvailabilitySensor(
-        task_id="wait_for_data", source="conversations", deferrable=True, poll_interval=300,
-        timeout=12 * 3600,
+        task_id="wait_for_data", interval="{{ ti.xcom_pull(task_ids='data_interval') }}", source="conversations",
+        deferrable=True, poll_interval=300, timeout=12 * 3600,
     )
 
     @task
-    def plan_chunks(data_interval_start: Any = None, data_interval_end: Any = None,
-                    params: dict[str, Any] | None = None) -> list[dict[str, str]]:
-        """One ``{interval, destination}`` per chunk of the run's data interval."""
+    def plan_chunks(interval: str, params: dict[str, Any] | None = None) -> list[dict[str, str]]:
+        """One ``{interval, destination}`` per chunk of the interval."""
         params = params or {}
         base = Path(params.get("base") or DEFAULT_BASE).expanduser().resolve()
         suffix = ".ndjson.gz" if params.get("compress") else ".ndjson"
-        chunks = interval_chunks(_interval(data_interval_start, data_interval_end),
-                                 float(params.get("chunk_hours") or 6))
-        day = data_interval_start.strftime("%Y-%m-%d")  # the data's day (ds may be the day after)
+        day = interval[:10]  # the data's day (ds is the day after for a scheduled daily run)
         return [{"interval": chunk, "destination": f"file://{base}/conversations/{day}/part-{n:03d}{suffix}"}
-                for n, chunk in enumerate(chunks)]
+                for n, chunk in enumerate(interval_chunks(interval, float(params.get("chunk_hours") or 6)))]
 
+    chunks = plan_chunks(interval)
+    interval >> wait >> chunks
     extract = GenesysCloudExtractOperator.partial(
         task_id="extract_conversations", dataset="conversations",
-    ).expand_kwargs(plan_chunks())
+    ).expand_kwargs(chunks)
 
     @task
-    def load_tables(results: list[dict[str, Any]], data_interval_start: Any = None, data_interval_end: Any = None,
+    def load_tables(results: list[dict[str, Any]], interval: str,
                     params: dict[str, Any] | None = None) -> dict[str, Any]:
         """Replace the interval's rows in the five tables from the chunk files."""
         params = params or {}
         base = str(Path(params.get("base") or DEFAULT_BASE).expanduser().resolve())
-        interval = _interval(data_interval_start, data_interval_end)
         files = [storage_path(result["path"]) for result in results]
         connection, placeholder, where = _connect(base, params.get("database_conn_id"))
         try:
@@ -122,8 +130,6 @@ def genesys_conversations_daily() -> None:
         log.info("Loaded %s into %s: %s", interval, where, ", ".join(f"{t} {n}" for t, n in tables.items()))
         return {"interval": interval, "files": [r["path"] for r in results], "database": where, "tables": tables}
 
-    wait >> extract
-    load_tables(extract.output)
-
+    load_tables(extract.output, interval)
 
 genesys_conversations_daily()

@@ -59,5 +59,13 @@ def test_daily_catch_up_with_faults_equals_ground_truth(run_dag, tmp_path: Path)
                          for line in p.read_text().splitlines())
             assert ids == truth(emu, day, 1)
         assert db.execute("SELECT COUNT(*) FROM metrics").fetchone()[0] == 8 * len(loaded)
+
+        # A manual run (empty data interval) loads the previous UTC day, next to the days already there.
+        emu.analytics.jobs.set_availability(None)  # the emulator's clock: yesterday is complete
+        run_dag(DAG_ID, connection=emu.connection_dict(), conf=conf)
+        today = datetime.now(timezone.utc).replace(hour=0, minute=0, second=0, microsecond=0)
+        yesterday = today - timedelta(days=1)
+        count = db.execute("SELECT COUNT(*) FROM conversations").fetchone()[0]
+        assert count == len(loaded) + len(truth(emu, yesterday, 1))
         db.close()
         # (Reruns replacing exactly their interval: tests/unit/test_extract_conversations.py.)
