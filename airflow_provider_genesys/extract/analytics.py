@@ -104,7 +104,7 @@ def parse_interval(text: Any) -> Interval:
             f"interval {text!r} is not an ISO-8601 interval 'start/end', e.g. {INTERVAL_EXAMPLE}"
         ) from None
     if interval.end <= interval.start:
-        raise ValueError(f"interval {text!r} ends before it starts; e.g. {INTERVAL_EXAMPLE}")
+        raise ValueError(f"interval {text!r} is empty or ends before it starts; e.g. {INTERVAL_EXAMPLE}")
     return interval
 
 
