@@ -112,7 +112,7 @@ def genesys_conversations_daily() -> None:
     chunks = plan_chunks(interval)
     interval >> wait >> chunks
     extract = GenesysCloudExtractOperator.partial(
-        task_id="extract_conversations", dataset="conversations",
+        task_id="extract_conversations", dataset="conversations", execution_timeout=timedelta(hours=2),
     ).expand_kwargs(chunks)
 
     @task
