@@ -42,6 +42,17 @@ _TERMINAL = frozenset({JobState.SUCCEEDED, JobState.FAILED, JobState.CANCELLED})
 # Audit query states as Genesys spells them (AuditQueryExecutionStatusResponse.state).
 AUDIT_QUERY_STATES: Mapping[str, JobState] = {state.value.lower(): state for state in JobState}
 
+# Analytics details jobs (conversations, users) as Genesys spells them (AsyncQueryStatus.state). EXPIRED means
+# the results were deleted: like FAILED, the job will not change any more and its results cannot be read.
+ANALYTICS_JOB_STATES: Mapping[str, JobState] = {
+    "queued": JobState.QUEUED,
+    "pending": JobState.RUNNING,
+    "fulfilled": JobState.SUCCEEDED,
+    "failed": JobState.FAILED,
+    "cancelled": JobState.CANCELLED,
+    "expired": JobState.FAILED,
+}
+
 # Fields of a status payload that may explain a failure, most specific first.
 _ERROR_FIELDS = ("errorMessage", "error", "message", "failureReason")
 
@@ -128,6 +139,21 @@ JOB_FAMILIES: Mapping[str, JobFamily] = {
             "submitted with, then clear the submitting task to start a new query."
         ),
     ),
+    **{
+        name: JobFamily(
+            name=name,
+            submit_path=f"/api/v2/analytics/{area}/details/jobs",
+            status_path=f"/api/v2/analytics/{area}/details/jobs/{{}}",
+            results_path=f"/api/v2/analytics/{area}/details/jobs/{{}}/results",
+            states=ANALYTICS_JOB_STATES,
+            id_field="jobId",
+            failure_hint=f"Submit the query again (the {dataset} extract does so by itself).",
+        )
+        for name, area, dataset in (
+            ("conversation_details", "conversations", "conversations"),
+            ("user_details", "users", "user_presence"),
+        )
+    },
 }
 
 

@@ -68,6 +68,10 @@ class PageFetcher:
         with self._lock:
             self.pages += 1
 
+    def count_page(self) -> None:
+        """Count a page a plan fetched itself (e.g. the cursor-paged results of an analytics job)."""
+        self._counted()
+
     def ordered_map(self, fn: Callable[[T], R], items: Iterable[T]) -> Iterator[R]:
         """``map(fn, items)`` on the pool, in order, with at most ``max_workers`` results in flight."""
         window: deque[Future[R]] = deque()

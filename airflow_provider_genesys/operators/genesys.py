@@ -17,6 +17,7 @@ from airflow.sdk import ObjectStoragePath
 from airflow_provider_genesys import lineage
 from airflow_provider_genesys._compat import AirflowFailException
 from airflow_provider_genesys.extract import DATASETS, USER_STATES, ExtractOptions, run_extract
+from airflow_provider_genesys.extract.analytics import parse_interval
 from airflow_provider_genesys.extract.writer import DestinationError
 from airflow_provider_genesys.hooks.genesys import GenesysCloudHook
 from airflow_provider_genesys.operators.audit import GenesysCloudAuditQueryOperator
@@ -183,13 +184,19 @@ class GenesysCloudExtractOperator(GenesysCloudBaseOperator):
     Stream a Genesys Cloud dataset to storage as NDJSON (one record per line), atomically.
 
     :param dataset: one of ``DATASETS``: ``users``, ``roles``, ``permissions``, ``divisions``, ``grants``,
-        ``groups``, ``group_members``, ``oauth_clients`` (docs/operators.md has each record shape).
+        ``groups``, ``group_members``, ``oauth_clients``, ``conversations``, ``user_presence``, ``queues`` or
+        ``wrapup_codes`` (docs/operators.md has each record shape).
     :param destination: path or URI understood by ``ObjectStoragePath`` (``file:///...``, ``s3://...``);
         gzip when it ends in ``.gz`` (templated).
     :param destination_conn_id: connection for the destination's storage (e.g. ``aws_default``).
     :param state: users only: ``active``, ``inactive``, ``deleted`` or ``any`` (default).
     :param expand: users only: ``expand`` values, e.g. ``["authorization", "dateLastLogin"]``.
     :param max_workers: pages fetched in parallel (all inside the connection's rate-limit pacer).
+    :param interval: interval datasets (``conversations``, ``user_presence``): ISO-8601 ``start/end``
+        (templated); default: the DAG run's data interval. Split a long one with
+        ``airflow_provider_genesys.extract.analytics.interval_chunks`` and ``expand`` over the chunks.
+    :param poll_interval: seconds between analytics job status reads (default: 1, 2, 4, ... up to 15).
+    :param job_attempts: analytics jobs submitted in all when one fails or its results expire.
     :param progress_interval: seconds between progress log lines.
     :param genesys_conn_id: the Genesys Cloud connection.
 
@@ -200,7 +207,7 @@ class GenesysCloudExtractOperator(GenesysCloudBaseOperator):
     rate_limited, seconds}``.
     """
 
-    template_fields: Sequence[str] = ("destination",)
+    template_fields: Sequence[str] = ("destination", "interval")
 
     def __init__(
         self,
@@ -213,6 +220,9 @@ class GenesysCloudExtractOperator(GenesysCloudBaseOperator):
         expand: str | Sequence[str] | None = None,
         max_workers: int = 4,
         progress_interval: float = 30.0,
+        interval: str | None = None,
+        poll_interval: float | None = None,
+        job_attempts: int = 3,
         **kwargs: Any,
     ) -> None:
         if dataset not in DATASETS:
@@ -235,16 +245,35 @@ class GenesysCloudExtractOperator(GenesysCloudBaseOperator):
         self.expand = expand_list
         self.max_workers = max_workers
         self.progress_interval = progress_interval
+        self.interval = interval
+        self.poll_interval = poll_interval
+        self.job_attempts = job_attempts
+
+    def _interval(self, context: Any) -> str | None:
+        """The explicit ``interval``, else the run's data interval (``None`` when the run has none)."""
+        if self.interval:
+            try:
+                return str(parse_interval(self.interval))
+            except ValueError as err:
+                raise AirflowFailException(str(err)) from None
+        start, end = context.get("data_interval_start"), context.get("data_interval_end")
+        if start is None or end is None or end <= start:
+            return None
+        return f"{start.isoformat()}/{end.isoformat()}"
 
     def execute(self, context: Any) -> dict[str, Any]:
         destination = storage_path(self.destination, self.destination_conn_id)
-        options = ExtractOptions(state=self.state, expand=tuple(self.expand), max_workers=self.max_workers)
+        interval = self._interval(context)
+        options = ExtractOptions(
+            state=self.state, expand=tuple(self.expand), max_workers=self.max_workers, interval=interval,
+            poll_interval=self.poll_interval, job_attempts=self.job_attempts,
+        )
         if destination.is_dir():
             raise AirflowFailException(
                 f"destination {destination} is an existing folder; add a file name, e.g. "
                 f"{str(destination).rstrip('/')}/{self.dataset}.ndjson"
             )
-        self.log.info("Extracting %s to %s", self.dataset, destination)
+        self.log.info("Extracting %s to %s%s", self.dataset, destination, f" for {interval}" if interval else "")
         with self.hook as hook, api_errors_as_failures():
             try:
                 result = run_extract(

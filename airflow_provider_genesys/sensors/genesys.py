@@ -9,17 +9,24 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Callable, Mapping, Sequence
-from datetime import timedelta
+from datetime import datetime, timedelta
 from functools import cached_property
 from typing import Any
 
 from airflow.sdk import BaseSensorOperator, PokeReturnValue
 
 from airflow_provider_genesys._compat import AirflowFailException, AirflowSensorTimeout, AirflowSkipException, conf
-from airflow_provider_genesys.exceptions import GenesysCloudApiError
+from airflow_provider_genesys.exceptions import GenesysCloudApiError, GenesysCloudError
+from airflow_provider_genesys.extract.analytics import (
+    availability_date,
+    availability_source,
+    iso,
+    parse_instant,
+    parse_interval,
+)
 from airflow_provider_genesys.hooks.genesys import GenesysCloudHook
 from airflow_provider_genesys.jobs import JobFamily, describe, job_family
-from airflow_provider_genesys.triggers.genesys import GenesysCloudJobTrigger
+from airflow_provider_genesys.triggers.genesys import GenesysCloudDataAvailabilityTrigger, GenesysCloudJobTrigger
 
 _MISSING = object()
 
@@ -80,6 +87,34 @@ class _GenesysSensor(BaseSensorOperator):
                 self.log.warning("Genesys is busy or unreachable, poking again later: %s", err)
                 return _MISSING
             raise AirflowFailException(str(err)) from err
+
+    def _wait_settings(self, deferrable: bool, poll_interval: float, kwargs: dict[str, Any]) -> None:
+        """Before ``BaseSensorOperator.__init__``: poll_interval is also the poke interval unless given."""
+        kwargs.setdefault("poke_interval", poll_interval)
+        self.deferrable = deferrable
+        self.poll_interval = poll_interval
+
+    def _poke_then_defer(self, context: Any, make_trigger: Callable[[], Any], default: Any) -> Any:
+        """Deferrable execute: one synchronous check (done already: no deferral), else hand over to a trigger."""
+        first = self.poke(context)
+        if first:
+            return first.xcom_value if isinstance(first, PokeReturnValue) else default
+        self.defer(trigger=make_trigger(), method_name="execute_complete", timeout=timedelta(seconds=self.timeout))
+        return None  # not reached: defer() raises
+
+    def _resumed(self, event: dict[str, Any] | None, what: str) -> dict[str, Any]:
+        """A trigger's ``success`` event (logged); a timeout or failure raised as Airflow expects."""
+        if not event:
+            raise AirflowFailException(f"The {what} trigger ended without an event; see the triggerer log")
+        message = event.get("message") or f"{what}: {event.get('status')}"
+        if event.get("status") == "success":
+            self.log.info(message)
+            return event
+        if event.get("status") == "timeout":
+            if self.soft_fail:
+                raise AirflowSkipException(message)
+            raise AirflowSensorTimeout(message)
+        raise AirflowFailException(message)
 
 
 class GenesysCloudApiSensor(_GenesysSensor):
@@ -191,12 +226,10 @@ class GenesysCloudJobSensor(_GenesysSensor):
         **kwargs: Any,
     ) -> None:
         job_family(job_type)  # fail at parse time on a typo
-        kwargs.setdefault("poke_interval", poll_interval)
+        self._wait_settings(deferrable, poll_interval, kwargs)
         super().__init__(**kwargs)
         self.job_id = job_id
         self.job_type = job_type
-        self.deferrable = deferrable
-        self.poll_interval = poll_interval
 
     @property
     def family(self) -> JobFamily:
@@ -229,34 +262,110 @@ class GenesysCloudJobSensor(_GenesysSensor):
     def execute(self, context: Any) -> Any:
         if not self.deferrable:
             return super().execute(context)
-        first = self.poke(context)
-        if first:
-            return first.xcom_value if isinstance(first, PokeReturnValue) else self._done("Succeeded")
-        self.defer(
-            trigger=GenesysCloudJobTrigger(
+        return self._poke_then_defer(
+            context,
+            lambda: GenesysCloudJobTrigger(
                 job_id=self.job_id,
                 job_type=self.job_type,
                 genesys_conn_id=self.genesys_conn_id,
                 poll_interval=self.poll_interval,
                 end_time=time.time() + self.timeout,
             ),
-            method_name="execute_complete",
-            timeout=timedelta(seconds=self.timeout),
+            self._done("Succeeded"),
         )
 
     def execute_complete(self, context: Any, event: dict[str, Any] | None = None) -> dict[str, Any]:
         """Resume after the trigger: return the XCom on success, raise with the job's message otherwise."""
-        if not event:
+        event = self._resumed(event, f"Genesys {self.job_type} job {self.job_id}")
+        return self._done(event.get("state") or "Succeeded")
+
+
+class GenesysCloudDataAvailabilitySensor(_GenesysSensor):
+    """
+    Wait until Genesys' analytics data is complete for an interval: ``dataAvailabilityDate`` (``GET
+    /api/v2/analytics/{conversations|users}/details/jobs/availability``) at or after the interval's end.
+
+    Put it before a ``conversations`` or ``user_presence`` extract: the extract refuses an interval past the
+    availability date, this sensor waits for it instead. Returns ``{"source", "target", "available"}``.
+    With ``deferrable=True`` the wait happens in the triggerer (:class:`GenesysCloudDataAvailabilityTrigger`)
+    after one synchronous check.
+
+    :param interval: ISO-8601 ``start/end`` whose end to wait for (templated); default: the DAG run's data
+        interval.
+    :param source: ``conversations`` (default) or ``users``.
+    :param genesys_conn_id: the Airflow connection to use.
+    :param deferrable: wait in the triggerer; default from ``[operators] default_deferrable``.
+    :param poll_interval: seconds between reads (also the poke interval when not deferrable).
+    """
+
+    template_fields: Sequence[str] = ("interval",)
+    ui_color = "#ff4f1f"
+
+    def __init__(
+        self,
+        *,
+        interval: str | None = None,
+        source: str = "conversations",
+        deferrable: bool = conf.getboolean("operators", "default_deferrable", fallback=False),
+        poll_interval: float = 300.0,
+        **kwargs: Any,
+    ) -> None:
+        availability_source(source)  # fail at parse time on a typo
+        self._wait_settings(deferrable, poll_interval, kwargs)
+        super().__init__(**kwargs)
+        self.interval = interval
+        self.source = source
+
+    def _target(self, context: Any) -> datetime:
+        if self.interval:
+            try:
+                return parse_interval(self.interval).end
+            except ValueError as err:
+                raise AirflowFailException(str(err)) from None
+        end = context.get("data_interval_end")
+        if end is None:
             raise AirflowFailException(
-                "The Genesys job trigger ended without an event; see the triggerer log"
+                "GenesysCloudDataAvailabilitySensor needs an interval: run it in a scheduled DAG (its data "
+                "interval is used) or pass interval='start/end'."
             )
-        status = event.get("status")
-        message = event.get("message") or f"Genesys {self.job_type} job {self.job_id}: {status}"
-        if status == "success":
-            self.log.info(message)
-            return self._done(event.get("state") or "Succeeded")
-        if status == "timeout":
-            if self.soft_fail:
-                raise AirflowSkipException(message)
-            raise AirflowSensorTimeout(message)
-        raise AirflowFailException(message)
+        return parse_instant(end.isoformat())
+
+    def _result(self, target: datetime, available: datetime) -> dict[str, Any]:
+        return {"source": self.source, "target": iso(target), "available": iso(available)}
+
+    def poke(self, context: Any) -> bool | PokeReturnValue:
+        target = self._target(context)
+        endpoint = availability_source(self.source)
+        body = self._get(endpoint)
+        if body is _MISSING:
+            return False
+        try:
+            available = availability_date(body, endpoint)
+        except GenesysCloudError as err:
+            raise AirflowFailException(str(err)) from err
+        if available < target:
+            self.log.info("Genesys %s data is available up to %s; waiting for %s", self.source, iso(available),
+                          iso(target))
+            return False
+        self.log.info("Genesys %s data is available up to %s (needed %s)", self.source, iso(available), iso(target))
+        return PokeReturnValue(is_done=True, xcom_value=self._result(target, available))
+
+    def execute(self, context: Any) -> Any:
+        if not self.deferrable:
+            return super().execute(context)
+        return self._poke_then_defer(
+            context,
+            lambda: GenesysCloudDataAvailabilityTrigger(
+                target=iso(self._target(context)),
+                source=self.source,
+                genesys_conn_id=self.genesys_conn_id,
+                poll_interval=self.poll_interval,
+                end_time=time.time() + self.timeout,
+            ),
+            None,
+        )
+
+    def execute_complete(self, context: Any, event: dict[str, Any] | None = None) -> dict[str, Any]:
+        """Resume after the trigger: the XCom on success, a timeout or failure otherwise."""
+        event = self._resumed(event, f"Genesys {self.source} data availability")
+        return {"source": self.source, "target": event.get("target"), "available": event.get("available")}

@@ -14,6 +14,7 @@ from types import TracebackType
 from typing import Any
 from urllib.parse import quote
 
+from airflow_provider_genesys.testing.analytics import AnalyticsArea
 from airflow_provider_genesys.testing.faults import Faults, parse_fault_spec
 from airflow_provider_genesys.testing.org import Org
 from airflow_provider_genesys.testing.server import Backend, EmulatorHTTPServer, Settings
@@ -38,6 +39,12 @@ class GenesysCloudEmulator:
         organisation-wide window); then 429 while the token's own headers still show room.
     :param rate_limit_body: ``plain`` (Genesys' normalised 429 body) or ``limit`` (it also names the limit
         that refused the request in ``limit: {namespace, key, value}``, a field of Genesys' ErrorBody).
+    :param conversations_per_day: conversations in each UTC day of the generated history (issue 10).
+    :param queues: routing queues (members are drawn from the active users).
+    :param wrapup_codes: wrap-up codes.
+    :param analytics_page_size: default and largest ``pageSize`` of analytics job results.
+    :param analytics_max_jobs: unfinished analytics jobs allowed at once; one more gets 429 (``None``: no limit).
+    :param data_lag_seconds: ``dataAvailabilityDate`` trails the clock by this much (see ``analytics``).
     :param path_prefix_login: gateway path in front of ``/oauth/token``.
     :param path_prefix_api: gateway path in front of ``/api/v2``.
     :param wildcard_grants: what ``GET /api/v2/authorization/divisions/*/grants`` answers: ``grants``,
@@ -71,6 +78,12 @@ class GenesysCloudEmulator:
         expand: str = "honoured",
         org_rate_limit: int | None = None,
         rate_limit_body: str = "plain",
+        conversations_per_day: int = 200,
+        queues: int = 10,
+        wrapup_codes: int = 20,
+        analytics_page_size: int = 1000,
+        analytics_max_jobs: int | None = 10,
+        data_lag_seconds: float = 0.0,
     ) -> None:
         settings = Settings(
             users,
@@ -92,6 +105,12 @@ class GenesysCloudEmulator:
             expand,
             org_rate_limit=org_rate_limit,
             rate_limit_body=rate_limit_body,
+            conversations_per_day=conversations_per_day,
+            queues=queues,
+            wrapup_codes=wrapup_codes,
+            analytics_page_size=analytics_page_size,
+            analytics_max_jobs=analytics_max_jobs,
+            data_lag_seconds=float(data_lag_seconds),
         )
         self._backend = Backend(settings)
         self.settings = settings
@@ -170,6 +189,12 @@ class GenesysCloudEmulator:
     def faults(self) -> Faults:
         return self._backend.faults
 
+    @property
+    def analytics(self) -> AnalyticsArea:
+        """Conversation history (ground truth), routing, analytics jobs: ``analytics.jobs.script("FAILED")``,
+        ``analytics.jobs.set_availability("2024-05-02T00:00:00Z")``."""
+        return self._backend.analytics
+
     def connection_dict(self, **extra: Any) -> dict[str, Any]:
         """The JSON form of an Airflow connection here, for ``AIRFLOW_CONN_GENESYS_CLOUD_DEFAULT``."""
         gateway: dict[str, Any] = {
@@ -234,6 +259,12 @@ _OPTIONS: dict[str, tuple[Any, str]] = {
     "expand": (str, "expand values are: honoured or dropped"),
     "org_rate_limit": (int, "API requests allowed per window across every token of the org; then 429"),
     "rate_limit_body": (str, "429 body: plain (Genesys' normalised body) or limit (also names the limit)"),
+    "conversations_per_day": (int, "conversations in each UTC day of the generated analytics history"),
+    "queues": (int, "routing queues; their members are drawn from the active users"),
+    "wrapup_codes": (int, "routing wrap-up codes"),
+    "analytics_page_size": (int, "default and largest pageSize of analytics job results"),
+    "analytics_max_jobs": (int, "unfinished analytics jobs allowed at once; one more gets 429 with Retry-After"),
+    "data_lag_seconds": (float, "dataAvailabilityDate trails the clock by this many seconds"),
 }
 
 

@@ -18,6 +18,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
+from airflow_provider_genesys.testing.analytics import analytics_area
 from airflow_provider_genesys.testing.api import Api, ApiOptions, Call
 from airflow_provider_genesys.testing.clock import Clock
 from airflow_provider_genesys.testing.errors import ApiError, OAuthError, error_body, rate_limited
@@ -77,6 +78,13 @@ class Settings:
     expand: str = "honoured"
     org_rate_limit: int | None = None
     rate_limit_body: str = "plain"
+    # analytics, routing (issue 10): see docs/emulator.md
+    conversations_per_day: int = 200
+    queues: int = 10
+    wrapup_codes: int = 20
+    analytics_page_size: int = 1000
+    analytics_max_jobs: int | None = 10
+    data_lag_seconds: float = 0.0
 
 
 class Backend:
@@ -110,6 +118,8 @@ class Backend:
         self.jobs = AuditJobs(self.org, self.clock, settings.job_seconds, settings.job_polls)
         options = ApiOptions(settings.wildcard_grants, settings.users_cap, settings.users_query, settings.expand)
         self.api = Api(self.org, self.jobs, settings.client_id, self.clock, options)
+        self.analytics = analytics_area(settings, self.org, self.clock)
+        self.api.routes += self.analytics.routes()
 
     def rate_limit(self, token: str, headers: dict[str, str]) -> None:
         """Count one API request against its token's window and the organisation's; raise the 429 if refused.

@@ -1,29 +1,100 @@
-"""GenesysCloudJobTrigger: waits for a Genesys asynchronous job in the triggerer, freeing the worker slot.
+"""Triggers that wait in the triggerer, freeing the worker slot: GenesysCloudJobTrigger (an asynchronous job
+to end) and GenesysCloudDataAvailabilityTrigger (analytics data to be complete up to an instant).
 
-The trigger only polls the job's status with idempotent GETs (it may run more than once, after a
-triggerer restart, so it must never submit anything). Each GET runs in a thread through the hook, so the
-event loop never blocks and the hook's own retries (429 + Retry-After, 5xx back-off, rate-limit pacing)
-apply unchanged.
+Both share one polling loop (``_PollingTrigger._poll``) and only read, with idempotent GETs (a trigger may
+run more than once, after a triggerer restart, so it must never submit anything). Each GET runs in a
+thread through the hook, so the event loop never blocks and the hook's own retries (429 + Retry-After, 5xx
+back-off, rate-limit pacing) apply unchanged.
 """
 
 from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 from airflow.triggers.base import BaseTrigger, TriggerEvent
 from asgiref.sync import sync_to_async
 
 from airflow_provider_genesys._compat import AirflowException
-from airflow_provider_genesys.exceptions import GenesysCloudApiError
+from airflow_provider_genesys.exceptions import GenesysCloudApiError, GenesysCloudError
 from airflow_provider_genesys.jobs import describe, job_family
 
 DEFAULT_CONN_ID = "genesys_cloud_default"
 
 
-class GenesysCloudJobTrigger(BaseTrigger):
+class _PollingTrigger(BaseTrigger):
+    """What the Genesys triggers share: the connection, the poll interval, the absolute deadline, and a
+    ``serialize()`` built from them plus the subclass's own ``_arguments()``."""
+
+    def __init__(self, genesys_conn_id: str, poll_interval: float, end_time: float | None) -> None:
+        super().__init__()
+        self.genesys_conn_id = genesys_conn_id
+        self.poll_interval = float(poll_interval)
+        self.end_time = end_time
+
+    def _arguments(self) -> dict[str, Any]:
+        raise NotImplementedError
+
+    def _event(self, status: str, detail: str | None, message: str) -> TriggerEvent:
+        raise NotImplementedError
+
+    async def _poll(
+        self, endpoint: str, examine: Callable[[Any], TriggerEvent | str], timeout_message: str
+    ) -> AsyncIterator[TriggerEvent]:
+        """GET ``endpoint`` every ``poll_interval`` until ``examine(body)`` returns the final event (it returns a
+        log line to keep waiting), an error retrying cannot fix, or ``end_time``; exactly one event."""
+        # Imported here: the triggerer imports trigger modules eagerly; the hook pulls in requests et al.
+        from airflow_provider_genesys.hooks.genesys import GenesysCloudHook
+
+        # Nothing here may read the connection: the hook reads it lazily on its first request, inside
+        # the worker thread. In `airflow triggerer` a connection that is not an AIRFLOW_CONN_* variable
+        # comes from the supervisor over a socket; that sync lookup is meant for threads (on the event
+        # loop it blocks every trigger, or fails when AIRFLOW_DISABLE_GREENBACK_PORTAL is set).
+        hook = GenesysCloudHook(genesys_conn_id=self.genesys_conn_id)
+        try:
+            while True:
+                try:
+                    # sync_to_async, not asyncio.to_thread: on Airflow 3.0 a connection lookup from the thread
+                    # reaches the triggerer supervisor only through asgiref's link back to this loop.
+                    body = await sync_to_async(hook.request, thread_sensitive=False)("GET", endpoint)
+                    verdict = examine(body)
+                except GenesysCloudApiError as err:
+                    if not err.retryable:
+                        yield self._event("error", None, str(err))
+                        return
+                    # The hook already retried; a still-busy API is no reason to fail a long wait.
+                    self.log.warning("Could not read %s yet, polling again: %s", endpoint, err)
+                except (AirflowException, GenesysCloudError, ValueError) as err:  # connection, credentials, payload
+                    yield self._event("error", None, str(err))
+                    return
+                else:
+                    if isinstance(verdict, TriggerEvent):
+                        yield verdict
+                        return
+                    self.log.info("%s; next check in %.0f s", verdict, self.poll_interval)
+                if self.end_time is not None and time.time() >= self.end_time:
+                    yield self._event("timeout", None, timeout_message)
+                    return
+                await asyncio.sleep(self.poll_interval)
+        finally:
+            hook.close()
+
+    def serialize(self) -> tuple[str, dict[str, Any]]:
+        """Class path and plain, JSON-serializable kwargs to rebuild this trigger in the triggerer."""
+        return (
+            f"{type(self).__module__}.{type(self).__qualname__}",
+            {
+                **self._arguments(),
+                "genesys_conn_id": self.genesys_conn_id,
+                "poll_interval": self.poll_interval,
+                "end_time": self.end_time,
+            },
+        )
+
+
+class GenesysCloudJobTrigger(_PollingTrigger):
     """
     Poll a Genesys job until it ends, then yield exactly one event and return.
 
@@ -47,25 +118,12 @@ class GenesysCloudJobTrigger(BaseTrigger):
         poll_interval: float = 10.0,
         end_time: float | None = None,
     ) -> None:
-        super().__init__()
+        super().__init__(genesys_conn_id, poll_interval, end_time)
         self.job_id = job_id
         self.job_type = job_type
-        self.genesys_conn_id = genesys_conn_id
-        self.poll_interval = float(poll_interval)
-        self.end_time = end_time
 
-    def serialize(self) -> tuple[str, dict[str, Any]]:
-        """Class path and plain, JSON-serializable kwargs to rebuild this trigger in the triggerer."""
-        return (
-            f"{type(self).__module__}.{type(self).__qualname__}",
-            {
-                "job_id": self.job_id,
-                "job_type": self.job_type,
-                "genesys_conn_id": self.genesys_conn_id,
-                "poll_interval": self.poll_interval,
-                "end_time": self.end_time,
-            },
-        )
+    def _arguments(self) -> dict[str, Any]:
+        return {"job_id": self.job_id, "job_type": self.job_type}
 
     def _event(self, status: str, state: str | None, message: str) -> TriggerEvent:
         return TriggerEvent(
@@ -80,48 +138,81 @@ class GenesysCloudJobTrigger(BaseTrigger):
 
     async def run(self) -> AsyncIterator[TriggerEvent]:
         """Poll until the job is terminal, an unrecoverable error occurs, or ``end_time`` passes."""
-        # Imported here: the triggerer imports trigger modules eagerly; the hook pulls in requests et al.
-        from airflow_provider_genesys.hooks.genesys import GenesysCloudHook
-
-        # Nothing here may read the connection: the hook reads it lazily on its first request, inside
-        # the worker thread. In `airflow triggerer` a connection that is not an AIRFLOW_CONN_* variable
-        # comes from the supervisor over a socket; that sync lookup is meant for threads (on the event
-        # loop it blocks every trigger, or fails when AIRFLOW_DISABLE_GREENBACK_PORTAL is set).
-        hook = GenesysCloudHook(genesys_conn_id=self.genesys_conn_id)
         try:
             family = job_family(self.job_type)
             endpoint = family.status_endpoint(self.job_id)
         except ValueError as err:
             yield self._event("error", None, str(err))
             return
+
+        def examine(status: Any) -> TriggerEvent | str:
+            outcome = family.outcome(status)
+            text = describe(self.job_type, self.job_id, outcome)
+            if not outcome.state.is_terminal():
+                return text
+            return self._event("success" if outcome.state.is_success() else "failed", outcome.state.value, text)
+
+        timeout = f"Genesys {self.job_type} job {self.job_id} did not end in time"
+        async for event in self._poll(endpoint, examine, timeout):
+            yield event
+
+
+class GenesysCloudDataAvailabilityTrigger(_PollingTrigger):
+    """
+    Poll Genesys' analytics ``dataAvailabilityDate`` until it reaches ``target``, then yield one event.
+
+    The event payload is ``{"status", "target", "available", "message"}`` with ``status`` ``success``,
+    ``error`` (the date cannot be read and retrying will not help) or ``timeout``. Read-only, like the job
+    trigger: running it twice is harmless.
+
+    :param target: ISO-8601 instant the data must be available up to (the end of the interval to extract).
+    :param source: ``conversations`` or ``users`` (which details jobs' availability to read).
+    :param genesys_conn_id: the Airflow connection to poll with.
+    :param poll_interval: seconds between reads.
+    :param end_time: give up at this UNIX time (``None``: only the task's deferral timeout applies).
+    """
+
+    def __init__(
+        self,
+        target: str,
+        source: str = "conversations",
+        genesys_conn_id: str = DEFAULT_CONN_ID,
+        poll_interval: float = 300.0,
+        end_time: float | None = None,
+    ) -> None:
+        super().__init__(genesys_conn_id, poll_interval, end_time)
+        self.target = target
+        self.source = source
+
+    def _arguments(self) -> dict[str, Any]:
+        return {"target": self.target, "source": self.source}
+
+    def _event(self, status: str, available: str | None, message: str) -> TriggerEvent:
+        return TriggerEvent({"status": status, "target": self.target, "available": available, "message": message})
+
+    async def run(self) -> AsyncIterator[TriggerEvent]:
+        """Poll until the date reaches ``target``, an unrecoverable error occurs, or ``end_time`` passes."""
+        from airflow_provider_genesys.extract.analytics import (
+            availability_date,
+            availability_source,
+            iso,
+            parse_instant,
+        )
+
         try:
-            while True:
-                try:
-                    # sync_to_async, not asyncio.to_thread: on Airflow 3.0 a connection lookup from the thread
-                    # reaches the triggerer supervisor only through asgiref's link back to this loop.
-                    status = await sync_to_async(hook.request, thread_sensitive=False)("GET", endpoint)
-                    outcome = family.outcome(status)
-                except GenesysCloudApiError as err:
-                    if not err.retryable:
-                        yield self._event("error", None, str(err))
-                        return
-                    # The hook already retried; a still-busy API is no reason to fail a long wait.
-                    self.log.warning("Could not read the job status yet, polling again: %s", err)
-                except (AirflowException, ValueError) as err:  # bad connection, credentials or payload
-                    yield self._event("error", None, str(err))
-                    return
-                else:
-                    text = describe(self.job_type, self.job_id, outcome)
-                    if outcome.state.is_terminal():
-                        status_name = "success" if outcome.state.is_success() else "failed"
-                        yield self._event(status_name, outcome.state.value, text)
-                        return
-                    self.log.info("%s; next check in %.0f s", text, self.poll_interval)
-                if self.end_time is not None and time.time() >= self.end_time:
-                    yield self._event(
-                        "timeout", None, f"Genesys {self.job_type} job {self.job_id} did not end in time"
-                    )
-                    return
-                await asyncio.sleep(self.poll_interval)
-        finally:
-            hook.close()
+            endpoint = availability_source(self.source)
+            target = parse_instant(self.target)
+        except ValueError as err:
+            yield self._event("error", None, str(err))
+            return
+
+        def examine(body: Any) -> TriggerEvent | str:
+            available = availability_date(body, endpoint)
+            if available >= target:
+                return self._event("success", iso(available),
+                                   f"Genesys {self.source} data is available up to {iso(available)}")
+            return f"Genesys {self.source} data is available up to {iso(available)}, waiting for {iso(target)}"
+
+        timeout = f"Genesys {self.source} data did not become available up to {self.target} in time"
+        async for event in self._poll(endpoint, examine, timeout):
+            yield event

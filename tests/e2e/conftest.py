@@ -35,7 +35,8 @@ def run_dag(airflow_db: dict[str, str], tmp_path: Path) -> Callable[..., subproc
     """Run an example DAG to completion; fail the test with the DAG's log tail if the run fails.
 
     ``connection`` is the JSON form of the Genesys connection (``emu.connection_dict()``); ``conf`` becomes
-    the run's params; ``env`` adds environment variables (e.g. other ``AIRFLOW_CONN_*``).
+    the run's params; ``env`` adds environment variables (e.g. other ``AIRFLOW_CONN_*``); ``logical_date``
+    runs that date's data interval instead of now's.
     """
 
     def _run(
@@ -45,9 +46,12 @@ def run_dag(airflow_db: dict[str, str], tmp_path: Path) -> Callable[..., subproc
         conf: dict | None = None,
         env: dict[str, str] | None = None,
         expect_success: bool = True,
+        logical_date: str | None = None,
     ) -> subprocess.CompletedProcess[str]:
         run_env = {**airflow_db, "AIRFLOW_CONN_GENESYS_CLOUD_DEFAULT": json.dumps(connection), **(env or {})}
         cmd = [sys.executable, "-m", "airflow", "dags", "test", dag_id]
+        if logical_date is not None:  # a run of that logical date (its data interval), e.g. for catch-up
+            cmd.append(logical_date)
         if conf is not None:
             cmd += ["--conf", json.dumps(conf)]
         result = subprocess.run(cmd, env=run_env, capture_output=True, text=True, check=False, cwd=tmp_path)

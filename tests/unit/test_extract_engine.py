@@ -69,4 +69,4 @@ def test_summary_counts_this_extract_only(tmp_path: Path) -> None:
 
 def test_unknown_dataset_is_rejected(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="use one of: users, roles"):
-        run_extract(FakeClient(), "queues", tmp_path / "q.ndjson")
+        run_extract(FakeClient(), "chats", tmp_path / "q.ndjson")

@@ -34,7 +34,7 @@ def lines(path: Path) -> list[dict]:
 
 def test_dataset_state_and_expand_are_validated_at_construction() -> None:
     with pytest.raises(ValueError, match="users, roles, permissions, divisions, grants"):
-        GenesysCloudExtractOperator(task_id="x", dataset="queues", destination="/tmp/q.ndjson")
+        GenesysCloudExtractOperator(task_id="x", dataset="chats", destination="/tmp/q.ndjson")
     with pytest.raises(ValueError, match="active, inactive, deleted, any"):
         GenesysCloudExtractOperator(task_id="x", dataset="users", destination="/tmp/u.ndjson", state="gone")
     with pytest.raises(ValueError, match="users dataset only"):

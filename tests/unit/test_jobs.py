@@ -63,6 +63,21 @@ def test_job_id_of_submit_response() -> None:
 
 
 def test_unknown_job_type_lists_valid_ones() -> None:
-    with pytest.raises(ValueError, match=r"Unknown job_type 'analytics'.*\['audit_query'\]"):
+    with pytest.raises(ValueError, match=r"Unknown job_type 'analytics'.*\['audit_query', 'conversation_details', "):
         job_family("analytics")
-    assert set(JOB_FAMILIES) == {"audit_query"}
+    assert set(JOB_FAMILIES) == {"audit_query", "conversation_details", "user_details"}
+
+
+@pytest.mark.parametrize("family", ["conversation_details", "user_details"])
+def test_analytics_job_states_as_genesys_spells_them(family: str) -> None:
+    """AsyncQueryStatus.state: QUEUED, PENDING, FULFILLED, FAILED, CANCELLED, EXPIRED (SDK allowed values)."""
+    jobs = job_family(family)
+    assert jobs.job_id_of({"jobId": "j-1"}) == "j-1"
+    expected = {"QUEUED": JobState.QUEUED, "PENDING": JobState.RUNNING, "FULFILLED": JobState.SUCCEEDED,
+                "FAILED": JobState.FAILED, "CANCELLED": JobState.CANCELLED, "EXPIRED": JobState.FAILED}
+    for raw, state in expected.items():
+        outcome = jobs.outcome({"state": raw, "errorMessage": "boom" if raw == "FAILED" else None})
+        assert outcome.state is state
+        assert outcome.raw_state == raw
+    assert jobs.outcome({"state": "FAILED", "errorMessage": "boom"}).message == "boom"
+    assert jobs.status_endpoint("a/b").endswith("/details/jobs/a%2Fb")

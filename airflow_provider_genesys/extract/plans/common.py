@@ -17,6 +17,10 @@ class ExtractOptions:
     state: str = "any"
     expand: Sequence[str] = ()
     max_workers: int = 4
+    # Interval datasets (conversations, user_presence): ISO-8601 "start/end"; the others ignore it.
+    interval: str | None = None
+    poll_interval: float | None = None  # seconds between job status reads; None: 1, 2, 4 ... 15
+    job_attempts: int = 3  # analytics jobs submitted in all before a failed/expired job fails the extract
 
 
 Plan = Callable[[PageFetcher, ExtractOptions], Iterator[dict]]

@@ -56,6 +56,17 @@ ROOTS = (
     "GroupEntityListing",
     "OAuthClient",
     "OAuthClientEntityListing",
+    # issue 10: analytics details jobs, data availability, queues and wrap-up codes
+    "AsyncConversationQuery",
+    "AsyncQueryResponse",
+    "AsyncQueryStatus",
+    "AnalyticsConversationAsyncQueryResponse",
+    "DataAvailabilityResponse",
+    "AsyncUserDetailsQuery",
+    "AnalyticsUserDetailsAsyncQueryResponse",
+    "QueueEntityListing",
+    "QueueMemberEntityListing",
+    "WrapupCodeEntityListing",
 )
 PRIMITIVES = {"str", "int", "float", "bool", "datetime", "date", "object"}
 

@@ -1,0 +1,186 @@
+"""Load ``conversations`` extracts into flat SQL tables, idempotently per interval (DB-API 2, any driver).
+
+Tables (created when missing; keys are Genesys ids, so they are stable across reruns):
+
+- ``conversations`` (``conversation_id``), ``participants`` (``participant_id``), ``sessions``
+  (``session_id``), ``segments`` (``session_id``, ``segment_index``), ``metrics`` (``session_id``,
+  ``metric_index``); every child row also carries ``conversation_id``.
+
+:func:`load_conversations` deletes the rows of every conversation that started in the interval, then
+inserts the files' rows, in one transaction: a rerun (or a backfill) of an interval replaces exactly that
+interval, and a reader sees the old rows or the new ones, never a mix. Rows are inserted in batches as they
+stream from the files, so memory does not grow with the interval. The SQL is portable (SQLite,
+PostgreSQL, MariaDB/MySQL): ``VARCHAR`` keys, ISO-8601 text timestamps (``YYYY-MM-DDTHH:MM:SS.mmmZ``,
+which sort as time), no upserts. Tables are created before the transaction starts, because MySQL commits
+DDL implicitly.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from datetime import datetime, timezone
+from typing import Any
+
+from airflow_provider_genesys.extract.analytics import Interval, parse_instant, parse_interval
+from airflow_provider_genesys.extract.writer import StoragePath, iter_ndjson
+
+BATCH_ROWS = 1000
+KEY = "VARCHAR(64)"
+TIME = "VARCHAR(32)"
+
+TABLES: dict[str, tuple[str, ...]] = {
+    "conversations": (f"conversation_id {KEY} PRIMARY KEY", f"conversation_start {TIME} NOT NULL",
+                      f"conversation_end {TIME}", "originating_direction VARCHAR(16)",
+                      "division_id VARCHAR(64)", "min_mos FLOAT"),
+    "participants": (f"participant_id {KEY} PRIMARY KEY", f"conversation_id {KEY} NOT NULL",
+                     "purpose VARCHAR(32)", "participant_name VARCHAR(255)", f"user_id {KEY}"),
+    "sessions": (f"session_id {KEY} PRIMARY KEY", f"participant_id {KEY} NOT NULL",
+                 f"conversation_id {KEY} NOT NULL", "media_type VARCHAR(32)", "direction VARCHAR(16)",
+                 "ani VARCHAR(255)", "dnis VARCHAR(255)"),
+    "segments": (f"session_id {KEY} NOT NULL", "segment_index INTEGER NOT NULL",
+                 f"conversation_id {KEY} NOT NULL", "segment_type VARCHAR(32)", f"segment_start {TIME}",
+                 f"segment_end {TIME}", f"queue_id {KEY}", f"wrap_up_code {KEY}", "disconnect_type VARCHAR(32)",
+                 "PRIMARY KEY (session_id, segment_index)"),
+    "metrics": (f"session_id {KEY} NOT NULL", "metric_index INTEGER NOT NULL",
+                f"conversation_id {KEY} NOT NULL", "name VARCHAR(64)", "value BIGINT", f"emit_date {TIME}",
+                "PRIMARY KEY (session_id, metric_index)"),
+}
+CHILDREN = ("metrics", "segments", "sessions", "participants")
+
+
+def _width(table: str) -> int:
+    return len([c for c in TABLES[table] if not c.startswith("PRIMARY KEY")])
+
+
+def normal_time(value: Any) -> str | None:
+    """Any ISO-8601 instant as ``YYYY-MM-DDTHH:MM:SS.mmmZ`` (text that sorts as time); None stays None."""
+    if not value:
+        return None
+    if len(value) == 24 and value[10] == "T" and value[19] == "." and value[23] == "Z":
+        return value  # already the fixed form (what Genesys sends): skip parsing 20 timestamps a conversation
+    return _fixed(parse_instant(value))
+
+
+def _fixed(moment: datetime) -> str:
+    return moment.astimezone(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def conversation_rows(conversation: dict) -> Iterator[tuple[str, tuple]]:
+    """``(table, row)`` for one conversation record and everything inside it."""
+    cid = conversation["conversationId"]
+    divisions = conversation.get("divisionIds") or []
+    yield "conversations", (cid, normal_time(conversation["conversationStart"]),
+                            normal_time(conversation.get("conversationEnd")),
+                            conversation.get("originatingDirection"), divisions[0] if divisions else None,
+                            conversation.get("mediaStatsMinConversationMos"))
+    for participant in conversation.get("participants") or []:
+        pid = participant["participantId"]
+        yield "participants", (pid, cid, participant.get("purpose"), participant.get("participantName"),
+                               participant.get("userId"))
+        for session in participant.get("sessions") or []:
+            sid = session["sessionId"]
+            yield "sessions", (sid, pid, cid, session.get("mediaType"), session.get("direction"),
+                               session.get("ani"), session.get("dnis"))
+            for n, segment in enumerate(session.get("segments") or []):
+                yield "segments", (sid, n, cid, segment.get("segmentType"), normal_time(segment.get("segmentStart")),
+                                   normal_time(segment.get("segmentEnd")), segment.get("queueId"),
+                                   segment.get("wrapUpCode"), segment.get("disconnectType"))
+            for n, metric in enumerate(session.get("metrics") or []):
+                yield "metrics", (sid, n, cid, metric.get("name"), metric.get("value"),
+                                  normal_time(metric.get("emitDate")))
+
+
+def create_tables(connection: Any) -> None:
+    """Create the five tables where missing (committed on its own: MySQL commits DDL implicitly anyway)."""
+    cursor = connection.cursor()
+    try:
+        for table, columns in TABLES.items():
+            cursor.execute(f"CREATE TABLE IF NOT EXISTS {table} ({', '.join(columns)})")
+        connection.commit()
+    finally:
+        cursor.close()
+
+
+class _Batches:
+    """Per-table row buffers flushed with ``executemany`` every ``BATCH_ROWS`` rows."""
+
+    def __init__(self, cursor: Any, placeholder: str) -> None:
+        self.cursor = cursor
+        self.sql = {t: f"INSERT INTO {t} VALUES ({', '.join([placeholder] * _width(t))})" for t in TABLES}  # noqa: S608
+        self.rows: dict[str, list[tuple]] = {t: [] for t in TABLES}
+        self.counts = dict.fromkeys(TABLES, 0)
+
+    def add(self, table: str, row: tuple) -> None:
+        buffer = self.rows[table]
+        buffer.append(row)
+        if len(buffer) >= BATCH_ROWS:
+            self.flush(table)
+
+    def flush(self, table: str) -> None:
+        if self.rows[table]:
+            self.cursor.executemany(self.sql[table], self.rows[table])
+            self.counts[table] += len(self.rows[table])
+            self.rows[table] = []
+
+    def flush_all(self) -> None:
+        for table in TABLES:  # parents first
+            self.flush(table)
+
+
+def _records(files: Iterable[StoragePath], interval: Interval) -> Iterator[dict]:
+    for path in files:
+        for record in iter_ndjson(path):
+            if not interval.contains(parse_instant(record["conversationStart"])):
+                raise ValueError(
+                    f"{path} holds conversation {record.get('conversationId')} started at "
+                    f"{record['conversationStart']}, outside the interval {interval} being loaded; load each "
+                    "file with the interval it was extracted for."
+                )
+            yield record
+
+
+def load_conversations(
+    connection: Any, files: Iterable[StoragePath], interval: str, *, placeholder: str = "?"
+) -> dict[str, int]:
+    """Replace the interval's conversations with those of ``files`` (one transaction); rows per table."""
+    span = parse_interval(interval)
+    create_tables(connection)
+    bounds = (_fixed(span.start), _fixed(span.end))
+    where = f"conversation_start >= {placeholder} AND conversation_start < {placeholder}"
+    with _transaction(connection) as cursor:
+        for table in CHILDREN:
+            cursor.execute(
+                f"DELETE FROM {table} WHERE conversation_id IN "  # noqa: S608 (fixed names)
+                f"(SELECT conversation_id FROM conversations WHERE {where})", bounds,
+            )
+        cursor.execute(f"DELETE FROM conversations WHERE {where}", bounds)  # noqa: S608
+        batches = _Batches(cursor, placeholder)
+        for record in _records(files, span):
+            for table, row in conversation_rows(record):
+                batches.add(table, row)
+        batches.flush_all()
+    return dict(batches.counts)
+
+
+@contextmanager
+def _transaction(connection: Any) -> Iterator[Any]:
+    """A cursor inside one transaction: committed when the block ends, rolled back when it raises.
+
+    sqlite3 in Python < 3.12 opens transactions only before DML, so there we issue BEGIN ourselves.
+    """
+    manual = isinstance(connection, sqlite3.Connection)
+    if manual:
+        connection.isolation_level = None
+    cursor = connection.cursor()
+    try:
+        if manual:
+            cursor.execute("BEGIN")
+        yield cursor
+        cursor.execute("COMMIT") if manual else connection.commit()
+    except BaseException:
+        cursor.execute("ROLLBACK") if manual else connection.rollback()
+        raise
+    finally:
+        cursor.close()

@@ -1,0 +1,253 @@
+"""Analytics details jobs (Genesys' ``AnalyticsApi`` area): conversations and users, plus availability.
+
+    POST /api/v2/analytics/{conversations|users}/details/jobs           -> 202 {"jobId"}
+    GET  /api/v2/analytics/{conversations|users}/details/jobs/{jobId}   -> AsyncQueryStatus
+    GET  /api/v2/analytics/{...}/details/jobs/{jobId}/results?cursor=   -> {conversations|userDetails, cursor,
+                                                                           dataAvailabilityDate}
+    GET  /api/v2/analytics/{...}/details/jobs/availability             -> {"dataAvailabilityDate"}
+
+A job goes QUEUED -> PENDING -> FULFILLED over ``job_seconds`` of the emulator clock, or over ``job_polls``
+status reads (the same options as audit queries). Results are computed page by page from the history
+(``conversations.py``) and hold only data before the availability date (as a partial day would).
+Failures a test can script: :meth:`AnalyticsJobs.script` (FAILED / CANCELLED jobs, results that EXPIRE
+after some pages), the ``job_state`` fault (Failed/Cancelled), the ``rate_limit`` fault on submission, and
+``analytics_max_jobs``: a submission while that many jobs are unfinished gets 429 with ``Retry-After``.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from airflow_provider_genesys.testing.api import Call, json_body
+from airflow_provider_genesys.testing.clock import Clock, parse_iso
+from airflow_provider_genesys.testing.conversations import History, Position, iso_ms
+from airflow_provider_genesys.testing.errors import ApiError, bad_request, not_found
+from airflow_provider_genesys.testing.org import Org
+from airflow_provider_genesys.testing.paging import decode_cursor, encode_cursor
+from airflow_provider_genesys.testing.routing import Routing
+
+KINDS = {"conversations": "conversations", "users": "userDetails"}  # path segment -> results field
+SCRIPTABLE = ("FAILED", "CANCELLED", "EXPIRED")
+EXPIRY_MS = 86_400_000  # AsyncQueryStatus.expirationDate: a day after completion (a display value only)
+
+
+@dataclass
+class Job:
+    id: str
+    kind: str
+    start_ms: int
+    end_ms: int
+    submitted_ms: int
+    final_state: str = "FULFILLED"
+    expire_after_pages: int | None = None  # EXPIRED: results answer 404 after this many pages
+    polls: int = 0
+    pages: int = 0
+    until_ms: int = 0  # the availability date when the job ran: its results stop there
+
+
+class AnalyticsJobs:
+    """Every analytics details job of one emulator, and the availability date."""
+
+    def __init__(self, history: History, clock: Clock, *, job_seconds: float, job_polls: int | None,
+                 page_size: int, max_jobs: int | None, lag_seconds: float) -> None:
+        self.history = history
+        self.clock = clock
+        self.job_seconds = job_seconds
+        self.job_polls = job_polls
+        self.page_size = page_size
+        self.max_jobs = max_jobs
+        self.lag_seconds = lag_seconds
+        self._pinned_ms: int | None = None
+        self._jobs: dict[str, Job] = {}
+        self._script: list[tuple[str, int]] = []  # (final state, pages before expiry) for the next jobs
+        self._lock = threading.Lock()
+
+    # ---- what tests control ------------------------------------------------------------------------
+    def set_availability(self, when: float | str | datetime | None) -> None:
+        """Pin ``dataAvailabilityDate`` (epoch seconds, ISO-8601 or an aware datetime); ``None``: clock minus
+        the lag again."""
+        if when is None:
+            self._pinned_ms = None
+        elif isinstance(when, datetime):
+            self._pinned_ms = round(when.timestamp() * 1000)
+        else:
+            self._pinned_ms = round((parse_iso(when) if isinstance(when, str) else float(when)) * 1000)
+
+    def availability_ms(self) -> int:
+        if self._pinned_ms is not None:
+            return self._pinned_ms
+        return int((self.clock.now() - self.lag_seconds) * 1000) // 1000 * 1000
+
+    def script(self, state: str, count: int = 1, *, after_pages: int = 1) -> None:
+        """The next ``count`` jobs end ``state`` (FAILED/CANCELLED), or for EXPIRED are fulfilled and their
+        results disappear after ``after_pages`` pages were read."""
+        if state not in SCRIPTABLE:
+            raise ValueError(f"state must be one of {', '.join(SCRIPTABLE)}; got {state!r}")
+        with self._lock:
+            self._script += [(state, after_pages)] * count
+
+    @property
+    def jobs(self) -> list[Job]:
+        with self._lock:
+            return list(self._jobs.values())
+
+    # ---- job life --------------------------------------------------------------------------------
+    def state(self, job: Job) -> str:
+        if self.job_polls is not None:
+            done = job.polls > self.job_polls
+            progress = "PENDING" if job.polls > 1 else "QUEUED"
+        else:
+            elapsed = self.clock.now() * 1000 - job.submitted_ms
+            done = self.job_seconds <= 0 or elapsed >= self.job_seconds * 1000
+            progress = "PENDING" if elapsed >= self.job_seconds * 1000 / 3 else "QUEUED"
+        if not done:
+            return progress
+        if job.final_state == "EXPIRED":
+            return "EXPIRED" if job.expire_after_pages is not None and job.pages >= job.expire_after_pages \
+                else "FULFILLED"
+        return job.final_state
+
+    def submit(self, kind: str, call: Call) -> dict[str, Any]:
+        body = json_body(call)
+        if not isinstance(body, dict) or not isinstance(body.get("interval"), str):
+            raise bad_request("The query needs an interval, e.g. 2024-01-01T00:00:00Z/2024-01-02T00:00:00Z.")
+        try:
+            start_text, end_text = body["interval"].split("/")
+            start_ms, end_ms = (round(parse_iso(t) * 1000) for t in (start_text, end_text))
+        except ValueError:
+            raise bad_request(f"interval {body['interval']!r} is not an ISO-8601 interval start/end.") from None
+        if end_ms <= start_ms:
+            raise bad_request(f"interval {body['interval']!r} ends before it starts.")
+        with self._lock:
+            running = sum(1 for job in self._jobs.values() if self.state(job) in ("QUEUED", "PENDING"))
+            if self.max_jobs is not None and running >= self.max_jobs:
+                raise ApiError(
+                    429, "too.many.requests.retry.after",
+                    f"Too many analytics jobs: {running} are unfinished and the limit is {self.max_jobs}. "
+                    "Retry the request in [2] seconds", {"Retry-After": "2"},
+                )
+            job = Job(str(uuid.uuid4()), kind, start_ms, end_ms, int(self.clock.now() * 1000))
+            if self._script:
+                job.final_state, pages = self._script.pop(0)
+                job.expire_after_pages = pages if job.final_state == "EXPIRED" else None
+            elif call.job_state:
+                job.final_state = call.job_state.upper()
+            self._jobs[job.id] = job
+        return {"jobId": job.id}
+
+    def _job(self, kind: str, job_id: str) -> Job:
+        with self._lock:
+            job = self._jobs.get(job_id)
+        if job is None or job.kind != kind:
+            raise not_found(f"The analytics job {job_id} was not found.")
+        return job
+
+    def status(self, kind: str, job_id: str) -> dict[str, Any]:
+        job = self._job(kind, job_id)
+        with self._lock:
+            job.polls += 1
+            state = self.state(job)
+        status: dict[str, Any] = {"state": state, "submissionDate": iso_ms(job.submitted_ms)}
+        if state in ("FULFILLED", "EXPIRED", "FAILED", "CANCELLED"):
+            status["completionDate"] = iso_ms(job.submitted_ms)
+            status["expirationDate"] = iso_ms(job.submitted_ms + EXPIRY_MS)
+        if state == "FAILED":
+            status["errorMessage"] = "Injected failure: the analytics query failed"
+        return status
+
+    def results(self, kind: str, call: Call) -> dict[str, Any]:
+        job = self._job(kind, call.args[0])
+        with self._lock:
+            state = self.state(job)
+            if state == "FULFILLED" and job.pages == 0 and not job.until_ms:
+                job.until_ms = self.availability_ms()
+        if state != "FULFILLED":
+            raise not_found(f"The results of analytics job {job.id} are not available: its state is {state}.")
+        size = call.params.int("pageSize", self.page_size, 1, self.page_size)
+        after = _position(call.params.get("cursor"))
+        if kind == "conversations":
+            items, last = self._conversations(job, after, size)
+        else:
+            items, last = self._users(job, after, size)
+        with self._lock:
+            job.pages += 1
+        page: dict[str, Any] = {KINDS[kind]: items}
+        if last is not None:
+            page["cursor"] = encode_cursor(f"{last[0]}:{last[1]}")
+        page["dataAvailabilityDate"] = iso_ms(job.until_ms)
+        return page
+
+    def _conversations(self, job: Job, after: Position | None, size: int) -> tuple[list[dict], Position | None]:
+        items: list[dict[str, Any]] = []
+        last: Position | None = None
+        for position, begin, end, d in self.history.active(job.start_ms, job.end_ms, job.until_ms, after):
+            if len(items) == size:
+                return items, last
+            items.append(self.history.render(begin, end, d))
+            last = position
+        return items, None
+
+    def _users(self, job: Job, after: Position | None, size: int) -> tuple[list[dict], Position | None]:
+        agents = self.history.agents()
+        first = 0 if after is None else after[1] + 1
+        chunk = agents[first : first + size]
+        items = [self.history.user_detail(i, job.start_ms, job.end_ms, job.until_ms) for i in chunk]
+        more = first + size < len(agents)
+        return items, ((0, first + size - 1) if more else None)
+
+    # ---- handlers ----------------------------------------------------------------------------------
+    def routes(self) -> list[tuple[str, re.Pattern[str], str, Any]]:
+        """This area's route table, in ``Api.routes``' form."""
+        table: list[tuple[str, str, str, Any]] = []
+        for kind in KINDS:
+            base = f"/api/v2/analytics/{kind}/details/jobs"
+            table += [
+                ("POST", base, base, lambda call, k=kind: (202, self.submit(k, call))),
+                ("GET", f"{base}/availability", f"{base}/availability",
+                 lambda call: (200, {"dataAvailabilityDate": iso_ms(self.availability_ms())})),
+                ("GET", f"{base}/([^/]+)", f"{base}/{{jobId}}",
+                 lambda call, k=kind: (200, self.status(k, call.args[0]))),
+                ("GET", f"{base}/([^/]+)/results", f"{base}/{{jobId}}/results",
+                 lambda call, k=kind: (200, self.results(k, call))),
+            ]
+        return [(method, re.compile(f"^{pattern}$"), name, handler) for method, pattern, name, handler in table]
+
+
+def _position(cursor: str | None) -> Position | None:
+    if not cursor:
+        return None
+    day, _, k = decode_cursor(cursor).partition(":")
+    if not (day.lstrip("-").isdigit() and k.isdigit()):
+        raise bad_request(f"The cursor {cursor!r} is not valid for this job.")
+    return int(day), int(k)
+
+
+class AnalyticsArea:
+    """Routing (queues, wrap-up codes), the conversation history and the analytics jobs of one emulator."""
+
+    def __init__(self, routing: Routing, history: History, jobs: AnalyticsJobs) -> None:
+        self.routing = routing
+        self.history = history
+        self.jobs = jobs
+
+    def routes(self) -> list[tuple[str, re.Pattern[str], str, Any]]:
+        return self.routing.routes() + self.jobs.routes()
+
+
+def analytics_area(settings: Any, org: Org, clock: Clock) -> AnalyticsArea:
+    """Build the area from the emulator's ``Settings``."""
+    if settings.analytics_page_size < 1 or (settings.analytics_max_jobs or 1) < 1 or settings.data_lag_seconds < 0:
+        raise ValueError("analytics_page_size and analytics_max_jobs must be >= 1, data_lag_seconds >= 0")
+    routing = Routing(org, settings.queues, settings.wrapup_codes)
+    history = History(org, routing, settings.conversations_per_day)
+    jobs = AnalyticsJobs(
+        history, clock, job_seconds=settings.job_seconds, job_polls=settings.job_polls,
+        page_size=settings.analytics_page_size, max_jobs=settings.analytics_max_jobs,
+        lag_seconds=settings.data_lag_seconds,
+    )
+    return AnalyticsArea(routing, history, jobs)
