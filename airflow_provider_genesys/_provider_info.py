@@ -241,16 +241,15 @@ CONN_FIELDS: tuple[ConnField, ...] = (
     ConnField(
         "token_pool_size",
         "Token pool size",
-        "Access tokens of the OAuth client used in turn, each with its own rate limit (1 when empty; "
-        "client_credentials only). Raise the extract's max_workers with it.",
+        "Tokens used in turn, each with its own rate limit (1 when empty; client_credentials only).",
         "integer",
         default=1,
     ),
     ConnField(
         "org_rate_limit_per_minute",
         "Organisation requests per minute",
-        "Cap on this task's requests per minute across all its tokens, to stay within the organisation's "
-        "limits (no cap when empty).",
+        "Cap on this task's requests per minute over all its tokens, within the organisation's limits "
+        "(none when empty).",
         "integer",
     ),
 )

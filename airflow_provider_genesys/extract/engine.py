@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any, Protocol
 
 from airflow_provider_genesys.extract.fetch import ApiClient, PageFetcher, exact_passes
-from airflow_provider_genesys.extract.plans import PLANS, ExtractOptions
+from airflow_provider_genesys.extract.plans import PLANS, SNAPSHOT_DATASETS, ExtractOptions
 from airflow_provider_genesys.extract.writer import AtomicNdjsonWriter, StoragePath
 
 log = logging.getLogger(__name__)
@@ -68,7 +68,11 @@ def run_extract(
     progress = Progress(dataset, progress_interval, clock=clock, logger=logger)
     with PageFetcher(client, max_workers=options.max_workers) as fetcher, \
             AtomicNdjsonWriter(destination) as writer:
-        for record in exact_passes(fetcher, lambda: PLANS[dataset](fetcher, options), dataset):
+        def read() -> Iterator[dict]:
+            return PLANS[dataset](fetcher, options)
+
+        records = read() if dataset in SNAPSHOT_DATASETS else exact_passes(fetcher, read, dataset)
+        for record in records:
             writer.write(record)
             progress.tick(writer.records, fetcher.pages)
     progress.tick(writer.records, fetcher.pages, final=True)

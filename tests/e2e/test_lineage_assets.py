@@ -10,10 +10,10 @@ from pathlib import Path
 import pytest
 
 from airflow_provider_genesys.testing import GenesysCloudEmulator
+from tests.e2e.test_users_permissions_dag import DATASETS
 
 pytestmark = pytest.mark.e2e
 DAG_ID = "genesys_users_permissions_extract"
-DATASETS = ("users", "roles", "permissions", "divisions", "grants")
 
 
 def asset_events(database: str, base: Path) -> dict[str, tuple[str, str]]:

@@ -11,8 +11,7 @@ import pytest
 
 from airflow_provider_genesys.client import GenesysCloudClient
 from airflow_provider_genesys.extract import ExtractOptions, run_extract
-from airflow_provider_genesys.extract.database import load_extracts
-from airflow_provider_genesys.extract.plans import DATASETS
+from airflow_provider_genesys.extract.database import LOADERS, load_extracts
 from airflow_provider_genesys.extract.plans import authorization as plans_module
 from airflow_provider_genesys.extract.plans.authorization import choose_grants_plan
 from airflow_provider_genesys.settings import GenesysSettings
@@ -122,12 +121,13 @@ def test_grants_and_access_are_exact_in_every_emulator_variant(tmp_path: Path, w
         kinds = {r["subjectType"] for r in records}
         assert kinds == {"user", "group", "oauth_client", "trustee_user", "trustee_group"}
         assert any(r["divisionId"] == "*" and r["subjectType"] == "group" for r in records)
-        for dataset in DATASETS:
+        loaded = sorted({dataset for dataset, _ in LOADERS.values()})  # what the access tables come from
+        for dataset in loaded:
             if dataset != "grants":
                 extract(emu, dataset, tmp_path)
         db = sqlite3.connect(tmp_path / "g.db")
         try:
-            load_extracts(db, {dataset: tmp_path / f"{dataset}.ndjson" for dataset in DATASETS})
+            load_extracts(db, {dataset: tmp_path / f"{dataset}.ndjson" for dataset in loaded})
             access = set(db.execute("SELECT user_id, role_id, division_id, domain, entity_type, action, "
                                     "in_catalogue, via FROM access"))
             clients = set(db.execute("SELECT client_id, role_id, division_id, domain, entity_type, action, "

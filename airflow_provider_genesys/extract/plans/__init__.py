@@ -27,5 +27,8 @@ PLANS: dict[str, Plan] = {
     **ROUTING_PLANS,  # queues, wrapup_codes (extract/routing.py)
 }
 DATASETS = tuple(PLANS)
+# Datasets read from one asynchronous job's results: the job answers for a closed interval, a snapshot that
+# paging cannot shift, so they are read once (a second pass would submit a second job for nothing).
+SNAPSHOT_DATASETS = frozenset(ANALYTICS_PLANS)
 
-__all__ = ["DATASETS", "PLANS", "USER_STATES", "ExtractOptions", "Plan"]
+__all__ = ["DATASETS", "PLANS", "SNAPSHOT_DATASETS", "USER_STATES", "ExtractOptions", "Plan"]
