@@ -286,8 +286,10 @@ class Pacer:
                 self._new_window()
             if self._provisional and self._window_end is None and self._window_length is not None:
                 # An inherited window (a new token): assume it opens with this request until a reading says.
+                # A token never answered yet may have requests out already (sent blind before it inherited):
+                # they are in this same first window, so it opens with the earliest of them.
                 self._window_end = now + self._window_length
-                self._window_start_seq = self._seq
+                self._window_start_seq = self._seq if self._answered else min(self._in_flight, default=self._seq)
             full = self._allowed is not None and self._window_end is not None and self._used() >= self._allowed
             if not full:
                 permit = Permit(self._seq, waited)

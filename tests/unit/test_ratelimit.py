@@ -5,9 +5,11 @@ import pytest
 from airflow_provider_genesys.exceptions import GenesysCloudApiError
 from airflow_provider_genesys.ratelimit import (
     Pacer,
+    Permit,
     RateLimitInfo,
     RetryableFailure,
     RetryPolicy,
+    Wait,
     call_with_retries,
     pacer_for,
     parse_retry_after,
@@ -91,6 +93,25 @@ def test_pacer_starts_counting_afresh_after_waiting_for_the_reset(clock: FakeClo
     pacer.release(late, window(2, 1, 5))  # the first reading of the new window
     assert pacer.acquire(clock.sleep).waited == 0
     assert pacer.acquire(clock.sleep).waited == 5  # the new window is spent: wait again
+
+
+def test_a_token_that_inherits_its_window_while_a_blind_request_is_out_counts_that_request(
+    clock: FakeClock,
+) -> None:
+    """A pool's new token sends one request blind, then inherits the window another token learned: the blind
+    request is in the same first window, so four requests in all fit a window of four, however the answers
+    arrive (here the last one sent answers first, counted 2nd by the server)."""
+    learned = Pacer(clock=clock)
+    learned.release(learned.acquire(clock.sleep), window(4, 1, 2))
+    pacer = Pacer(clock=clock)
+    blind = pacer.try_acquire(probe=True)
+    assert isinstance(blind, Permit)
+    pacer.inherit(learned)
+    permits = [pacer.try_acquire() for _ in range(3)]
+    assert all(isinstance(permit, Permit) for permit in permits)
+    assert isinstance(pacer.try_acquire(), Wait)  # 4 out of 4 sent
+    pacer.release(permits[-1], window(4, 2, 2))
+    assert isinstance(pacer.try_acquire(), Wait)  # still 4 sent in this window: a 5th would be a 429
 
 
 def test_pacer_without_headers_never_waits(clock: FakeClock) -> None:
