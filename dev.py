@@ -41,6 +41,14 @@ def _install_fingerprint() -> str:
     return hashlib.sha256((ROOT / "pyproject.toml").read_bytes()).hexdigest()
 
 
+def _installed(extras: str) -> bool:
+    """Whether ``extras`` (or ``dev``, which includes every extra) is installed for this pyproject.toml."""
+    if not STAMP.exists():
+        return False
+    fingerprint, _, installed = STAMP.read_text().partition(" ")
+    return fingerprint == _install_fingerprint() and installed in (extras, "dev")
+
+
 def ensure_mysql_headers() -> None:
     """Airflow's mysql provider requires ``mysqlclient`` on Linux, which PyPI ships as source only: it compiles
     against the MySQL/MariaDB client headers. Install them (Debian's ``libmariadb-dev``) when we are root with
@@ -62,22 +70,28 @@ def ensure_mysql_headers() -> None:
     sys.exit(1)
 
 
-def ensure_venv() -> None:
-    """Create ``.venv`` and install the package with its dev extras (uv when it installs, else pip)."""
+def ensure_venv(extras: str = "dev") -> None:
+    """Create ``.venv`` and install the package with ``extras`` (uv when it installs, else pip).
+
+    The demo needs only ``examples`` (wheels: no compiler, no system packages); the tests need ``dev``, whose
+    mysql provider compiles mysqlclient against the MySQL/MariaDB client headers.
+    """
     if not PYTHON.exists():
         _say(f"creating virtual environment in {VENV}")
         venv.EnvBuilder(with_pip=True, clear=True).create(VENV)
-    if STAMP.exists() and STAMP.read_text() == _install_fingerprint():
+    if _installed(extras):
         return
-    _say("installing airflow-provider-genesys with Airflow 3 and the test tools (first run: about a minute)")
-    ensure_mysql_headers()
+    what = "the test tools" if extras == "dev" else "the example DAGs' SQL providers"
+    _say(f"installing airflow-provider-genesys with Airflow 3 and {what} (first run: about a minute)")
+    if extras == "dev":
+        ensure_mysql_headers()
     pip = [str(PYTHON), "-m", "pip", "--disable-pip-version-check", "-q"]
     subprocess.run([*pip, "install", "uv"], check=True)
     uv = [str(PYTHON), "-m", "uv", "pip", "install", "--python", str(PYTHON), "-q"]
-    if subprocess.run([*uv, "-e", f"{ROOT}[dev]"], check=False).returncode != 0:
+    if subprocess.run([*uv, "-e", f"{ROOT}[{extras}]"], check=False).returncode != 0:
         _say("uv could not install; falling back to pip")
-        subprocess.run([*pip, "install", "-e", f"{ROOT}[dev]"], check=True)
-    STAMP.write_text(_install_fingerprint())
+        subprocess.run([*pip, "install", "-e", f"{ROOT}[{extras}]"], check=True)
+    STAMP.write_text(f"{_install_fingerprint()} {extras}")
 
 
 def airflow_env(home: Path) -> dict[str, str]:
@@ -121,7 +135,7 @@ def run_tests(pytest_args: list[str]) -> int:
 
 def run_demo() -> int:
     """Run the users-and-permissions extract DAG on a real Airflow against the bundled emulator."""
-    ensure_venv()
+    ensure_venv("examples")
     env = airflow_env(DEMO_HOME)
     DEMO_HOME.mkdir(exist_ok=True)
     _say(f"migrating the Airflow metadata database in {DEMO_HOME}")
