@@ -17,13 +17,12 @@ DDL implicitly.
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Iterable, Iterator
-from contextlib import contextmanager
 from datetime import datetime, timezone
 from typing import Any
 
 from airflow_provider_genesys.extract.analytics import Interval, parse_instant, parse_interval
+from airflow_provider_genesys.extract.database import transaction
 from airflow_provider_genesys.extract.writer import StoragePath, iter_ndjson
 
 BATCH_ROWS = 1000
@@ -149,7 +148,7 @@ def load_conversations(
     create_tables(connection)
     bounds = (_fixed(span.start), _fixed(span.end))
     where = f"conversation_start >= {placeholder} AND conversation_start < {placeholder}"
-    with _transaction(connection) as cursor:
+    with transaction(connection) as cursor:
         for table in CHILDREN:
             cursor.execute(
                 f"DELETE FROM {table} WHERE conversation_id IN "  # noqa: S608 (fixed names)
@@ -164,23 +163,3 @@ def load_conversations(
     return dict(batches.counts)
 
 
-@contextmanager
-def _transaction(connection: Any) -> Iterator[Any]:
-    """A cursor inside one transaction: committed when the block ends, rolled back when it raises.
-
-    sqlite3 in Python < 3.12 opens transactions only before DML, so there we issue BEGIN ourselves.
-    """
-    manual = isinstance(connection, sqlite3.Connection)
-    if manual:
-        connection.isolation_level = None
-    cursor = connection.cursor()
-    try:
-        if manual:
-            cursor.execute("BEGIN")
-        yield cursor
-        cursor.execute("COMMIT") if manual else connection.commit()
-    except BaseException:
-        cursor.execute("ROLLBACK") if manual else connection.rollback()
-        raise
-    finally:
-        cursor.close()

@@ -30,7 +30,7 @@ import json
 import secrets
 import sqlite3
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from contextlib import suppress
+from contextlib import contextmanager, suppress
 from itertools import islice
 from typing import Any, TypeVar
 
@@ -261,26 +261,26 @@ def _create(cursor: Any, tables: Mapping[str, Sequence[str]]) -> None:
         cursor.execute(f"CREATE TABLE {table} ({', '.join(columns)})")
 
 
-def _replace_in_transaction(
-    connection: Any, tables: Mapping[str, Sequence[str]], fill: Callable[[Any], T], *, explicit_begin: bool
-) -> T:
-    """DROP, CREATE and fill in one transaction: for databases whose DDL is transactional."""
-    # sqlite3 opens transactions only before DML; an explicit BEGIN makes the DROP/CREATE part of it.
+@contextmanager
+def transaction(connection: Any, *, explicit_begin: bool | None = None) -> Iterator[Any]:
+    """A cursor inside one transaction: committed when the block ends, rolled back when it raises.
+
+    sqlite3 opens transactions only before DML, so for it (``explicit_begin``, default: a sqlite3
+    connection) BEGIN is issued here and DDL in the block is part of the transaction too.
+    """
+    if explicit_begin is None:
+        explicit_begin = isinstance(connection, sqlite3.Connection)
     if explicit_begin:
         connection.isolation_level = None
     cursor = connection.cursor()
     try:
         if explicit_begin:
             cursor.execute("BEGIN")
-        for table in tables:
-            cursor.execute(f"DROP TABLE IF EXISTS {table}")
-        _create(cursor, tables)
-        result = fill(cursor)
+        yield cursor
         if explicit_begin:
             cursor.execute("COMMIT")
         else:
             connection.commit()
-        return result
     except BaseException:
         if explicit_begin:
             cursor.execute("ROLLBACK")
@@ -289,6 +289,17 @@ def _replace_in_transaction(
         raise
     finally:
         cursor.close()
+
+
+def _replace_in_transaction(
+    connection: Any, tables: Mapping[str, Sequence[str]], fill: Callable[[Any], T], *, explicit_begin: bool
+) -> T:
+    """DROP, CREATE and fill in one transaction: for databases whose DDL is transactional."""
+    with transaction(connection, explicit_begin=explicit_begin) as cursor:
+        for table in tables:
+            cursor.execute(f"DROP TABLE IF EXISTS {table}")
+        _create(cursor, tables)
+        return fill(cursor)
 
 
 def _quote_mysql(name: str) -> str:
