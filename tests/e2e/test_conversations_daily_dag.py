@@ -2,9 +2,8 @@
 
 Each day is one ``airflow dags test genesys_conversations_daily <date>`` (a real DagRun of that logical
 date: data interval = that day). Airflow 3's ``airflow backfill create`` only queues runs for a scheduler,
-so a test without a scheduler runs the days itself, in order, as catch-up would. The 100,000-conversation
-week is proven through the same engine and loader in tests/unit/test_extract_conversations.py; here a
-smaller week keeps the suite fast.
+so a test without a scheduler runs the days itself, in order, as catch-up would: a week of 100,002
+conversations (14,286 a day), with a failed job, an expired one and a 429 on submission.
 """
 
 from __future__ import annotations
@@ -21,8 +20,8 @@ from airflow_provider_genesys.testing import GenesysCloudEmulator
 pytestmark = pytest.mark.e2e
 DAG_ID = "genesys_conversations_daily"
 FIRST = datetime(2026, 3, 2, tzinfo=timezone.utc)
-DAYS = 3
-PER_DAY = 500
+DAYS = 7
+PER_DAY = 14_286  # 100,002 conversations in the week
 
 
 def truth(emu: GenesysCloudEmulator, start: datetime, days: int) -> list[str]:
@@ -33,7 +32,7 @@ def truth(emu: GenesysCloudEmulator, start: datetime, days: int) -> list[str]:
 def test_daily_catch_up_with_faults_equals_ground_truth(run_dag, tmp_path: Path) -> None:
     base = tmp_path / "out"
     with GenesysCloudEmulator(users=80, seed=21, job_seconds=0, rate_limit=100_000, conversations_per_day=PER_DAY,
-                              analytics_page_size=100) as emu:
+                              analytics_page_size=1000) as emu:
         emu.analytics.jobs.set_availability(FIRST + timedelta(days=DAYS))
         emu.analytics.jobs.script("FAILED")  # the first chunk's first job
         emu.analytics.jobs.script("EXPIRED", after_pages=1)  # the next job's results vanish after a page
@@ -50,6 +49,7 @@ def test_daily_catch_up_with_faults_equals_ground_truth(run_dag, tmp_path: Path)
         db = sqlite3.connect(base / "conversations.db")
         loaded = [r[0] for r in db.execute("SELECT conversation_id FROM conversations ORDER BY conversation_id")]
         assert loaded == truth(emu, FIRST, DAYS)
+        assert len(loaded) >= 100_000
         for n in range(DAYS):
             day = FIRST + timedelta(days=n)
             folder = base / "conversations" / f"{day:%Y-%m-%d}"

@@ -1,7 +1,7 @@
 """The conversations extract and its loader against the emulator: exact per interval, whatever fails.
 
 The extract engine, the client and the SQL loader run here exactly as the operator and the example DAG
-run them, without Airflow around them (the DAG itself runs in tests/e2e on a smaller week).
+run them, without Airflow around them (the DAG itself runs the same week in tests/e2e).
 """
 
 from __future__ import annotations
