@@ -254,6 +254,7 @@ class Pacer:
         self._in_flight: set[int] = set()
         self._window_length: float | None = None  # the longest reset seen: about one window
         self._provisional = False  # the window was inherited, not yet read from this token's responses
+        self._inherited_out = False  # it was inherited while blind requests were out (they are in it)
         self._answered = False  # a response (with or without headers) came back
         self.paced_seconds = 0.0
 
@@ -285,11 +286,12 @@ class Pacer:
             if self._window_end is not None and now >= self._window_end:
                 self._new_window()
             if self._provisional and self._window_end is None and self._window_length is not None:
-                # An inherited window (a new token): assume it opens with this request until a reading says.
-                # A token never answered yet may have requests out already (sent blind before it inherited):
-                # they are in this same first window, so it opens with the earliest of them.
+                # An inherited window (a new token), or the next one after a window passed: assume it opens
+                # with this request until a reading says. A new token may have requests out already (sent
+                # blind before it inherited): they are in its first window, so that one opens with them.
                 self._window_end = now + self._window_length
-                self._window_start_seq = self._seq if self._answered else min(self._in_flight, default=self._seq)
+                first = min(self._in_flight, default=self._seq) if self._inherited_out else self._seq
+                self._window_start_seq, self._inherited_out = first, False
             full = self._allowed is not None and self._window_end is not None and self._used() >= self._allowed
             if not full:
                 permit = Permit(self._seq, waited)
@@ -332,6 +334,7 @@ class Pacer:
         with self._lock:
             if self._allowed is None and allowed is not None and length is not None:
                 self._allowed, self._window_length, self._provisional = allowed, length, True
+                self._inherited_out = bool(self._in_flight)
 
     @property
     def learned(self) -> bool:
