@@ -112,7 +112,7 @@ def test_example_dags_on_celery_with_two_workers_and_a_triggerer(
     assert runs == dict.fromkeys([*users_runs, "audit"], "success"), sorted(seen)
     print(f"deployment test: runs done {time.monotonic() - started:.0f} s after the deployment was up")
 
-    # Both workers ran tasks: the five extracts of a run are more than one worker's two slots.
+    # Both workers ran tasks: the eight extracts of a run are more than one worker's two slots.
     assert len(deployment.task_workers()) == 2, deployment.task_workers()
 
     # The sensor deferred (to the triggerer, the only component running triggers) and resumed on a worker.
