@@ -48,16 +48,11 @@ def option(
 class Settings:
     """Every emulator option: the CLI flags and the context manager's keyword arguments."""
 
-    # ---- the server ----------------------------------------------------------------------------------
+    # In --help and docs order; a new option goes at the end (or beside its area's options).
     host: str = option("127.0.0.1", "address to bind")
     port: int = option(0, "port to bind; `0` picks a free one", minimum=0)
-    latency_ms: int = option(0, "delay added to every answer, in milliseconds", minimum=0)
-    path_prefix_login: str = option("", "gateway path before `/oauth/token`, e.g. `/login`")
-    path_prefix_api: str = option("", "gateway path before `/api/v2`, e.g. `/gw`")
-    # ---- the generated org (users, authorization, groups, OAuth clients) ------------------------------
     users: int = option(200, "generated users (~85% active, ~10% inactive, ~5% deleted)", minimum=0)
     seed: int = option(1, "org seed: the same seed gives the same ids, names and grants")
-    # ---- OAuth and rate limits -----------------------------------------------------------------------
     client_id: str = option("emulator-client", "the one OAuth client id accepted", required=True)
     client_secret: str = option("emulator-secret", "its secret (a fixed test value)", required=True)
     token_ttl: int = option(
@@ -69,32 +64,21 @@ class Settings:
     rate_window: float = option(
         60.0, "rate-limit window in seconds (also for `--token-rate-limit`)", minimum=0.001
     )
+    latency_ms: int = option(0, "delay added to every answer, in milliseconds", minimum=0)
     token_rate_limit: int | None = option(
         None, "token creations allowed per window (`None`: off); then 400 `invalid_request`", minimum=1
     )
-    org_rate_limit: int | None = option(
-        None,
-        "API requests allowed per window across every token of the org (`None`: off); then 429 while the "
-        "token's own `inin-ratelimit-*` headers still show room",
-        minimum=1,
-    )
-    rate_limit_body: str = option(
-        "plain",
-        "the 429 body: `plain` (Genesys' normalised body) or `limit` (it also names the limit that refused "
-        "the request, see [Rate limits](#rate-limits))",
-        choices=("plain", "limit"),
-    )
-    # ---- asynchronous jobs (audits, analytics) -------------------------------------------------------
     job_seconds: float = option(
         2.0, "time an audit query takes Queued -> Running -> Succeeded (`0`: done when first polled)", minimum=0
     )
+    path_prefix_login: str = option("", "gateway path before `/oauth/token`")
+    path_prefix_api: str = option("", "gateway path before `/api/v2`")
     job_polls: int | None = option(
         None,
         "instead of `--job-seconds`: the number of status reads an audit query answers Queued/Running "
         "before its final state (deterministic deferral tests)",
         minimum=0,
     )
-    # ---- where Genesys publishes nothing (users, authorization) ---------------------------------------
     wildcard_grants: str = option(
         "grants",
         "what `GET /api/v2/authorization/divisions/*/grants` answers: `grants` (200 with the all-division "
@@ -117,7 +101,18 @@ class Settings:
         "`expand` values are `honoured` or `dropped` (Genesys resolves them best effort)",
         choices=("honoured", "dropped"),
     )
-    # ---- analytics and routing -----------------------------------------------------------------------
+    org_rate_limit: int | None = option(
+        None,
+        "API requests allowed per window across every token of the org (`None`: off); then 429 while the "
+        "token's own `inin-ratelimit-*` headers still show room",
+        minimum=1,
+    )
+    rate_limit_body: str = option(
+        "plain",
+        "the 429 body: `plain` (Genesys' normalised body) or `limit` (it also names the limit that refused "
+        "the request, see [Rate limits](#rate-limits))",
+        choices=("plain", "limit"),
+    )
     conversations_per_day: int = option(
         200,
         "conversations in each UTC day of the generated analytics history (see \"Analytics and routing\")",
@@ -210,19 +205,19 @@ def options_table() -> str:
     return "\n".join(rows)
 
 
-def table_in(doc: str) -> str:
-    """The options table between the markers of a document (``""`` when the markers are missing)."""
+def table_in(doc: str) -> str | None:
+    """The options table between the markers of a document (``None`` when the markers are missing)."""
     start, end = doc.find(TABLE_START), doc.find(TABLE_END)
-    return doc[start + len(TABLE_START) : end].strip("\n") if 0 <= start < end else ""
+    return doc[start + len(TABLE_START) : end].strip("\n") if 0 <= start < end else None
 
 
 def rewrite(path: Path) -> bool:
-    """Replace the table between the markers in ``path``; ``True`` when it changed."""
+    """Replace the table between the markers in ``path`` with :func:`options_table`; ``True`` if it changed."""
     doc = path.read_text(encoding="utf-8")
-    old = table_in(doc)
-    if not old:
+    if table_in(doc) is None:
         raise ValueError(f"{path} has no {TABLE_START} ... {TABLE_END} markers")
-    new = doc.replace(f"{TABLE_START}\n{old}\n{TABLE_END}", f"{TABLE_START}\n{options_table()}\n{TABLE_END}")
+    head, rest = doc.split(TABLE_START, 1)
+    new = f"{head}{TABLE_START}\n{options_table()}\n{TABLE_END}{rest.split(TABLE_END, 1)[1]}"
     path.write_text(new, encoding="utf-8")
     return new != doc
 

@@ -13,7 +13,8 @@ from pathlib import Path
 import requests
 
 from airflow_provider_genesys.testing import GenesysCloudEmulator
-from airflow_provider_genesys.testing.emulator import _parser, shown_default
+from airflow_provider_genesys.testing.emulator import _parser
+from airflow_provider_genesys.testing.options import shown_default
 
 DOCS = Path(__file__).resolve().parents[2] / "docs" / "emulator.md"
 
