@@ -19,8 +19,8 @@ import uuid
 from collections.abc import Iterator
 from typing import Any
 
-from airflow_provider_genesys.testing.org import Org
-from airflow_provider_genesys.testing.routing import Routing
+from airflow_provider_genesys.testing.org.directory import Org
+from airflow_provider_genesys.testing.org.routing import Routing
 
 DAY_MS = 86_400_000
 HOUR_MS = 3_600_000
