@@ -185,14 +185,15 @@ CONN_FIELDS: tuple[ConnField, ...] = (
     ConnField(
         "backoff_base",
         "Back-off base (s)",
-        "First wait of the exponential back-off (with jitter) after 5xx and connection errors.",
+        "First wait of the exponential back-off (with jitter) after 408/502/503/504 and connection errors.",
         "number",
         default=1.0,
     ),
     ConnField(
         "retry_non_idempotent",
-        "Retry POST/PATCH on 5xx",
-        "Also retry non-idempotent requests after 5xx or connection errors (a 429 is always retried).",
+        "Retry POST/PATCH (queries)",
+        "Treat POST/PATCH as safe to send twice (queries that only read): retried after 408/502/503/504 and "
+        "connection errors like a GET. Off, such a write fails at once (a 429 is always retried).",
         "boolean",
         default=False,
     ),
