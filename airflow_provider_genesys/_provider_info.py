@@ -192,8 +192,8 @@ CONN_FIELDS: tuple[ConnField, ...] = (
     ConnField(
         "retry_non_idempotent",
         "Retry POST/PATCH (queries)",
-        "Treat POST/PATCH as safe to send twice (queries that only read): retried after 408/502/503/504 and "
-        "connection errors like a GET. Off, such a write fails at once (a 429 is always retried).",
+        "POST/PATCH are queries, safe to send twice: retry them like a GET. Off, one that may have been "
+        "processed fails.",
         "boolean",
         default=False,
     ),
