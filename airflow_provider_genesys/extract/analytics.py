@@ -240,7 +240,9 @@ def details(
         body["orderBy"] = source.order_by
     problems: list[str] = []
     for attempt in range(1, job_attempts + 1):
-        job_id = family.job_id_of(fetcher.client.request("POST", family.submit_path, json=body))
+        # A job only reads: submitting it twice is harmless (the first expires unread), so it is retried.
+        submitted = fetcher.client.request("POST", family.submit_path, json=body, retry_non_idempotent=True)
+        job_id = family.job_id_of(submitted)
         log.info("%s job %s submitted for %s (attempt %d of %d)", family.name, job_id, interval, attempt,
                  job_attempts)
         ok, text = _wait(fetcher, source, job_id, poll, sleep)

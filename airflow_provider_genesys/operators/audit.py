@@ -89,7 +89,8 @@ class GenesysCloudAuditQueryOperator(GenesysCloudBaseOperator):
         family = job_family("audit_query")
         body = self.build_body()
         with self.hook as hook, api_errors_as_failures():
-            submitted = hook.request("POST", family.submit_path, json=body)
+            # A query only reads: a second submission is harmless (the first expires unread), so it is retried.
+            submitted = hook.request("POST", family.submit_path, json=body, retry_non_idempotent=True)
         try:
             job_id = family.job_id_of(submitted)
         except ValueError as err:

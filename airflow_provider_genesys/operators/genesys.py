@@ -54,8 +54,8 @@ class GenesysCloudApiOperator(GenesysCloudBaseOperator):
     :param paginate: follow the listing's pages and push the list of all entities (GET only).
     :param max_xcom_bytes: largest serialized result pushed to XCom; bigger fails the task and points to
         ``GenesysCloudExtractOperator``.
-    :param retry_non_idempotent: also retry POST/PATCH on 5xx and transport errors; ``None`` takes the
-        connection's ``retry_non_idempotent`` setting. 429 is always retried (it was not processed).
+    :param retry_non_idempotent: treat a POST/PATCH as safe to send twice (a query), as the retry table's
+        middle column; ``None`` takes the connection's setting. 429 is always retried (it was not processed).
     :param genesys_conn_id: the Genesys Cloud connection.
     """
 

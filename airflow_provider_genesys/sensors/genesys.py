@@ -1,7 +1,8 @@
 """Sensors that wait on Genesys Cloud: any endpoint until a check passes, or an asynchronous job to end.
 
-Both read through ``GenesysCloudHook`` (which already retries 429 and 5xx); an error that is still
-retryable after that counts as "not yet", an error that retrying cannot fix fails the task at once.
+Both read through ``GenesysCloudHook`` (which already retries 429, 502/503/504 and connection errors); an
+error that is still retryable after that counts as "not yet", an error that retrying cannot fix fails the
+task at once.
 """
 
 from __future__ import annotations
