@@ -45,6 +45,9 @@ class GenesysCloudEmulator:
     :param analytics_page_size: default and largest ``pageSize`` of analytics job results.
     :param analytics_max_jobs: unfinished analytics jobs allowed at once; one more gets 429 (``None``: no limit).
     :param data_lag_seconds: ``dataAvailabilityDate`` trails the clock by this much (see ``analytics``).
+    :param in_progress_minutes: a conversations job whose interval ended less than this many minutes before
+        the clock returns the conversations not ended at the clock in progress (no ``conversationEnd``,
+        partial segments); ``0``: every conversation is complete.
     :param path_prefix_login: gateway path in front of ``/oauth/token``.
     :param path_prefix_api: gateway path in front of ``/api/v2``.
     :param wildcard_grants: what ``GET /api/v2/authorization/divisions/*/grants`` answers: ``grants``,
@@ -84,6 +87,7 @@ class GenesysCloudEmulator:
         analytics_page_size: int = 1000,
         analytics_max_jobs: int | None = 10,
         data_lag_seconds: float = 0.0,
+        in_progress_minutes: float = 0.0,
     ) -> None:
         settings = Settings(
             users,
@@ -111,6 +115,7 @@ class GenesysCloudEmulator:
             analytics_page_size=analytics_page_size,
             analytics_max_jobs=analytics_max_jobs,
             data_lag_seconds=float(data_lag_seconds),
+            in_progress_minutes=float(in_progress_minutes),
         )
         self._backend = Backend(settings)
         self.settings = settings
@@ -265,6 +270,8 @@ _OPTIONS: dict[str, tuple[Any, str]] = {
     "analytics_page_size": (int, "default and largest pageSize of analytics job results"),
     "analytics_max_jobs": (int, "unfinished analytics jobs allowed at once; one more gets 429 with Retry-After"),
     "data_lag_seconds": (float, "dataAvailabilityDate trails the clock by this many seconds"),
+    "in_progress_minutes": (float, "conversations jobs of an interval that ended less than this many minutes "
+                            "before the clock return conversations not ended yet in progress (0: never)"),
 }
 
 

@@ -85,6 +85,7 @@ class Settings:
     analytics_page_size: int = 1000
     analytics_max_jobs: int | None = 10
     data_lag_seconds: float = 0.0
+    in_progress_minutes: float = 0.0
 
 
 class Backend:
