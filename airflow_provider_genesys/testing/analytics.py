@@ -8,8 +8,9 @@
 
 A job goes QUEUED -> PENDING -> FULFILLED over ``job_seconds`` of the emulator clock, or over ``job_polls``
 status reads (the same options as audit queries). Results are computed page by page from the history
-(``conversations.py``) and hold only data before the availability date (as a partial day would). With ``in_progress_minutes``, a job whose interval ended less than that before the
-clock shows the conversations not ended at the clock in progress (no ``conversationEnd``, partial segments).
+(``conversations.py``) and hold only data before the availability date (as a partial day would). With
+``in_progress_minutes``, a job whose interval ended less than that before the clock shows the conversations
+not ended at the clock in progress (no ``conversationEnd``, partial segments).
 Failures a test can script: :meth:`AnalyticsJobs.script` (FAILED / CANCELLED jobs, results that EXPIRE
 after some pages), the ``job_state`` fault (Failed/Cancelled), the ``rate_limit`` fault on submission, and
 ``analytics_max_jobs``: a submission while that many jobs are unfinished gets 429 with ``Retry-After``.
