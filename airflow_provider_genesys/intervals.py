@@ -97,7 +97,9 @@ def checked(start: datetime, end: datetime, what: str) -> Interval:
 def _utc(moment: datetime) -> datetime:
     if moment.tzinfo is None:
         return moment.replace(tzinfo=timezone.utc)
-    return moment.astimezone(timezone.utc)
+    utc = moment.astimezone(timezone.utc)  # a plain datetime, also from pendulum's subclass
+    return datetime(utc.year, utc.month, utc.day, utc.hour, utc.minute, utc.second, utc.microsecond,
+                    tzinfo=timezone.utc)
 
 
 def previous_utc_day(moment: datetime) -> Interval:
