@@ -103,3 +103,19 @@ def test_sensor_resumes_from_trigger_events_and_rejects_bad_input() -> None:
         GenesysCloudDataAvailabilitySensor(task_id="x", source="chats")
     with pytest.raises(AirflowFailException, match="not an ISO-8601 interval"):
         GenesysCloudDataAvailabilitySensor(task_id="x", interval="today").poke({})
+
+
+def test_sensor_and_trigger_also_wait_for_the_interval_to_settle(emu, loop_sleeps) -> None:
+    """Data available is not enough: the interval must have ended settle_minutes ago (default 60)."""
+    emu.analytics.jobs.set_availability("2099-01-01T00:00:00Z")
+    recent = f"{iso_in(-7200)}/{iso_in(-600)}"  # ended ten minutes ago
+    assert GenesysCloudDataAvailabilitySensor(task_id="wait", interval=recent).poke({}) is False
+    done = GenesysCloudDataAvailabilitySensor(task_id="wait", interval=recent, settle_minutes=5).poke({})
+    assert isinstance(done, PokeReturnValue)
+    assert done.is_done
+    (early,) = collect(GenesysCloudDataAvailabilityTrigger(target=iso_in(-600), settled=iso_in(3000), end_time=1.0))
+    assert early["status"] == "timeout"  # available, but not settled before the deadline
+    (settled,) = collect(GenesysCloudDataAvailabilityTrigger(target=iso_in(-600), settled=iso_in(-300)))
+    assert settled["status"] == "success"
+    with pytest.raises(ValueError, match="settle_minutes must be >= 0"):
+        GenesysCloudDataAvailabilitySensor(task_id="wait", settle_minutes=-1)
