@@ -21,9 +21,9 @@ from collections.abc import Iterable, Iterator
 from datetime import datetime, timezone
 from typing import Any
 
-from airflow_provider_genesys.extract.analytics import Interval, parse_instant, parse_interval
 from airflow_provider_genesys.extract.database import transaction
 from airflow_provider_genesys.extract.writer import StoragePath, iter_ndjson
+from airflow_provider_genesys.intervals import Interval, parse_instant, parse_interval
 
 BATCH_ROWS = 1000
 KEY = "VARCHAR(64)"

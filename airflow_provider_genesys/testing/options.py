@@ -138,6 +138,13 @@ class Settings:
         "`emu.analytics.jobs.set_availability(...)`)",
         minimum=0,
     )
+    in_progress_minutes: float = option(
+        0.0,
+        "a conversations job whose interval ended less than this many minutes before the clock returns the "
+        "conversations not ended at the clock in progress (no `conversationEnd`, partial segments); `0`: every "
+        "conversation is complete",
+        minimum=0,
+    )
 
     def __post_init__(self) -> None:
         """Check every value against its declaration; a float option given an int becomes a float."""

@@ -21,10 +21,11 @@ ROOT = Path(__file__).resolve().parents[2] / PACKAGE
 
 # The API-client core (docs/architecture.md): usable without Airflow installed.
 CORE = (
-    "regions", "settings", "auth", "ratelimit", "retrypolicy", "paging", "transport", "client", "exceptions", "jobs",
+    "regions", "settings", "auth", "ratelimit", "retrypolicy", "intervals", "paging", "transport", "client",
+    "exceptions", "jobs",
     "extract",
 )
-HOOKS = ("hooks", "lineage", "_compat", "_provider_info")  # the Airflow glue the faces stand on
+HOOKS = ("hooks", "lineage", "_compat", "_provider_info", "data_interval")  # the Airflow glue the faces stand on
 FACES = ("operators", "sensors", "triggers")  # what DAGs use; they may use each other
 TESTING = "testing"  # the emulator: runtime modules never import it
 LAYERS = {**dict.fromkeys(CORE, 0), **dict.fromkeys(HOOKS, 1), **dict.fromkeys(FACES, 2)}

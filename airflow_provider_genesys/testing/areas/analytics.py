@@ -8,7 +8,9 @@
 
 A job goes QUEUED -> PENDING -> FULFILLED over ``job_seconds`` of the emulator clock, or over ``job_polls``
 status reads (the same options as audit queries). Results are computed page by page from the history
-(``org/conversations.py``) and hold only data before the availability date (as a partial day would).
+(``org/conversations.py``) and hold only data before the availability date (as a partial day would). With
+``in_progress_minutes``, a job whose interval ended less than that before the clock shows the conversations
+not ended at the clock in progress (no ``conversationEnd``, partial segments).
 Failures a test can script: :meth:`AnalyticsJobs.script` (FAILED / CANCELLED jobs, results that EXPIRE
 after some pages), the ``job_state`` fault (Failed/Cancelled), the ``rate_limit`` fault on submission, and
 ``analytics_max_jobs``: a submission while that many jobs are unfinished gets 429 with ``Retry-After``.
@@ -45,13 +47,15 @@ class Job:
     polls: int = 0
     pages: int = 0
     until_ms: int = 0  # the availability date when the job ran: its results stop there
+    as_of_ms: int = 0  # in_progress_minutes: conversations not ended at this instant are in progress; 0: none
 
 
 class AnalyticsJobs:
     """Every analytics details job of one emulator, and the availability date."""
 
     def __init__(self, history: History, clock: Clock, *, job_seconds: float, job_polls: int | None,
-                 page_size: int, max_jobs: int | None, lag_seconds: float) -> None:
+                 page_size: int, max_jobs: int | None, lag_seconds: float, in_progress_minutes: float = 0.0
+                 ) -> None:
         self.history = history
         self.clock = clock
         self.job_seconds = job_seconds
@@ -59,6 +63,7 @@ class AnalyticsJobs:
         self.page_size = page_size
         self.max_jobs = max_jobs
         self.lag_seconds = lag_seconds
+        self.in_progress_ms = int(in_progress_minutes * 60_000)
         self._pinned_ms: int | None = None
         self._jobs: dict[str, Job] = {}
         self._script: list[tuple[str, int]] = []  # (final state, pages before expiry) for the next jobs
@@ -163,6 +168,9 @@ class AnalyticsJobs:
             state = self.state(job)
             if state == "FULFILLED" and job.pages == 0 and not job.until_ms:
                 job.until_ms = self.availability_ms()
+                now_ms = int(self.clock.now() * 1000)
+                if now_ms - job.end_ms < self.in_progress_ms:  # a recent interval: show it as of now
+                    job.as_of_ms = now_ms
         if state != "FULFILLED":
             raise not_found(f"The results of analytics job {job.id} are not available: its state is {state}.")
         size = call.params.int("pageSize", self.page_size, 1, self.page_size)
@@ -185,7 +193,8 @@ class AnalyticsJobs:
         for position, begin, end, d in self.history.active(job.start_ms, job.end_ms, job.until_ms, after):
             if len(items) == size:
                 return items, last
-            items.append(self.history.render(begin, end, d))
+            conversation = self.history.render(begin, end, d)
+            items.append(self.history.as_of(conversation, job.as_of_ms) if job.as_of_ms else conversation)
             last = position
         return items, None
 
@@ -220,7 +229,7 @@ class AnalyticsApi:
         self.jobs = AnalyticsJobs(
             context.history, context.clock, job_seconds=settings.job_seconds, job_polls=settings.job_polls,
             page_size=settings.analytics_page_size, max_jobs=settings.analytics_max_jobs,
-            lag_seconds=settings.data_lag_seconds,
+            lag_seconds=settings.data_lag_seconds, in_progress_minutes=settings.in_progress_minutes,
         )
 
     def routes(self) -> list[Route]:
