@@ -99,6 +99,8 @@ def read_csv(text: IO[str], rel: str) -> Iterator[DesiredRow]:
     reader = csv.reader(text)
     try:
         header = next(reader)
+        while not any(cell.strip() for cell in header):  # blank lines before the header
+            header = next(reader)
     except StopIteration:
         raise DesiredTableError(
             f"The desired file is empty: its first line must name the columns ({', '.join(spec.columns)})"
@@ -199,7 +201,7 @@ def _columns(header: Sequence[str], spec: Relation, what: str = "The desired fil
         if name and name in seen:
             raise DesiredTableError(f"{what} names the column {name!r} twice: keep one")
         seen.add(name)
-    _require(spec, seen, what)
+    _require(spec, names, what)
     return names
 
 
