@@ -88,6 +88,7 @@ class UserIndex:
     external: dict[str, str] = field(default_factory=dict)  # external key -> id (only with user_key)
     authority: str | None = None
     suggest: bool = True
+    _locals: dict[str, str] = field(default_factory=dict, repr=False)  # local part -> email (suggestions)
 
     @classmethod
     def of(cls, users: Iterable[Mapping], *, user_key: str = "id_or_email",
@@ -145,8 +146,13 @@ class UserIndex:
     def _closest(self, lowered: str) -> str:
         if not self.suggest:
             return ""
-        close = difflib.get_close_matches(lowered, list(self.email), n=SUGGESTIONS, cutoff=0.6)
-        return f" (closest: {', '.join(repr(c) for c in close)})" if close else ""
+        # Compare the parts before @: whole addresses of one domain all look alike to difflib.
+        if not self._locals:
+            for email in self.email:
+                self._locals.setdefault(email.partition("@")[0], email)
+        local = lowered.partition("@")[0]
+        close = difflib.get_close_matches(local, list(self._locals), n=SUGGESTIONS, cutoff=0.6)
+        return f" (closest: {', '.join(repr(self._locals[c]) for c in close)})" if close else ""
 
 
 def parse_user_key(user_key: str) -> str | None:

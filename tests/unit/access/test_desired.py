@@ -38,7 +38,8 @@ def test_byte_order_mark_windows_line_endings_case_and_spaces_are_tolerated(data
 
 def test_quoted_values_with_commas_and_newlines():
     (row,) = rows_of(b'subject,role,division\nann@example.com,"Supervisor, EMEA","Sales\nWest"\n')
-    assert row["role"] == "Supervisor, EMEA" and row["division"] == "Sales\nWest"
+    assert row["role"] == "Supervisor, EMEA"
+    assert row["division"] == "Sales\nWest"
 
 
 def test_missing_column_names_the_missing_and_the_present_columns():
@@ -57,7 +58,7 @@ def test_an_empty_file_is_refused(data):
 
 
 def test_a_header_without_rows_is_refused_unless_allowed():
-    with pytest.raises(DesiredTableError, match="no rows.*allow_empty=True"):
+    with pytest.raises(DesiredTableError, match=r"no rows.*allow_empty=True"):
         rows_of(b"subject,role,division\n")
     assert rows_of(b"subject,role,division\n", allow_empty=True) == []
 
@@ -65,12 +66,13 @@ def test_a_header_without_rows_is_refused_unless_allowed():
 def test_blank_values_are_empty_strings_and_blank_lines_are_skipped():
     rows = rows_of(b"subject,role,division,subject_type\nann@example.com,,Sales,\n,,,\n\nbob@example.com,Employee\n")
     assert [r.number for r in rows] == [1, 2]
-    assert rows[0]["role"] == "" and rows[0]["subject_type"] == "user"
+    assert rows[0]["role"] == ""
+    assert rows[0]["subject_type"] == "user"
     assert rows[1]["division"] == ""  # a short row: the resolver reports the blank
 
 
 def test_a_row_with_more_cells_than_columns_says_to_quote():
-    with pytest.raises(DesiredTableError, match="Row 1 .* 4 cells .* quote values"):
+    with pytest.raises(DesiredTableError, match=r"Row 1 .* 4 cells .* quote values"):
         rows_of(b"subject,role,division\nann@example.com,Supervisor,Sales,West\n")
 
 
@@ -119,7 +121,8 @@ def test_unknown_relation_and_format_list_the_choices():
         rows_of(b"a\n", rel="roles")
     with pytest.raises(DesiredTableError, match="format='csv'"):
         format_of("s3://bucket/desired.xlsx")
-    assert format_of("s3://b/desired.CSV.gz") == "csv" and format_of("/x/rows.jsonl") == "ndjson"
+    assert format_of("s3://b/desired.CSV.gz") == "csv"
+    assert format_of("/x/rows.jsonl") == "ndjson"
 
 
 def test_errors_belong_to_the_provider_family():

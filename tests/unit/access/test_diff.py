@@ -10,7 +10,7 @@ from airflow_provider_genesys.access.diff import Change, Scope, diff
 from airflow_provider_genesys.access.errors import DesiredTableError
 from airflow_provider_genesys.access.names import DesiredItem
 from airflow_provider_genesys.access.state import CurrentState
-from tests.unit.access.org import ANN, BOB, CAT, CLIENT, DAN, EVE, FAY, grants_state
+from tests.unit.access.org import ANN, BOB, CAT, CLIENT, DAN, EVE, grants_state
 
 
 def item(row, subject, role, division, kind="user"):
@@ -49,7 +49,8 @@ def test_rows_outside_the_managed_roles_are_ignored_with_a_warning():
     result = diff([item(1, ANN, "r-emp", "d-sales")], grants_state(), Scope(frozenset({"r-qe"}), "add_only"))
     assert result.changes == []
     (notice,) = result.notices
-    assert notice.kind == "out_of_scope" and notice.examples == ["row 1: role r-emp is not managed"]
+    assert notice.kind == "out_of_scope"
+    assert notice.examples == ["row 1: role r-emp is not managed"]
 
 
 def test_a_grant_held_through_a_group_is_never_removed_and_a_desired_one_is_flagged():
@@ -111,7 +112,7 @@ def test_user_state_sets_only_what_differs_and_refuses_contradictions():
                    DesiredItem(3, DAN, "user", ("active",))], current, Scope())
     assert result.changes == [Change("set", ANN, "user", ("inactive",), "row 1 of the desired table", 1)]
     assert [n.kind for n in result.notices] == ["deleted_user"]
-    with pytest.raises(DesiredTableError, match="Rows 1 and 2 ask for .* both inactive and active: keep one"):
+    with pytest.raises(DesiredTableError, match=r"Rows 1 and 2 ask for .* both inactive and active: keep one"):
         diff([DesiredItem(1, ANN, "user", ("inactive",)), DesiredItem(2, ANN, "user", ("active",))], current, Scope())
 
 
@@ -146,7 +147,7 @@ def random_case(rng: random.Random):
     current.add_group_members([{"groupId": rng.choice(groups), "userId": u} for u, _ in rng.sample(users, 8)])
     subjects = [(u, "user") for u, s in users if s != "deleted"] + [(g, "group") for g in groups]
     for _ in range(rng.randint(0, 60)):
-        subject, kind = rng.choice(subjects + [("client", "oauth_client")])
+        subject, kind = rng.choice([*subjects, ("client", "oauth_client")])
         current.add_grant({"subjectId": subject, "subjectType": kind, "roleId": rng.choice(roles),
                            "divisionId": rng.choice(divisions)})
     items = [DesiredItem(row, *rng.choice(subjects), (rng.choice(roles), rng.choice(divisions)))

@@ -19,8 +19,10 @@ def item(row, subject, role, division, kind="user"):
     return DesiredItem(row, subject, kind, (role, division))
 
 
-def violations(items, scope=Scope(), rails=Guardrails(), protected=NONE, current=None):
+def violations(items, scope=None, rails=None, protected=NONE, current=None):
     current = current or grants_state()
+    scope = scope or Scope()
+    rails = rails or Guardrails()
     try:
         check(diff(items, current, scope), current, rails, protected)
     except GuardrailError as err:
@@ -31,7 +33,7 @@ def violations(items, scope=Scope(), rails=Guardrails(), protected=NONE, current
 def many_holders(n):
     grants = [(uid(100 + i), "user", role, "d-home") for i in range(n) for role in ("r-sup", "r-emp")]
     users = [{"id": uid(100 + i), "state": "active"} for i in range(n)] + [{"id": ANN, "state": "active"}]
-    return grants_state(grants=grants + [(ANN, "user", "r-emp", "d-home")], members=[], users=users)
+    return grants_state(grants=[*grants, (ANN, "user", "r-emp", "d-home")], members=[], users=users)
 
 
 def test_a_quiet_plan_passes():
