@@ -18,7 +18,7 @@ import codecs
 import csv
 import io
 import json
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import IO, Any
 
@@ -88,9 +88,16 @@ def read_file(file: IO[Any], rel: str, fmt: str, *, allow_empty: bool = False) -
     """Rows of a CSV or NDJSON file object (binary or text; a UTF-8 byte-order mark is dropped)."""
     if fmt not in FORMATS:
         raise DesiredTableError(f"Unknown format {fmt!r}: use 'csv' or 'ndjson'")
-    text = _text(file)
-    rows = read_csv(text, rel) if fmt == "csv" else read_ndjson(text, rel)
-    return _not_empty(rows, allow_empty, "The desired file")
+    relation(rel)
+
+    def generate() -> Iterator[DesiredRow]:
+        text, detach = _text(file)
+        try:
+            yield from read_csv(text, rel) if fmt == "csv" else read_ndjson(text, rel)
+        finally:
+            detach()
+
+    return _not_empty(generate(), allow_empty, "The desired file")
 
 
 def read_csv(text: IO[str], rel: str) -> Iterator[DesiredRow]:
@@ -184,14 +191,16 @@ def read_sql(
 # -- helpers ---------------------------------------------------------------------------------------------
 
 
-def _text(file: IO[Any]) -> IO[str]:
-    """A text view of ``file`` that drops a UTF-8 byte-order mark and keeps CSV's line endings to csv."""
-    if isinstance(file, io.TextIOBase):
-        return file
-    probe = file.read(0)
-    if isinstance(probe, str):
-        return file
-    return codecs.getreader("utf-8-sig")(file, errors="strict")  # type: ignore[return-value]
+def _text(file: IO[Any]) -> tuple[IO[str], Callable[[], object]]:
+    """A text view of ``file`` that drops a UTF-8 byte-order mark and leaves line endings to the csv module,
+    and how to let go of it without closing the caller's file."""
+    if isinstance(file, io.TextIOBase) or isinstance(file.read(0), str):
+        return file, lambda: None
+    try:
+        wrapper = io.TextIOWrapper(file, encoding="utf-8-sig", newline="")  # type: ignore[arg-type]
+    except (AttributeError, TypeError, io.UnsupportedOperation):  # not a buffered binary file: slower, same text
+        return codecs.getreader("utf-8-sig")(file, errors="strict"), lambda: None  # type: ignore[return-value]
+    return wrapper, wrapper.detach
 
 
 def _columns(header: Sequence[str], spec: Relation, what: str = "The desired file") -> list[str]:

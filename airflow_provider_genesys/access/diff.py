@@ -26,6 +26,7 @@ from airflow_provider_genesys.access.state import CurrentState, Target
 
 Mode = Literal["sync", "add_only"]
 MODES = ("sync", "add_only")
+Desired = dict[tuple[str, ...], int]  # (subject, *target) -> the row that first asked for it
 EXAMPLES = 20  # rows a warning quotes; its count says how many there are
 # What a target's managed key is called in reasons, per relation.
 SCOPE_KIND = {"grants": "role", "group_members": "group", "queue_members": "queue", "user_state": "user"}
@@ -118,12 +119,17 @@ def diff(
     scope: Scope,
     label: Callable[[str], str] = str,
 ) -> Diff:
-    """The changes that make ``current`` equal ``items`` within ``scope``; ``items`` is read once."""
+    """The changes that make ``current`` equal ``items`` within ``scope``; ``items`` is read once.
+
+    The desired state is kept as one flat dict ``(subject, *target) -> first row``: the ids in it are the
+    name indexes' own strings, so a desired grant costs a tuple and a dict entry, whatever the file's size.
+    """
     notices = {kind: Notice(kind, message) for kind, message in NOTICES.items()}
-    desired: dict[str, dict[Target, int]] = {}
-    kinds: dict[str, str] = {}
+    desired: Desired = {}
+    groups: set[str] = set()  # subjects of type group (everything else in a table is a user)
     named: set[str] = set()
     rows = 0
+    states = current.relation == "user_state"
     for item in items:
         rows += 1
         if item.subject_type == "user":
@@ -131,38 +137,41 @@ def diff(
             if state == "deleted":
                 notices["deleted_user"].note(f"row {item.row}: {label(item.subject)}")
                 continue
-            if state == "inactive" and current.relation != "user_state":
+            if state == "inactive" and not states:
                 notices["inactive_user"].note(f"row {item.row}: {label(item.subject)}")
-        key = item.target[0] if current.relation != "user_state" else item.subject
+        else:
+            groups.add(item.subject)
+        key = item.subject if states else item.target[0]
         if scope.managed is not None and key not in scope.managed:
             notices["out_of_scope"].note(
                 f"row {item.row}: {SCOPE_KIND[current.relation]} {label(key)} is not managed")
             continue
-        held = desired.setdefault(item.subject, {})
-        kinds[item.subject] = item.subject_type
         named.add(key)
-        if item.target in held:
-            notices["duplicate"].note(f"row {item.row} repeats row {held[item.target]}")
+        entry = (item.subject, *item.target)
+        first = desired.get(entry)
+        if first is not None:
+            notices["duplicate"].note(f"row {item.row} repeats row {first}")
             continue
-        if current.relation == "user_state" and held:
-            (other, first), = held.items()
-            raise DesiredTableError(
-                f"Rows {first} and {item.row} ask for {label(item.subject)} to be both {other[0]} and "
-                f"{item.target[0]}: keep one"
-            )
-        held[item.target] = item.row
+        if states:
+            other = "active" if item.target[0] == "inactive" else "inactive"
+            if (item.subject, other) in desired:
+                raise DesiredTableError(
+                    f"Rows {desired[(item.subject, other)]} and {item.row} ask for {label(item.subject)} to be "
+                    f"both {other} and {item.target[0]}: keep one"
+                )
+        desired[entry] = item.row
     managed = scope.managed if scope.managed is not None else frozenset(named)
-    if current.relation == "user_state":
-        changes, managed_held = _set_changes(desired, kinds, current, label)
+    if states:
+        changes, managed_held = _set_changes(desired, current)
     else:
-        changes, managed_held = _membership_changes(desired, kinds, current, managed, scope, label, notices)
+        changes, managed_held = _membership_changes(desired, groups, current, managed, scope, label, notices)
     return Diff(current.relation, scope, frozenset(managed), changes,
                 [n for n in notices.values() if n.count], managed_held, rows)
 
 
 def _membership_changes(
-    desired: Mapping[str, Mapping[Target, int]],
-    kinds: Mapping[str, str],
+    desired: Desired,
+    groups: set[str],
     current: CurrentState,
     managed: frozenset[str],
     scope: Scope,
@@ -171,30 +180,29 @@ def _membership_changes(
 ) -> tuple[list[Change], int]:
     what = SCOPE_KIND[current.relation]
     adds: list[Change] = []
-    for subject in sorted(desired):
-        held = current.held.get(subject, set())
-        for target, row in sorted(desired[subject].items(), key=lambda kv: kv[1]):
-            if target in held:
-                continue
-            adds.append(Change("add", subject, kinds[subject], target, f"row {row} of the desired table", row))
-            if current.relation == "grants" and kinds[subject] == "user":
-                groups = current.inherited(subject, target)
-                if groups:
-                    notices["inherited"].note(
-                        f"row {row}: {label(subject)} already holds {label(target[0])} on "
-                        f"{label(target[1])} through group {', '.join(label(g) for g in groups)}")
+    missing = [(entry, row) for entry, row in desired.items() if entry[1:] not in current.held.get(entry[0], ())]
+    missing.sort(key=lambda kv: (kv[0][0], kv[1]))  # only what is missing: the held rest is never copied
+    for entry, row in missing:
+        subject, target = entry[0], entry[1:]
+        kind = "group" if subject in groups else "user"
+        adds.append(Change("add", subject, kind, target, f"row {row} of the desired table", row))
+        if current.relation == "grants" and kind == "user":
+            through = current.inherited(subject, target)
+            if through:
+                notices["inherited"].note(
+                    f"row {row}: {label(subject)} already holds {label(target[0])} on "
+                    f"{label(target[1])} through group {', '.join(label(g) for g in through)}")
     removes: list[Change] = []
     managed_held = 0
     for subject in sorted(current.held):
         kind = current.subject_types.get(subject, "unknown")
         if kind not in ("user", "group") or current.user_states.get(subject) == "deleted":
             continue  # subjects a table cannot name are invisible to the sync
-        wanted = desired.get(subject, {})
         for target in sorted(current.held[subject]):
             if target[0] not in managed:
                 continue
             managed_held += 1
-            if target not in wanted and scope.mode == "sync":
+            if scope.mode == "sync" and (subject, *target) not in desired:
                 removes.append(Change(
                     "remove", subject, kind, target,
                     f"holds managed {what} {label(target[0])}"
@@ -203,15 +211,9 @@ def _membership_changes(
     return adds + removes, managed_held
 
 
-def _set_changes(
-    desired: Mapping[str, Mapping[Target, int]],
-    kinds: Mapping[str, str],
-    current: CurrentState,
-    label: Callable[[str], str],
-) -> tuple[list[Change], int]:
+def _set_changes(desired: Desired, current: CurrentState) -> tuple[list[Change], int]:
     changes = []
-    for subject in sorted(desired):
-        ((target, row),) = desired[subject].items()
-        if target not in current.held.get(subject, set()):
-            changes.append(Change("set", subject, kinds[subject], target, f"row {row} of the desired table", row))
+    for (subject, state), row in sorted(desired.items()):
+        if (state,) not in current.held.get(subject, ()):
+            changes.append(Change("set", subject, "user", (state,), f"row {row} of the desired table", row))
     return changes, len(desired)

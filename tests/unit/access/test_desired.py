@@ -145,3 +145,20 @@ def test_rows_are_streamed_not_read_whole():
     rows = read_file(file, "grants", "csv")
     next(rows)
     assert file.tell() < len(body) // 10
+
+
+def test_the_callers_file_stays_open_and_a_plain_reader_works_too():
+    file = io.BytesIO(b"user,state\r\nann@example.com,inactive\r\n")
+    assert [r.values for r in read_file(file, "user_state", "csv")] == [{"user": "ann@example.com",
+                                                                          "state": "inactive"}]
+    assert not file.closed
+
+    class Unbuffered:  # only read(): what some file-likes offer
+        def __init__(self, data: bytes) -> None:
+            self.inner = io.BytesIO(data)
+
+        def read(self, size: int = -1) -> bytes:
+            return self.inner.read(size)
+
+    rows = list(read_file(Unbuffered("\ufeffuser,state\r\nann@example.com,active\r\n".encode()), "user_state", "csv"))
+    assert rows[0].values == {"user": "ann@example.com", "state": "active"}
