@@ -30,7 +30,7 @@ from pathlib import Path
 from airflow_provider_genesys.access.desired import read_file
 from airflow_provider_genesys.access.guardrails import Guardrails
 from airflow_provider_genesys.access.names import Directory, NameIndex, UserIndex
-from airflow_provider_genesys.access.plan import dumps
+from airflow_provider_genesys.access.plan import write
 from airflow_provider_genesys.access.planner import plan_access
 from airflow_provider_genesys.access.state import CurrentState
 
@@ -104,7 +104,8 @@ def main() -> None:
                                        managed=[r["name"] for r in ROLES], mode=mode,
                                        rails=Guardrails(max_removals=None, max_removal_fraction=None,
                                                         allow_roleless=True))
-                    dumps(made)
+                    with (Path(folder) / "plan.json").open("w") as out:
+                        write(made, out)
 
             read_mib, read_s = peak(read)
             size = path.stat().st_size / 2**20

@@ -10,11 +10,12 @@ id, a plan from another org; it is not a signature: whoever can write the plan's
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import IO, Any
 
 from airflow_provider_genesys.access.diff import Change, Diff
 from airflow_provider_genesys.access.errors import PlanError
@@ -87,18 +88,32 @@ def change_record(change: Change, fields: tuple[str, ...], label: Callable[[str]
 
 
 def checksum(document: Mapping[str, Any]) -> str:
-    canonical = json.dumps(document, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-    return "sha256:" + hashlib.sha256(canonical.encode()).hexdigest()
+    """sha256 of the canonical JSON of everything but the checksum, fed a change at a time."""
+    digest = hashlib.sha256()
+    head = {k: v for k, v in document.items() if k != "changes"}
+    digest.update(json.dumps(head, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode())
+    for change in document.get("changes") or ():
+        digest.update(b"\n" + json.dumps(change, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode())
+    return "sha256:" + digest.hexdigest()
 
 
-def dumps(plan: Plan) -> str:
-    """The plan as JSON (one change per line, so a diff of two plans or a reviewer's eye can follow it)."""
+def write(plan: Plan, file: IO[str]) -> None:
+    """Write the plan as JSON to a text file, a change at a time (one per line, so a reviewer's eye or a
+    diff of two plans can follow it; a plan of 100,000 changes is never one string in memory)."""
     document = plan.document()
     head = {k: v for k, v in document.items() if k != "changes"}
     head["checksum"] = checksum(document)
-    lines = ",\n".join(json.dumps(c, ensure_ascii=False) for c in plan.changes)
-    text = json.dumps(head, indent=1, ensure_ascii=False)
-    return text[:-2] + ',\n "changes": [\n' + lines + ("\n" if lines else "") + " ]\n}\n"
+    file.write(json.dumps(head, indent=1, ensure_ascii=False)[:-2] + ',\n "changes": [')
+    for n, change in enumerate(plan.changes):
+        file.write(("\n" if n == 0 else ",\n") + json.dumps(change, ensure_ascii=False))
+    file.write("\n ]\n}\n" if plan.changes else "]\n}\n")
+
+
+def dumps(plan: Plan) -> str:
+    """The plan as the JSON :func:`write` writes."""
+    out = io.StringIO()
+    write(plan, out)
+    return out.getvalue()
 
 
 def loads(text: str | bytes, *, org_id: str) -> Plan:
