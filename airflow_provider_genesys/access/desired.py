@@ -63,12 +63,10 @@ class DesiredRow:
 
 def relation(name: str) -> Relation:
     """The relation called ``name``, or an error listing the ones there are."""
-    try:
-        return RELATIONS[name]
-    except KeyError:
-        raise DesiredTableError(
-            f"Unknown relation {name!r}: use one of {', '.join(sorted(RELATIONS))}"
-        ) from None
+    spec = RELATIONS.get(name)
+    if spec is None:
+        raise DesiredTableError(f"Unknown relation {name!r}: use one of {', '.join(sorted(RELATIONS))}")
+    return spec
 
 
 def format_of(path: str) -> str:
