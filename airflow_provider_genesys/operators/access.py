@@ -105,18 +105,12 @@ class GenesysAccessPlanOperator(GenesysCloudBaseOperator):
             raise ValueError("user_key='external:...' is supported by the engine but not read by this operator yet; "
                              "name users by id or email.")
         super().__init__(genesys_conn_id=genesys_conn_id, **kwargs)
-        self.relation = relation
-        self.plan_path = plan_path
-        self.desired = desired
-        self.desired_conn_id = desired_conn_id
-        self.format = format
-        self.sql = sql
-        self.sql_conn_id = sql_conn_id
-        self.rows = rows
-        self.plan_conn_id = plan_conn_id
+        self.relation, self.mode, self.user_key = relation, mode, user_key
+        # where the desired table comes from (one of the three) and where the plan goes
+        self.desired, self.desired_conn_id, self.format = desired, desired_conn_id, format
+        self.sql, self.sql_conn_id, self.rows = sql, sql_conn_id, rows
+        self.plan_path, self.plan_conn_id = plan_path, plan_conn_id
         self.managed_roles = managed_roles
-        self.mode = mode
-        self.user_key = user_key
         self.rails = Guardrails(max_removals=max_removals, max_removal_fraction=max_removal_fraction,
                                 min_admins=min_admins, allow_roleless=allow_roleless)
         self.protected_subjects = protected_subjects
