@@ -22,7 +22,7 @@ ROOT = Path(__file__).resolve().parents[2] / PACKAGE
 # The API-client core (docs/architecture.md): usable without Airflow installed.
 CORE = (
     "regions", "settings", "auth", "ratelimit", "retrypolicy", "intervals", "paging", "transport", "client",
-    "exceptions", "jobs",
+    "exceptions", "jobs", "access",
     "extract",
 )
 HOOKS = ("hooks", "lineage", "_compat", "_provider_info", "data_interval")  # the Airflow glue the faces stand on
