@@ -23,7 +23,7 @@ from airflow_provider_genesys.extract.analytics import (
     interval_chunks,
     parse_interval,
 )
-from airflow_provider_genesys.extract.conversations_database import load_conversations
+from airflow_provider_genesys.loaders import load_conversations
 from airflow_provider_genesys.settings import GenesysSettings
 from airflow_provider_genesys.testing import GenesysCloudEmulator
 
