@@ -26,7 +26,7 @@ from typing import Any
 import pendulum
 from airflow.sdk import Param, dag, task
 
-from airflow_provider_genesys.extract.analytics import interval_chunks
+from airflow_provider_genesys.extract.plans.analytics import interval_chunks
 from airflow_provider_genesys.loaders import load_conversations, sql_database
 from airflow_provider_genesys.operators.genesys import GenesysCloudExtractOperator, storage_path
 from airflow_provider_genesys.sensors.genesys import GenesysCloudDataAvailabilitySensor

@@ -10,22 +10,21 @@ import json
 import time
 from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime, timedelta
-from functools import cached_property
 from typing import Any
 
 from airflow.sdk import BaseSensorOperator, PokeReturnValue
 
 from airflow_provider_genesys._compat import AirflowFailException, AirflowSensorTimeout, AirflowSkipException, conf
 from airflow_provider_genesys.exceptions import GenesysCloudApiError, GenesysCloudError
-from airflow_provider_genesys.extract.analytics import (
+from airflow_provider_genesys.extract.plans.analytics import iso, parse_instant, parse_interval
+from airflow_provider_genesys.jobs import (
+    JobFamily,
     availability_date,
-    availability_source,
-    iso,
-    parse_instant,
-    parse_interval,
+    availability_endpoint,
+    job_family,
+    job_status,
 )
-from airflow_provider_genesys.hooks.genesys import GenesysCloudHook
-from airflow_provider_genesys.jobs import JobFamily, describe, job_family
+from airflow_provider_genesys.operators.base import GenesysCloudTaskMixin, api_errors_as_failures
 from airflow_provider_genesys.triggers.genesys import GenesysCloudDataAvailabilityTrigger, GenesysCloudJobTrigger
 
 _MISSING = object()
@@ -62,31 +61,27 @@ def _matches(value: Any, expected: Any) -> bool:
     return False
 
 
-class _GenesysSensor(BaseSensorOperator):
-    """Shared plumbing: one hook per task, and the GET that tells "not yet" from "give up"."""
-
-    def __init__(self, *, genesys_conn_id: str = GenesysCloudHook.default_conn_name, **kwargs: Any) -> None:
-        super().__init__(**kwargs)
-        self.genesys_conn_id = genesys_conn_id
-
-    @cached_property
-    def hook(self) -> GenesysCloudHook:
-        return GenesysCloudHook(genesys_conn_id=self.genesys_conn_id)
+class _GenesysSensor(GenesysCloudTaskMixin, BaseSensorOperator):
+    """Shared plumbing: the connection and hook (the operators' mixin), and the GET that tells "not yet" from
+    "give up"."""
 
     def _get(
         self, endpoint: str, params: Mapping[str, Any] | None = None, *, not_found_ok: bool = False
     ) -> Any:
-        """The parsed body, or ``_MISSING`` when the answer means "poke again later"."""
+        """The parsed body, or ``_MISSING`` when the answer means "poke again later"; fails the task on what a
+        retry cannot fix (``api_errors_as_failures``, as the operators)."""
         try:
-            return self.hook.request("GET", endpoint, params=params)
-        except GenesysCloudApiError as err:
-            if err.status == 404 and not_found_ok:
-                self.log.info("Not there yet (404): %s", err)
-                return _MISSING
-            if err.retryable:
-                self.log.warning("Genesys is busy or unreachable, poking again later: %s", err)
-                return _MISSING
-            raise AirflowFailException(str(err)) from err
+            with api_errors_as_failures():
+                try:
+                    return self.hook.request("GET", endpoint, params=params)
+                except GenesysCloudApiError as err:
+                    if err.status == 404 and not_found_ok:
+                        self.log.info("Not there yet (404): %s", err)
+                        return _MISSING
+                    raise
+        except GenesysCloudApiError as err:  # only retryable ones get here
+            self.log.warning("Genesys is busy or unreachable, poking again later: %s", err)
+            return _MISSING
 
     def _wait_settings(self, deferrable: bool, poll_interval: float, kwargs: dict[str, Any]) -> None:
         """Before ``BaseSensorOperator.__init__``: poll_interval is also the poke interval unless given."""
@@ -139,8 +134,6 @@ class GenesysCloudApiSensor(_GenesysSensor):
     """
 
     template_fields: Sequence[str] = ("endpoint", "query_params", "json_path", "expected")
-    ui_color = "#ff4f1f"
-
     def __init__(
         self,
         *,
@@ -214,8 +207,6 @@ class GenesysCloudJobSensor(_GenesysSensor):
     """
 
     template_fields: Sequence[str] = ("job_id",)
-    ui_color = "#ff4f1f"
-
     def __init__(
         self,
         *,
@@ -247,17 +238,16 @@ class GenesysCloudJobSensor(_GenesysSensor):
         if status is _MISSING:
             return False
         try:
-            outcome = self.family.outcome(status)
+            job = job_status(self.family, self.job_id, status)
         except ValueError as err:
             raise AirflowFailException(str(err)) from err
-        text = describe(self.job_type, self.job_id, outcome)
-        if not outcome.state.is_terminal():
-            self.log.info(text)
+        if not job.done:
+            self.log.info(job.text)
             return False
-        if not outcome.state.is_success():
-            raise AirflowFailException(text)
-        self.log.info(text)
-        return PokeReturnValue(is_done=True, xcom_value=self._done(outcome.state.value))
+        if not job.succeeded:
+            raise AirflowFailException(job.text)
+        self.log.info(job.text)
+        return PokeReturnValue(is_done=True, xcom_value=self._done(job.outcome.state.value))
 
     def execute(self, context: Any) -> Any:
         if not self.deferrable:
@@ -299,8 +289,6 @@ class GenesysCloudDataAvailabilitySensor(_GenesysSensor):
     """
 
     template_fields: Sequence[str] = ("interval",)
-    ui_color = "#ff4f1f"
-
     def __init__(
         self,
         *,
@@ -310,7 +298,7 @@ class GenesysCloudDataAvailabilitySensor(_GenesysSensor):
         poll_interval: float = 300.0,
         **kwargs: Any,
     ) -> None:
-        availability_source(source)  # fail at parse time on a typo
+        availability_endpoint(source)  # fail at parse time on a typo
         self._wait_settings(deferrable, poll_interval, kwargs)
         super().__init__(**kwargs)
         self.interval = interval
@@ -335,7 +323,7 @@ class GenesysCloudDataAvailabilitySensor(_GenesysSensor):
 
     def poke(self, context: Any) -> bool | PokeReturnValue:
         target = self._target(context)
-        endpoint = availability_source(self.source)
+        endpoint = availability_endpoint(self.source)
         body = self._get(endpoint)
         if body is _MISSING:
             return False

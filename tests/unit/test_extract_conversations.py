@@ -17,7 +17,7 @@ import pytest
 
 from airflow_provider_genesys.client import GenesysCloudClient
 from airflow_provider_genesys.extract import ExtractOptions, run_extract
-from airflow_provider_genesys.extract.analytics import (
+from airflow_provider_genesys.extract.plans.analytics import (
     AnalyticsJobError,
     DataNotAvailableError,
     interval_chunks,

@@ -22,40 +22,24 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from airflow_provider_genesys.exceptions import GenesysCloudApiError, GenesysCloudError
 from airflow_provider_genesys.extract.fetch import PageFetcher
-from airflow_provider_genesys.jobs import JOB_FAMILIES, JobFamily, describe
+from airflow_provider_genesys.jobs import (
+    JOB_FAMILIES,
+    JobFamily,
+    availability_date,
+    default_poll,
+    wait_for_job,
+)
 
 log = logging.getLogger(__name__)
 
-CONVERSATIONS_AVAILABILITY = "/api/v2/analytics/conversations/details/jobs/availability"
-USERS_AVAILABILITY = "/api/v2/analytics/users/details/jobs/availability"
 INTERVAL_EXAMPLE = "2024-05-01T00:00:00Z/2024-05-02T00:00:00Z"
-
-
-# Which data a details job (and the availability sensor) reads: source name -> availability endpoint.
-AVAILABILITY_PATHS: Mapping[str, str] = {"conversations": CONVERSATIONS_AVAILABILITY, "users": USERS_AVAILABILITY}
-
-
-def availability_date(body: Any, endpoint: str) -> datetime:
-    """``dataAvailabilityDate`` of a ``DataAvailabilityResponse``; a clear error when it is missing."""
-    raw = body.get("dataAvailabilityDate") if isinstance(body, Mapping) else None
-    if not raw:
-        raise GenesysCloudError(f"GET {endpoint} returned no dataAvailabilityDate: {body!r}")
-    return parse_instant(raw)
-
-
-def availability_source(source: str) -> str:
-    """The availability endpoint of ``source``; ValueError listing the valid names."""
-    try:
-        return AVAILABILITY_PATHS[source]
-    except KeyError:
-        raise ValueError(f"source {source!r} is not valid; use one of: {', '.join(AVAILABILITY_PATHS)}") from None
 
 
 class DataNotAvailableError(GenesysCloudError):
@@ -128,10 +112,10 @@ def interval_chunks(interval: str, hours: float = 6) -> list[str]:
 
 @dataclass(frozen=True)
 class DetailsSource:
-    """One analytics details job family: where to ask availability, how results and records look."""
+    """One analytics details job family (which also says where to ask availability): how results and records
+    look."""
 
     family: JobFamily
-    availability_path: str
     results_field: str
     keep: Callable[[dict, Interval], bool]
     record: Callable[[dict, Interval], dict]
@@ -153,11 +137,11 @@ def _user_detail(detail: dict, interval: Interval) -> dict:
 
 
 CONVERSATIONS = DetailsSource(
-    JOB_FAMILIES["conversation_details"], CONVERSATIONS_AVAILABILITY, "conversations", _conversation_in, _same,
+    JOB_FAMILIES["conversation_details"], "conversations", _conversation_in, _same,
     order_by="conversationStart",
 )
 USER_PRESENCE = DetailsSource(
-    JOB_FAMILIES["user_details"], USERS_AVAILABILITY, "userDetails", lambda detail, _: True, _user_detail
+    JOB_FAMILIES["user_details"], "userDetails", lambda detail, _: True, _user_detail
 )
 
 
@@ -173,8 +157,8 @@ def require_interval(options: Any, dataset: str) -> Interval:
 
 def check_availability(fetcher: PageFetcher, source: DetailsSource, interval: Interval) -> datetime:
     """Genesys' ``dataAvailabilityDate``; :class:`DataNotAvailableError` when it is before the interval's end."""
-    available = availability_date(fetcher.client.request("GET", source.availability_path),
-                                  source.availability_path)
+    endpoint = source.family.availability_path or ""
+    available = availability_date(fetcher.client.request("GET", endpoint), endpoint)
     if available < interval.end:
         raise DataNotAvailableError(
             f"Genesys has analytics data up to {iso(available)} only; the interval {interval} ends at "
@@ -187,18 +171,6 @@ def check_availability(fetcher: PageFetcher, source: DetailsSource, interval: In
 
 class _ResultsGone(Exception):
     """The job's results could not be read to the end (expired or failed meanwhile): submit again."""
-
-
-def _wait(fetcher: PageFetcher, source: DetailsSource, job_id: str, poll: Callable[[int], float],
-          sleep: Callable[[float], None]) -> tuple[bool, str]:
-    family = source.family
-    polls = 0
-    while True:
-        outcome = family.outcome(fetcher.client.request("GET", family.status_endpoint(job_id)))
-        if outcome.state.is_terminal():
-            return outcome.state.is_success(), describe(family.name, job_id, outcome)
-        sleep(poll(polls))
-        polls += 1
 
 
 def _results(fetcher: PageFetcher, source: DetailsSource, job_id: str) -> Iterator[dict]:
@@ -216,11 +188,6 @@ def _results(fetcher: PageFetcher, source: DetailsSource, job_id: str) -> Iterat
         cursor = page.get("cursor")
         if not cursor:
             return
-
-
-def default_poll(polls: int) -> float:
-    """Seconds before the next status read: 1, 2, 4, ... up to 15."""
-    return float(min(15, 2**polls))
 
 
 def details(
@@ -243,8 +210,9 @@ def details(
         job_id = family.job_id_of(fetcher.client.request("POST", family.submit_path, json=body))
         log.info("%s job %s submitted for %s (attempt %d of %d)", family.name, job_id, interval, attempt,
                  job_attempts)
-        ok, text = _wait(fetcher, source, job_id, poll, sleep)
-        if ok:
+        status = wait_for_job(fetcher.client, family, job_id, poll=poll, sleep=sleep)
+        text = status.text
+        if status.succeeded:
             try:
                 for record in _results(fetcher, source, job_id):
                     if source.keep(record, interval):
@@ -280,8 +248,3 @@ def _poll_of(options: Any) -> Callable[[int], float]:
     fixed = getattr(options, "poll_interval", None)
     return default_poll if fixed is None else (lambda _polls: float(fixed))
 
-
-ANALYTICS_PLANS: Mapping[str, Callable[[PageFetcher, Any], Iterator[dict]]] = {
-    "conversations": conversations,
-    "user_presence": user_presence,
-}
