@@ -186,7 +186,8 @@ def describe(job_type: str, job_id: str, outcome: JobOutcome) -> str:
 
 @dataclass(frozen=True)
 class JobStatus:
-    """One status read of one job: the outcome and the line that tells it (``describe``)."""
+    """One status read of one job: the outcome and the line that tells it (``describe``), what a sensor logs
+    or fails with."""
 
     outcome: JobOutcome
     text: str
