@@ -238,18 +238,25 @@ def wait_for_job(
         polls += 1
 
 
-# Which analytics data a details job (and the availability sensor) reads: source name -> job family.
-AVAILABILITY_SOURCES: Mapping[str, str] = {"conversations": "conversation_details", "users": "user_details"}
+# Which analytics data a details job (and the availability sensor) reads: dataset name -> job family.
+AVAILABILITY_SOURCES: Mapping[str, str] = {"conversations": "conversation_details", "user_presence": "user_details"}
+# Older spellings of a source, still accepted: "users" named the user_presence data before.
+SOURCE_ALIASES: Mapping[str, str] = {"users": "user_presence"}
+
+
+def source_dataset(source: str) -> str:
+    """The dataset ``source`` names (``conversations`` or ``user_presence``; ``users`` is the old spelling of
+    ``user_presence``); ValueError listing the valid names."""
+    name = SOURCE_ALIASES.get(source, source)
+    if name not in AVAILABILITY_SOURCES:
+        raise ValueError(f"source {source!r} is not valid; use one of: {', '.join(AVAILABILITY_SOURCES)}")
+    return name
 
 
 def availability_endpoint(source: str) -> str:
-    """``GET`` path of ``source``'s ``dataAvailabilityDate``; ValueError listing the valid sources."""
-    try:
-        path = JOB_FAMILIES[AVAILABILITY_SOURCES[source]].availability_path
-    except KeyError:
-        path = None
-    if path is None:
-        raise ValueError(f"source {source!r} is not valid; use one of: {', '.join(AVAILABILITY_SOURCES)}")
+    """``GET`` path of ``source``'s ``dataAvailabilityDate`` (see :func:`source_dataset`)."""
+    path = JOB_FAMILIES[AVAILABILITY_SOURCES[source_dataset(source)]].availability_path
+    assert path is not None  # every analytics family has one
     return path
 
 

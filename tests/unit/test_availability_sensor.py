@@ -54,7 +54,7 @@ def test_trigger_serializes_and_reports_errors_and_timeouts(emu, loop_sleeps) ->
     )
     (bad,) = collect(GenesysCloudDataAvailabilityTrigger(target="2026-03-03T00:00:00Z", source="chats"))
     assert bad["status"] == "error"
-    assert "conversations, users" in bad["message"]
+    assert "conversations, user_presence" in bad["message"]
     (late,) = collect(GenesysCloudDataAvailabilityTrigger(target=iso_in(3600), end_time=1.0))
     assert late["status"] == "timeout"
     assert loop_sleeps == []
@@ -95,7 +95,7 @@ def test_sensor_resumes_from_trigger_events_and_rejects_bad_input() -> None:
         sensor.execute_complete({}, {"status": "timeout", "message": "late"})
     with pytest.raises(AirflowFailException, match="boom"):
         sensor.execute_complete({}, {"status": "error", "message": "boom"})
-    with pytest.raises(ValueError, match="use one of: conversations, users"):
+    with pytest.raises(ValueError, match="use one of: conversations, user_presence"):
         GenesysCloudDataAvailabilitySensor(task_id="x", source="chats")
     with pytest.raises(AirflowFailException, match="needs an interval"):
         GenesysCloudDataAvailabilitySensor(task_id="x").poke({})

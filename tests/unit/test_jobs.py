@@ -133,8 +133,9 @@ def test_job_status_is_what_sensor_and_trigger_read_per_poke() -> None:
 
 def test_availability_endpoint_per_source_and_a_typo_lists_the_sources() -> None:
     assert availability_endpoint("conversations") == "/api/v2/analytics/conversations/details/jobs/availability"
-    assert availability_endpoint("users") == "/api/v2/analytics/users/details/jobs/availability"
-    with pytest.raises(ValueError, match="source 'user' is not valid; use one of: conversations, users"):
+    assert availability_endpoint("user_presence") == "/api/v2/analytics/users/details/jobs/availability"
+    assert availability_endpoint("users") == availability_endpoint("user_presence")  # the older spelling
+    with pytest.raises(ValueError, match="source 'user' is not valid; use one of: conversations, user_presence"):
         availability_endpoint("user")
 
 
