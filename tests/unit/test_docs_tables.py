@@ -36,3 +36,9 @@ def test_a_changed_registry_would_fail_the_check() -> None:
     text = (ROOT / "docs/operators.md").read_text(encoding="utf-8")
     stale = text.replace("| `wrapup_codes` |", "| `wrap_up_codes` |", 1)
     assert render(stale, "docs/operators.md") != stale
+
+
+def test_interval_datasets_are_the_analytics_ones() -> None:
+    from airflow_provider_genesys.extract.plans import INTERVAL_DATASETS
+
+    assert INTERVAL_DATASETS == ("conversations", "user_presence")

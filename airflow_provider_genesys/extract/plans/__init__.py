@@ -92,6 +92,8 @@ DATASETS = tuple(PLANS)
 # Datasets read from one asynchronous job's results: the job answers for a closed interval, a snapshot that
 # paging cannot shift, so they are read once (a second pass would submit a second job for nothing).
 SNAPSHOT_DATASETS = frozenset(name for name, dataset in PLANS.items() if dataset.snapshot)
+# The datasets that take an interval: today exactly those read from one analytics job's results.
+INTERVAL_DATASETS = tuple(name for name in PLANS if name in SNAPSHOT_DATASETS)
 
 
 def unknown_dataset_message(dataset: str) -> str:
@@ -114,6 +116,7 @@ def dataset_list() -> str:
 
 __all__ = [
     "DATASETS",
+    "INTERVAL_DATASETS",
     "PLANS",
     "SNAPSHOT_DATASETS",
     "USER_STATES",
