@@ -188,14 +188,15 @@ CONN_FIELDS: tuple[ConnField, ...] = (
     ConnField(
         "backoff_base",
         "Back-off base (s)",
-        "First wait of the exponential back-off (with jitter) after 5xx and connection errors.",
+        "First wait of the exponential back-off (with jitter) after 408/502/503/504 and connection errors.",
         "number",
         default=1.0,
     ),
     ConnField(
         "retry_non_idempotent",
-        "Retry POST/PATCH on 5xx",
-        "Also retry non-idempotent requests after 5xx or connection errors (a 429 is always retried).",
+        "Retry POST/PATCH (queries)",
+        "POST/PATCH are queries, safe to send twice: retry them like a GET. Off, one that may have been "
+        "processed fails.",
         "boolean",
         default=False,
     ),

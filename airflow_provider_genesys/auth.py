@@ -36,9 +36,11 @@ from airflow_provider_genesys.ratelimit import (
     call_with_retries,
     names_shared_limit,
     pacer_for,
+    retry_or_raise,
 )
+from airflow_provider_genesys.retrypolicy import Action, Failure
 from airflow_provider_genesys.settings import SAML2_BEARER_URN, GenesysSettings
-from airflow_provider_genesys.transport import DeadlineExceeded, send
+from airflow_provider_genesys.transport import DeadlineExceeded, nothing_sent, send
 
 log = logging.getLogger(__name__)
 SecretCallback = Callable[[str], None]
@@ -174,8 +176,10 @@ class OAuthTokenSource:
                 f"{transport_failure(exc)} reaching the token endpoint {url}",
                 method="POST",
                 endpoint="/oauth/token",
+                failure=Failure.NOT_SENT if nothing_sent(exc) else Failure.UNKNOWN_OUTCOME,
+                repeatable=True,  # a second token request creates nothing but a second token
             )
-            raise RetryableFailure(type(exc).__name__, error) from None
+            raise retry_or_raise(type(exc).__name__, error) from None
         if not response.ok:
             self._raise_for(response, json_object(response))
         problem = _unusable_token(response)
@@ -202,8 +206,9 @@ class OAuthTokenSource:
             method="POST",
             endpoint="/oauth/token",
             correlation_id=response.headers.get("inin-correlation-id"),
+            repeatable=True,
         )
-        return RetryableFailure(f"{response.status_code} without a usable token", error)
+        return retry_or_raise(f"{response.status_code} without a usable token", error)
 
     def _token_from(self, body: dict[str, Any], started: float) -> Token:
         value = str(body["access_token"])
@@ -225,6 +230,10 @@ class OAuthTokenSource:
         error = str(body.get("error") or "")
         description = str(body.get("error_description") or body.get("description") or response.reason or "")
         info = RateLimitInfo.from_headers(response.headers)
+        # Genesys' token endpoint throttles with 400 invalid_request "rate limit exceeded" as well as 429.
+        throttled = (
+            status == 400 and error == "invalid_request" and description.lower().startswith("rate limit exceeded")
+        )
         api_error = GenesysCloudApiError(
             status,
             error or None,
@@ -233,19 +242,17 @@ class OAuthTokenSource:
             endpoint="/oauth/token",
             correlation_id=info.correlation_id,
             retry_after=info.retry_after,
+            failure=Failure.RATE_LIMITED if throttled else None,
+            repeatable=True,
         )
-        if status == 429:
+        if status == 429 and api_error.action is Action.CLIENT_RETRY:
             raise RetryableFailure(
                 "429 token endpoint rate limited",
                 api_error,
                 rate_limited=True,
                 server_delay=info.server_delay,
             )
-        if (
-            status == 400
-            and error == "invalid_request"
-            and description.lower().startswith("rate limit exceeded")
-        ):
+        if throttled and api_error.action is Action.CLIENT_RETRY:
             # When the description says how long ("retry in 42 seconds"), wait that; else back off.
             stated = _STATED_DELAY.search(description)
             raise RetryableFailure(
@@ -254,8 +261,8 @@ class OAuthTokenSource:
                 rate_limited=stated is not None,
                 server_delay=float(stated.group(1)) if stated else None,
             )
-        if status >= 500 or status == 408:
-            raise RetryableFailure(f"{status} from the token endpoint", api_error)
+        if api_error.action is not Action.FAIL_NOW:  # 408 and gateway answers back off; 500 is for task retries
+            raise retry_or_raise(f"{status} from the token endpoint", api_error)
         if status in (400, 401, 403) and error in _BAD_CREDENTIALS:
             raise GenesysCloudAuthError(self._credential_hint(status, error, description))
         raise GenesysCloudAuthError(

@@ -42,14 +42,14 @@ from airflow_provider_genesys.ratelimit import (
     RetryPolicy,
     SharedBudget,
     call_with_retries,
+    retry_or_raise,
 )
+from airflow_provider_genesys.retrypolicy import Action, Failure
 from airflow_provider_genesys.settings import GenesysSettings
-from airflow_provider_genesys.transport import DeadlineAdapter, send
+from airflow_provider_genesys.transport import DeadlineAdapter, nothing_sent, send
 
 log = logging.getLogger(__name__)
 
-IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE"})
-_BACKOFF_STATUSES = frozenset({408, 502, 503, 504})
 API_PREFIX = "/api/v2/"
 USER_AGENT = f"airflow-provider-genesys/{__version__} python-requests/{requests.__version__}"
 
@@ -126,19 +126,20 @@ class _Call:
     endpoint: str
     query: dict[str, str]
     body: Any
-    may_back_off: bool
+    repeatable: bool  # the caller said a POST/PATCH is safe to send twice (retry_non_idempotent)
     retry_until: float = float("inf")  # on the client's clock: max_retry_time after the call started
 
-    def retryable(self, kind: str, error: GenesysCloudApiError) -> RetryableFailure | GenesysCloudApiError:
-        """What to raise for a failure that backing off may fix: retry it, or say why it is not retried."""
-        if self.may_back_off:
-            return RetryableFailure(kind, error)
-        n = error.attempts
-        return error.with_attempts(
-            n,
-            f"{n} attempt{'s' if n != 1 else ''}; not retried: {self.method} is not idempotent and may "
-            "have been processed (set retry_non_idempotent to retry it)",
-        )
+    def failed(self, kind: str, error: GenesysCloudApiError) -> RetryableFailure | GenesysCloudApiError:
+        """What to raise for a failed attempt, as the retry policy's cell says: retry it, or say why not."""
+        if error.action is Action.FAIL_NOW and error.failure in (Failure.UNKNOWN_OUTCOME, Failure.SERVER_ERROR):
+            n = error.attempts
+            return error.with_attempts(
+                n,
+                f"{n} attempt{'s' if n != 1 else ''}; not retried: {self.method} is not idempotent and may "
+                "have been processed, so the outcome is unknown: check (read back) what it changes before "
+                "running it again (set retry_non_idempotent if sending it twice is safe, e.g. a query)",
+            )
+        return retry_or_raise(kind, error)
 
 
 class GenesysCloudClient:
@@ -253,7 +254,7 @@ class GenesysCloudClient:
             endpoint,
             _encode_params(params),
             json,
-            may_back_off=method in IDEMPOTENT_METHODS or retry_non_idempotent,
+            repeatable=bool(retry_non_idempotent),
             retry_until=self._clock() + self._policy.max_retry_time,
         )
         return call_with_retries(
@@ -304,6 +305,8 @@ class GenesysCloudClient:
                     "may try later, or raise max_retry_time)",
                     method=call.method,
                     endpoint=call.endpoint,
+                    failure=Failure.NOT_SENT,
+                    repeatable=call.repeatable,
                 )
             self._sleep(seconds)
 
@@ -334,8 +337,10 @@ class GenesysCloudClient:
                 method=call.method,
                 endpoint=call.endpoint,
                 attempts=number,
+                failure=Failure.NOT_SENT if nothing_sent(exc) else Failure.UNKNOWN_OUTCOME,
+                repeatable=call.repeatable,
             )
-            raise call.retryable(type(exc).__name__, error) from None
+            raise call.failed(type(exc).__name__, error) from None
         finally:
             self._tokens.release(lease, info)
         self.stats.add("requests")
@@ -346,17 +351,16 @@ class GenesysCloudClient:
         if 200 <= status < 300:
             return self._parse(response, call, number)
         error = self._error(response, call, number)
-        if status == 429:  # never processed, so safe to resend whatever the method
+        if status == 429:
             self.stats.add("rate_limited")
             info = RateLimitInfo.from_headers(response.headers)
             delay = info.server_delay if info.server_delay is not None else DEFAULT_429_WAIT
             self._tokens.rate_limited(json_object(response), info, delay)
-            raise RetryableFailure(
-                "429 rate limited", error, rate_limited=True, server_delay=info.server_delay
-            )
-        if status in _BACKOFF_STATUSES:
-            raise call.retryable(f"{status} {_reason(response)}", error)
-        raise error
+            if error.action is Action.CLIENT_RETRY:  # never processed: resent after Retry-After
+                raise RetryableFailure(
+                    "429 rate limited", error, rate_limited=True, server_delay=info.server_delay
+                )
+        raise call.failed(f"{status} {_reason(response)}", error)
 
     def _parse(self, response: requests.Response, call: _Call, number: int) -> Any:
         if response.status_code == 204 or not response.content:
@@ -372,8 +376,9 @@ class GenesysCloudClient:
                 endpoint=call.endpoint,
                 attempts=number,
                 correlation_id=response.headers.get("inin-correlation-id"),
+                repeatable=call.repeatable,
             )
-            raise call.retryable("invalid JSON body", error) from None
+            raise call.failed("invalid JSON body", error) from None
 
     def _error(
         self, response: requests.Response, call: _Call, number: int, hint: str | None = None
@@ -401,6 +406,7 @@ class GenesysCloudClient:
             attempts=number,
             retry_after=info.retry_after,
             details=body.get("details") or None,
+            repeatable=call.repeatable,
         )
 
     # -- paging -------------------------------------------------------------------------------------

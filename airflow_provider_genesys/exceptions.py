@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-RETRYABLE_STATUSES = frozenset({408, 429, 502, 503, 504})
+from airflow_provider_genesys.retrypolicy import Action, Failure, action, calls_of, failure_of
 
 
 class GenesysCloudError(Exception):
@@ -29,7 +29,12 @@ class GenesysCloudAuthError(GenesysCloudError):
 
 
 class GenesysCloudApiError(GenesysCloudError):
-    """A non-2xx answer from the Platform API, kept structured so callers can branch on `.status`."""
+    """A non-2xx answer from the Platform API, kept structured so callers can branch on `.status`.
+
+    `failure` is what went wrong as the retry policy (retrypolicy.py) sees it, from `status` unless given;
+    `repeatable` says the caller declared a POST/PATCH safe to send twice (retry_non_idempotent, a token
+    request). Together with `method` they pick the policy's cell: `.action` and `.retryable`.
+    """
 
     def __init__(
         self,
@@ -44,6 +49,8 @@ class GenesysCloudApiError(GenesysCloudError):
         retry_after: float | None = None,
         details: Any = None,
         summary: str | None = None,
+        failure: Failure | None = None,
+        repeatable: bool = False,
     ) -> None:
         self.status = status
         self.code = code
@@ -56,12 +63,19 @@ class GenesysCloudApiError(GenesysCloudError):
         self.details = details
         # Why the retries ended, e.g. "gave up after 10 attempts over 62 s: 9x 429 rate limited".
         self.summary = summary
+        self.failure = failure if failure is not None else failure_of(status)
+        self.repeatable = repeatable
         super().__init__(status, code, message)
 
     @property
+    def action(self) -> Action:
+        """What the retry policy does after this error (the client's retries, if any, are behind it)."""
+        return action(self.failure, calls_of(self.method, self.repeatable))
+
+    @property
     def retryable(self) -> bool:
-        """True when trying again later may succeed (rate limit, gateway trouble, transport failure)."""
-        return self.status is None or self.status in RETRYABLE_STATUSES or self.status >= 500
+        """True when Airflow's task retries may help: the policy does not say fail now."""
+        return self.action is not Action.FAIL_NOW
 
     def __str__(self) -> str:
         where = " ".join(part for part in (self.method, self.endpoint) if part) or "request"

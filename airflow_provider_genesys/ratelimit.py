@@ -1,6 +1,7 @@
 """Rate limiting: reading Genesys' headers, the retry policy (as tenacity pieces) and the shared pacer.
 
-Retry-After is honoured on every 429; 408/5xx and transport failures back off exponentially with jitter.
+Who retries what is the table in retrypolicy.py: an attempt raises RetryableFailure only where it says
+client retry. Retry-After is honoured on every 429; other retried failures back off exponentially with jitter.
 The pacer reads `inin-ratelimit-*` on every response so parallel threads slow down before a 429.
 """
 
@@ -20,6 +21,7 @@ from typing import TypeVar
 from tenacity import RetryCallState, Retrying, retry_if_exception_type
 
 from airflow_provider_genesys.exceptions import GenesysCloudApiError
+from airflow_provider_genesys.retrypolicy import Action
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -100,6 +102,11 @@ class RetryableFailure(Exception):
         self.error = error
         self.rate_limited = rate_limited
         self.server_delay = server_delay
+
+
+def retry_or_raise(kind: str, error: GenesysCloudApiError) -> RetryableFailure | GenesysCloudApiError:
+    """What a failed attempt raises: a RetryableFailure where the retry policy says client retry, else the error."""
+    return RetryableFailure(kind, error) if error.action is Action.CLIENT_RETRY else error
 
 
 @dataclass(frozen=True)

@@ -32,6 +32,7 @@ import requests
 from requests.adapters import HTTPAdapter
 from urllib3.connection import HTTPConnection, HTTPSConnection
 from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
+from urllib3.exceptions import ConnectTimeoutError
 
 from airflow_provider_genesys.exceptions import GenesysCloudRedirectError
 
@@ -220,6 +221,27 @@ def origin(url: str) -> str:
     if ":" in host:
         host = f"[{host}]"
     return f"{scheme}://{host}" + (f":{port}" if port else "")
+
+
+def nothing_sent(exc: BaseException) -> bool:
+    """Whether a transport failure happened before any byte of the request could reach the server.
+
+    True for a connection that was never made (refused, name not resolved, connect timeout; urllib3 2 makes
+    each a ``ConnectTimeoutError``), found anywhere in the chain requests wraps it in. Anything else (a reset,
+    a read timeout, a deadline hit, a body cut short) may come after the server acted on the request.
+    """
+    seen: set[int] = set()
+    pending: list[object] = [exc]
+    while pending:
+        current = pending.pop()
+        if not isinstance(current, BaseException) or id(current) in seen:
+            continue
+        seen.add(id(current))
+        if isinstance(current, requests.ConnectTimeout | ConnectTimeoutError):
+            return True
+        pending += [*current.args, getattr(current, "reason", None), getattr(current, "original_error", None)]
+        pending += [current.__cause__, current.__context__]
+    return False
 
 
 def _refused(method: str, url: str, response: requests.Response, rule: str) -> GenesysCloudRedirectError:

@@ -2,8 +2,9 @@
 Daily Genesys Cloud conversation details into files and flat SQL tables, one data interval per run.
 
 1. ``data_interval`` is the run's data interval (yesterday, for a scheduled daily run); a manual run, whose
-   data interval is empty, takes the previous UTC day. ``wait_for_data`` (deferrable) waits until Genesys'
-   analytics ``dataAvailabilityDate`` covers it.
+   data interval is empty, takes the previous UTC day (``airflow_provider_genesys.intervals``, the rule every
+   operator and sensor follows). ``wait_for_data`` (deferrable) waits until the interval has settled (it
+   ended ``settle_minutes`` ago, default 60) and Genesys' analytics ``dataAvailabilityDate`` covers it.
 2. ``plan_chunks`` splits the interval into ``chunk_hours`` chunks; ``extract_conversations`` is mapped over
    them (``expand_kwargs``): each chunk is its own asynchronous analytics job and its own atomic NDJSON file
    ``{base}/conversations/{data interval start date}/part-NNN.ndjson``, possibly on another worker.
@@ -12,20 +13,23 @@ Daily Genesys Cloud conversation details into files and flat SQL tables, one dat
    database of the ``database_conn_id`` param (any Airflow SQL connection: postgres, mysql, ...).
 
 Each conversation belongs to the interval it started in, so runs (catch-up, backfill, reruns) never
-overlap or leave gaps, and a rerun of a day replaces exactly that day. Run a past day with
+overlap or leave gaps, and a rerun of a day replaces exactly that day. A conversation still in progress when
+its chunk is extracted fails that chunk with a retryable error (nothing written); the task's retries
+extract it again once it has ended, so the tables never hold it incomplete. Run a past day with
 ``airflow dags test genesys_conversations_daily 2024-05-01``; see docs/operators.md.
 """
 
 from __future__ import annotations
 
 import logging
-from datetime import datetime, time, timedelta, timezone
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import pendulum
 from airflow.sdk import Param, dag, task
 
+from airflow_provider_genesys.data_interval import resolve_data_interval
 from airflow_provider_genesys.extract.plans.analytics import interval_chunks
 from airflow_provider_genesys.loaders import load_conversations, sql_database
 from airflow_provider_genesys.operators.genesys import GenesysCloudExtractOperator, storage_path
@@ -34,10 +38,6 @@ from airflow_provider_genesys.sensors.genesys import GenesysCloudDataAvailabilit
 log = logging.getLogger(__name__)
 # The project's demo_output folder (this file lives in <project>/dags_examples/).
 DEFAULT_BASE = str(Path(__file__).resolve().parents[1] / "demo_output")
-
-
-def _interval(start: Any, end: Any) -> str:
-    return f"{start.isoformat()}/{end.isoformat()}"
 
 
 @dag(
@@ -60,12 +60,9 @@ def _interval(start: Any, end: Any) -> str:
 )
 def genesys_conversations_daily() -> None:
     @task
-    def data_interval(data_interval_start: Any = None, data_interval_end: Any = None) -> str:
+    def data_interval(**context: Any) -> str:
         """The run's data interval; a manual run (whose interval is empty) takes the previous UTC day."""
-        if data_interval_end > data_interval_start:
-            return _interval(data_interval_start, data_interval_end)
-        today = datetime.combine(data_interval_start.astimezone(timezone.utc).date(), time(), tzinfo=timezone.utc)
-        return _interval(today - timedelta(days=1), today)
+        return str(resolve_data_interval(context, task="data_interval"))
 
     interval = data_interval()
     wait = GenesysCloudDataAvailabilitySensor(

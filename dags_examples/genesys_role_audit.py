@@ -31,10 +31,16 @@ from typing import Any
 import pendulum
 from airflow.sdk import Param, dag, task
 
+try:
+    from airflow.sdk.exceptions import AirflowFailException
+except ImportError:  # Airflow < 3.2
+    from airflow.exceptions import AirflowFailException
+
 from airflow_provider_genesys.extract import AtomicNdjsonWriter
 from airflow_provider_genesys.hooks.genesys import GenesysCloudHook
+from airflow_provider_genesys.intervals import parse_interval
 from airflow_provider_genesys.jobs import job_family
-from airflow_provider_genesys.operators.audit import GenesysCloudAuditQueryOperator, parse_interval
+from airflow_provider_genesys.operators.audit import GenesysCloudAuditQueryOperator
 from airflow_provider_genesys.operators.genesys import storage_path
 from airflow_provider_genesys.sensors.genesys import GenesysCloudJobSensor
 
@@ -81,7 +87,10 @@ def genesys_role_audit() -> None:
         if start is None or start >= end:
             start = end - timedelta(hours=int(params["lookback_hours"]))
         interval = f"{params['since'] or _iso(start)}/{params['until'] or _iso(end)}"
-        parse_interval(interval)
+        try:
+            parse_interval(interval)
+        except ValueError as err:  # a bad since/until param: retrying cannot fix it
+            raise AirflowFailException(f"params since/until: {err}") from None
         log.info("Auditing %s changes over %s", params["service_name"], interval)
         return interval
 
@@ -104,9 +113,8 @@ def genesys_role_audit() -> None:
     @task
     def extract_results(job: dict[str, Any], interval: str, **context: Any) -> dict[str, Any]:
         """Every result record, cursor paged, written atomically; returns where and how many."""
-        start, end = (
-            moment.astimezone(timezone.utc).strftime("%Y%m%dT%H%M%SZ") for moment in parse_interval(interval)
-        )
+        span = parse_interval(interval)
+        start, end = (moment.strftime("%Y%m%dT%H%M%SZ") for moment in (span.start, span.end))
         destination = (
             storage_path(context["params"]["base_path"]) / "role_audit" / f"audit_{start}_{end}.ndjson"
         )

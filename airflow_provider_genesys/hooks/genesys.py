@@ -47,10 +47,10 @@ def _fail_fast() -> Iterator[None]:
 def api_errors_as_failures() -> Iterator[None]:
     """For operators and sensors: also fail the task at once on API answers a retry cannot fix.
 
-    Configuration and credential errors, and API errors that are not retryable (4xx other than 408/429),
-    become ``AirflowFailException`` with the same message (status, code, message, correlation id).
-    Retryable ones (429, 5xx, transport failures, after the client's own retries) propagate unchanged,
-    so Airflow's task retries can try again later. The hook's own methods convert only configuration and
+    Configuration and credential errors, and API errors the retry table (``retrypolicy.py``) says fail now
+    (most 4xx; a write whose outcome is unknown), become ``AirflowFailException`` with the same message
+    (status, code, message, correlation id). Retryable ones (after the client's own retries) propagate
+    unchanged, so Airflow's task retries can try again later. The hook's own methods convert only configuration and
     credential errors, so DAG code can still catch ``GenesysCloudApiError`` (e.g. a 404) itself.
     """
     with _fail_fast():
@@ -191,8 +191,9 @@ class GenesysCloudHook(BaseHook):
         :param endpoint: a path such as ``/api/v2/users/me`` (build ids in with :func:`api_path`).
         :param params: query parameters; lists are sent comma-joined, ``None`` values left out.
         :param json: request body.
-        :param retry_non_idempotent: also retry POST/PATCH after 5xx or transport errors; ``None`` takes
-            the connection's ``retry_non_idempotent``. A 429 is always retried (it was not processed).
+        :param retry_non_idempotent: treat a POST/PATCH as safe to send twice (a query that only reads):
+            retried like a GET (docs/connection.md, the retry table); ``None`` takes the connection's
+            ``retry_non_idempotent``. A 429 is always retried (it was not processed).
         :raises GenesysCloudApiError: the API answered with an error (after retries where they help).
         :raises AirflowFailException: the connection or credentials are wrong.
         """

@@ -21,8 +21,8 @@ from collections.abc import Iterable, Iterator
 from datetime import datetime, timezone
 from typing import Any
 
-from airflow_provider_genesys.extract.plans.analytics import Interval, parse_instant, parse_interval
 from airflow_provider_genesys.extract.writer import StoragePath, iter_ndjson
+from airflow_provider_genesys.intervals import Interval, parse_instant, parse_interval
 from airflow_provider_genesys.loaders.database import BatchInserter, column_count, transaction
 
 KEY = "VARCHAR(64)"

@@ -1,8 +1,8 @@
 """What every Genesys Cloud operator and sensor shares: the connection argument, the hook, the error policy.
 
 Errors: ``api_errors_as_failures`` (from the hook module) fails the task at once on what a retry cannot
-fix (bad connection, refused credentials, 4xx other than 408/429) and lets retryable API errors reach
-Airflow's task retries (sensors: the next poke).
+fix or must not repeat (bad connection, refused credentials, API errors the retry table in retrypolicy.py
+says fail now) and lets retryable API errors reach Airflow's task retries (sensors: the next poke).
 """
 
 from __future__ import annotations

@@ -16,11 +16,12 @@ from airflow.sdk import ObjectStoragePath
 
 from airflow_provider_genesys import lineage
 from airflow_provider_genesys._compat import AirflowFailException
+from airflow_provider_genesys.data_interval import resolve_data_interval
 from airflow_provider_genesys.extract import DATASETS, USER_STATES, ExtractOptions, run_extract
-from airflow_provider_genesys.extract.plans import unknown_dataset_message
-from airflow_provider_genesys.extract.plans.analytics import parse_interval
+from airflow_provider_genesys.extract.plans import INTERVAL_DATASETS, unknown_dataset_message
 from airflow_provider_genesys.extract.writer import DestinationError
 from airflow_provider_genesys.hooks.genesys import GenesysCloudHook
+from airflow_provider_genesys.intervals import IN_PROGRESS_CHOICES, settle_delta
 from airflow_provider_genesys.operators.audit import GenesysCloudAuditQueryOperator
 from airflow_provider_genesys.operators.base import (
     DEFAULT_CONN_ID,
@@ -55,8 +56,8 @@ class GenesysCloudApiOperator(GenesysCloudBaseOperator):
     :param paginate: follow the listing's pages and push the list of all entities (GET only).
     :param max_xcom_bytes: largest serialized result pushed to XCom; bigger fails the task and points to
         ``GenesysCloudExtractOperator``.
-    :param retry_non_idempotent: also retry POST/PATCH on 5xx and transport errors; ``None`` takes the
-        connection's ``retry_non_idempotent`` setting. 429 is always retried (it was not processed).
+    :param retry_non_idempotent: treat a POST/PATCH as safe to send twice (a query), as the retry table's
+        middle column; ``None`` takes the connection's setting. 429 is always retried (it was not processed).
     :param genesys_conn_id: the Genesys Cloud connection.
     """
 
@@ -193,8 +194,13 @@ class GenesysCloudExtractOperator(GenesysCloudBaseOperator):
     :param expand: users only: ``expand`` values, e.g. ``["authorization", "dateLastLogin"]``.
     :param max_workers: pages fetched in parallel (all inside the connection's rate-limit pacer).
     :param interval: interval datasets (``conversations``, ``user_presence``): ISO-8601 ``start/end``
-        (templated); default: the DAG run's data interval. Split a long one with
+        (templated); default: the DAG run's data interval, or for a manual run the previous UTC day
+        (``airflow_provider_genesys.intervals``). Split a long one with
         ``airflow_provider_genesys.extract.plans.analytics.interval_chunks`` and ``expand`` over the chunks.
+    :param settle_minutes: interval datasets: extract an interval only once it ended this many minutes ago
+        (default 60); earlier, the task fails with a retryable error.
+    :param in_progress: ``conversations``: a conversation without ``conversationEnd`` fails the task with a
+        retryable error (``"refuse"``, default) or is written as Genesys has it (``"write"``).
     :param poll_interval: seconds between analytics job status reads (default: 1, 2, 4, ... up to 15).
     :param job_attempts: analytics jobs submitted in all when one fails or its results expire.
     :param progress_interval: seconds between progress log lines.
@@ -223,6 +229,8 @@ class GenesysCloudExtractOperator(GenesysCloudBaseOperator):
         interval: str | None = None,
         poll_interval: float | None = None,
         job_attempts: int = 3,
+        settle_minutes: float | None = None,
+        in_progress: str = "refuse",
         **kwargs: Any,
     ) -> None:
         if dataset not in DATASETS:
@@ -234,6 +242,9 @@ class GenesysCloudExtractOperator(GenesysCloudBaseOperator):
             raise ValueError(f"state and expand apply to the users dataset only, not to {dataset!r}.")
         if max_workers < 1:
             raise ValueError(f"max_workers must be at least 1; got {max_workers}.")
+        settle_delta(settle_minutes)  # ValueError at parse time when negative
+        if in_progress not in IN_PROGRESS_CHOICES:
+            raise ValueError(f"in_progress {in_progress!r} is not valid; use one of: {', '.join(IN_PROGRESS_CHOICES)}.")
         if "outlets" not in kwargs and isinstance(destination, str):
             uri = None if _has_template(destination) else str(storage_path(destination))
             kwargs["outlets"] = [lineage.destination_outlet(destination, uri)]
@@ -248,18 +259,14 @@ class GenesysCloudExtractOperator(GenesysCloudBaseOperator):
         self.interval = interval
         self.poll_interval = poll_interval
         self.job_attempts = job_attempts
+        self.settle_minutes = settle_minutes
+        self.in_progress = in_progress
 
     def _interval(self, context: Any) -> str | None:
-        """The explicit ``interval``, else the run's data interval (``None`` when the run has none)."""
-        if self.interval:
-            try:
-                return str(parse_interval(self.interval))
-            except ValueError as err:
-                raise AirflowFailException(str(err)) from None
-        start, end = context.get("data_interval_start"), context.get("data_interval_end")
-        if start is None or end is None or end <= start:
+        """Interval datasets: the resolved interval (``intervals.py``); the others take none."""
+        if self.dataset not in INTERVAL_DATASETS:
             return None
-        return f"{start.isoformat()}/{end.isoformat()}"
+        return str(resolve_data_interval(context, self.interval, task=f"{type(self).__name__} {self.task_id}"))
 
     def execute(self, context: Any) -> dict[str, Any]:
         destination = storage_path(self.destination, self.destination_conn_id)
@@ -267,6 +274,7 @@ class GenesysCloudExtractOperator(GenesysCloudBaseOperator):
         options = ExtractOptions(
             state=self.state, expand=tuple(self.expand), max_workers=self.max_workers, interval=interval,
             poll_interval=self.poll_interval, job_attempts=self.job_attempts,
+            settle_minutes=self.settle_minutes, in_progress=self.in_progress,
         )
         if destination.is_dir():
             raise AirflowFailException(

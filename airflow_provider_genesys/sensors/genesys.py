@@ -1,7 +1,8 @@
 """Sensors that wait on Genesys Cloud: any endpoint until a check passes, or an asynchronous job to end.
 
-Both read through ``GenesysCloudHook`` (which already retries 429 and 5xx); an error that is still
-retryable after that counts as "not yet", an error that retrying cannot fix fails the task at once.
+Both read through ``GenesysCloudHook`` (which already retries 429, 502/503/504 and connection errors); an
+error that is still retryable after that counts as "not yet", an error that retrying cannot fix fails the
+task at once.
 """
 
 from __future__ import annotations
@@ -9,20 +10,22 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Callable, Mapping, Sequence
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from airflow.sdk import BaseSensorOperator, PokeReturnValue
 
 from airflow_provider_genesys._compat import AirflowFailException, AirflowSensorTimeout, AirflowSkipException, conf
+from airflow_provider_genesys.data_interval import resolve_data_interval
 from airflow_provider_genesys.exceptions import GenesysCloudApiError, GenesysCloudError
-from airflow_provider_genesys.extract.plans.analytics import iso, parse_instant, parse_interval
+from airflow_provider_genesys.intervals import iso, settle_delta
 from airflow_provider_genesys.jobs import (
     JobFamily,
     availability_date,
     availability_endpoint,
     job_family,
     job_status,
+    source_dataset,
 )
 from airflow_provider_genesys.operators.base import GenesysCloudTaskMixin, api_errors_as_failures
 from airflow_provider_genesys.triggers.genesys import GenesysCloudDataAvailabilityTrigger, GenesysCloudJobTrigger
@@ -272,17 +275,21 @@ class GenesysCloudJobSensor(_GenesysSensor):
 
 class GenesysCloudDataAvailabilitySensor(_GenesysSensor):
     """
-    Wait until Genesys' analytics data is complete for an interval: ``dataAvailabilityDate`` (``GET
-    /api/v2/analytics/{conversations|users}/details/jobs/availability``) at or after the interval's end.
+    Wait until an interval can be extracted: it ended ``settle_minutes`` ago and Genesys' analytics data
+    covers it (``dataAvailabilityDate`` of ``GET /api/v2/analytics/{conversations|users}/details/jobs/
+    availability`` at or after the interval's end).
 
-    Put it before a ``conversations`` or ``user_presence`` extract: the extract refuses an interval past the
-    availability date, this sensor waits for it instead. Returns ``{"source", "target", "available"}``.
-    With ``deferrable=True`` the wait happens in the triggerer (:class:`GenesysCloudDataAvailabilityTrigger`)
-    after one synchronous check.
+    Put it before a ``conversations`` or ``user_presence`` extract (with the same ``settle_minutes``): the
+    extract refuses such an interval, this sensor waits for it instead. Returns ``{"source", "target",
+    "available", "settled"}``. With ``deferrable=True`` the wait happens in the triggerer
+    (:class:`GenesysCloudDataAvailabilityTrigger`) after one synchronous check.
 
     :param interval: ISO-8601 ``start/end`` whose end to wait for (templated); default: the DAG run's data
-        interval.
-    :param source: ``conversations`` (default) or ``users``.
+        interval, or for a manual run the previous UTC day (``airflow_provider_genesys.intervals``).
+    :param source: the dataset to wait for: ``conversations`` (default) or ``user_presence`` (``users``, its
+        older spelling, is accepted).
+    :param settle_minutes: also wait until the interval ended this many minutes ago (default 60, as the
+        extract).
     :param genesys_conn_id: the Airflow connection to use.
     :param deferrable: wait in the triggerer; default from ``[operators] default_deferrable``.
     :param poll_interval: seconds between reads (also the poke interval when not deferrable).
@@ -294,35 +301,35 @@ class GenesysCloudDataAvailabilitySensor(_GenesysSensor):
         *,
         interval: str | None = None,
         source: str = "conversations",
+        settle_minutes: float | None = None,
         deferrable: bool = conf.getboolean("operators", "default_deferrable", fallback=False),
         poll_interval: float = 300.0,
         **kwargs: Any,
     ) -> None:
-        availability_endpoint(source)  # fail at parse time on a typo
+        source = source_dataset(source)  # fail at parse time on a typo
+        settle_delta(settle_minutes)
         self._wait_settings(deferrable, poll_interval, kwargs)
         super().__init__(**kwargs)
         self.interval = interval
         self.source = source
+        self.settle_minutes = settle_minutes
 
     def _target(self, context: Any) -> datetime:
-        if self.interval:
-            try:
-                return parse_interval(self.interval).end
-            except ValueError as err:
-                raise AirflowFailException(str(err)) from None
-        end = context.get("data_interval_end")
-        if end is None:
-            raise AirflowFailException(
-                "GenesysCloudDataAvailabilitySensor needs an interval: run it in a scheduled DAG (its data "
-                "interval is used) or pass interval='start/end'."
-            )
-        return parse_instant(end.isoformat())
+        return resolve_data_interval(context, self.interval, task=f"{type(self).__name__} {self.task_id}").end
+
+    def _settled(self, target: datetime) -> datetime:
+        return target + settle_delta(self.settle_minutes)
 
     def _result(self, target: datetime, available: datetime) -> dict[str, Any]:
-        return {"source": self.source, "target": iso(target), "available": iso(available)}
+        return {"source": self.source, "target": iso(target), "available": iso(available),
+                "settled": iso(self._settled(target))}
 
     def poke(self, context: Any) -> bool | PokeReturnValue:
         target = self._target(context)
+        settled = self._settled(target)
+        if datetime.now(timezone.utc) < settled:
+            self.log.info("The interval ending %s settles at %s (settle_minutes); waiting", iso(target), iso(settled))
+            return False
         endpoint = availability_endpoint(self.source)
         body = self._get(endpoint)
         if body is _MISSING:
@@ -346,6 +353,7 @@ class GenesysCloudDataAvailabilitySensor(_GenesysSensor):
             lambda: GenesysCloudDataAvailabilityTrigger(
                 target=iso(self._target(context)),
                 source=self.source,
+                settled=iso(self._settled(self._target(context))),
                 genesys_conn_id=self.genesys_conn_id,
                 poll_interval=self.poll_interval,
                 end_time=time.time() + self.timeout,
@@ -356,4 +364,5 @@ class GenesysCloudDataAvailabilitySensor(_GenesysSensor):
     def execute_complete(self, context: Any, event: dict[str, Any] | None = None) -> dict[str, Any]:
         """Resume after the trigger: the XCom on success, a timeout or failure otherwise."""
         event = self._resumed(event, f"Genesys {self.source} data availability")
-        return {"source": self.source, "target": event.get("target"), "available": event.get("available")}
+        return {"source": self.source, "target": event.get("target"), "available": event.get("available"),
+                "settled": event.get("settled")}

@@ -4,20 +4,28 @@
 from __future__ import annotations
 
 import argparse
+import inspect
 import json
 import signal
 import sys
 import threading
 from collections.abc import Sequence
-from dataclasses import fields
 from types import TracebackType
 from typing import Any
 from urllib.parse import quote
 
-from airflow_provider_genesys.testing.analytics import AnalyticsArea
+from airflow_provider_genesys.testing.areas.analytics import AnalyticsApi
 from airflow_provider_genesys.testing.faults import Faults, parse_fault_spec
-from airflow_provider_genesys.testing.org import Org
-from airflow_provider_genesys.testing.server import Backend, EmulatorHTTPServer, Settings
+from airflow_provider_genesys.testing.options import (
+    Settings,
+    default_of,
+    option_fields,
+    plain_help,
+    shown_default,
+    value_type,
+)
+from airflow_provider_genesys.testing.org.directory import Org
+from airflow_provider_genesys.testing.server import Backend, EmulatorHTTPServer
 from airflow_provider_genesys.testing.stats import Stats
 
 CONN_TYPE = "genesys_cloud"
@@ -26,96 +34,20 @@ CONN_TYPE = "genesys_cloud"
 class GenesysCloudEmulator:
     """A Genesys Cloud org on loopback, served from a background thread while the ``with`` block runs.
 
-    :param users: number of generated users (active ~85%, inactive ~10%, deleted ~5%).
-    :param seed: makes the org deterministic; the same seed gives the same ids and names.
-    :param token_ttl: access-token lifetime in seconds (``expires_in``).
-    :param rate_limit: API requests allowed per token per ``rate_window`` seconds.
-    :param latency_ms: delay added to every answer.
-    :param token_rate_limit: token creations allowed per ``rate_window`` (``None``: unlimited).
-    :param job_seconds: time an audit query takes from Queued to Succeeded (``0``: at once).
-    :param job_polls: instead of time, the number of status reads an audit query answers Queued/Running
-        before its final state: deterministic tests of deferral and polling (``None``: use ``job_seconds``).
-    :param org_rate_limit: API requests allowed per ``rate_window`` across every token (``None``: no
-        organisation-wide window); then 429 while the token's own headers still show room.
-    :param rate_limit_body: ``plain`` (Genesys' normalised 429 body) or ``limit`` (it also names the limit
-        that refused the request in ``limit: {namespace, key, value}``, a field of Genesys' ErrorBody).
-    :param conversations_per_day: conversations in each UTC day of the generated history (issue 10).
-    :param queues: routing queues (members are drawn from the active users).
-    :param wrapup_codes: wrap-up codes.
-    :param analytics_page_size: default and largest ``pageSize`` of analytics job results.
-    :param analytics_max_jobs: unfinished analytics jobs allowed at once; one more gets 429 (``None``: no limit).
-    :param data_lag_seconds: ``dataAvailabilityDate`` trails the clock by this much (see ``analytics``).
-    :param path_prefix_login: gateway path in front of ``/oauth/token``.
-    :param path_prefix_api: gateway path in front of ``/api/v2``.
-    :param wildcard_grants: what ``GET /api/v2/authorization/divisions/*/grants`` answers: ``grants``,
-        ``empty`` (200 without entities), ``400`` or ``404`` (Genesys publishes nothing about it).
-    :param users_cap: the 10,000-result cap of ``GET /api/v2/users`` applies to ``inactive`` only or to
-        ``all`` states.
-    :param users_query: ``GET /api/v2/users/query`` is ``allowed`` or ``forbidden`` (403).
-    :param expand: ``expand`` values are ``honoured`` or ``dropped`` (Genesys: best effort).
+    Every keyword argument is an option of ``testing/options.py`` (``Settings``: the same names as the
+    command's flags, with the same defaults and checks; docs/emulator.md lists them). A value the option
+    does not accept raises ``ValueError`` naming it; an unknown name raises ``TypeError``.
     """
 
-    def __init__(
-        self,
-        users: int = 200,
-        seed: int = 1,
-        client_id: str = "emulator-client",
-        client_secret: str = "emulator-secret",
-        token_ttl: int = 86400,
-        rate_limit: int = 300,
-        rate_window: float = 60.0,
-        latency_ms: int = 0,
-        token_rate_limit: int | None = None,
-        job_seconds: float = 2.0,
-        path_prefix_login: str = "",
-        path_prefix_api: str = "",
-        host: str = "127.0.0.1",
-        port: int = 0,
-        job_polls: int | None = None,
-        wildcard_grants: str = "grants",
-        users_cap: str = "all",
-        users_query: str = "allowed",
-        expand: str = "honoured",
-        org_rate_limit: int | None = None,
-        rate_limit_body: str = "plain",
-        conversations_per_day: int = 200,
-        queues: int = 10,
-        wrapup_codes: int = 20,
-        analytics_page_size: int = 1000,
-        analytics_max_jobs: int | None = 10,
-        data_lag_seconds: float = 0.0,
-    ) -> None:
-        settings = Settings(
-            users,
-            seed,
-            client_id,
-            client_secret,
-            token_ttl,
-            rate_limit,
-            float(rate_window),
-            latency_ms,
-            token_rate_limit,
-            float(job_seconds),
-            path_prefix_login,
-            path_prefix_api,
-            job_polls,
-            wildcard_grants,
-            users_cap,
-            users_query,
-            expand,
-            org_rate_limit=org_rate_limit,
-            rate_limit_body=rate_limit_body,
-            conversations_per_day=conversations_per_day,
-            queues=queues,
-            wrapup_codes=wrapup_codes,
-            analytics_page_size=analytics_page_size,
-            analytics_max_jobs=analytics_max_jobs,
-            data_lag_seconds=float(data_lag_seconds),
-        )
+    def __init__(self, **options: Any) -> None:
+        unknown = sorted(set(options) - {spec.name for spec in option_fields()})
+        if unknown:
+            raise TypeError(f"GenesysCloudEmulator got unknown options {', '.join(unknown)} (see docs/emulator.md)")
+        settings = Settings(**options)
         self._backend = Backend(settings)
         self.settings = settings
-        self.host = host
-        self.port = port
+        self.host = settings.host
+        self.port = settings.port
         self._server: EmulatorHTTPServer | None = None
         self._thread: threading.Thread | None = None
 
@@ -190,7 +122,7 @@ class GenesysCloudEmulator:
         return self._backend.faults
 
     @property
-    def analytics(self) -> AnalyticsArea:
+    def analytics(self) -> AnalyticsApi:
         """Conversation history (ground truth), routing, analytics jobs: ``analytics.jobs.script("FAILED")``,
         ``analytics.jobs.set_availability("2024-05-02T00:00:00Z")``."""
         return self._backend.analytics
@@ -238,47 +170,6 @@ class GenesysCloudEmulator:
 
 
 # ---- command line ---------------------------------------------------------------------------------
-# Settings field -> (type, help); flags are the field names with dashes, defaults come from Settings.
-_OPTIONS: dict[str, tuple[Any, str]] = {
-    "users": (int, "generated users (~85% active, ~10% inactive, ~5% deleted)"),
-    "seed": (int, "org seed: the same seed gives the same ids, names and grants"),
-    "client_id": (str, "the one OAuth client id accepted"),
-    "client_secret": (str, "its secret (a fixed test value; pass your own if you like)"),
-    "token_ttl": (int, "access-token lifetime in seconds (expires_in); then 401 credentials.expired"),
-    "rate_limit": (int, "API requests allowed per token per window; then 429 with Retry-After"),
-    "rate_window": (float, "rate-limit window in seconds (also for --token-rate-limit)"),
-    "latency_ms": (int, "delay added to every answer, in milliseconds"),
-    "token_rate_limit": (int, "token creations allowed per window; then 400 invalid_request"),
-    "job_seconds": (float, "time an audit query takes Queued -> Running -> Succeeded (0: done when polled)"),
-    "path_prefix_login": (str, "gateway path before /oauth/token, e.g. /login"),
-    "path_prefix_api": (str, "gateway path before /api/v2, e.g. /gw"),
-    "job_polls": (int, "instead of --job-seconds: status reads an audit query answers Queued/Running before it ends"),
-    "wildcard_grants": (str, "GET /authorization/divisions/*/grants answers: grants, empty, 400 or 404"),
-    "users_cap": (str, "the 10,000-result cap of GET /api/v2/users applies to: inactive or all"),
-    "users_query": (str, "GET /api/v2/users/query is: allowed or forbidden (403)"),
-    "expand": (str, "expand values are: honoured or dropped"),
-    "org_rate_limit": (int, "API requests allowed per window across every token of the org; then 429"),
-    "rate_limit_body": (str, "429 body: plain (Genesys' normalised body) or limit (also names the limit)"),
-    "conversations_per_day": (int, "conversations in each UTC day of the generated analytics history"),
-    "queues": (int, "routing queues; their members are drawn from the active users"),
-    "wrapup_codes": (int, "routing wrap-up codes"),
-    "analytics_page_size": (int, "default and largest pageSize of analytics job results"),
-    "analytics_max_jobs": (int, "unfinished analytics jobs allowed at once; one more gets 429 with Retry-After"),
-    "data_lag_seconds": (float, "dataAvailabilityDate trails the clock by this many seconds"),
-}
-
-
-def shown_default(value: Any) -> str:
-    """A default as ``--help`` and docs/emulator.md show it (``None`` is off, ``""`` none, ``60.0`` 60)."""
-    if value is None:
-        return "off"
-    if value in ("", []):
-        return "none"
-    if isinstance(value, float) and value.is_integer():
-        return str(int(value))
-    return str(value)
-
-
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="python -m airflow_provider_genesys.testing.emulator",
@@ -291,11 +182,8 @@ def _parser() -> argparse.ArgumentParser:
         text = f"{text.replace('%', '%%')} (default: {shown_default(default)})"
         p.add_argument(flag, default=default, help=text, **kwargs)
 
-    add("--host", "127.0.0.1", "address to bind")
-    add("--port", 0, "port to bind; 0 picks a free one", type=int)
-    for field in fields(Settings):
-        kind, text = _OPTIONS[field.name]
-        add(f"--{field.name.replace('_', '-')}", field.default, text, type=kind)
+    for spec in option_fields():
+        add(f"--{spec.name.replace('_', '-')}", default_of(spec), plain_help(spec), type=value_type(spec))
     add(
         "--fault",
         [],
@@ -310,8 +198,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
         faults = [parse_fault_spec(spec) for spec in args.fault]
-        options = {field.name: getattr(args, field.name) for field in fields(Settings)}
-        emulator = GenesysCloudEmulator(host=args.host, port=args.port, **options)
+        options = {spec.name: getattr(args, spec.name) for spec in option_fields()}
+        emulator = GenesysCloudEmulator(**options)
     except ValueError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
@@ -325,6 +213,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         while not stop.wait(0.5):
             pass
     return 0
+
+
+# help(GenesysCloudEmulator) and inspect show every option with its default, as if written out.
+GenesysCloudEmulator.__init__.__signature__ = inspect.Signature(  # type: ignore[attr-defined]
+    [inspect.Parameter("self", inspect.Parameter.POSITIONAL_OR_KEYWORD)]
+    + [
+        inspect.Parameter(spec.name, inspect.Parameter.KEYWORD_ONLY, default=default_of(spec))
+        for spec in option_fields()
+    ]
+)
 
 
 if __name__ == "__main__":

@@ -13,18 +13,19 @@ import threading
 import time
 import traceback
 import uuid
-from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
+from typing import Any, cast
 from urllib.parse import parse_qs, urlsplit
 
-from airflow_provider_genesys.testing.analytics import analytics_area
-from airflow_provider_genesys.testing.api import Api, ApiOptions, Call
+from airflow_provider_genesys.testing.areas import AnalyticsApi, Context, build_areas
+from airflow_provider_genesys.testing.areas.calls import Call
 from airflow_provider_genesys.testing.clock import Clock
 from airflow_provider_genesys.testing.errors import ApiError, OAuthError, error_body, rate_limited
 from airflow_provider_genesys.testing.faults import Fault, Faults
-from airflow_provider_genesys.testing.jobs import AuditJobs
-from airflow_provider_genesys.testing.org import Org
+from airflow_provider_genesys.testing.options import Settings
+from airflow_provider_genesys.testing.org.conversations import History
+from airflow_provider_genesys.testing.org.directory import Org
+from airflow_provider_genesys.testing.org.routing import Routing
 from airflow_provider_genesys.testing.paging import Params
 from airflow_provider_genesys.testing.ratelimit import FixedWindowLimiter
 from airflow_provider_genesys.testing.stats import Stats
@@ -40,7 +41,6 @@ _DRAIN_LIMIT = 16 * 1024 * 1024  # read (and drop) oversized bodies up to this, 
 # emulator names it itself: clients must treat any key but a per-token one as shared by every token.
 TOKEN_LIMIT = {"namespace": "platform.api", "key": "client.credentials.token.rate.per.minute"}
 ORG_LIMIT = {"namespace": "platform.api", "key": "org.rate.per.minute"}
-RATE_LIMIT_BODIES = ("plain", "limit")
 _STATUS_CODES = {
     500: "internal.server.error",
     502: "bad.gateway",
@@ -55,46 +55,10 @@ def normalise_prefix(prefix: str | None) -> str:
     return f"/{prefix}" if prefix else ""
 
 
-@dataclass(frozen=True)
-class Settings:
-    """Every emulator option (the CLI flags and the context manager's arguments)."""
-
-    users: int = 200
-    seed: int = 1
-    client_id: str = "emulator-client"
-    client_secret: str = "emulator-secret"
-    token_ttl: int = 86400
-    rate_limit: int = 300
-    rate_window: float = 60.0
-    latency_ms: int = 0
-    token_rate_limit: int | None = None
-    job_seconds: float = 2.0
-    path_prefix_login: str = ""
-    path_prefix_api: str = ""
-    job_polls: int | None = None
-    wildcard_grants: str = "grants"
-    users_cap: str = "all"
-    users_query: str = "allowed"
-    expand: str = "honoured"
-    org_rate_limit: int | None = None
-    rate_limit_body: str = "plain"
-    # analytics, routing (issue 10): see docs/emulator.md
-    conversations_per_day: int = 200
-    queues: int = 10
-    wrapup_codes: int = 20
-    analytics_page_size: int = 1000
-    analytics_max_jobs: int | None = 10
-    data_lag_seconds: float = 0.0
-
-
 class Backend:
     """The emulator's state and components, shared by all request threads."""
 
     def __init__(self, settings: Settings) -> None:
-        if not settings.client_id or not settings.client_secret:
-            raise ValueError("client_id and client_secret must be non-empty strings")
-        if settings.latency_ms < 0 or settings.job_seconds < 0 or (settings.job_polls or 0) < 0:
-            raise ValueError("latency_ms, job_seconds and job_polls must be >= 0")
         self.settings = settings
         self.prefix_login = normalise_prefix(settings.path_prefix_login)
         self.prefix_api = normalise_prefix(settings.path_prefix_api)
@@ -104,10 +68,6 @@ class Backend:
             self.clock, settings.token_ttl, settings.token_rate_limit, settings.rate_window
         )
         self.limiter = FixedWindowLimiter(settings.rate_limit, settings.rate_window, self.clock)
-        if settings.rate_limit_body not in RATE_LIMIT_BODIES:
-            raise ValueError(
-                f"rate_limit_body must be one of {', '.join(RATE_LIMIT_BODIES)}; got {settings.rate_limit_body!r}"
-            )
         self.org_limiter = (
             FixedWindowLimiter(settings.org_rate_limit, settings.rate_window, self.clock)
             if settings.org_rate_limit
@@ -115,11 +75,13 @@ class Backend:
         )
         self.faults = Faults()
         self.stats = Stats()
-        self.jobs = AuditJobs(self.org, self.clock, settings.job_seconds, settings.job_polls)
-        options = ApiOptions(settings.wildcard_grants, settings.users_cap, settings.users_query, settings.expand)
-        self.api = Api(self.org, self.jobs, settings.client_id, self.clock, options)
-        self.analytics = analytics_area(settings, self.org, self.clock)
-        self.api.routes += self.analytics.routes()
+        routing = Routing(self.org, settings.queues, settings.wrapup_codes)
+        history = History(self.org, routing, settings.conversations_per_day)
+        self.areas, self.router = build_areas(Context(settings, self.org, self.clock, routing, history))
+
+    @property
+    def analytics(self) -> AnalyticsApi:
+        return cast(AnalyticsApi, self.areas[AnalyticsApi])
 
     def rate_limit(self, token: str, headers: dict[str, str]) -> None:
         """Count one API request against its token's window and the organisation's; raise the 429 if refused.
@@ -351,7 +313,7 @@ class RequestHandler(BaseHTTPRequestHandler):
     ) -> tuple[str, int, Any]:
         route, handler, args = f"{self.command} {path}", None, ()
         try:
-            route, handler, args = backend.api.resolve(self.command, path)
+            route, handler, args = backend.router.resolve(self.command, path)
             route_error = None
         except ApiError as exc:
             route_error = exc

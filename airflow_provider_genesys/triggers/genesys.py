@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import AsyncIterator, Callable
+from datetime import datetime, timezone
 from typing import Any
 
 from airflow.triggers.base import BaseTrigger, TriggerEvent
@@ -157,14 +158,17 @@ class GenesysCloudJobTrigger(_PollingTrigger):
 
 class GenesysCloudDataAvailabilityTrigger(_PollingTrigger):
     """
-    Poll Genesys' analytics ``dataAvailabilityDate`` until it reaches ``target``, then yield one event.
+    Poll Genesys' analytics ``dataAvailabilityDate`` until it reaches ``target`` and the clock has passed
+    ``settled``, then yield one event.
 
-    The event payload is ``{"status", "target", "available", "message"}`` with ``status`` ``success``,
+    The event payload is ``{"status", "target", "available", "settled", "message"}`` with ``status`` ``success``,
     ``error`` (the date cannot be read and retrying will not help) or ``timeout``. Read-only, like the job
     trigger: running it twice is harmless.
 
     :param target: ISO-8601 instant the data must be available up to (the end of the interval to extract).
-    :param source: ``conversations`` or ``users`` (which details jobs' availability to read).
+    :param source: ``conversations`` or ``user_presence`` (which details jobs' availability to read).
+    :param settled: ISO-8601 instant before which the interval has not settled (its end plus the sensor's
+        ``settle_minutes``); ``None``: do not wait for it.
     :param genesys_conn_id: the Airflow connection to poll with.
     :param poll_interval: seconds between reads.
     :param end_time: give up at this UNIX time (``None``: only the task's deferral timeout applies).
@@ -177,30 +181,36 @@ class GenesysCloudDataAvailabilityTrigger(_PollingTrigger):
         genesys_conn_id: str = DEFAULT_CONN_ID,
         poll_interval: float = 300.0,
         end_time: float | None = None,
+        settled: str | None = None,
     ) -> None:
         super().__init__(genesys_conn_id, poll_interval, end_time)
         self.target = target
         self.source = source
+        self.settled = settled
 
     def _arguments(self) -> dict[str, Any]:
-        return {"target": self.target, "source": self.source}
+        return {"target": self.target, "source": self.source, "settled": self.settled}
 
     def _event(self, status: str, available: str | None, message: str) -> TriggerEvent:
-        return TriggerEvent({"status": status, "target": self.target, "available": available, "message": message})
+        return TriggerEvent({"status": status, "target": self.target, "available": available,
+                             "settled": self.settled, "message": message})
 
     async def run(self) -> AsyncIterator[TriggerEvent]:
         """Poll until the date reaches ``target``, an unrecoverable error occurs, or ``end_time`` passes."""
-        from airflow_provider_genesys.extract.plans.analytics import iso, parse_instant
+        from airflow_provider_genesys.intervals import iso, parse_instant
 
         try:
             endpoint = availability_endpoint(self.source)
             target = parse_instant(self.target)
+            settled = parse_instant(self.settled) if self.settled else None
         except ValueError as err:
             yield self._event("error", None, str(err))
             return
 
         def examine(body: Any) -> TriggerEvent | str:
             available = availability_date(body, endpoint)
+            if settled is not None and datetime.now(timezone.utc) < settled:
+                return f"The interval ending {iso(target)} settles at {iso(settled)}; waiting"
             if available >= target:
                 return self._event("success", iso(available),
                                    f"Genesys {self.source} data is available up to {iso(available)}")

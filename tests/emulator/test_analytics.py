@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 
 from airflow_provider_genesys.testing import GenesysCloudEmulator
+from airflow_provider_genesys.testing.org.conversations import iso_ms
 
 from .conftest import ApiClient, page_through
 from .test_models import assert_conforms
@@ -216,3 +217,48 @@ def test_enum_values_are_ones_genesys_publishes(api, emu):
     assert set(found) == set(SDK_ENUMS)
     for key, values in found.items():
         assert values <= SDK_ENUMS[key], key
+
+
+def test_in_progress_minutes_shows_recent_conversations_as_they_go_on() -> None:
+    """A job for an interval that ended a minute ago shows the conversations not ended yet without
+    conversationEnd and with only the segments begun; once the clock passes their end they come whole."""
+    now = datetime.now(timezone.utc).replace(second=0, microsecond=0)
+    end = int(now.timestamp() * 1000) - 60_000
+    interval = f"{iso_ms(end - 7_200_000)}/{iso_ms(end)}"
+    with GenesysCloudEmulator(users=40, seed=9, job_seconds=0, rate_limit=100_000, conversations_per_day=2000,
+                              in_progress_minutes=60) as emulator:
+        api = ApiClient(emulator)
+        first = all_results(api, submit(api, interval=interval))
+        (job,) = emulator.analytics.jobs.jobs
+        as_of = iso_ms(job.as_of_ms)
+        going_on = [c for c in first if "conversationEnd" not in c]
+        assert going_on, "2,000 a day: the last minutes' conversations are still going on"
+        for conversation in first:
+            truth_end = iso_ms(emulator.analytics.history.times(*_position_of(emulator, conversation))[1])
+            assert ("conversationEnd" in conversation) == (truth_end <= as_of)
+        for conversation in going_on:
+            segments = [s for p in conversation["participants"] for x in p["sessions"] for s in x["segments"]]
+            assert all(s["segmentStart"] <= as_of for s in segments)
+            assert any("segmentEnd" not in s for s in segments)  # the one going on
+            metrics = [m for p in conversation["participants"] for x in p["sessions"] for m in x["metrics"]]
+            assert all(m["emitDate"] <= as_of for m in metrics)
+
+        emulator.advance_clock(31 * 60)  # every conversation of the interval has ended (30 min at most)
+        again = all_results(api, submit(api, interval=interval))
+        assert [c["conversationId"] for c in again] == [c["conversationId"] for c in first]
+        assert all("conversationEnd" in c for c in again)
+
+    with GenesysCloudEmulator(users=40, seed=9, job_seconds=0, conversations_per_day=2000) as default:
+        api = ApiClient(default)
+        assert all("conversationEnd" in c for c in all_results(api, submit(api, interval=interval)))  # off
+
+
+def _position_of(emu: GenesysCloudEmulator, conversation: dict[str, Any]) -> tuple[int, int]:
+    """``(day, k)`` of a returned conversation, found from the ground truth by its id and start."""
+    start = int(datetime.fromisoformat(conversation["conversationStart"].replace("Z", "+00:00")).timestamp() * 1000)
+    day = start // 86_400_000
+    for k in range(emu.analytics.history.per_day):
+        begin, _, _ = emu.analytics.history.times(day, k)
+        if begin == start:
+            return day, k
+    raise AssertionError(f"no conversation of the history starts at {conversation['conversationStart']}")

@@ -10,10 +10,12 @@ import sys
 import textwrap
 from pathlib import Path
 
+import pytest
 import requests
 
 from airflow_provider_genesys.testing import GenesysCloudEmulator
-from airflow_provider_genesys.testing.emulator import _parser, shown_default
+from airflow_provider_genesys.testing.emulator import _parser
+from airflow_provider_genesys.testing.options import shown_default
 
 DOCS = Path(__file__).resolve().parents[2] / "docs" / "emulator.md"
 
@@ -50,13 +52,20 @@ def test_command_prints_one_line_serves_and_stops_on_sigterm():
         process.stderr.close()
 
 
-def test_command_rejects_bad_options_clearly():
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--fault", "explode"], "unknown fault kind 'explode'"),
+        (["--users-query", "maybe"], "users_query must be one of allowed, forbidden; got 'maybe'"),
+    ],
+)
+def test_command_rejects_bad_options_clearly(args, message):
     result = subprocess.run(
-        [sys.executable, "-m", "airflow_provider_genesys.testing.emulator", "--fault", "explode"],
+        [sys.executable, "-m", "airflow_provider_genesys.testing.emulator", *args],
         capture_output=True, text=True, timeout=30, check=False,
     )  # fmt: skip
     assert result.returncode == 2
-    assert "unknown fault kind 'explode'" in result.stderr
+    assert message in result.stderr
 
 
 def test_help_and_docs_list_every_option_with_the_same_default():

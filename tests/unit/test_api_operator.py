@@ -80,6 +80,24 @@ def test_retryable_errors_propagate_for_task_retries(emu: GenesysCloudEmulator) 
     assert caught.value.status == 503
 
 
+def test_a_write_that_may_have_been_processed_fails_at_once_saying_so(emu: GenesysCloudEmulator) -> None:
+    """The connection drops after the server read the POST: it is not sent again, by the client or by Airflow."""
+    audits = r"^/api/v2/audits/query$"
+    body = {"interval": "2024-01-01T00:00:00Z/2024-01-02T00:00:00Z", "serviceName": "PeoplePermissions"}
+    emu.faults.drop(count=1, path=audits)
+    write = GenesysCloudApiOperator(task_id="w", method="POST", endpoint="/api/v2/audits/query", body=body)
+    with pytest.raises(AirflowFailException, match=r"outcome is unknown: check \(read back\) what it changes"):
+        run(write)
+    assert not emu.faults.pending
+    assert emu.stats.snapshot()["by_path"]["POST /api/v2/audits/query"] == 1  # received, dropped, not resent
+    emu.faults.drop(count=1, path=audits)
+    query = GenesysCloudApiOperator(
+        task_id="q", method="POST", endpoint="/api/v2/audits/query", body=body, retry_non_idempotent=True
+    )
+    assert run(query)["state"] == "Queued"  # declared safe twice: resent after the drop
+    assert emu.stats.snapshot()["by_path"]["POST /api/v2/audits/query"] == 3
+
+
 def test_method_is_validated() -> None:
     with pytest.raises(ValueError, match=r"FETCH.*GET, POST, PUT, PATCH, DELETE"):
         GenesysCloudApiOperator(task_id="bad", endpoint="/api/v2/users", method="FETCH")

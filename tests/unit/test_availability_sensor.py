@@ -49,8 +49,8 @@ def test_trigger_serializes_and_reports_errors_and_timeouts(emu, loop_sleeps) ->
                                                   genesys_conn_id="gc", poll_interval=60, end_time=5.0)
     assert trigger.serialize() == (
         "airflow_provider_genesys.triggers.genesys.GenesysCloudDataAvailabilityTrigger",
-        {"target": "2026-03-03T00:00:00Z", "source": "users", "genesys_conn_id": "gc", "poll_interval": 60.0,
-         "end_time": 5.0},
+        {"target": "2026-03-03T00:00:00Z", "source": "users", "settled": None, "genesys_conn_id": "gc",
+         "poll_interval": 60.0, "end_time": 5.0},
     )
     (bad,) = collect(GenesysCloudDataAvailabilityTrigger(target="2026-03-03T00:00:00Z", source="chats"))
     assert bad["status"] == "error"
@@ -69,7 +69,7 @@ def test_sensor_pokes_until_the_interval_is_covered(emu) -> None:
     assert isinstance(done, PokeReturnValue)
     assert done.is_done
     assert done.xcom_value == {"source": "conversations", "target": "2026-03-03T00:00:00.000Z",
-                               "available": "2026-03-03T00:05:00.000Z"}
+                               "available": "2026-03-03T00:05:00.000Z", "settled": "2026-03-03T01:00:00.000Z"}
 
 
 def test_sensor_takes_the_data_interval_and_defers_with_a_trigger(emu) -> None:
@@ -82,22 +82,40 @@ def test_sensor_takes_the_data_interval_and_defers_with_a_trigger(emu) -> None:
         sensor.execute(context)
     trigger = deferred.value.trigger
     assert isinstance(trigger, GenesysCloudDataAvailabilityTrigger)
-    assert (trigger.target, trigger.source, trigger.poll_interval) == ("2026-03-03T00:00:00.000Z", "users", 60.0)
+    # "users" is the old spelling of the user_presence dataset: accepted, and named as the dataset
+    assert (trigger.target, trigger.source, trigger.poll_interval) == ("2026-03-03T00:00:00.000Z", "user_presence",
+                                                                       60.0)
+    assert trigger.settled == "2026-03-03T01:00:00.000Z"  # end + the default settle_minutes (60)
     emu.analytics.jobs.set_availability("2026-03-03T00:00:00Z")
     assert sensor.execute(context)["available"] == "2026-03-03T00:00:00.000Z"  # already there: no deferral
 
 
 def test_sensor_resumes_from_trigger_events_and_rejects_bad_input() -> None:
     sensor = GenesysCloudDataAvailabilitySensor(task_id="wait", interval=INTERVAL)
-    ok = sensor.execute_complete({}, {"status": "success", "target": "t", "available": "a", "message": "m"})
-    assert ok == {"source": "conversations", "target": "t", "available": "a"}
+    ok = sensor.execute_complete({}, {"status": "success", "target": "t", "available": "a", "settled": "s",
+                                      "message": "m"})
+    assert ok == {"source": "conversations", "target": "t", "available": "a", "settled": "s"}
     with pytest.raises(AirflowSensorTimeout):
         sensor.execute_complete({}, {"status": "timeout", "message": "late"})
     with pytest.raises(AirflowFailException, match="boom"):
         sensor.execute_complete({}, {"status": "error", "message": "boom"})
     with pytest.raises(ValueError, match="use one of: conversations, user_presence"):
         GenesysCloudDataAvailabilitySensor(task_id="x", source="chats")
-    with pytest.raises(AirflowFailException, match="needs an interval"):
-        GenesysCloudDataAvailabilitySensor(task_id="x").poke({})
     with pytest.raises(AirflowFailException, match="not an ISO-8601 interval"):
         GenesysCloudDataAvailabilitySensor(task_id="x", interval="today").poke({})
+
+
+def test_sensor_and_trigger_also_wait_for_the_interval_to_settle(emu, loop_sleeps) -> None:
+    """Data available is not enough: the interval must have ended settle_minutes ago (default 60)."""
+    emu.analytics.jobs.set_availability("2099-01-01T00:00:00Z")
+    recent = f"{iso_in(-7200)}/{iso_in(-600)}"  # ended ten minutes ago
+    assert GenesysCloudDataAvailabilitySensor(task_id="wait", interval=recent).poke({}) is False
+    done = GenesysCloudDataAvailabilitySensor(task_id="wait", interval=recent, settle_minutes=5).poke({})
+    assert isinstance(done, PokeReturnValue)
+    assert done.is_done
+    (early,) = collect(GenesysCloudDataAvailabilityTrigger(target=iso_in(-600), settled=iso_in(3000), end_time=1.0))
+    assert early["status"] == "timeout"  # available, but not settled before the deadline
+    (settled,) = collect(GenesysCloudDataAvailabilityTrigger(target=iso_in(-600), settled=iso_in(-300)))
+    assert settled["status"] == "success"
+    with pytest.raises(ValueError, match="settle_minutes must be >= 0"):
+        GenesysCloudDataAvailabilitySensor(task_id="wait", settle_minutes=-1)

@@ -210,7 +210,8 @@ def test_requests_are_genesys_shaped_and_the_cursor_is_followed(requests_mock, t
                       json={"dataAvailabilityDate": "2026-03-04T00:00:00Z"})
     submit = requests_mock.post(f"{api}/conversations/details/jobs", status_code=202, json={"jobId": "j1"})
     requests_mock.get(f"{api}/conversations/details/jobs/j1", json={"state": "FULFILLED"})
-    conversation = {"conversationId": "c1", "conversationStart": "2026-03-02T10:00:00.000Z"}
+    conversation = {"conversationId": "c1", "conversationStart": "2026-03-02T10:00:00.000Z",
+                    "conversationEnd": "2026-03-02T10:05:00.000Z"}
     before = {"conversationId": "c0", "conversationStart": "2026-03-01T23:50:00.000Z"}  # activity after midnight
     results = requests_mock.get(f"{api}/conversations/details/jobs/j1/results", [
         {"json": {"conversations": [before], "cursor": "next-page"}},

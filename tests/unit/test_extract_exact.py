@@ -11,7 +11,7 @@ import pytest
 from airflow_provider_genesys.extract.fetch import ListingChangedError
 from airflow_provider_genesys.extract.plans import users as users_plan
 from airflow_provider_genesys.testing import GenesysCloudEmulator
-from airflow_provider_genesys.testing import api as emulator_api
+from airflow_provider_genesys.testing.areas import users as emulator_users
 
 from .extract_support import extract_ids
 
@@ -48,7 +48,7 @@ def test_users_present_for_the_whole_run_are_written_once(
     listing: str,
 ) -> None:
     if listing == "cursor":  # a cap (emulator and plan) below every state's size: the plan uses /users/query
-        monkeypatch.setattr(emulator_api, "USERS_RESULT_CAP", 40)
+        monkeypatch.setattr(emulator_users, "USERS_RESULT_CAP", 40)
         monkeypatch.setattr(users_plan, "USERS_PAGE_NUMBER_CAP", 40)
     before = set(emu.org.user_ids(state))
     fault = emu.faults.org_change(after=1, path=LISTINGS[listing], **CHANGES[change])

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
 
 from airflow_provider_genesys._compat import AirflowFailException
+from airflow_provider_genesys.extract.plans.analytics import DataNotAvailableError
 from airflow_provider_genesys.operators.genesys import GenesysCloudExtractOperator
 from airflow_provider_genesys.testing import GenesysCloudEmulator
 
@@ -49,3 +50,21 @@ def test_an_explicit_interval_wins_and_a_bad_one_fails_fast(emu, tmp_path: Path)
     with pytest.raises(AirflowFailException, match="not an ISO-8601 interval 'start/end'"):
         bad.execute(CONTEXT)
     assert "interval" in GenesysCloudExtractOperator.template_fields
+
+
+def test_settling_arguments_are_checked_when_the_dag_is_parsed(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="settle_minutes must be >= 0"):
+        GenesysCloudExtractOperator(task_id="x", dataset="conversations", destination=str(tmp_path / "c.ndjson"),
+                                    settle_minutes=-5)
+    with pytest.raises(ValueError, match="in_progress 'keep' is not valid; use one of: refuse, write"):
+        GenesysCloudExtractOperator(task_id="x", dataset="conversations", destination=str(tmp_path / "c.ndjson"),
+                                    in_progress="keep")
+
+
+def test_a_recent_interval_waits_for_settle_minutes(emu, tmp_path: Path) -> None:
+    """The operator's default settle_minutes (60) refuses an interval that ended minutes ago, retryably."""
+    op = GenesysCloudExtractOperator(task_id="x", dataset="conversations", destination=str(tmp_path / "c.ndjson"))
+    now = datetime.now(timezone.utc)
+    with pytest.raises(DataNotAvailableError, match="less than settle_minutes=60 ago"):
+        op.execute({"data_interval_start": now - timedelta(hours=1), "data_interval_end": now})
+    assert not (tmp_path / "c.ndjson").exists()

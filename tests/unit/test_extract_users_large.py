@@ -53,9 +53,9 @@ def test_capped_state_without_the_cursor_reads_from_both_ends(
     """Cap on every state and /users/query refused: page numbers up to the cap, the rest in descending
     order (shown with the cap scaled down to 400 results, pages of 50), exact even while the org changes."""
     from airflow_provider_genesys.extract.plans import users as users_plan
-    from airflow_provider_genesys.testing import api as emulator_api
+    from airflow_provider_genesys.testing.areas import users as emulator_users
 
-    monkeypatch.setattr(emulator_api, "USERS_RESULT_CAP", 400)
+    monkeypatch.setattr(emulator_users, "USERS_RESULT_CAP", 400)
     monkeypatch.setattr(users_plan, "USERS_PAGE_NUMBER_CAP", 400)
     monkeypatch.setattr(users_plan, "PAGE_SIZE", 50)
     with GenesysCloudEmulator(users=900, seed=21, users_cap="all", users_query="forbidden") as emu:

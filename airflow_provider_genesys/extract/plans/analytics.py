@@ -1,7 +1,10 @@
 """Interval datasets from Genesys' asynchronous analytics details jobs: ``conversations``, ``user_presence``.
 
-One plan run = one interval (the DAG run's data interval, or an explicit ``start/end``):
+One plan run = one interval (resolved by ``intervals.py``: the DAG run's data interval, a manual run's
+previous UTC day, or an explicit ``start/end``):
 
+0. Settling: an interval that ended less than ``settle_minutes`` ago is refused with
+   :class:`DataNotAvailableError` (conversations near its end are still going on).
 1. ``GET .../details/jobs/availability``: an interval ending after ``dataAvailabilityDate`` is refused with
    :class:`DataNotAvailableError` (Genesys would answer with a partial day, silently).
 2. ``POST .../details/jobs`` with the interval; poll ``GET .../details/jobs/{jobId}`` until a terminal state.
@@ -10,6 +13,10 @@ One plan run = one interval (the DAG run's data interval, or an explicit ``start
 4. A job that ends ``FAILED``/``CANCELLED``/``EXPIRED``, or whose results disappear while we read them, is
    submitted again (``job_attempts`` times in all). Records already written are dropped by the writer's
    id de-duplication, so each record is written once.
+5. A kept conversation without ``conversationEnd`` (still in progress when the job ran) fails the extract
+   after the last page with :class:`ConversationsInProgressError` (retryable; nothing is written), unless
+   ``in_progress="write"``: it would otherwise be stored incomplete for good, since the next interval keeps
+   only the conversations that started in it.
 
 Genesys returns every conversation that had *activity* in the interval, so a conversation crossing a
 boundary appears in the jobs of both intervals. The plan keeps only those whose ``conversationStart`` is in
@@ -29,6 +36,17 @@ from typing import Any
 
 from airflow_provider_genesys.exceptions import GenesysCloudApiError, GenesysCloudError
 from airflow_provider_genesys.extract.fetch import PageFetcher
+from airflow_provider_genesys.intervals import (
+    DEFAULT_SETTLE_MINUTES,
+    IN_PROGRESS_CHOICES,
+    INTERVAL_EXAMPLE,
+    Interval,
+    IntervalError,
+    iso,
+    parse_instant,
+    parse_interval,
+    settle_delta,
+)
 from airflow_provider_genesys.jobs import (
     JOB_FAMILIES,
     JobFamily,
@@ -39,9 +57,6 @@ from airflow_provider_genesys.jobs import (
 
 log = logging.getLogger(__name__)
 
-INTERVAL_EXAMPLE = "2024-05-01T00:00:00Z/2024-05-02T00:00:00Z"
-
-
 class DataNotAvailableError(GenesysCloudError):
     """The interval ends after Genesys' ``dataAvailabilityDate``: its data is not complete yet.
 
@@ -49,47 +64,16 @@ class DataNotAvailableError(GenesysCloudError):
     """
 
 
+class ConversationsInProgressError(DataNotAvailableError):
+    """Conversations of the interval have no ``conversationEnd`` yet: writing them would store them
+    incomplete, and the next interval does not pick them up (each belongs to the day it started in).
+
+    Retryable, like :class:`DataNotAvailableError`: a task retry after they end writes them whole.
+    """
+
+
 class AnalyticsJobError(GenesysCloudError):
     """Every submitted job ended without readable results (``job_attempts`` exhausted)."""
-
-
-@dataclass(frozen=True)
-class Interval:
-    """A half-open UTC interval ``[start, end)``."""
-
-    start: datetime
-    end: datetime
-
-    def __str__(self) -> str:
-        return f"{iso(self.start)}/{iso(self.end)}"
-
-    def contains(self, instant: datetime) -> bool:
-        return self.start <= instant < self.end
-
-
-def iso(moment: datetime) -> str:
-    text = moment.astimezone(timezone.utc).isoformat(timespec="milliseconds")
-    return text.replace("+00:00", "Z")
-
-
-def parse_instant(text: str) -> datetime:
-    """An ISO-8601 instant; without an offset it is UTC."""
-    value = datetime.fromisoformat(str(text).strip().replace("Z", "+00:00"))
-    return value if value.tzinfo else value.replace(tzinfo=timezone.utc)
-
-
-def parse_interval(text: Any) -> Interval:
-    """``start/end`` (ISO-8601) into an :class:`Interval`; ValueError saying what to write otherwise."""
-    try:
-        start_text, end_text = str(text).split("/")
-        interval = Interval(parse_instant(start_text), parse_instant(end_text))
-    except ValueError:
-        raise ValueError(
-            f"interval {text!r} is not an ISO-8601 interval 'start/end', e.g. {INTERVAL_EXAMPLE}"
-        ) from None
-    if interval.end <= interval.start:
-        raise ValueError(f"interval {text!r} is empty or ends before it starts; e.g. {INTERVAL_EXAMPLE}")
-    return interval
 
 
 def interval_chunks(interval: str, hours: float = 6) -> list[str]:
@@ -115,6 +99,7 @@ class DetailsSource:
     """One analytics details job family (which also says where to ask availability): how results and records
     look."""
 
+    dataset: str  # the public dataset name (GenesysCloudExtractOperator's ``dataset``)
     family: JobFamily
     results_field: str
     keep: Callable[[dict, Interval], bool]
@@ -137,22 +122,34 @@ def _user_detail(detail: dict, interval: Interval) -> dict:
 
 
 CONVERSATIONS = DetailsSource(
-    JOB_FAMILIES["conversation_details"], "conversations", _conversation_in, _same,
+    "conversations", JOB_FAMILIES["conversation_details"], "conversations", _conversation_in, _same,
     order_by="conversationStart",
 )
 USER_PRESENCE = DetailsSource(
-    JOB_FAMILIES["user_details"], "userDetails", lambda detail, _: True, _user_detail
+    "user_presence", JOB_FAMILIES["user_details"], "userDetails", lambda detail, _: True, _user_detail
 )
 
 
 def require_interval(options: Any, dataset: str) -> Interval:
     interval = getattr(options, "interval", None)
     if not interval:
-        raise ValueError(
+        raise IntervalError(
             f"The {dataset} dataset needs an interval: run it in a scheduled DAG (its data interval is used) or "
             f"pass interval='start/end', e.g. {INTERVAL_EXAMPLE}"
         )
     return parse_interval(interval)
+
+
+def check_settled(interval: Interval, settle: timedelta, now: datetime) -> None:
+    """:class:`DataNotAvailableError` when ``interval`` ended less than ``settle`` before ``now``."""
+    if now < interval.end + settle:
+        raise DataNotAvailableError(
+            f"The interval {interval} ended at {iso(interval.end)}, less than settle_minutes="
+            f"{settle.total_seconds() / 60:g} ago (now {iso(now)}): conversations near its end may still be going "
+            f"on. It can be extracted from {iso(interval.end + settle)}: wait for it "
+            "(GenesysCloudDataAvailabilitySensor with the same settle_minutes, or task retries), or lower "
+            "settle_minutes."
+        )
 
 
 def check_availability(fetcher: PageFetcher, source: DetailsSource, interval: Interval) -> datetime:
@@ -198,8 +195,18 @@ def details(
     job_attempts: int = 3,
     poll: Callable[[int], float] = default_poll,
     sleep: Callable[[float], None] = time.sleep,
+    settle: timedelta = timedelta(minutes=DEFAULT_SETTLE_MINUTES),
+    in_progress: str = "refuse",
+    now: Callable[[], datetime] = lambda: datetime.now(timezone.utc),
 ) -> Iterator[dict]:
-    """The records of ``interval`` from one details job (submitted again after a failed or expired one)."""
+    """The records of ``interval`` from one details job (submitted again after a failed or expired one).
+
+    Refused before any request while the interval has not settled (ended less than ``settle`` ago) or
+    Genesys' data does not cover it; with ``in_progress="refuse"`` a conversation without
+    ``conversationEnd`` fails the extract after the last page (:class:`ConversationsInProgressError`, so
+    the atomic writer keeps nothing), with ``"write"`` it is written as Genesys has it.
+    """
+    check_settled(interval, settle, now())
     check_availability(fetcher, source, interval)
     family = source.family
     body = {"interval": str(interval), "order": "asc"}
@@ -207,16 +214,23 @@ def details(
         body["orderBy"] = source.order_by
     problems: list[str] = []
     for attempt in range(1, job_attempts + 1):
-        job_id = family.job_id_of(fetcher.client.request("POST", family.submit_path, json=body))
+        # A job only reads: submitting it twice is harmless (the first expires unread), so it is retried.
+        submitted = fetcher.client.request("POST", family.submit_path, json=body, retry_non_idempotent=True)
+        job_id = family.job_id_of(submitted)
         log.info("%s job %s submitted for %s (attempt %d of %d)", family.name, job_id, interval, attempt,
                  job_attempts)
         status = wait_for_job(fetcher.client, family, job_id, poll=poll, sleep=sleep)
         text = status.text
         if status.succeeded:
+            unfinished = _Unfinished(source, interval) if in_progress == "refuse" else None
             try:
                 for record in _results(fetcher, source, job_id):
                     if source.keep(record, interval):
+                        if unfinished is not None:
+                            unfinished.see(record)
                         yield source.record(record, interval)
+                if unfinished is not None:
+                    unfinished.check()
                 return
             except _ResultsGone as gone:
                 text = f"Genesys {family.name} job {job_id}: its results could not be read to the end ({gone})"
@@ -228,20 +242,49 @@ def details(
     )
 
 
+class _Unfinished:
+    """Counts the conversations without ``conversationEnd``; :meth:`check` refuses the interval if any."""
+
+    def __init__(self, source: DetailsSource, interval: Interval) -> None:
+        self.applies = source is CONVERSATIONS
+        self.interval = interval
+        self.count = 0
+        self.examples: list[str] = []
+
+    def see(self, record: dict) -> None:
+        if self.applies and not record.get("conversationEnd"):
+            self.count += 1
+            if len(self.examples) < 3:
+                self.examples.append(f"{record.get('conversationId')} (started {record.get('conversationStart')})")
+
+    def check(self) -> None:
+        if self.count:
+            raise ConversationsInProgressError(
+                f"{self.count} conversations of {self.interval} have not ended yet (no conversationEnd), e.g. "
+                f"{', '.join(self.examples)}; nothing was written. A task retry once they end writes them "
+                "whole: raise settle_minutes (or retries/retry_delay), or pass in_progress='write' to write them "
+                "as they are (a rerun of the interval later replaces them)."
+            )
+
+
 def conversations(fetcher: PageFetcher, options: Any) -> Iterator[dict]:
     """Conversations that started in the interval, one per record, from a conversation details job."""
-    return _plan(fetcher, options, CONVERSATIONS, "conversations")
+    return _plan(fetcher, options, CONVERSATIONS)
 
 
 def user_presence(fetcher: PageFetcher, options: Any) -> Iterator[dict]:
     """Per user: presence and routing-status records of the interval, from a user details job."""
-    return _plan(fetcher, options, USER_PRESENCE, "user_presence")
+    return _plan(fetcher, options, USER_PRESENCE)
 
 
-def _plan(fetcher: PageFetcher, options: Any, source: DetailsSource, dataset: str) -> Iterator[dict]:
-    interval = require_interval(options, dataset)
+def _plan(fetcher: PageFetcher, options: Any, source: DetailsSource) -> Iterator[dict]:
+    interval = require_interval(options, source.dataset)
+    in_progress = getattr(options, "in_progress", "refuse")
+    if in_progress not in IN_PROGRESS_CHOICES:
+        raise ValueError(f"in_progress {in_progress!r} is not valid; use one of: {', '.join(IN_PROGRESS_CHOICES)}")
     return details(fetcher, source, interval, job_attempts=getattr(options, "job_attempts", 3),
-                   poll=_poll_of(options))
+                   poll=_poll_of(options), settle=settle_delta(getattr(options, "settle_minutes", None)),
+                   in_progress=in_progress)
 
 
 def _poll_of(options: Any) -> Callable[[int], float]:

@@ -21,6 +21,8 @@ class ExtractOptions:
     interval: str | None = None
     poll_interval: float | None = None  # seconds between job status reads; None: 1, 2, 4 ... 15
     job_attempts: int = 3  # analytics jobs submitted in all before a failed/expired job fails the extract
+    settle_minutes: float | None = None  # interval datasets: extract only once it ended this long ago; None: 60
+    in_progress: str = "refuse"  # conversations without conversationEnd: "refuse" (retryable error) or "write"
 
 
 Plan = Callable[[PageFetcher, ExtractOptions], Iterator[dict]]

@@ -10,16 +10,17 @@ events). Listing orders and grant indexes are built lazily and cached until the 
 from __future__ import annotations
 
 import bisect
-import hashlib
 import threading
 import uuid
 from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
 from itertools import islice
 from typing import Any, TypeVar
 
-from airflow_provider_genesys.testing import catalogue as cat
+import airflow_provider_genesys.testing.org.catalogue as cat
 from airflow_provider_genesys.testing.clock import iso
-from airflow_provider_genesys.testing.subjects import USER, Subject, Subjects
+from airflow_provider_genesys.testing.org.seeded import digest as _digest
+from airflow_provider_genesys.testing.org.seeded import seeded_uuid as _uuid
+from airflow_provider_genesys.testing.org.subjects import USER, Subject, Subjects
 
 T = TypeVar("T")
 
@@ -32,14 +33,6 @@ _EPOCH_2019 = 1546300800.0
 _SIX_YEARS = 6 * 365 * 86400
 ADMIN_COUNT = 3  # the first users are admins with wildcard-division grants
 _PATCH_LIMIT = 20  # grant writes to more users than this drop the grant index instead of patching it
-
-
-def _digest(seed: int, kind: str, index: int) -> bytes:
-    return hashlib.blake2b(f"{seed}:{kind}:{index}".encode(), digest_size=32).digest()
-
-
-def _uuid(seed: int, kind: str, index: int) -> str:
-    return str(uuid.UUID(bytes=_digest(seed, kind, index)[:16], version=4))
 
 
 def _slug(text: str) -> str:
@@ -101,7 +94,7 @@ class Org:
         ]
         self.divisions: list[dict[str, Any]] = [self.division(i) for i in range(len(cat.DIVISIONS))]
         self.roles: list[dict[str, Any]] = [self.role(i) for i in range(len(cat.ROLES))]
-        self.subjects = Subjects(self, users)  # groups, OAuth clients, trustees (testing/subjects.py)
+        self.subjects = Subjects(self, users)  # groups, OAuth clients, trustees (org/subjects.py)
 
     # ---- users -------------------------------------------------------------------------------------
     def _append_user(self, i: int, state: int | None) -> None:

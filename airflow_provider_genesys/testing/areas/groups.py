@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from airflow_provider_genesys.testing.calls import SEGMENT, Call, Route
+from airflow_provider_genesys.testing.areas.calls import SEGMENT, Call, Context, Route
+from airflow_provider_genesys.testing.areas.users import expand_of
 from airflow_provider_genesys.testing.errors import not_found
 from airflow_provider_genesys.testing.paging import page_envelope
-
-if TYPE_CHECKING:
-    from airflow_provider_genesys.testing.api import Api
 
 GROUPS_MAX_PAGE_SIZE = 100  # no published maximum; Genesys' Terraform provider pages groups by 100
 MEMBERS_MAX_PAGE_SIZE = 100
@@ -18,9 +16,9 @@ MEMBERS_MAX_PAGE_SIZE = 100
 class GroupsApi:
     """Groups (``GroupEntityListing``) and members (``UserEntityListing``) of the org's groups."""
 
-    def __init__(self, api: Api) -> None:
-        self.api = api
-        self.org = api.org
+    def __init__(self, context: Context) -> None:
+        self.org = context.org
+        self.settings = context.settings
 
     def routes(self) -> list[Route]:
         return [
@@ -54,7 +52,7 @@ class GroupsApi:
         members = self.org.subjects.members(self._group(call.args[0]))
         if call.params.choice("sortOrder", "ASC", ("ASC", "DESC")) == "DESC":
             members = members[::-1]
-        expand = self.api.expand(call.params)
+        expand = expand_of(call.params, self.settings)
         return 200, page_envelope(
             call.path,
             call.params,

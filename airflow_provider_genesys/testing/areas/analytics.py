@@ -1,4 +1,4 @@
-"""Analytics details jobs (Genesys' ``AnalyticsApi`` area): conversations and users, plus availability.
+"""AnalyticsApi: analytics details jobs for conversations and users, plus data availability.
 
     POST /api/v2/analytics/{conversations|users}/details/jobs           -> 202 {"jobId"}
     GET  /api/v2/analytics/{conversations|users}/details/jobs/{jobId}   -> AsyncQueryStatus
@@ -8,7 +8,9 @@
 
 A job goes QUEUED -> PENDING -> FULFILLED over ``job_seconds`` of the emulator clock, or over ``job_polls``
 status reads (the same options as audit queries). Results are computed page by page from the history
-(``conversations.py``) and hold only data before the availability date (as a partial day would).
+(``org/conversations.py``) and hold only data before the availability date (as a partial day would). With
+``in_progress_minutes``, a job whose interval ended less than that before the clock shows the conversations
+not ended at the clock in progress (no ``conversationEnd``, partial segments).
 Failures a test can script: :meth:`AnalyticsJobs.script` (FAILED / CANCELLED jobs, results that EXPIRE
 after some pages), the ``job_state`` fault (Failed/Cancelled), the ``rate_limit`` fault on submission, and
 ``analytics_max_jobs``: a submission while that many jobs are unfinished gets 429 with ``Retry-After``.
@@ -16,20 +18,17 @@ after some pages), the ``job_state`` fault (Failed/Cancelled), the ``rate_limit`
 
 from __future__ import annotations
 
-import re
 import threading
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from airflow_provider_genesys.testing.api import Call, json_body
+from airflow_provider_genesys.testing.areas.calls import SEGMENT, Call, Context, Route, json_body
 from airflow_provider_genesys.testing.clock import Clock, parse_iso
-from airflow_provider_genesys.testing.conversations import History, Position, iso_ms
 from airflow_provider_genesys.testing.errors import ApiError, bad_request, not_found
-from airflow_provider_genesys.testing.org import Org
+from airflow_provider_genesys.testing.org.conversations import History, Position, iso_ms
 from airflow_provider_genesys.testing.paging import decode_cursor, encode_cursor
-from airflow_provider_genesys.testing.routing import Routing
 
 KINDS = {"conversations": "conversations", "users": "userDetails"}  # path segment -> results field
 SCRIPTABLE = ("FAILED", "CANCELLED", "EXPIRED")
@@ -48,13 +47,15 @@ class Job:
     polls: int = 0
     pages: int = 0
     until_ms: int = 0  # the availability date when the job ran: its results stop there
+    as_of_ms: int = 0  # in_progress_minutes: conversations not ended at this instant are in progress; 0: none
 
 
 class AnalyticsJobs:
     """Every analytics details job of one emulator, and the availability date."""
 
     def __init__(self, history: History, clock: Clock, *, job_seconds: float, job_polls: int | None,
-                 page_size: int, max_jobs: int | None, lag_seconds: float) -> None:
+                 page_size: int, max_jobs: int | None, lag_seconds: float, in_progress_minutes: float = 0.0
+                 ) -> None:
         self.history = history
         self.clock = clock
         self.job_seconds = job_seconds
@@ -62,6 +63,7 @@ class AnalyticsJobs:
         self.page_size = page_size
         self.max_jobs = max_jobs
         self.lag_seconds = lag_seconds
+        self.in_progress_ms = int(in_progress_minutes * 60_000)
         self._pinned_ms: int | None = None
         self._jobs: dict[str, Job] = {}
         self._script: list[tuple[str, int]] = []  # (final state, pages before expiry) for the next jobs
@@ -166,6 +168,9 @@ class AnalyticsJobs:
             state = self.state(job)
             if state == "FULFILLED" and job.pages == 0 and not job.until_ms:
                 job.until_ms = self.availability_ms()
+                now_ms = int(self.clock.now() * 1000)
+                if now_ms - job.end_ms < self.in_progress_ms:  # a recent interval: show it as of now
+                    job.as_of_ms = now_ms
         if state != "FULFILLED":
             raise not_found(f"The results of analytics job {job.id} are not available: its state is {state}.")
         size = call.params.int("pageSize", self.page_size, 1, self.page_size)
@@ -188,7 +193,8 @@ class AnalyticsJobs:
         for position, begin, end, d in self.history.active(job.start_ms, job.end_ms, job.until_ms, after):
             if len(items) == size:
                 return items, last
-            items.append(self.history.render(begin, end, d))
+            conversation = self.history.render(begin, end, d)
+            items.append(self.history.as_of(conversation, job.as_of_ms) if job.as_of_ms else conversation)
             last = position
         return items, None
 
@@ -200,23 +206,6 @@ class AnalyticsJobs:
         more = first + size < len(agents)
         return items, ((0, first + size - 1) if more else None)
 
-    # ---- handlers ----------------------------------------------------------------------------------
-    def routes(self) -> list[tuple[str, re.Pattern[str], str, Any]]:
-        """This area's route table, in ``Api.routes``' form."""
-        table: list[tuple[str, str, str, Any]] = []
-        for kind in KINDS:
-            base = f"/api/v2/analytics/{kind}/details/jobs"
-            table += [
-                ("POST", base, base, lambda call, k=kind: (202, self.submit(k, call))),
-                ("GET", f"{base}/availability", f"{base}/availability",
-                 lambda call: (200, {"dataAvailabilityDate": iso_ms(self.availability_ms())})),
-                ("GET", f"{base}/([^/]+)", f"{base}/{{jobId}}",
-                 lambda call, k=kind: (200, self.status(k, call.args[0]))),
-                ("GET", f"{base}/([^/]+)/results", f"{base}/{{jobId}}/results",
-                 lambda call, k=kind: (200, self.results(k, call))),
-            ]
-        return [(method, re.compile(f"^{pattern}$"), name, handler) for method, pattern, name, handler in table]
-
 
 def _position(cursor: str | None) -> Position | None:
     if not cursor:
@@ -227,27 +216,34 @@ def _position(cursor: str | None) -> Position | None:
     return int(day), int(k)
 
 
-class AnalyticsArea:
-    """Routing (queues, wrap-up codes), the conversation history and the analytics jobs of one emulator."""
+class AnalyticsApi:
+    """The analytics details jobs of one emulator, over the conversation history and routing it reads.
 
-    def __init__(self, routing: Routing, history: History, jobs: AnalyticsJobs) -> None:
-        self.routing = routing
-        self.history = history
-        self.jobs = jobs
+    ``emu.analytics`` is this object: ``.history`` and ``.routing`` (ground truth), ``.jobs`` (controls).
+    """
 
-    def routes(self) -> list[tuple[str, re.Pattern[str], str, Any]]:
-        return self.routing.routes() + self.jobs.routes()
+    def __init__(self, context: Context) -> None:
+        settings = context.settings
+        self.routing = context.routing
+        self.history = context.history
+        self.jobs = AnalyticsJobs(
+            context.history, context.clock, job_seconds=settings.job_seconds, job_polls=settings.job_polls,
+            page_size=settings.analytics_page_size, max_jobs=settings.analytics_max_jobs,
+            lag_seconds=settings.data_lag_seconds, in_progress_minutes=settings.in_progress_minutes,
+        )
 
-
-def analytics_area(settings: Any, org: Org, clock: Clock) -> AnalyticsArea:
-    """Build the area from the emulator's ``Settings``."""
-    if settings.analytics_page_size < 1 or (settings.analytics_max_jobs or 1) < 1 or settings.data_lag_seconds < 0:
-        raise ValueError("analytics_page_size and analytics_max_jobs must be >= 1, data_lag_seconds >= 0")
-    routing = Routing(org, settings.queues, settings.wrapup_codes)
-    history = History(org, routing, settings.conversations_per_day)
-    jobs = AnalyticsJobs(
-        history, clock, job_seconds=settings.job_seconds, job_polls=settings.job_polls,
-        page_size=settings.analytics_page_size, max_jobs=settings.analytics_max_jobs,
-        lag_seconds=settings.data_lag_seconds,
-    )
-    return AnalyticsArea(routing, history, jobs)
+    def routes(self) -> list[Route]:
+        jobs = self.jobs
+        table: list[Route] = []
+        for kind in KINDS:
+            base = f"/api/v2/analytics/{kind}/details/jobs"
+            table += [
+                ("POST", base, base, lambda call, k=kind: (202, jobs.submit(k, call))),
+                ("GET", f"{base}/availability", f"{base}/availability",
+                 lambda call: (200, {"dataAvailabilityDate": iso_ms(jobs.availability_ms())})),
+                ("GET", f"{base}/{SEGMENT}", f"{base}/{{jobId}}",
+                 lambda call, k=kind: (200, jobs.status(k, call.args[0]))),
+                ("GET", f"{base}/{SEGMENT}/results", f"{base}/{{jobId}}/results",
+                 lambda call, k=kind: (200, jobs.results(k, call))),
+            ]
+        return table

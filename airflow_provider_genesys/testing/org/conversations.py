@@ -19,8 +19,8 @@ import uuid
 from collections.abc import Iterator
 from typing import Any
 
-from airflow_provider_genesys.testing.org import Org
-from airflow_provider_genesys.testing.routing import Routing
+from airflow_provider_genesys.testing.org.directory import Org
+from airflow_provider_genesys.testing.org.routing import Routing
 
 DAY_MS = 86_400_000
 HOUR_MS = 3_600_000
@@ -35,6 +35,12 @@ def iso_ms(ms: int) -> str:
 
 def _id(base: bytes, n: int) -> str:
     return str(uuid.UUID(bytes=base[:15] + bytes([n]), version=4))
+
+
+def _segment_as_of(segment: dict[str, Any], now: str) -> dict[str, Any]:
+    if segment["segmentEnd"] <= now:
+        return segment
+    return {key: value for key, value in segment.items() if key not in ("segmentEnd", "disconnectType")}
 
 
 class History:
@@ -162,6 +168,26 @@ class History:
             "mediaStatsMinConversationMos": round(3.5 + d[21] / 255, 3),
             "participants": participants,
         }
+
+    @staticmethod
+    def as_of(conversation: dict[str, Any], as_of_ms: int) -> dict[str, Any]:
+        """``conversation`` as Genesys shows it at ``as_of_ms`` if it has not ended by then: no
+        ``conversationEnd``, only the segments begun (the current one without ``segmentEnd``), only the
+        metrics emitted; an ended conversation is returned unchanged."""
+        now = iso_ms(as_of_ms)
+        if conversation["conversationEnd"] <= now:
+            return conversation
+        partial = {key: value for key, value in conversation.items() if key != "conversationEnd"}
+        partial["participants"] = [
+            {**participant, "sessions": [
+                {**session,
+                 "segments": [_segment_as_of(segment, now) for segment in session["segments"]
+                              if segment["segmentStart"] <= now],
+                 "metrics": [metric for metric in session["metrics"] if metric["emitDate"] <= now]}
+                for session in participant["sessions"]]}
+            for participant in conversation["participants"]
+        ]
+        return partial
 
     # ---- presence (AnalyticsUserDetail) ------------------------------------------------------------
     def shift(self, user: int, day: int) -> list[tuple[int, int, str, str]]:

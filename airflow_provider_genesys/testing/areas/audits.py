@@ -1,4 +1,4 @@
-"""The asynchronous audit query: submit, poll its state, then read cursor-paged results.
+"""AuditApi: the asynchronous audit query: submit, poll its state, then read cursor-paged results.
 
 A job goes Queued -> Running -> Succeeded over ``job_seconds`` of the emulator's clock (``0``: done as
 soon as it is polled), or ends Failed/Cancelled when a ``job_state`` fault says so. Results are derived
@@ -17,9 +17,10 @@ import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
+from airflow_provider_genesys.testing.areas.calls import SEGMENT, Call, Context, Route, json_body
 from airflow_provider_genesys.testing.clock import Clock, iso, parse_iso
 from airflow_provider_genesys.testing.errors import bad_request, not_found
-from airflow_provider_genesys.testing.org import Org
+from airflow_provider_genesys.testing.org.directory import Org
 from airflow_provider_genesys.testing.paging import Params, decode_cursor, encode_cursor
 
 RESULTS_MAX_PAGE_SIZE = 500  # "The maximum page size is 500" (SDK AuditApi docs)
@@ -206,3 +207,32 @@ class AuditJobs:
             "context": {},
             "entityChanges": [],
         }
+
+
+class AuditsApi:
+    """``POST /api/v2/audits/query``, its status and its results."""
+
+    def __init__(self, context: Context) -> None:
+        settings = context.settings
+        self.jobs = AuditJobs(context.org, context.clock, settings.job_seconds, settings.job_polls)
+
+    def routes(self) -> list[Route]:
+        return [
+            ("POST", "/api/v2/audits/query", "/api/v2/audits/query", self.create_audit_query),
+            ("GET", f"/api/v2/audits/query/{SEGMENT}", "/api/v2/audits/query/{transactionId}", self.audit_status),
+            (
+                "GET",
+                f"/api/v2/audits/query/{SEGMENT}/results",
+                "/api/v2/audits/query/{transactionId}/results",
+                self.audit_results,
+            ),
+        ]
+
+    def create_audit_query(self, call: Call) -> tuple[int, Any]:
+        return 202, self.jobs.create(json_body(call), call.job_state)
+
+    def audit_status(self, call: Call) -> tuple[int, Any]:
+        return 200, self.jobs.status(call.args[0])
+
+    def audit_results(self, call: Call) -> tuple[int, Any]:
+        return 200, self.jobs.results(call.args[0], call.params)

@@ -1,7 +1,7 @@
 """Subjects of grants that are not the org's users: groups (with members), OAuth clients and trustees.
 
 Genesys grants roles to five kinds of subject (``SubjectDivisionGrants.type``: ``PC_USER``, ``PC_GROUP``,
-``PC_OAUTH_CLIENT``, ``PC_TRUSTEE_USER``, ``PC_TRUSTEE_GROUP``). Users live in :class:`~.org.Org`; this
+``PC_OAUTH_CLIENT``, ``PC_TRUSTEE_USER``, ``PC_TRUSTEE_GROUP``). Users live in :class:`~.directory.Org`; this
 module generates the rest for the same seed. Their number is fixed when the org is created (groups: one
 per 25 users, at least 3, at most 200); a group's members are derived from a hash of each user, so users
 added later join groups too, and deleted users leave them. These grants never change through the API.
@@ -12,15 +12,15 @@ the users, groups or OAuth client listings.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol, TypeVar
 
-from airflow_provider_genesys.testing import catalogue as cat
+import airflow_provider_genesys.testing.org.catalogue as cat
 from airflow_provider_genesys.testing.clock import iso
+from airflow_provider_genesys.testing.org.seeded import digest, seeded_uuid
 
-if TYPE_CHECKING:
-    from airflow_provider_genesys.testing.org import Org
+T = TypeVar("T")
 
 USER, GROUP, OAUTH_CLIENT, TRUSTEE_USER, TRUSTEE_GROUP = (
     "PC_USER", "PC_GROUP", "PC_OAUTH_CLIENT", "PC_TRUSTEE_USER", "PC_TRUSTEE_GROUP",
@@ -53,17 +53,28 @@ class Subject:
     self_uri: str
 
 
+class UserDirectory(Protocol):
+    """What subjects read of the org's users (``directory.Org``), without importing it."""
+
+    seed: int
+    roles: list[dict[str, Any]]
+
+    def sorted_by_name(self, state: str) -> list[int]: ...
+    def state_of(self, i: int) -> str: ...
+    def division_id(self, division: int) -> str: ...
+    def _cached(self, key: Any, build: Callable[[], T]) -> T: ...
+
+
 SubjectGrant = tuple[Subject, int, int, float]  # (subject, role index, division index or -1, grantMadeAt)
 
 
 class Subjects:
     """Groups, OAuth clients and trustees of one org, and their (static) grants."""
 
-    def __init__(self, org: Org, user_count: int) -> None:
-        from airflow_provider_genesys.testing.org import _digest, _uuid
-
+    def __init__(self, org: UserDirectory, user_count: int) -> None:
         self._org = org
-        self._digest = _digest
+        self._digest = digest
+        _uuid = seeded_uuid
         seed = org.seed
         group_count = max(MIN_GROUPS, min(MAX_GROUPS, user_count // GROUPS_PER_USERS))
         self.groups = [

@@ -2,21 +2,18 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from airflow_provider_genesys.testing.calls import SEGMENT, Call, Route
+from airflow_provider_genesys.testing.areas.calls import SEGMENT, Call, Context, Route
 from airflow_provider_genesys.testing.errors import not_found
 from airflow_provider_genesys.testing.paging import Params, page_envelope
-
-if TYPE_CHECKING:
-    from airflow_provider_genesys.testing.api import Api
 
 
 class OAuthApi:
     """The org's OAuth clients, ``secret`` included as Genesys may return it (extracts must drop it)."""
 
-    def __init__(self, api: Api) -> None:
-        self.org = api.org
+    def __init__(self, context: Context) -> None:
+        self.org = context.org
 
     def routes(self) -> list[Route]:
         return [

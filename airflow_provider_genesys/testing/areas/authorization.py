@@ -1,4 +1,4 @@
-"""The Platform API endpoints: Genesys' paths, parameters, envelopes and field names.
+"""AuthorizationApi: roles, permissions, divisions, subjects, a user's roles and the grant writes.
 
 Each handler takes a :class:`Call` and returns ``(status, body)``; it raises :class:`ApiError` for
 Genesys-style 4xx answers. Routing, authentication, rate limiting and faults live in ``server.py``.
@@ -6,97 +6,33 @@ Genesys-style 4xx answers. Routing, authentication, rate limiting and faults liv
 
 from __future__ import annotations
 
-import bisect
-import re
-from dataclasses import dataclass
 from typing import Any
-from urllib.parse import unquote
 
-from airflow_provider_genesys.testing.api_groups import GroupsApi
-from airflow_provider_genesys.testing.api_oauth import OAuthApi
-from airflow_provider_genesys.testing.calls import Call, Handler, Route, json_body
-from airflow_provider_genesys.testing.clock import Clock
+from airflow_provider_genesys.testing.areas.calls import SEGMENT, Call, Context, Route, json_body
+from airflow_provider_genesys.testing.areas.users import user_index
 from airflow_provider_genesys.testing.errors import ApiError, bad_request, not_found
-from airflow_provider_genesys.testing.jobs import AuditJobs
-from airflow_provider_genesys.testing.org import STATE_FILTERS, GrantRefused, Org, Pair
-from airflow_provider_genesys.testing.paging import (
-    Params,
-    cursor_uri,
-    decode_cursor,
-    encode_cursor,
-    page_envelope,
-    uri,
-)
-from airflow_provider_genesys.testing.subjects import Subject
+from airflow_provider_genesys.testing.org.directory import GrantRefused, Pair
+from airflow_provider_genesys.testing.org.subjects import Subject
+from airflow_provider_genesys.testing.paging import page_envelope
 
-USERS_MAX_PAGE_SIZE = 500
 DIVISION_GRANTS_MAX_PAGE_SIZE = 500
 MAX_PAGE_SIZE = 100
-USERS_RESULT_CAP = 10_000
 SUBJECT_TYPES = ("PC_USER", "PC_GROUP", "PC_OAUTH_CLIENT")
 HOME_DIVISION = 0
 GRANTS_BODY = '{"grants": [{"roleId": "...", "divisionId": "..."}, ...]}'
-__all__ = ["AREAS", "Api", "ApiOptions", "Call", "Handler", "Route", "json_body"]
 
 
-@dataclass(frozen=True)
-class ApiOptions:
-    """Behaviours Genesys does not publish: one named emulator option each (docs/emulator.md).
+class AuthorizationApi:
+    """Roles, permissions, divisions and subjects of one org, and the writes that change users' grants."""
 
-    :param wildcard_grants: ``GET /authorization/divisions/*/grants`` answers ``grants`` (200, the
-        all-division grants), ``empty`` (200, no entities), ``400`` or ``404``.
-    :param users_cap: the 10,000-result cap of ``GET /api/v2/users`` applies to ``inactive`` only, or to
-        ``all`` states.
-    :param users_query: ``GET /api/v2/users/query`` is ``allowed``, or ``forbidden`` (403, the client lacks
-        ``directory:user:view`` in some division).
-    :param expand: ``expand`` values are ``honoured`` or ``dropped`` (best effort, per the SDK docs).
-    """
+    def __init__(self, context: Context) -> None:
+        self.org = context.org
+        self.clock = context.clock
+        self.settings = context.settings
 
-    wildcard_grants: str = "grants"
-    users_cap: str = "all"
-    users_query: str = "allowed"
-    expand: str = "honoured"
-
-
-OPTION_VALUES: dict[str, tuple[str, ...]] = {
-    "wildcard_grants": ("grants", "empty", "400", "404"),
-    "users_cap": ("inactive", "all"),
-    "users_query": ("allowed", "forbidden"),
-    "expand": ("honoured", "dropped"),
-}
-
-
-def check_options(options: ApiOptions) -> None:
-    """A clear error for an option value the emulator does not have."""
-    for name, allowed in OPTION_VALUES.items():
-        if getattr(options, name) not in allowed:
-            raise ValueError(f"{name} must be one of {', '.join(allowed)}; got {getattr(options, name)!r}")
-
-
-# The API areas besides users and authorization, like Genesys' SDKs split them: one line per area.
-AREAS: tuple[Any, ...] = (
-    GroupsApi,
-    OAuthApi,
-)
-
-
-class Api:
-    """Routes and handlers over one org."""
-
-    def __init__(
-        self, org: Org, jobs: AuditJobs, client_id: str, clock: Clock, options: ApiOptions | None = None
-    ) -> None:
-        self.org = org
-        self.jobs = jobs
-        self.client_id = client_id
-        self.clock = clock
-        self.options = options or ApiOptions()
-        check_options(self.options)
-        seg = "([^/]+)"
-        table: list[Route] = [
-            ("GET", "/api/v2/users", "/api/v2/users", self.list_users),
-            ("GET", "/api/v2/users/query", "/api/v2/users/query", self.query_users),
-            ("GET", f"/api/v2/users/{seg}", "/api/v2/users/{userId}", self.get_user),
+    def routes(self) -> list[Route]:
+        seg = SEGMENT
+        return [
             ("GET", f"/api/v2/users/{seg}/roles", "/api/v2/users/{subjectId}/roles", self.user_roles),
             ("GET", "/api/v2/authorization/roles", "/api/v2/authorization/roles", self.list_roles),
             (
@@ -169,121 +105,10 @@ class Api:
                 )
                 for action, handler in (("add", self.role_users_add), ("remove", self.role_users_remove))
             ),
-            ("GET", "/api/v2/tokens/me", "/api/v2/tokens/me", self.token_me),
-            ("GET", "/api/v2/organizations/me", "/api/v2/organizations/me", self.organization_me),
-            ("POST", "/api/v2/audits/query", "/api/v2/audits/query", self.create_audit_query),
-            ("GET", f"/api/v2/audits/query/{seg}", "/api/v2/audits/query/{transactionId}", self.audit_status),
-            (
-                "GET",
-                f"/api/v2/audits/query/{seg}/results",
-                "/api/v2/audits/query/{transactionId}/results",
-                self.audit_results,
-            ),
         ]
-        for area in AREAS:
-            table += area(self).routes()
-        self.routes = [(m, re.compile(f"^{p}$"), name, h) for m, p, name, h in table]
-
-    def resolve(self, method: str, path: str) -> tuple[str, Handler, tuple[str, ...]]:
-        """Find the handler: 404 for an unknown path, 405 for a known path with another method."""
-        known_path = False
-        for route_method, pattern, name, handler in self.routes:
-            match = pattern.match(path)
-            if match:
-                known_path = True
-                if route_method == method:
-                    return f"{method} {name}", handler, tuple(unquote(g) for g in match.groups())
-        if known_path:
-            raise ApiError(405, "method.not.allowed", f"HTTP method {method} is not supported by {path}.")
-        raise not_found(f"No resource found at {path}.")
-
-    # ---- users -------------------------------------------------------------------------------------
-    def _state(self, params: Params) -> str:
-        return params.choice("state", "active", STATE_FILTERS)
-
-    def expand(self, params: Params) -> frozenset[str]:
-        """The ``expand`` values honoured (none with ``expand="dropped"``: Genesys resolves them best effort)."""
-        return frozenset(params.list("expand")) if self.options.expand == "honoured" else frozenset()
-
-    def list_users(self, call: Call) -> tuple[int, Any]:
-        params = call.params
-        size = params.page_size(USERS_MAX_PAGE_SIZE)
-        number = params.int("pageNumber", 1)
-        capped = self.options.users_cap == "all" or self._state(params) == "inactive"
-        if capped and size * number > USERS_RESULT_CAP:
-            raise bad_request(
-                f"The requested page (pageNumber {number} x pageSize {size}) is past the first "
-                f"{USERS_RESULT_CAP:,} results: this listing is limited to {USERS_RESULT_CAP:,} results. "
-                "Use GET /api/v2/users/query (cursor paging) to read more users."
-            )
-        state = self._state(params)
-        descending = params.choice("sortOrder", "ASC", ("ASC", "DESC")) == "DESC"
-        order = self.org.sorted_by_name(state)
-        ids = params.list("id")
-        if ids:
-            wanted = {i for i in map(self.org.index_of, ids) if i is not None}
-            order = [i for i in order if i in wanted]
-        if descending:
-            order = order[::-1]
-        expand = self.expand(params)
-        body = page_envelope(
-            call.path,
-            params,
-            order,
-            lambda i: self.org.render_user(i, expand),
-            max_page_size=USERS_MAX_PAGE_SIZE,
-        )
-        return 200, body
-
-    def query_users(self, call: Call) -> tuple[int, Any]:
-        """Cursor paging in id order; the cursor is the last id seen, so changes never shift pages."""
-        if self.options.users_query == "forbidden":
-            raise ApiError(
-                403, "missing.division.permission",
-                "You are missing the following permission: directory:user:view in all divisions.",
-            )
-        params = call.params
-        size = params.page_size(USERS_MAX_PAGE_SIZE)
-        state = self._state(params)
-        descending = params.choice("sortOrder", "ASC", ("ASC", "DESC")) == "DESC"
-        ids, order = self.org.sorted_by_id(state)
-        cursor = params.get("cursor")
-        last = decode_cursor(cursor) if cursor else None
-        if descending:
-            end = bisect.bisect_left(ids, last) if last is not None else len(ids)
-            chunk, more = order[max(0, end - size) : end][::-1], end - size > 0
-        else:
-            start = bisect.bisect_right(ids, last) if last is not None else 0
-            chunk, more = order[start : start + size], start + size < len(ids)
-        expand = self.expand(params)
-        body: dict[str, Any] = {"entities": [self.org.render_user(i, expand) for i in chunk]}
-        if more and chunk:
-            next_cursor = encode_cursor(self.org.user_id(chunk[-1]))
-            body["cursor"] = next_cursor
-            body["nextUri"] = cursor_uri(call.path, params, next_cursor)
-        body["selfUri"] = uri(call.path, params)
-        return 200, body
-
-    def _user_index(self, user_id: str) -> int:
-        i = self.org.index_of(user_id)
-        if i is None:
-            raise not_found(f"The user {user_id} was not found.")
-        return i
-
-    def get_user(self, call: Call) -> tuple[int, Any]:
-        i = self._user_index(call.args[0])
-        state = call.params.get("state")
-        actual = self.org.state_of(i)
-        if state is not None:
-            self._state(call.params)
-        if (state in (None, "") and actual == "deleted") or (
-            state not in (None, "", "any") and actual != state
-        ):
-            raise not_found(f"The user {call.args[0]} was not found in state {state or 'active/inactive'}.")
-        return 200, self.org.render_user(i, self.expand(call.params))
 
     def user_roles(self, call: Call) -> tuple[int, Any]:
-        return 200, self.org.user_authorization(self._user_index(call.args[0]))
+        return 200, self.org.user_authorization(user_index(self.org, call.args[0]))
 
     # ---- roles -------------------------------------------------------------------------------------
     def _role_index(self, role_id: str) -> int:
@@ -399,12 +224,12 @@ class Api:
         ``AuthzDivisionGrantEntityListing`` has no URI fields: clients page by ``pageCount``.
         """
         division = self._division_index(call.args[0])
-        if division < 0 and self.options.wildcard_grants in ("400", "404"):
-            status = int(self.options.wildcard_grants)
+        if division < 0 and self.settings.wildcard_grants in ("400", "404"):
+            status = int(self.settings.wildcard_grants)
             code = "bad.request" if status == 400 else "not.found"
             raise ApiError(status, code, "The division * was not found." if status == 404 else "Invalid division id *.")
         grants = self.org.division_grants(division)
-        if division < 0 and self.options.wildcard_grants == "empty":
+        if division < 0 and self.settings.wildcard_grants == "empty":
             grants = []
         render = lambda g: self.org.render_grant(g[0], g[1], division, g[2])  # noqa: E731
         return 200, page_envelope(
@@ -504,32 +329,3 @@ class Api:
         ids, users = self._user_ids_body(call)
         self._change(users, remove_roles={role})
         return 200, ids
-
-    # ---- tokens, organization ----------------------------------------------------------------------
-    def token_me(self, call: Call) -> tuple[int, Any]:
-        """``TokenInfo``: its organisation references are ``NamedEntity`` (id and name, no ``selfUri``)."""
-        org = self.org.organization
-        ref = {"id": org["id"], "name": org["name"]}
-        return 200, {
-            "organization": ref,
-            "homeOrganization": ref,
-            "authorizedScope": ["authorization:readonly", "users:readonly", "audits:readonly"],
-            "OAuthClient": {
-                "id": self.client_id,
-                "name": "Genesys Cloud emulator client",
-                "organization": ref,
-            },
-        }
-
-    def organization_me(self, call: Call) -> tuple[int, Any]:
-        return 200, dict(self.org.organization)
-
-    # ---- audits ------------------------------------------------------------------------------------
-    def create_audit_query(self, call: Call) -> tuple[int, Any]:
-        return 202, self.jobs.create(json_body(call), call.job_state)
-
-    def audit_status(self, call: Call) -> tuple[int, Any]:
-        return 200, self.jobs.status(call.args[0])
-
-    def audit_results(self, call: Call) -> tuple[int, Any]:
-        return 200, self.jobs.results(call.args[0], call.params)

@@ -1,24 +1,18 @@
-"""Routing: queues, their members and wrap-up codes (Genesys' ``RoutingApi`` area), derived from the seed.
+"""Routing's ground truth: queues, their members and wrap-up codes, derived from the seed.
 
 Queue ``q`` and wrap-up code ``w`` are pure functions of ``(seed, index)``; a queue's members are the
 org's active users whose hash picks that queue (every active user is a member of one to three queues),
 computed when a page is asked for. Conversations (``conversations.py``) route through these queues, are
-answered by their members and wrapped up with these codes.
+answered by their members and wrapped up with these codes. ``areas/routing.py`` serves them.
 """
 
 from __future__ import annotations
 
-import hashlib
-import re
-import uuid
 from typing import Any
 
-from airflow_provider_genesys.testing.api import Call
-from airflow_provider_genesys.testing.errors import not_found
-from airflow_provider_genesys.testing.org import Org
-from airflow_provider_genesys.testing.paging import page_envelope
+from airflow_provider_genesys.testing.org.directory import Org
+from airflow_provider_genesys.testing.org.seeded import digest, seeded_uuid
 
-MAX_PAGE_SIZE = 100  # RoutingApi.get_routing_queue_members: "Max value is 100"; the house value elsewhere
 _CREATED = "2019-01-01T00:00:00.000Z"
 QUEUE_NAMES = ("Sales", "Support", "Billing", "Retention", "Technical", "Claims", "Returns", "VIP",
                "Onboarding", "Collections", "Renewals", "Escalations")
@@ -27,11 +21,11 @@ WRAPUP_NAMES = ("Resolved", "Follow-up needed", "Transferred", "Callback schedul
 
 
 def _digest(seed: int, kind: str, index: int) -> bytes:
-    return hashlib.blake2b(f"{seed}:{kind}:{index}".encode(), digest_size=16).digest()
+    return digest(seed, kind, index, size=16)
 
 
 def _uuid(seed: int, kind: str, index: int) -> str:
-    return str(uuid.UUID(bytes=_digest(seed, kind, index), version=4))
+    return seeded_uuid(seed, kind, index, size=16)
 
 
 class Routing:
@@ -43,7 +37,7 @@ class Routing:
         self.org = org
         self.queue_ids = [_uuid(org.seed, "queue", q) for q in range(queues)]
         self.wrapup_ids = [_uuid(org.seed, "wrapup", w) for w in range(wrapup_codes)]
-        self._queue_index = {qid: q for q, qid in enumerate(self.queue_ids)}
+        self.queue_index = {qid: q for q, qid in enumerate(self.queue_ids)}
         self._members: tuple[int, dict[int, list[int]]] = (-1, {})
 
     # ---- ground truth ------------------------------------------------------------------------------
@@ -116,35 +110,3 @@ class Routing:
             "createdBy": "emulator",
             "selfUri": f"/api/v2/routing/wrapupcodes/{code_id}",
         }
-
-    # ---- handlers ----------------------------------------------------------------------------------
-    def list_queues(self, call: Call) -> tuple[int, Any]:
-        items = range(len(self.queue_ids))
-        return 200, page_envelope(call.path, call.params, items, self.render_queue, max_page_size=MAX_PAGE_SIZE)
-
-    def queue_members(self, call: Call) -> tuple[int, Any]:
-        q = self._queue_index.get(call.args[0])
-        if q is None:
-            raise not_found(f"The queue {call.args[0]} was not found.")
-        envelope = page_envelope(
-            call.path, call.params, self.members(q), self.render_member, max_page_size=MAX_PAGE_SIZE
-        )
-        # QueueMemberEntityListing has no total, pageCount or lastUri: clients follow nextUri.
-        for name in ("total", "pageCount", "lastUri"):
-            envelope.pop(name, None)
-        return 200, envelope
-
-    def list_wrapup_codes(self, call: Call) -> tuple[int, Any]:
-        items = range(len(self.wrapup_ids))
-        return 200, page_envelope(call.path, call.params, items, self.render_wrapup, max_page_size=MAX_PAGE_SIZE)
-
-    def routes(self) -> list[tuple[str, re.Pattern[str], str, Any]]:
-        """This area's route table, in ``Api.routes``' form."""
-        table = [
-            ("GET", "/api/v2/routing/queues", "/api/v2/routing/queues", self.list_queues),
-            ("GET", "/api/v2/routing/queues/([^/]+)/members", "/api/v2/routing/queues/{queueId}/members",
-             self.queue_members),
-            ("GET", "/api/v2/routing/wrapupcodes", "/api/v2/routing/wrapupcodes", self.list_wrapup_codes),
-        ]
-        return [(method, re.compile(f"^{pattern}$"), name, handler) for method, pattern, name, handler in table]
-

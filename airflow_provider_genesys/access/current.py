@@ -1,0 +1,60 @@
+"""Reading the org's names and current state in bulk, through the extract's listings (no Airflow).
+
+The same listings the extract reads, nothing per user where a listing serves: roles, divisions, groups,
+users of every state (``id``, ``email``, ``state`` kept; a few dozen bytes each), then what the relation
+needs: the grants listings (per division or per role, whichever is fewer) and group memberships for
+``grants``; group memberships for ``group_members``; queues and their member listings for
+``queue_members``; nothing more for ``user_state``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from airflow_provider_genesys.access.names import Directory, NameIndex, UserIndex
+from airflow_provider_genesys.access.state import CurrentState
+from airflow_provider_genesys.extract.fetch import ApiClient, PageFetcher
+from airflow_provider_genesys.extract.plans.authorization import DIVISIONS, ROLE_PARAMS, ROLES, grants
+from airflow_provider_genesys.extract.plans.common import ExtractOptions
+from airflow_provider_genesys.extract.plans.groups import GROUPS, group_members
+from airflow_provider_genesys.extract.plans.routing import queues
+from airflow_provider_genesys.extract.plans.users import users_in_state
+
+USER_FIELDS = ("id", "email", "username", "state", "name")
+
+
+def read_org(client: ApiClient, relation: str, *, user_key: str = "id_or_email",
+             external_ids: dict[str, str] | None = None, max_workers: int = 4) -> tuple[Directory, CurrentState]:
+    """The names a desired table may use, and the current state of ``relation``."""
+    options = ExtractOptions(max_workers=max_workers)
+    current = CurrentState(relation)
+    with PageFetcher(client, max_workers=max_workers) as fetcher:
+        roles = list(fetcher.listing(ROLES, ROLE_PARAMS))
+        current.add_roles(roles)
+        divisions = list(fetcher.listing(DIVISIONS))
+        groups = list(fetcher.listing(GROUPS))
+        users = [{k: u.get(k) for k in USER_FIELDS} for u in users_in_state(fetcher, "any", {"pageSize": 500})]
+        current.add_users(users)
+        queue_list: list[dict] = []
+        if relation == "grants":
+            for record in grants(fetcher, options):
+                current.add_grant(record)
+        if relation in ("grants", "group_members"):
+            current.add_group_members(group_members(fetcher, options))
+        if relation == "queue_members":
+            current.add_queue_members(_queue_lines(queues(fetcher, options), queue_list))
+    directory = Directory(
+        roles=NameIndex.of("role", roles), divisions=NameIndex.of("division", divisions),
+        groups=NameIndex.of("group", groups), queues=NameIndex.of("queue", queue_list),
+        users=UserIndex.of(users, user_key=user_key, external_ids=external_ids),
+    )
+    return directory, current
+
+
+def _queue_lines(lines: Iterator[dict], queue_list: list[dict]) -> Iterator[dict]:
+    """Member lines of the queues dataset; queue lines are kept (id and name) for the name index."""
+    for line in lines:
+        if line.get("recordType") == "queue":
+            queue_list.append({"id": line["id"], "name": line.get("name")})
+        else:
+            yield line

@@ -1,0 +1,189 @@
+"""The plan artifact: the JSON a person reviews and apply executes, and its short Markdown summary.
+
+The JSON holds a versioned schema name, the org id, when it was made, the relation, the scope, every change
+(with names next to ids, so the file reads on its own), a fingerprint of each touched subject's state when
+planned (apply refuses subjects whose state moved on), the counts, the warnings, and a checksum of all of
+that. The checksum catches a plan edited by hand (an edited plan is not the reviewed plan) and, with the org
+id, a plan from another org; it is not a signature: whoever can write the plan's storage can recompute it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import IO, Any
+
+from airflow_provider_genesys.access.diff import Change, Diff
+from airflow_provider_genesys.access.errors import PlanError
+from airflow_provider_genesys.access.state import CurrentState
+
+SCHEMA = "genesys-access-plan/1"
+# The names of a change's target, per relation (pinned: the desired table's column names).
+TARGET_FIELDS: Mapping[str, tuple[str, ...]] = {
+    "grants": ("role", "division"),
+    "group_members": ("group",),
+    "queue_members": ("queue",),
+    "user_state": ("state",),
+}
+SUMMARY_CHANGES = 20
+SUMMARY_LIMIT = 16_000  # characters: far below what an XCom or an approval body holds
+
+
+@dataclass
+class Plan:
+    """A plan as stored: plain data, so loading it back gives the same object."""
+
+    org_id: str
+    created_at: str  # ISO 8601 with a time zone
+    relation: str
+    scope: dict[str, Any]
+    changes: list[dict[str, Any]]
+    fingerprints: dict[str, str]
+    counts: dict[str, int]
+    warnings: list[dict[str, Any]] = field(default_factory=list)
+    schema: str = SCHEMA
+
+    def document(self) -> dict[str, Any]:
+        return {"schema": self.schema, "org_id": self.org_id, "created_at": self.created_at,
+                "relation": self.relation, "scope": self.scope, "counts": self.counts,
+                "warnings": self.warnings, "fingerprints": self.fingerprints, "changes": self.changes}
+
+    @property
+    def created(self) -> datetime:
+        return datetime.fromisoformat(self.created_at)
+
+
+def make_plan(diff: Diff, current: CurrentState, *, org_id: str, created_at: datetime,
+              label: Callable[[str], str] = str) -> Plan:
+    """The plan of ``diff``: ``label`` gives the names written next to ids for readers."""
+    if created_at.tzinfo is None:
+        raise PlanError("created_at must carry a time zone (use datetime.now(timezone.utc))")
+    fields = TARGET_FIELDS[diff.relation]
+    changes = [change_record(change, fields, label) for change in diff.changes]
+    fingerprints = {subject: current.fingerprint(subject) for subject in diff.subjects}
+    scope = {"mode": diff.scope.mode, "managed": sorted(diff.managed),
+             "managed_names": [label(m) for m in sorted(diff.managed)],
+             "managed_from": "the desired table" if diff.scope.managed is None else "managed list"}
+    warnings = [{"kind": n.kind, "message": n.message, "count": n.count, "examples": n.examples}
+                for n in diff.notices]
+    return Plan(org_id, created_at.isoformat(), diff.relation, scope, changes, fingerprints, diff.counts(),
+                warnings)
+
+
+def change_record(change: Change, fields: tuple[str, ...], label: Callable[[str], str]) -> dict[str, Any]:
+    record: dict[str, Any] = {"action": change.action, "subject": change.subject,
+                              "subject_type": change.subject_type, "subject_name": label(change.subject)}
+    for name, value in zip(fields, change.target, strict=True):
+        record[name] = value
+        if name != "state":
+            record[f"{name}_name"] = label(value)
+    record["reason"] = change.reason
+    if change.row is not None:
+        record["row"] = change.row
+    return record
+
+
+def checksum(document: Mapping[str, Any]) -> str:
+    """sha256 of the canonical JSON of everything but the checksum, fed a change at a time."""
+    digest = hashlib.sha256()
+    head = {k: v for k, v in document.items() if k != "changes"}
+    digest.update(json.dumps(head, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode())
+    for change in document.get("changes") or ():
+        digest.update(b"\n" + json.dumps(change, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode())
+    return "sha256:" + digest.hexdigest()
+
+
+def write(plan: Plan, file: IO[str]) -> None:
+    """Write the plan as JSON to a text file, a change at a time (one per line, so a reviewer's eye or a
+    diff of two plans can follow it; a plan of 100,000 changes is never one string in memory)."""
+    document = plan.document()
+    head = {k: v for k, v in document.items() if k != "changes"}
+    head["checksum"] = checksum(document)
+    file.write(json.dumps(head, indent=1, ensure_ascii=False)[:-2] + ',\n "changes": [')
+    for n, change in enumerate(plan.changes):
+        file.write(("\n" if n == 0 else ",\n") + json.dumps(change, ensure_ascii=False))
+    file.write("\n ]\n}\n" if plan.changes else "]\n}\n")
+
+
+def dumps(plan: Plan) -> str:
+    """The plan as the JSON :func:`write` writes."""
+    out = io.StringIO()
+    write(plan, out)
+    return out.getvalue()
+
+
+def loads(text: str | bytes, *, org_id: str) -> Plan:
+    """A plan read back, refused (``PlanError``) if unreadable, of another schema, edited, or of another org."""
+    try:
+        document = json.loads(text)
+    except ValueError as err:
+        raise PlanError(f"The plan is not JSON ({err}): give apply the file the plan task wrote") from None
+    if not isinstance(document, dict) or "schema" not in document:
+        raise PlanError("The file is not a Genesys access plan (no 'schema'): give apply the plan task's file")
+    if document["schema"] != SCHEMA:
+        raise PlanError(
+            f"The plan's schema is {document['schema']!r}; this version reads {SCHEMA!r}: make a new plan"
+        )
+    stored = document.pop("checksum", None)
+    if stored != checksum(document):
+        raise PlanError(
+            "The plan's checksum does not match its content: it was edited after it was made. Apply only "
+            "runs the plan that was reviewed: make a new plan (change the desired table, not the plan)"
+        )
+    if document.get("org_id") != org_id:
+        raise PlanError(
+            f"The plan was made for org {document.get('org_id')!r}, but the connection is to org {org_id!r}: "
+            "use the connection the plan was made with, or make a plan for this org"
+        )
+    try:
+        return Plan(**document)
+    except TypeError as err:
+        raise PlanError(f"The plan does not have the fields of {SCHEMA!r} ({err}): make a new plan") from None
+
+
+def summary(plan: Plan, first: int = SUMMARY_CHANGES) -> str:
+    """Markdown for the approval body and XCom: counts, the first ``first`` changes, the warnings."""
+    counts = plan.counts
+    scope = plan.scope
+    lines = [
+        f"### Genesys access plan: {plan.relation} ({scope['mode']})",
+        "",
+        f"Org `{plan.org_id}`, planned {plan.created_at}. Managed ({scope['managed_from']}): "
+        + (", ".join(scope["managed_names"][:20]) or "nothing")
+        + (f" and {len(scope['managed_names']) - 20} more" if len(scope["managed_names"]) > 20 else "") + ".",
+        "",
+        f"**{counts.get('add', 0)} to add, {counts.get('remove', 0)} to remove"
+        + (f", {counts['set']} to set" if counts.get("set") else "")
+        + f"** across {counts.get('subjects', 0)} subject(s), from {counts.get('desired_rows', 0)} desired rows "
+        f"({counts.get('managed_held', 0)} held in scope now).",
+    ]
+    if plan.changes:
+        fields = TARGET_FIELDS[plan.relation]
+        lines += ["", "| action | subject | " + " | ".join(fields) + " | why |",
+                  "|---|---|" + "---|" * len(fields) + "---|"]
+        for change in plan.changes[:first]:
+            cells = [change["action"], change["subject_name"]]
+            cells += [change.get(f"{f}_name", change[f]) for f in fields]
+            cells.append(change["reason"])
+            lines.append("| " + " | ".join(_cell(c) for c in cells) + " |")
+        if len(plan.changes) > first:
+            lines.append(f"\n... and {len(plan.changes) - first} more changes in the plan file.")
+    else:
+        lines += ["", "Nothing to change: Genesys already matches the desired table in scope."]
+    if plan.warnings:
+        lines += ["", "**Warnings**"]
+        for warning in plan.warnings:
+            example = f" (e.g. {warning['examples'][0]})" if warning["examples"] else ""
+            lines.append(f"- {warning['count']} {warning['message']}{example}")
+    text = "\n".join(lines) + "\n"
+    if len(text) > SUMMARY_LIMIT:
+        text = text[:SUMMARY_LIMIT].rsplit("\n", 1)[0] + "\n\n... (summary cut; the plan file has it all)\n"
+    return text
+
+
+def _cell(value: Any) -> str:
+    return str(value).replace("|", "\\|").replace("\n", " ")

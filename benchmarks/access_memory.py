@@ -1,0 +1,120 @@
+"""Peak memory of reading and planning a desired access table of 10,000 and 100,000 rows.
+
+    .venv/bin/python benchmarks/access_memory.py [--rows 10000 100000] [--users 100000]
+
+One synthetic org (``--users`` users, 5 roles, 20 divisions, each user holding one managed grant) is built
+first and not counted: it is the current state, whose size is the org's. Then, per table size, a CSV file
+is written to a temporary folder and measured with tracemalloc (peak Python allocations above what was
+allocated before):
+- ``read``: streaming the file's rows (the reader alone); goal: flat, the same at every table size.
+- ``plan``: reading, resolving, diffing, guarding and making the plan; it keeps the set of desired grants
+  (ids shared with the org's name indexes, so a few hundred bytes per distinct desired grant) and the plan's
+  changes, so it grows with the number of desired grants and changes, never with the file's bytes.
+``add_only`` changes one grant in ten rows; ``sync`` also removes the grants of every user the table does
+not name (90,000 for the 10,000-row table). Seconds are under tracemalloc (several times slower than
+without). Not a timed test: a script whose numbers go in docs/access.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import gc
+import tempfile
+import time
+import tracemalloc
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+
+from airflow_provider_genesys.access.desired import read_file
+from airflow_provider_genesys.access.guardrails import Guardrails
+from airflow_provider_genesys.access.names import Directory, NameIndex, UserIndex
+from airflow_provider_genesys.access.plan import write
+from airflow_provider_genesys.access.planner import plan_access
+from airflow_provider_genesys.access.state import CurrentState
+
+ROLES = [{"id": f"role-{n}", "name": f"Role {n}"} for n in range(5)]
+DIVISIONS = [{"id": f"division-{n}", "name": f"Division {n}"} for n in range(20)]
+
+
+def uid(n: int) -> str:
+    return f"00000000-0000-4000-8000-{n:012d}"
+
+
+def org(users: int) -> tuple[Directory, CurrentState]:
+    people = [{"id": uid(n), "email": f"user{n}@example.com", "state": "active"} for n in range(users)]
+    directory = Directory(NameIndex.of("role", ROLES), NameIndex.of("division", DIVISIONS),
+                          NameIndex.of("group", []), NameIndex.of("queue", []), UserIndex.of(people))
+    current = CurrentState("grants")
+    current.add_users(people)
+    for n in range(users):
+        current.add_grant({"subjectId": uid(n), "subjectType": "user", "roleId": f"role-{n % 5}",
+                           "divisionId": f"division-{n % 20}"})
+    return directory, current
+
+
+def table(path: Path, rows: int, users: int) -> None:
+    """``rows`` rows: users keep their grant, and every tenth row moves a user to the next division."""
+    with path.open("w", newline="") as file:
+        out = csv.writer(file)
+        out.writerow(["subject", "role", "division"])
+        for n in range(rows):
+            user = n % users
+            division = (user % 20 + (1 if n % 10 == 0 else 0)) % 20
+            out.writerow([f"user{user}@example.com", f"Role {user % 5}", f"Division {division}"])
+
+
+def peak(work: Callable[[], object]) -> tuple[float, float]:
+    """(peak MiB of Python allocations during ``work``, seconds)."""
+    gc.collect()
+    tracemalloc.start()
+    base = tracemalloc.get_traced_memory()[0]
+    started = time.perf_counter()
+    work()
+    seconds = time.perf_counter() - started
+    top = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    return (top - base) / 2**20, seconds
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rows", type=int, nargs="+", default=[10_000, 100_000])
+    parser.add_argument("--users", type=int, default=100_000)
+    parser.add_argument("--modes", nargs="+", default=["add_only", "sync"], choices=["add_only", "sync"])
+    args = parser.parse_args()
+    directory, current = org(args.users)
+    print(f"org: {args.users:,} users, {len(ROLES)} roles, {len(DIVISIONS)} divisions")
+    with tempfile.TemporaryDirectory() as folder:
+        for rows in args.rows:
+            path = Path(folder) / f"desired-{rows}.csv"
+            table(path, rows, args.users)
+
+            def read(path: Path = path) -> None:
+                with path.open("rb") as file:
+                    for _ in read_file(file, "grants", "csv"):
+                        pass
+
+            def plan(path: Path = path, mode: str = "sync") -> None:
+                directory.problems.clear()
+                with path.open("rb") as file:
+                    made = plan_access(read_file(file, "grants", "csv"), relation="grants", directory=directory,
+                                       current=current, org_id="org", created_at=datetime.now(UTC),
+                                       managed=[r["name"] for r in ROLES], mode=mode,
+                                       rails=Guardrails(max_removals=None, max_removal_fraction=None,
+                                                        allow_roleless=True))
+                    with (Path(folder) / "plan.json").open("w") as out:
+                        write(made, out)
+
+            read_mib, read_s = peak(read)
+            size = path.stat().st_size / 2**20
+            print(f"{rows:>8,} rows ({size:4.1f} MiB file): read peak {read_mib:5.2f} MiB ({read_s:4.1f} s)")
+            for mode in args.modes:
+                changes = rows // 10 * (2 if mode == "sync" else 1) + (args.users - rows if mode == "sync" else 0)
+                plan_mib, plan_s = peak(lambda path=path, mode=mode: plan(path, mode))
+                print(f"{'':>8}  plan {mode:8} ({changes:>7,} changes): peak {plan_mib:6.1f} MiB ({plan_s:4.1f} s)")
+
+
+if __name__ == "__main__":
+    main()

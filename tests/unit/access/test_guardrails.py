@@ -1,0 +1,120 @@
+"""Guardrails: each rule fires on a case made for it, names the numbers and the override for one run."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from airflow_provider_genesys.access.diff import Scope, diff
+from airflow_provider_genesys.access.errors import GuardrailError, PlanError
+from airflow_provider_genesys.access.guardrails import Guardrails, Protected, check, check_plan_age
+from airflow_provider_genesys.access.names import DesiredItem
+from tests.unit.access.org import ANN, BOB, EVE, FAY, grants_state, uid
+
+NONE = Protected()
+
+
+def item(row, subject, role, division, kind="user"):
+    return DesiredItem(row, subject, kind, (role, division))
+
+
+def violations(items, scope=None, rails=None, protected=NONE, current=None):
+    current = current or grants_state()
+    scope = scope or Scope()
+    rails = rails or Guardrails()
+    try:
+        check(diff(items, current, scope), current, rails, protected)
+    except GuardrailError as err:
+        return err.violations
+    return []
+
+
+def many_holders(n):
+    grants = [(uid(100 + i), "user", role, "d-home") for i in range(n) for role in ("r-sup", "r-emp")]
+    users = [{"id": uid(100 + i), "state": "active"} for i in range(n)] + [{"id": ANN, "state": "active"}]
+    return grants_state(grants=[*grants, (ANN, "user", "r-emp", "d-home")], members=[], users=users)
+
+
+def test_a_quiet_plan_passes():
+    assert violations([item(1, ANN, "r-sup", "d-sales"), item(2, BOB, "r-qe", "*"),
+                       item(3, "g-leads", "r-sup", "d-support", "group")]) == []
+
+
+def test_max_removals_names_the_count_and_the_override():
+    current = many_holders(30)
+    (found,) = violations([item(1, ANN, "r-sup", "d-home")], Scope(), Guardrails(max_removals=25,
+                          max_removal_fraction=None), current=current)
+    assert found == ("max_removals: the plan removes 30, more than max_removals=25. Check the desired table; "
+                     "if the removals are intended, pass max_removals=30 for this run")
+    assert violations([item(1, ANN, "r-sup", "d-home")], Scope(), Guardrails(max_removals=30,
+                      max_removal_fraction=None), current=current) == []
+
+
+def test_the_removal_fraction_fires_only_past_a_handful():
+    current = many_holders(30)
+    keep = [item(n, uid(100 + n), "r-sup", "d-home") for n in range(12)]  # keep 12 of 30: remove 18 (60%)
+    (found,) = violations(keep, Scope(), Guardrails(max_removals=None, max_removal_fraction=0.5), current=current)
+    assert found.startswith("max_removal_fraction: the plan removes 18 of the 30 managed grants (60%)")
+    assert found.endswith("pass max_removal_fraction=0.6 for this run")
+    small = many_holders(3)
+    assert violations([item(1, ANN, "r-sup", "d-home")], current=small,
+                      rails=Guardrails(max_removal_fraction=0.1)) == []
+
+
+def test_protected_subjects_and_the_connections_own_identities():
+    protected = Protected.of([ANN], oauth_client_id="client-1", token_user_id=BOB)
+    found = violations([item(1, ANN, "r-sup", "d-home"), item(2, BOB, "r-sup", "d-home")],
+                       Scope(mode="add_only"), protected=protected)
+    assert found == [
+        f"protected_subjects: the plan changes {ANN} (listed in protected_subjects); remove its rows or its "
+        "managed grants from the scope, or drop it from protected_subjects for this run",
+        f"protected_subjects: the plan changes {BOB} (the user behind the connection's token (always protected)); "
+        "change it by hand, never through a sync",
+    ]
+
+
+def test_the_last_admins_are_kept():
+    found, roleless = violations([item(1, EVE, "r-admin", "*")])  # Fay would lose Master Admin: 1 left
+    assert roleless.startswith(f"allow_roleless: the plan leaves 1 subject(s) with no roles at all ({FAY})")
+    assert found == ("min_admins: role r-admin holds * permissions and would keep 1 active holder(s) (now 2), "
+                     "fewer than min_admins=2. Keep at least 2 admins in the desired table; if intended, pass "
+                     "min_admins=1 for this run")
+    assert violations([item(1, EVE, "r-admin", "*")], rails=Guardrails(min_admins=1, allow_roleless=True)) == []
+
+
+def test_admins_through_a_group_count_and_an_org_already_short_is_not_blocked_by_unrelated_changes():
+    current = grants_state(grants=[(EVE, "user", "r-admin", "*"), ("g-leads", "group", "r-admin", "d-home"),
+                                   (ANN, "user", "r-admin", "d-home"), (ANN, "user", "r-emp", "d-home")],
+                           members=[{"groupId": "g-leads", "userId": BOB}])
+    # Ann loses admin; Eve and Bob (through Team Leads) remain
+    assert violations([item(1, EVE, "r-admin", "*"), item(2, "g-leads", "r-admin", "d-home", "group")],
+                      current=current) == []
+    # the group loses it too: Eve alone
+    assert violations([item(1, EVE, "r-admin", "*")], current=current)[0].startswith("min_admins")
+
+
+def test_a_subject_left_without_any_role_is_refused_unless_allowed():
+    current = grants_state(grants=[(ANN, "user", "r-sup", "d-sales"), (BOB, "user", "r-sup", "d-home"),
+                                   (BOB, "user", "r-emp", "d-home"), (FAY, "user", "r-sup", "d-home")],
+                           members=[{"groupId": "g-leads", "userId": FAY}])
+    current.add_grant({"subjectId": "g-leads", "subjectType": "group", "roleId": "r-emp", "divisionId": "d-home"})
+    # Ann: no roles left; Bob keeps Employee; Fay keeps Employee through Team Leads
+    (found,) = violations([item(1, EVE, "r-sup", "d-home")], current=current)
+    assert found.startswith(f"allow_roleless: the plan leaves 1 subject(s) with no roles at all ({ANN})")
+    assert violations([item(1, EVE, "r-sup", "d-home")], current=current, rails=Guardrails(allow_roleless=True)) == []
+
+
+def test_every_failing_rule_is_reported_together():
+    current = many_holders(30)
+    found = violations([item(1, ANN, "r-sup", "d-home")], current=current,
+                       rails=Guardrails(max_removals=5), protected=Protected.of([ANN]))
+    assert [v.split(":")[0] for v in found] == ["max_removals", "max_removal_fraction", "protected_subjects"]
+
+
+def test_plan_age():
+    made = datetime(2026, 12, 4, 8, 0, tzinfo=UTC)
+    check_plan_age(made, made + timedelta(hours=2), timedelta(hours=2))
+    check_plan_age(made, made + timedelta(days=9), None)
+    with pytest.raises(PlanError, match=r"made 2h00m01s ago .* max_plan_age=2h00m00s.* at least 2h00m01s"):
+        check_plan_age(made, made + timedelta(hours=2, seconds=1), timedelta(hours=2))
