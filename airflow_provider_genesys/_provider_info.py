@@ -16,6 +16,9 @@ from airflow_provider_genesys.regions import REGION_LABELS, REGIONS
 from airflow_provider_genesys.settings import GRANT_TYPES
 
 INTEGRATION = "Genesys Cloud"
+# The connection id every hook, operator, sensor and trigger uses unless told otherwise (defined here only:
+# this module is light enough for the triggerer to import).
+DEFAULT_CONN_ID = "genesys_cloud_default"
 
 # Airflow's default list of sensitive names (``DEFAULT_SENSITIVE_FIELDS`` of its secrets masker, 3.0-3.3):
 # any extra key that contains one of them, after ``\W+`` -> ``_``, is shown as ``***``. That includes the

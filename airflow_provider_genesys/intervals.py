@@ -20,6 +20,12 @@ from datetime import datetime, time, timedelta, timezone
 from typing import Any
 
 INTERVAL_EXAMPLE = "2024-05-01T00:00:00Z/2024-05-02T00:00:00Z"
+# An interval is extracted only once it ended this long ago (docs/decisions.md, "Settling"): conversations
+# near its end have ended by then, and the availability sensor waits for it too.
+DEFAULT_SETTLE_MINUTES = 60.0
+# What the extract does with conversations still in progress (no conversationEnd): refuse the interval, or
+# write them as they are.
+IN_PROGRESS_CHOICES = ("refuse", "write")
 
 
 class IntervalError(ValueError):
@@ -118,3 +124,11 @@ def resolve_interval(
     if start and end and _utc(end) != _utc(start):
         return checked(start, end, "the run's data interval")
     return previous_utc_day(end or start or now or datetime.now(timezone.utc))
+
+
+def settle_delta(settle_minutes: float | None) -> timedelta:
+    """``settle_minutes`` as a timedelta (None: the default); ValueError when negative."""
+    minutes = DEFAULT_SETTLE_MINUTES if settle_minutes is None else float(settle_minutes)
+    if minutes < 0:
+        raise ValueError(f"settle_minutes must be >= 0; got {settle_minutes}")
+    return timedelta(minutes=minutes)

@@ -1,22 +1,27 @@
-"""Genesys Cloud asynchronous jobs: their states and where each job family lives (no Airflow imports).
+"""Genesys Cloud asynchronous jobs: their states, where each job family lives, and their life cycle (no Airflow).
 
 Genesys runs some requests as jobs: you submit, get an id, poll a status endpoint until the job reaches a
-terminal state, then read the results. The sensor, the trigger and the audit operator all ask this module
-what a status payload means, so nobody compares raw state strings.
+terminal state, then read the results. Everything that waits on a job asks this module: the job sensor and
+trigger read one status at a time (:func:`job_status`), the analytics extract waits in a loop
+(:func:`wait_for_job`), the audit operator submits (:meth:`JobFamily.job_id_of`). Nobody compares raw state
+strings. Analytics details jobs also say up to when their data is complete (:func:`availability_date`),
+which the availability sensor, its trigger and the extract read.
 
-To add a family (e.g. analytics conversation details jobs, whose states are QUEUED, PENDING, FULFILLED,
-FAILED, CANCELLED, EXPIRED), add a :class:`JobFamily` to :data:`JOB_FAMILIES` with its paths and a
-``states`` table mapping its spellings onto :class:`JobState`.
+To add a family, add a :class:`JobFamily` to :data:`JOB_FAMILIES` with its paths and a ``states`` table
+mapping its spellings onto :class:`JobState`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import time
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from datetime import datetime, timezone
 from enum import Enum
-from typing import Any
+from typing import Any, Protocol
 
 from airflow_provider_genesys.client import api_path
+from airflow_provider_genesys.exceptions import GenesysCloudError
 
 
 class JobState(str, Enum):
@@ -78,6 +83,7 @@ class JobFamily:
     state_field: str = "state"
     id_field: str = "id"
     failure_hint: str = ""  # what to do when a job ends Failed or Cancelled; appended to the message
+    availability_path: str | None = None  # analytics details jobs: up to when their data is complete
 
     def status_endpoint(self, job_id: str) -> str:
         """The status path with the job id URL-encoded (an id cannot reach another path)."""
@@ -148,6 +154,7 @@ JOB_FAMILIES: Mapping[str, JobFamily] = {
             states=ANALYTICS_JOB_STATES,
             id_field="jobId",
             failure_hint=f"Submit the query again (the {dataset} extract does so by itself).",
+            availability_path=f"/api/v2/analytics/{area}/details/jobs/availability",
         )
         for name, area, dataset in (
             ("conversation_details", "conversations", "conversations"),
@@ -175,3 +182,91 @@ def describe(job_type: str, job_id: str, outcome: JobOutcome) -> str:
     if family and family.failure_hint and outcome.state.is_terminal() and not outcome.state.is_success():
         tail += f". {family.failure_hint}"
     return f"Genesys {job_type} job {job_id} {verb} {outcome.raw_state}{tail}"
+
+
+@dataclass(frozen=True)
+class JobStatus:
+    """One status read of one job: the outcome and the line that tells it (``describe``), what a sensor logs
+    or fails with."""
+
+    outcome: JobOutcome
+    text: str
+
+    @property
+    def done(self) -> bool:
+        return self.outcome.state.is_terminal()
+
+    @property
+    def succeeded(self) -> bool:
+        return self.outcome.state.is_success()
+
+
+def job_status(family: JobFamily, job_id: str, status: Any) -> JobStatus:
+    """What a status payload of ``family``'s job ``job_id`` says; ValueError on a state we do not know."""
+    outcome = family.outcome(status)
+    return JobStatus(outcome, describe(family.name, job_id, outcome))
+
+
+class _Requester(Protocol):
+    def request(self, method: str, endpoint: str) -> Any: ...
+
+
+def default_poll(polls: int) -> float:
+    """Seconds before the next status read: 1, 2, 4, ... up to 15."""
+    return float(min(15, 2**polls))
+
+
+def wait_for_job(
+    client: _Requester,
+    family: JobFamily,
+    job_id: str,
+    *,
+    poll: Callable[[int], float] = default_poll,
+    sleep: Callable[[float], None] = time.sleep,
+) -> JobStatus:
+    """Read the job's status (``client.request("GET", ...)``) until it is terminal; its last status.
+
+    For code that may block while it waits (the extract in a worker); sensors and triggers read one status
+    per poke with :func:`job_status` instead.
+    """
+    polls = 0
+    while True:
+        status = job_status(family, job_id, client.request("GET", family.status_endpoint(job_id)))
+        if status.done:
+            return status
+        sleep(poll(polls))
+        polls += 1
+
+
+# Which analytics data a details job (and the availability sensor) reads: dataset name -> job family.
+AVAILABILITY_SOURCES: Mapping[str, str] = {"conversations": "conversation_details", "user_presence": "user_details"}
+# Older spellings of a source, still accepted: "users" named the user_presence data before.
+SOURCE_ALIASES: Mapping[str, str] = {"users": "user_presence"}
+
+
+def source_dataset(source: str) -> str:
+    """The dataset ``source`` names (``conversations`` or ``user_presence``; ``users`` is the old spelling of
+    ``user_presence``); ValueError listing the valid names."""
+    name = SOURCE_ALIASES.get(source, source)
+    if name not in AVAILABILITY_SOURCES:
+        raise ValueError(f"source {source!r} is not valid; use one of: {', '.join(AVAILABILITY_SOURCES)}")
+    return name
+
+
+def availability_endpoint(source: str) -> str:
+    """``GET`` path of ``source``'s ``dataAvailabilityDate`` (see :func:`source_dataset`)."""
+    path = JOB_FAMILIES[AVAILABILITY_SOURCES[source_dataset(source)]].availability_path
+    assert path is not None  # every analytics family has one
+    return path
+
+
+def availability_date(body: Any, endpoint: str) -> datetime:
+    """``dataAvailabilityDate`` of a ``DataAvailabilityResponse`` (UTC); a clear error when it is missing."""
+    raw = body.get("dataAvailabilityDate") if isinstance(body, Mapping) else None
+    if not raw:
+        raise GenesysCloudError(f"GET {endpoint} returned no dataAvailabilityDate: {body!r}")
+    try:
+        moment = datetime.fromisoformat(str(raw).strip().replace("Z", "+00:00"))
+    except ValueError:
+        raise GenesysCloudError(f"GET {endpoint} returned a dataAvailabilityDate that is no date: {raw!r}") from None
+    return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)

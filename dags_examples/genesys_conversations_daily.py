@@ -22,7 +22,6 @@ extract it again once it has ended, so the tables never hold it incomplete. Run 
 from __future__ import annotations
 
 import logging
-import sqlite3
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -30,40 +29,15 @@ from typing import Any
 import pendulum
 from airflow.sdk import Param, dag, task
 
-try:
-    from airflow.sdk.exceptions import AirflowFailException
-except ImportError:  # Airflow < 3.2
-    from airflow.exceptions import AirflowFailException
-try:
-    from airflow.sdk import BaseHook
-except ImportError:  # Airflow < 3.1
-    from airflow.hooks.base import BaseHook
-
 from airflow_provider_genesys.data_interval import resolve_data_interval
-from airflow_provider_genesys.extract.analytics import interval_chunks
-from airflow_provider_genesys.extract.conversations_database import load_conversations
+from airflow_provider_genesys.extract.plans.analytics import interval_chunks
+from airflow_provider_genesys.loaders import load_conversations, sql_database
 from airflow_provider_genesys.operators.genesys import GenesysCloudExtractOperator, storage_path
 from airflow_provider_genesys.sensors.genesys import GenesysCloudDataAvailabilitySensor
 
 log = logging.getLogger(__name__)
 # The project's demo_output folder (this file lives in <project>/dags_examples/).
 DEFAULT_BASE = str(Path(__file__).resolve().parents[1] / "demo_output")
-
-
-def _connect(base: str, conn_id: str | None) -> tuple[Any, str, str]:
-    """``(DB-API connection, placeholder, description)``: SQLite in ``base`` or the connection's database."""
-    if not conn_id:
-        path = Path(base) / "conversations.db"
-        path.parent.mkdir(parents=True, exist_ok=True)
-        return sqlite3.connect(path), "?", f"SQLite database {path}"
-    hook = BaseHook.get_connection(conn_id).get_hook()
-    get_conn, placeholder = getattr(hook, "get_conn", None), getattr(hook, "placeholder", None)
-    if get_conn is None or placeholder is None:
-        raise AirflowFailException(
-            f"database_conn_id {conn_id!r} is not a SQL database connection; use one of type sqlite, postgres, "
-            "mysql, ... (a type whose Airflow hook speaks DB-API)."
-        )
-    return get_conn(), placeholder, f"the database of connection {conn_id!r}"
 
 
 @dag(
@@ -119,11 +93,9 @@ def genesys_conversations_daily() -> None:
         params = params or {}
         base = str(Path(params.get("base") or DEFAULT_BASE).expanduser().resolve())
         files = [storage_path(result["path"]) for result in results]
-        connection, placeholder, where = _connect(base, params.get("database_conn_id"))
-        try:
-            tables = load_conversations(connection, files, interval, placeholder=placeholder)
-        finally:
-            connection.close()
+        with sql_database(params.get("database_conn_id"), Path(base) / "conversations.db") as database:
+            tables = load_conversations(database.connection, files, interval, placeholder=database.placeholder)
+        where = database.description
         log.info("Loaded %s into %s: %s", interval, where, ", ".join(f"{t} {n}" for t, n in tables.items()))
         return {"interval": interval, "files": [r["path"] for r in results], "database": where, "tables": tables}
 

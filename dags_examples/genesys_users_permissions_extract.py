@@ -5,9 +5,9 @@ Eight extract tasks run in parallel (users, roles, permissions, divisions, grant
 oauth_clients), each writing NDJSON to ``file://{base}/{ds}/{dataset}.ndjson`` atomically; then
 ``load_database`` replaces the tables of a real database from those files and builds ``access`` (user x
 role x division x permission, held directly or through a group) and ``oauth_client_access``. By default
-the database is SQLite at ``{base}/genesys.db`` (Airflow's sqlite provider); set the ``database_conn_id``
-param to load any database Airflow has a SQL hook for (PostgreSQL, MySQL/MariaDB, ...). Every run replaces
-the tables as one set, so rerunning a day never duplicates rows. See docs/operators.md and docs/databases.md.
+the database is SQLite at ``{base}/genesys.db``; set the ``database_conn_id`` param to load any database
+Airflow has a SQL hook for (PostgreSQL, MySQL/MariaDB, ...). Every run replaces the tables as one set, so
+rerunning a day never duplicates rows. See docs/operators.md and docs/databases.md.
 
 Trigger with other params: ``airflow dags test genesys_users_permissions_extract --conf
 '{"base": "/data/genesys", "compress": true}'``.
@@ -20,18 +20,9 @@ from pathlib import Path
 from typing import Any
 
 import pendulum
-from airflow.sdk import Connection, Param, dag, task
+from airflow.sdk import Param, dag, task
 
-try:
-    from airflow.sdk.exceptions import AirflowFailException
-except ImportError:  # Airflow < 3.2
-    from airflow.exceptions import AirflowFailException
-try:
-    from airflow.sdk import BaseHook
-except ImportError:  # Airflow < 3.1
-    from airflow.hooks.base import BaseHook
-
-from airflow_provider_genesys.extract.database import load_extracts
+from airflow_provider_genesys.loaders import load_extracts, sql_database
 from airflow_provider_genesys.operators.genesys import GenesysCloudExtractOperator, storage_path
 
 log = logging.getLogger(__name__)
@@ -44,38 +35,6 @@ DEFAULT_BASE = str(Path(__file__).resolve().parents[1] / "demo_output")
 
 def _abspath(path: str) -> str:
     return str(Path(path).expanduser().resolve())
-
-
-def _sqlite_file_hook(path: str) -> Any:
-    """Airflow's SqliteHook on a file path instead of a stored connection: the demo needs no set-up."""
-    try:
-        from airflow.providers.sqlite.hooks.sqlite import SqliteHook
-    except ImportError:
-        raise AirflowFailException(
-            "The default database needs Airflow's sqlite provider: pip install "
-            "'airflow-provider-genesys[examples]' (or set the database_conn_id param)."
-        ) from None
-
-    class SqliteFileHook(SqliteHook):
-        def get_uri(self) -> str:
-            return f"sqlite:///{path}"
-
-    return SqliteFileHook(connection=Connection(conn_id="genesys_demo_sqlite", conn_type="sqlite", host=path))
-
-
-def _database_hook(base: str, conn_id: str | None) -> tuple[Any, str]:
-    """The SQL hook to load into and a description of where that is (no credentials in it)."""
-    if not conn_id:
-        path = str(Path(base) / "genesys.db")
-        return _sqlite_file_hook(path), f"SQLite database {path}"
-    conn = BaseHook.get_connection(conn_id)
-    hook = conn.get_hook()
-    if not hasattr(hook, "placeholder") or not hasattr(hook, "get_conn"):
-        raise AirflowFailException(
-            f"database_conn_id {conn_id!r} has type {conn.conn_type!r}, which has no SQL hook; use a "
-            "connection of a SQL database (sqlite, postgres, mysql, ...)."
-        )
-    return hook, f"{conn.conn_type} database of connection {conn_id!r} (host {conn.host or '-'})"
 
 
 @dag(
@@ -116,13 +75,10 @@ def genesys_users_permissions_extract() -> None:
         """Replace the database tables from the extracted files; log and return where everything is."""
         params = params or {}
         base = _abspath(params.get("base") or DEFAULT_BASE)
-        hook, where = _database_hook(base, params.get("database_conn_id"))
         files = {name: storage_path(result["path"]) for name, result in results.items()}
-        connection = hook.get_conn()
-        try:
-            tables = load_extracts(connection, files, placeholder=hook.placeholder)
-        finally:
-            connection.close()
+        with sql_database(params.get("database_conn_id"), Path(base) / "genesys.db") as database:
+            tables = load_extracts(database.connection, files, placeholder=database.placeholder)
+        where = database.description
         summary = {
             "files": {name: result["path"] for name, result in results.items()},
             "records": {name: result["records"] for name, result in results.items()},

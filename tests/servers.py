@@ -20,7 +20,7 @@ from typing import Any
 
 import pytest
 
-from airflow_provider_genesys.extract.database import TABLES
+from airflow_provider_genesys.loaders.permissions import TABLES
 
 HOST = "127.0.0.1"
 POSTGRES_PORT = 5432

@@ -17,8 +17,8 @@ from airflow_provider_genesys.extract.fetch import ApiClient, PageFetcher
 from airflow_provider_genesys.extract.plans.authorization import DIVISIONS, ROLE_PARAMS, ROLES, grants
 from airflow_provider_genesys.extract.plans.common import ExtractOptions
 from airflow_provider_genesys.extract.plans.groups import GROUPS, group_members
+from airflow_provider_genesys.extract.plans.routing import queues
 from airflow_provider_genesys.extract.plans.users import users_in_state
-from airflow_provider_genesys.extract.routing import queues
 
 USER_FIELDS = ("id", "email", "username", "state", "name")
 

@@ -8,7 +8,7 @@ from collections.abc import Callable, Iterator
 from typing import Any, Protocol
 
 from airflow_provider_genesys.extract.fetch import ApiClient, PageFetcher, exact_passes
-from airflow_provider_genesys.extract.plans import PLANS, SNAPSHOT_DATASETS, ExtractOptions
+from airflow_provider_genesys.extract.plans import PLANS, SNAPSHOT_DATASETS, ExtractOptions, unknown_dataset_message
 from airflow_provider_genesys.extract.writer import AtomicNdjsonWriter, StoragePath
 
 log = logging.getLogger(__name__)
@@ -62,14 +62,14 @@ def run_extract(
 ) -> dict[str, Any]:
     """Write ``dataset`` to ``destination`` atomically; return the small summary the operator pushes."""
     if dataset not in PLANS:
-        raise ValueError(f"Unknown dataset {dataset!r}; use one of: {', '.join(PLANS)}.")
+        raise ValueError(unknown_dataset_message(dataset))
     options = options or ExtractOptions()
     before = client.stats.snapshot()
     progress = Progress(dataset, progress_interval, clock=clock, logger=logger)
     with PageFetcher(client, max_workers=options.max_workers) as fetcher, \
             AtomicNdjsonWriter(destination) as writer:
         def read() -> Iterator[dict]:
-            return PLANS[dataset](fetcher, options)
+            return PLANS[dataset].plan(fetcher, options)
 
         records = read() if dataset in SNAPSHOT_DATASETS else exact_passes(fetcher, read, dataset)
         for record in records:

@@ -20,7 +20,7 @@ from typing import Any
 from airflow.sdk.log import mask_secret
 
 from airflow_provider_genesys._compat import AirflowFailException, AirflowNotFoundException, BaseHook
-from airflow_provider_genesys._provider_info import CONN_FIELDS, UI_FIELD_BEHAVIOUR, ConnField
+from airflow_provider_genesys._provider_info import CONN_FIELDS, DEFAULT_CONN_ID, UI_FIELD_BEHAVIOUR, ConnField
 from airflow_provider_genesys.client import ClientStats, GenesysCloudClient, api_path
 from airflow_provider_genesys.exceptions import (
     GenesysCloudApiError,
@@ -102,7 +102,7 @@ class GenesysCloudHook(BaseHook):
     """
 
     conn_name_attr = "genesys_conn_id"
-    default_conn_name = "genesys_cloud_default"
+    default_conn_name = DEFAULT_CONN_ID
     conn_type = "genesys_cloud"
     hook_name = "Genesys Cloud"
 

@@ -1,8 +1,8 @@
-"""What every Genesys Cloud operator shares: the connection argument, the hook, the error policy.
+"""What every Genesys Cloud operator and sensor shares: the connection argument, the hook, the error policy.
 
 Errors: ``api_errors_as_failures`` (from the hook module) fails the task at once on what a retry cannot
 fix or must not repeat (bad connection, refused credentials, API errors the retry table in retrypolicy.py
-says fail now) and lets retryable API errors reach Airflow's task retries.
+says fail now) and lets retryable API errors reach Airflow's task retries (sensors: the next poke).
 """
 
 from __future__ import annotations
@@ -12,16 +12,16 @@ from typing import Any
 
 from airflow.sdk import BaseOperator
 
+from airflow_provider_genesys._provider_info import DEFAULT_CONN_ID
 from airflow_provider_genesys.hooks.genesys import GenesysCloudHook, api_errors_as_failures
 
-DEFAULT_CONN_ID = GenesysCloudHook.default_conn_name
-
-__all__ = ["DEFAULT_CONN_ID", "GenesysCloudBaseOperator", "api_errors_as_failures"]
+__all__ = ["DEFAULT_CONN_ID", "GenesysCloudBaseOperator", "GenesysCloudTaskMixin", "api_errors_as_failures"]
 
 
-class GenesysCloudBaseOperator(BaseOperator):
+class GenesysCloudTaskMixin:
     """
-    Base of the Genesys Cloud operators: one hook per task, built from ``genesys_conn_id`` when first used.
+    The Genesys part of an operator or sensor: one hook per task, built from ``genesys_conn_id`` when first
+    used. Put it before Airflow's base class (``class X(GenesysCloudTaskMixin, BaseSensorOperator)``).
 
     :param genesys_conn_id: the Genesys Cloud connection.
     """
@@ -36,3 +36,11 @@ class GenesysCloudBaseOperator(BaseOperator):
     def hook(self) -> GenesysCloudHook:
         """No network until the first request; close it with ``with self.hook:`` around the work."""
         return GenesysCloudHook(genesys_conn_id=self.genesys_conn_id)
+
+
+class GenesysCloudBaseOperator(GenesysCloudTaskMixin, BaseOperator):
+    """
+    Base of the Genesys Cloud operators (:class:`GenesysCloudTaskMixin` on Airflow's ``BaseOperator``).
+
+    :param genesys_conn_id: the Genesys Cloud connection.
+    """

@@ -18,9 +18,10 @@ from airflow_provider_genesys import lineage
 from airflow_provider_genesys._compat import AirflowFailException
 from airflow_provider_genesys.data_interval import resolve_data_interval
 from airflow_provider_genesys.extract import DATASETS, USER_STATES, ExtractOptions, run_extract
-from airflow_provider_genesys.extract.analytics import IN_PROGRESS_CHOICES, INTERVAL_DATASETS, settle_delta
+from airflow_provider_genesys.extract.plans import INTERVAL_DATASETS, unknown_dataset_message
 from airflow_provider_genesys.extract.writer import DestinationError
 from airflow_provider_genesys.hooks.genesys import GenesysCloudHook
+from airflow_provider_genesys.intervals import IN_PROGRESS_CHOICES, settle_delta
 from airflow_provider_genesys.operators.audit import GenesysCloudAuditQueryOperator
 from airflow_provider_genesys.operators.base import (
     DEFAULT_CONN_ID,
@@ -184,9 +185,8 @@ class GenesysCloudExtractOperator(GenesysCloudBaseOperator):
     """
     Stream a Genesys Cloud dataset to storage as NDJSON (one record per line), atomically.
 
-    :param dataset: one of ``DATASETS``: ``users``, ``roles``, ``permissions``, ``divisions``, ``grants``,
-        ``groups``, ``group_members``, ``oauth_clients``, ``conversations``, ``user_presence``, ``queues`` or
-        ``wrapup_codes`` (docs/operators.md has each record shape).
+    :param dataset: a name of ``airflow_provider_genesys.extract.plans.PLANS`` (docs/operators.md lists them
+        with each record shape; anything else fails at parse time with the list).
     :param destination: path or URI understood by ``ObjectStoragePath`` (``file:///...``, ``s3://...``);
         gzip when it ends in ``.gz`` (templated).
     :param destination_conn_id: connection for the destination's storage (e.g. ``aws_default``).
@@ -196,7 +196,7 @@ class GenesysCloudExtractOperator(GenesysCloudBaseOperator):
     :param interval: interval datasets (``conversations``, ``user_presence``): ISO-8601 ``start/end``
         (templated); default: the DAG run's data interval, or for a manual run the previous UTC day
         (``airflow_provider_genesys.intervals``). Split a long one with
-        ``airflow_provider_genesys.extract.analytics.interval_chunks`` and ``expand`` over the chunks.
+        ``airflow_provider_genesys.extract.plans.analytics.interval_chunks`` and ``expand`` over the chunks.
     :param settle_minutes: interval datasets: extract an interval only once it ended this many minutes ago
         (default 60); earlier, the task fails with a retryable error.
     :param in_progress: ``conversations``: a conversation without ``conversationEnd`` fails the task with a
@@ -234,7 +234,7 @@ class GenesysCloudExtractOperator(GenesysCloudBaseOperator):
         **kwargs: Any,
     ) -> None:
         if dataset not in DATASETS:
-            raise ValueError(f"dataset {dataset!r} is not supported; use one of: {', '.join(DATASETS)}.")
+            raise ValueError(unknown_dataset_message(dataset))
         if state not in USER_STATES:
             raise ValueError(f"state {state!r} is not valid; use one of: {', '.join(USER_STATES)}.")
         expand_list = [expand] if isinstance(expand, str) else list(expand or [])

@@ -11,7 +11,6 @@ import json
 import time
 from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime, timedelta, timezone
-from functools import cached_property
 from typing import Any
 
 from airflow.sdk import BaseSensorOperator, PokeReturnValue
@@ -19,15 +18,16 @@ from airflow.sdk import BaseSensorOperator, PokeReturnValue
 from airflow_provider_genesys._compat import AirflowFailException, AirflowSensorTimeout, AirflowSkipException, conf
 from airflow_provider_genesys.data_interval import resolve_data_interval
 from airflow_provider_genesys.exceptions import GenesysCloudApiError, GenesysCloudError
-from airflow_provider_genesys.extract.analytics import (
+from airflow_provider_genesys.intervals import iso, settle_delta
+from airflow_provider_genesys.jobs import (
+    JobFamily,
     availability_date,
-    availability_source,
-    settle_delta,
+    availability_endpoint,
+    job_family,
+    job_status,
     source_dataset,
 )
-from airflow_provider_genesys.hooks.genesys import GenesysCloudHook
-from airflow_provider_genesys.intervals import iso
-from airflow_provider_genesys.jobs import JobFamily, describe, job_family
+from airflow_provider_genesys.operators.base import GenesysCloudTaskMixin, api_errors_as_failures
 from airflow_provider_genesys.triggers.genesys import GenesysCloudDataAvailabilityTrigger, GenesysCloudJobTrigger
 
 _MISSING = object()
@@ -64,31 +64,27 @@ def _matches(value: Any, expected: Any) -> bool:
     return False
 
 
-class _GenesysSensor(BaseSensorOperator):
-    """Shared plumbing: one hook per task, and the GET that tells "not yet" from "give up"."""
-
-    def __init__(self, *, genesys_conn_id: str = GenesysCloudHook.default_conn_name, **kwargs: Any) -> None:
-        super().__init__(**kwargs)
-        self.genesys_conn_id = genesys_conn_id
-
-    @cached_property
-    def hook(self) -> GenesysCloudHook:
-        return GenesysCloudHook(genesys_conn_id=self.genesys_conn_id)
+class _GenesysSensor(GenesysCloudTaskMixin, BaseSensorOperator):
+    """Shared plumbing: the connection and hook (the operators' mixin), and the GET that tells "not yet" from
+    "give up"."""
 
     def _get(
         self, endpoint: str, params: Mapping[str, Any] | None = None, *, not_found_ok: bool = False
     ) -> Any:
-        """The parsed body, or ``_MISSING`` when the answer means "poke again later"."""
+        """The parsed body, or ``_MISSING`` when the answer means "poke again later"; fails the task on what a
+        retry cannot fix (``api_errors_as_failures``, as the operators)."""
         try:
-            return self.hook.request("GET", endpoint, params=params)
-        except GenesysCloudApiError as err:
-            if err.status == 404 and not_found_ok:
-                self.log.info("Not there yet (404): %s", err)
-                return _MISSING
-            if err.retryable:
-                self.log.warning("Genesys is busy or unreachable, poking again later: %s", err)
-                return _MISSING
-            raise AirflowFailException(str(err)) from err
+            with api_errors_as_failures():
+                try:
+                    return self.hook.request("GET", endpoint, params=params)
+                except GenesysCloudApiError as err:
+                    if err.status == 404 and not_found_ok:
+                        self.log.info("Not there yet (404): %s", err)
+                        return _MISSING
+                    raise
+        except GenesysCloudApiError as err:  # only retryable ones get here
+            self.log.warning("Genesys is busy or unreachable, poking again later: %s", err)
+            return _MISSING
 
     def _wait_settings(self, deferrable: bool, poll_interval: float, kwargs: dict[str, Any]) -> None:
         """Before ``BaseSensorOperator.__init__``: poll_interval is also the poke interval unless given."""
@@ -141,8 +137,6 @@ class GenesysCloudApiSensor(_GenesysSensor):
     """
 
     template_fields: Sequence[str] = ("endpoint", "query_params", "json_path", "expected")
-    ui_color = "#ff4f1f"
-
     def __init__(
         self,
         *,
@@ -216,8 +210,6 @@ class GenesysCloudJobSensor(_GenesysSensor):
     """
 
     template_fields: Sequence[str] = ("job_id",)
-    ui_color = "#ff4f1f"
-
     def __init__(
         self,
         *,
@@ -249,17 +241,16 @@ class GenesysCloudJobSensor(_GenesysSensor):
         if status is _MISSING:
             return False
         try:
-            outcome = self.family.outcome(status)
+            job = job_status(self.family, self.job_id, status)
         except ValueError as err:
             raise AirflowFailException(str(err)) from err
-        text = describe(self.job_type, self.job_id, outcome)
-        if not outcome.state.is_terminal():
-            self.log.info(text)
+        if not job.done:
+            self.log.info(job.text)
             return False
-        if not outcome.state.is_success():
-            raise AirflowFailException(text)
-        self.log.info(text)
-        return PokeReturnValue(is_done=True, xcom_value=self._done(outcome.state.value))
+        if not job.succeeded:
+            raise AirflowFailException(job.text)
+        self.log.info(job.text)
+        return PokeReturnValue(is_done=True, xcom_value=self._done(job.outcome.state.value))
 
     def execute(self, context: Any) -> Any:
         if not self.deferrable:
@@ -305,8 +296,6 @@ class GenesysCloudDataAvailabilitySensor(_GenesysSensor):
     """
 
     template_fields: Sequence[str] = ("interval",)
-    ui_color = "#ff4f1f"
-
     def __init__(
         self,
         *,
@@ -341,7 +330,7 @@ class GenesysCloudDataAvailabilitySensor(_GenesysSensor):
         if datetime.now(timezone.utc) < settled:
             self.log.info("The interval ending %s settles at %s (settle_minutes); waiting", iso(target), iso(settled))
             return False
-        endpoint = availability_source(self.source)
+        endpoint = availability_endpoint(self.source)
         body = self._get(endpoint)
         if body is _MISSING:
             return False

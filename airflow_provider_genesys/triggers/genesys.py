@@ -19,10 +19,9 @@ from airflow.triggers.base import BaseTrigger, TriggerEvent
 from asgiref.sync import sync_to_async
 
 from airflow_provider_genesys._compat import AirflowException
+from airflow_provider_genesys._provider_info import DEFAULT_CONN_ID
 from airflow_provider_genesys.exceptions import GenesysCloudApiError, GenesysCloudError
-from airflow_provider_genesys.jobs import describe, job_family
-
-DEFAULT_CONN_ID = "genesys_cloud_default"
+from airflow_provider_genesys.jobs import availability_date, availability_endpoint, job_family, job_status
 
 
 class _PollingTrigger(BaseTrigger):
@@ -147,11 +146,10 @@ class GenesysCloudJobTrigger(_PollingTrigger):
             return
 
         def examine(status: Any) -> TriggerEvent | str:
-            outcome = family.outcome(status)
-            text = describe(self.job_type, self.job_id, outcome)
-            if not outcome.state.is_terminal():
-                return text
-            return self._event("success" if outcome.state.is_success() else "failed", outcome.state.value, text)
+            job = job_status(family, self.job_id, status)
+            if not job.done:
+                return job.text
+            return self._event("success" if job.succeeded else "failed", job.outcome.state.value, job.text)
 
         timeout = f"Genesys {self.job_type} job {self.job_id} did not end in time"
         async for event in self._poll(endpoint, examine, timeout):
@@ -199,11 +197,10 @@ class GenesysCloudDataAvailabilityTrigger(_PollingTrigger):
 
     async def run(self) -> AsyncIterator[TriggerEvent]:
         """Poll until the date reaches ``target``, an unrecoverable error occurs, or ``end_time`` passes."""
-        from airflow_provider_genesys.extract.analytics import availability_date, availability_source
         from airflow_provider_genesys.intervals import iso, parse_instant
 
         try:
-            endpoint = availability_source(self.source)
+            endpoint = availability_endpoint(self.source)
             target = parse_instant(self.target)
             settled = parse_instant(self.settled) if self.settled else None
         except ValueError as err:

@@ -14,7 +14,8 @@ from typing import Any
 
 import pytest
 
-from airflow_provider_genesys.extract.database import KEY, load_extracts, replace_tables
+from airflow_provider_genesys.loaders.database import KEY, replace_tables
+from airflow_provider_genesys.loaders.permissions import load_extracts
 from tests.servers import hook_query, mariadb_databases, sql_hook, table_contents
 from tests.unit.test_extract_database import USERS, write_files
 

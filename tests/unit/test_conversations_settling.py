@@ -15,9 +15,9 @@ from pathlib import Path
 
 import pytest
 
-from airflow_provider_genesys.extract.analytics import ConversationsInProgressError, DataNotAvailableError
-from airflow_provider_genesys.extract.conversations_database import load_conversations
+from airflow_provider_genesys.extract.plans.analytics import ConversationsInProgressError, DataNotAvailableError
 from airflow_provider_genesys.intervals import Interval
+from airflow_provider_genesys.loaders import load_conversations
 from airflow_provider_genesys.testing import GenesysCloudEmulator
 
 from .extract_support import extract_ids

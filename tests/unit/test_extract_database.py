@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from airflow_provider_genesys.extract.database import load_extracts
+from airflow_provider_genesys.loaders import load_extracts
 
 PERMISSIONS = [
     {"id": "directory", "domain": "directory", "permissionMap": {

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from airflow_provider_genesys.extract.database import connection_dialect, replace_tables
+from airflow_provider_genesys.loaders.database import connection_dialect, replace_tables
 
 
 def fake_connection(module: str) -> object:

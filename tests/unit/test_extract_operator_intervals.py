@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from airflow_provider_genesys._compat import AirflowFailException
-from airflow_provider_genesys.extract.analytics import DataNotAvailableError
+from airflow_provider_genesys.extract.plans.analytics import DataNotAvailableError
 from airflow_provider_genesys.operators.genesys import GenesysCloudExtractOperator
 from airflow_provider_genesys.testing import GenesysCloudEmulator
 

@@ -11,9 +11,9 @@ import pytest
 
 from airflow_provider_genesys.client import GenesysCloudClient
 from airflow_provider_genesys.extract import ExtractOptions, run_extract
-from airflow_provider_genesys.extract.database import LOADERS, load_extracts
 from airflow_provider_genesys.extract.plans import authorization as plans_module
 from airflow_provider_genesys.extract.plans.authorization import choose_grants_plan
+from airflow_provider_genesys.loaders.permissions import LOADERS, load_extracts
 from airflow_provider_genesys.settings import GenesysSettings
 from airflow_provider_genesys.testing import GenesysCloudEmulator
 from airflow_provider_genesys.testing import truth as ground_truth

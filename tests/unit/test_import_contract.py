@@ -25,7 +25,9 @@ CORE = (
     "exceptions", "jobs", "access",
     "extract",
 )
-HOOKS = ("hooks", "lineage", "_compat", "_provider_info", "data_interval")  # the Airflow glue the faces stand on
+HOOKS = (  # the Airflow glue the faces stand on
+    "hooks", "lineage", "_compat", "_provider_info", "data_interval", "loaders",
+)
 FACES = ("operators", "sensors", "triggers")  # what DAGs use; they may use each other
 TESTING = "testing"  # the emulator: runtime modules never import it
 LAYERS = {**dict.fromkeys(CORE, 0), **dict.fromkeys(HOOKS, 1), **dict.fromkeys(FACES, 2)}

@@ -8,7 +8,7 @@ with thousands of members never sits in memory as one record: memory stays flat 
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Iterator
 from typing import Any
 
 from airflow_provider_genesys.client import api_path
@@ -35,8 +35,3 @@ def queues(fetcher: PageFetcher, options: Any) -> Iterator[dict]:
 def wrapup_codes(fetcher: PageFetcher, options: Any) -> Iterator[dict]:
     return fetcher.listing(WRAPUP_CODES)
 
-
-ROUTING_PLANS: Mapping[str, Callable[[PageFetcher, Any], Iterator[dict]]] = {
-    "queues": queues,
-    "wrapup_codes": wrapup_codes,
-}

@@ -29,7 +29,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from typing import Any
@@ -37,61 +37,25 @@ from typing import Any
 from airflow_provider_genesys.exceptions import GenesysCloudApiError, GenesysCloudError
 from airflow_provider_genesys.extract.fetch import PageFetcher
 from airflow_provider_genesys.intervals import (
+    DEFAULT_SETTLE_MINUTES,
+    IN_PROGRESS_CHOICES,
     INTERVAL_EXAMPLE,
     Interval,
     IntervalError,
     iso,
     parse_instant,
     parse_interval,
+    settle_delta,
 )
-from airflow_provider_genesys.jobs import JOB_FAMILIES, JobFamily, describe
+from airflow_provider_genesys.jobs import (
+    JOB_FAMILIES,
+    JobFamily,
+    availability_date,
+    default_poll,
+    wait_for_job,
+)
 
 log = logging.getLogger(__name__)
-
-CONVERSATIONS_AVAILABILITY = "/api/v2/analytics/conversations/details/jobs/availability"
-USERS_AVAILABILITY = "/api/v2/analytics/users/details/jobs/availability"
-# An interval is extracted only once it ended this long ago (docs/decisions.md, "Settling"): conversations
-# near its end have ended by then, and the availability sensor waits for it too.
-DEFAULT_SETTLE_MINUTES = 60.0
-IN_PROGRESS_CHOICES = ("refuse", "write")
-
-# Which data a details job (and the availability sensor) reads: dataset name -> availability endpoint.
-AVAILABILITY_PATHS: Mapping[str, str] = {
-    "conversations": CONVERSATIONS_AVAILABILITY, "user_presence": USERS_AVAILABILITY,
-}
-# Older spellings of a source, still accepted: "users" named the user_presence data before 0.x.
-SOURCE_ALIASES: Mapping[str, str] = {"users": "user_presence"}
-
-
-def availability_date(body: Any, endpoint: str) -> datetime:
-    """``dataAvailabilityDate`` of a ``DataAvailabilityResponse``; a clear error when it is missing."""
-    raw = body.get("dataAvailabilityDate") if isinstance(body, Mapping) else None
-    if not raw:
-        raise GenesysCloudError(f"GET {endpoint} returned no dataAvailabilityDate: {body!r}")
-    return parse_instant(raw)
-
-
-def source_dataset(source: str) -> str:
-    """The dataset ``source`` names (``conversations`` or ``user_presence``; ``users`` is the old spelling of
-    ``user_presence``); ValueError listing the valid names."""
-    name = SOURCE_ALIASES.get(source, source)
-    if name not in AVAILABILITY_PATHS:
-        raise ValueError(f"source {source!r} is not valid; use one of: {', '.join(AVAILABILITY_PATHS)}")
-    return name
-
-
-def availability_source(source: str) -> str:
-    """The availability endpoint of ``source``; ValueError listing the valid names."""
-    return AVAILABILITY_PATHS[source_dataset(source)]
-
-
-def settle_delta(settle_minutes: float | None) -> timedelta:
-    """``settle_minutes`` as a timedelta (None: the default); ValueError when negative."""
-    minutes = DEFAULT_SETTLE_MINUTES if settle_minutes is None else float(settle_minutes)
-    if minutes < 0:
-        raise ValueError(f"settle_minutes must be >= 0; got {settle_minutes}")
-    return timedelta(minutes=minutes)
-
 
 class DataNotAvailableError(GenesysCloudError):
     """The interval ends after Genesys' ``dataAvailabilityDate``: its data is not complete yet.
@@ -132,11 +96,11 @@ def interval_chunks(interval: str, hours: float = 6) -> list[str]:
 
 @dataclass(frozen=True)
 class DetailsSource:
-    """One analytics details job family: where to ask availability, how results and records look."""
+    """One analytics details job family (which also says where to ask availability): how results and records
+    look."""
 
     dataset: str  # the public dataset name (GenesysCloudExtractOperator's ``dataset``)
     family: JobFamily
-    availability_path: str
     results_field: str
     keep: Callable[[dict, Interval], bool]
     record: Callable[[dict, Interval], dict]
@@ -158,12 +122,11 @@ def _user_detail(detail: dict, interval: Interval) -> dict:
 
 
 CONVERSATIONS = DetailsSource(
-    "conversations", JOB_FAMILIES["conversation_details"], CONVERSATIONS_AVAILABILITY, "conversations",
-    _conversation_in, _same, order_by="conversationStart",
+    "conversations", JOB_FAMILIES["conversation_details"], "conversations", _conversation_in, _same,
+    order_by="conversationStart",
 )
 USER_PRESENCE = DetailsSource(
-    "user_presence", JOB_FAMILIES["user_details"], USERS_AVAILABILITY, "userDetails", lambda detail, _: True,
-    _user_detail,
+    "user_presence", JOB_FAMILIES["user_details"], "userDetails", lambda detail, _: True, _user_detail
 )
 
 
@@ -191,8 +154,8 @@ def check_settled(interval: Interval, settle: timedelta, now: datetime) -> None:
 
 def check_availability(fetcher: PageFetcher, source: DetailsSource, interval: Interval) -> datetime:
     """Genesys' ``dataAvailabilityDate``; :class:`DataNotAvailableError` when it is before the interval's end."""
-    available = availability_date(fetcher.client.request("GET", source.availability_path),
-                                  source.availability_path)
+    endpoint = source.family.availability_path or ""
+    available = availability_date(fetcher.client.request("GET", endpoint), endpoint)
     if available < interval.end:
         raise DataNotAvailableError(
             f"Genesys has analytics data up to {iso(available)} only; the interval {interval} ends at "
@@ -205,18 +168,6 @@ def check_availability(fetcher: PageFetcher, source: DetailsSource, interval: In
 
 class _ResultsGone(Exception):
     """The job's results could not be read to the end (expired or failed meanwhile): submit again."""
-
-
-def _wait(fetcher: PageFetcher, source: DetailsSource, job_id: str, poll: Callable[[int], float],
-          sleep: Callable[[float], None]) -> tuple[bool, str]:
-    family = source.family
-    polls = 0
-    while True:
-        outcome = family.outcome(fetcher.client.request("GET", family.status_endpoint(job_id)))
-        if outcome.state.is_terminal():
-            return outcome.state.is_success(), describe(family.name, job_id, outcome)
-        sleep(poll(polls))
-        polls += 1
 
 
 def _results(fetcher: PageFetcher, source: DetailsSource, job_id: str) -> Iterator[dict]:
@@ -234,11 +185,6 @@ def _results(fetcher: PageFetcher, source: DetailsSource, job_id: str) -> Iterat
         cursor = page.get("cursor")
         if not cursor:
             return
-
-
-def default_poll(polls: int) -> float:
-    """Seconds before the next status read: 1, 2, 4, ... up to 15."""
-    return float(min(15, 2**polls))
 
 
 def details(
@@ -273,8 +219,9 @@ def details(
         job_id = family.job_id_of(submitted)
         log.info("%s job %s submitted for %s (attempt %d of %d)", family.name, job_id, interval, attempt,
                  job_attempts)
-        ok, text = _wait(fetcher, source, job_id, poll, sleep)
-        if ok:
+        status = wait_for_job(fetcher.client, family, job_id, poll=poll, sleep=sleep)
+        text = status.text
+        if status.succeeded:
             unfinished = _Unfinished(source, interval) if in_progress == "refuse" else None
             try:
                 for record in _results(fetcher, source, job_id):
@@ -344,9 +291,3 @@ def _poll_of(options: Any) -> Callable[[int], float]:
     fixed = getattr(options, "poll_interval", None)
     return default_poll if fixed is None else (lambda _polls: float(fixed))
 
-
-ANALYTICS_PLANS: Mapping[str, Callable[[PageFetcher, Any], Iterator[dict]]] = {
-    CONVERSATIONS.dataset: conversations,
-    USER_PRESENCE.dataset: user_presence,
-}
-INTERVAL_DATASETS = tuple(ANALYTICS_PLANS)  # the datasets that take an interval

@@ -21,11 +21,10 @@ from collections.abc import Iterable, Iterator
 from datetime import datetime, timezone
 from typing import Any
 
-from airflow_provider_genesys.extract.database import transaction
 from airflow_provider_genesys.extract.writer import StoragePath, iter_ndjson
 from airflow_provider_genesys.intervals import Interval, parse_instant, parse_interval
+from airflow_provider_genesys.loaders.database import BatchInserter, column_count, transaction
 
-BATCH_ROWS = 1000
 KEY = "VARCHAR(64)"
 TIME = "VARCHAR(32)"
 
@@ -47,10 +46,6 @@ TABLES: dict[str, tuple[str, ...]] = {
                 "PRIMARY KEY (session_id, metric_index)"),
 }
 CHILDREN = ("metrics", "segments", "sessions", "participants")
-
-
-def _width(table: str) -> int:
-    return len([c for c in TABLES[table] if not c.startswith("PRIMARY KEY")])
 
 
 def normal_time(value: Any) -> str | None:
@@ -102,32 +97,6 @@ def create_tables(connection: Any) -> None:
         cursor.close()
 
 
-class _Batches:
-    """Per-table row buffers flushed with ``executemany`` every ``BATCH_ROWS`` rows."""
-
-    def __init__(self, cursor: Any, placeholder: str) -> None:
-        self.cursor = cursor
-        self.sql = {t: f"INSERT INTO {t} VALUES ({', '.join([placeholder] * _width(t))})" for t in TABLES}  # noqa: S608
-        self.rows: dict[str, list[tuple]] = {t: [] for t in TABLES}
-        self.counts = dict.fromkeys(TABLES, 0)
-
-    def add(self, table: str, row: tuple) -> None:
-        buffer = self.rows[table]
-        buffer.append(row)
-        if len(buffer) >= BATCH_ROWS:
-            self.flush(table)
-
-    def flush(self, table: str) -> None:
-        if self.rows[table]:
-            self.cursor.executemany(self.sql[table], self.rows[table])
-            self.counts[table] += len(self.rows[table])
-            self.rows[table] = []
-
-    def flush_all(self) -> None:
-        for table in TABLES:  # parents first
-            self.flush(table)
-
-
 def _records(files: Iterable[StoragePath], interval: Interval) -> Iterator[dict]:
     for path in files:
         for record in iter_ndjson(path):
@@ -155,11 +124,10 @@ def load_conversations(
                 f"(SELECT conversation_id FROM conversations WHERE {where})", bounds,
             )
         cursor.execute(f"DELETE FROM conversations WHERE {where}", bounds)  # noqa: S608
-        batches = _Batches(cursor, placeholder)
+        batches = BatchInserter(cursor, {t: column_count(c) for t, c in TABLES.items()}, placeholder)
         for record in _records(files, span):
             for table, row in conversation_rows(record):
                 batches.add(table, row)
-        batches.flush_all()
-    return dict(batches.counts)
+        return batches.flush()  # parents first: the order of TABLES
 
 
