@@ -45,6 +45,13 @@ def not_found(message: str) -> ApiError:
     return ApiError(404, "not.found", message)
 
 
+def stale_version(mode: str, entity: str, sent: object, current: int) -> ApiError:
+    """A write sent with an outdated ``version``: 409, or 400 with the message Genesys' Terraform provider
+    recognises (``mode`` is the ``version_conflict`` option)."""
+    message = f"The version {sent} of {entity} does not match the current version {current}."
+    return ApiError(409, "conflict", message) if mode == "409" else bad_request(message)
+
+
 def error_body(
     status: int, code: str, message: str, correlation_id: str, limit: dict[str, object] | None = None
 ) -> dict[str, Any]:

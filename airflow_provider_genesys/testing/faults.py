@@ -7,6 +7,8 @@ revocation, org changes while a client pages, failing audit jobs, trickled answe
     emu.faults.job_state("Failed")                       # the next audit query fails
     emu.faults.trickle(ms=50)                            # the next answer's body, a byte every 50 ms
     emu.faults.redirect("http://127.0.0.1:9/x", path=r"^/oauth/token$")  # 307 to another host
+    emu.faults.write_applied_then_5xx(503, method="POST", path=r"/bulkadd$")  # applied, answered 503
+    emu.faults.write_applied_then_cut(method="PATCH")    # applied, connection closed without an answer
 
 A fault matches requests whose method (if given) and path (a regex searched in the path without gateway
 prefix; default: every ``/api/v2/`` request) match. It lets ``after`` matching requests through, then
@@ -22,7 +24,7 @@ from typing import Any
 
 KINDS = (
     "status", "drop", "truncate", "slow", "rate_limit", "revoke_tokens", "org_change", "job_state",
-    "trickle", "redirect",
+    "trickle", "redirect", "write_applied_then_5xx", "write_applied_then_cut",
 )
 DEFAULT_PATH = r"^/api/v2/"
 _OPTIONS: dict[str, dict[str, Any]] = {
@@ -38,6 +40,9 @@ _OPTIONS: dict[str, dict[str, Any]] = {
     "trickle": {"ms": 100, "part": "body"},
     # Answer `status` with a Location: an absolute URL (another host) or a path on the emulator itself.
     "redirect": {"status": 307, "location": ""},
+    # The request is handled (a write is applied), then the answer is replaced by `status` / never sent.
+    "write_applied_then_5xx": {"status": 503},
+    "write_applied_then_cut": {},
 }
 REDIRECT_STATUSES = (301, 302, 303, 307, 308)
 
@@ -95,6 +100,8 @@ def _validate(kind: str, options: dict[str, Any]) -> dict[str, Any]:
         raise ValueError(
             f"fault 'redirect' needs status in {REDIRECT_STATUSES} and a location (URL or path); got {merged}"
         )
+    if kind == "write_applied_then_5xx" and not 500 <= int(merged["status"]) <= 599:
+        raise ValueError(f"fault 'write_applied_then_5xx' needs a status 500-599; got {merged['status']}")
     if kind == "org_change" and not (int(merged["add"]) or int(merged["remove"]) or int(merged["deactivate"])):
         raise ValueError("fault 'org_change' needs add=N, remove=N and/or deactivate=N")
     return merged
@@ -159,6 +166,15 @@ class Faults:
 
     def redirect(self, location: str, status: int = 307, **kw: Any) -> Fault:
         return self.add("redirect", location=location, status=status, **kw)
+
+    def write_applied_then_5xx(self, status: int = 503, **kw: Any) -> Fault:
+        """The request is handled as usual (a write lands in the org), but answered ``status``."""
+        return self.add("write_applied_then_5xx", status=status, **kw)
+
+    def write_applied_then_cut(self, **kw: Any) -> Fault:
+        """The request is handled as usual (a write lands in the org), then the connection is closed
+        without an answer."""
+        return self.add("write_applied_then_cut", **kw)
 
     def clear(self) -> None:
         with self._lock:

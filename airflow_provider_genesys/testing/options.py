@@ -145,6 +145,25 @@ class Settings:
         "conversation is complete",
         minimum=0,
     )
+    propagation_delay_seconds: float = option(
+        0.0,
+        "an accepted write (grants, group and queue members, user state) shows in reads, `emu.org` and the "
+        "audit log this many seconds of the emulator clock after it was answered (see \"Writes\")",
+        minimum=0,
+    )
+    new_subject_404_seconds: float = option(
+        0.0,
+        "a user added while the emulator runs answers 404 (and is unknown in write bodies) for this many "
+        "seconds of the emulator clock after it was created",
+        minimum=0,
+    )
+    version_conflict: str = option(
+        "409",
+        "how a group-members or user write with a stale `version` is refused: `409` (`conflict`) or `400` "
+        "(`bad.request`, message \"... does not match the current version\": Genesys' Terraform provider "
+        "retries both)",
+        choices=("409", "400"),
+    )
 
     def __post_init__(self) -> None:
         """Check every value against its declaration; a float option given an int becomes a float."""

@@ -30,6 +30,7 @@ from airflow_provider_genesys.testing.paging import Params
 from airflow_provider_genesys.testing.ratelimit import FixedWindowLimiter
 from airflow_provider_genesys.testing.stats import Stats
 from airflow_provider_genesys.testing.tokens import TokenStore
+from airflow_provider_genesys.testing.writes import Writes
 
 SAML2_BEARER = "urn:ietf:params:oauth:grant-type:saml2-bearer"
 TOKEN_PATH = "/oauth/token"
@@ -77,7 +78,10 @@ class Backend:
         self.stats = Stats()
         routing = Routing(self.org, settings.queues, settings.wrapup_codes)
         history = History(self.org, routing, settings.conversations_per_day)
-        self.areas, self.router = build_areas(Context(settings, self.org, self.clock, routing, history))
+        self.writes = Writes(self.clock, settings.propagation_delay_seconds)
+        self.areas, self.router = build_areas(
+            Context(settings, self.org, self.clock, routing, history, self.writes)
+        )
 
     @property
     def analytics(self) -> AnalyticsApi:
@@ -198,6 +202,8 @@ class RequestHandler(BaseHTTPRequestHandler):
                 payload = error_body(
                     500, "internal.server.error", "The emulator failed; see its stderr.", correlation_id
                 )
+        if status is not None and 200 <= status < 300:
+            status, payload = self._after_write(fired, status, payload, correlation_id)
         # Counted before answering, so a client that got its answer sees up-to-date stats.
         backend.stats.record(
             route,
@@ -216,6 +222,18 @@ class RequestHandler(BaseHTTPRequestHandler):
             self._send(status, payload, headers, correlation_id, truncate)
         except (BrokenPipeError, ConnectionResetError):
             self.close_connection = True
+
+    @staticmethod
+    def _after_write(fired: list[Fault], status: int, payload: Any, correlation_id: str) -> tuple[int | None, Any]:
+        """A handled request whose answer a ``write_applied_then_*`` fault replaces: the change stays."""
+        for fault in fired:
+            if fault.kind == "write_applied_then_cut":
+                return None, None
+            if fault.kind == "write_applied_then_5xx":
+                code = int(fault.options["status"])
+                message = f"Injected fault: HTTP {code} after the request was applied."
+                return code, error_body(code, _STATUS_CODES.get(code, "error"), message, correlation_id)
+        return status, payload
 
     def _read_body(self) -> tuple[bytes, bool]:
         """``(body, too_large)``; an oversized body is drained (or, when huge, the connection closed)."""
@@ -245,7 +263,7 @@ class RequestHandler(BaseHTTPRequestHandler):
             elif fault.kind == "org_change":
                 backend.org.remove_users(int(fault.options["remove"]))
                 backend.org.deactivate_users(int(fault.options["deactivate"]))
-                backend.org.add_users(int(fault.options["add"]))
+                backend.org.add_users(int(fault.options["add"]), backend.clock.now())
             elif fault.kind == "slow":
                 delay_ms += int(fault.options["ms"])
             elif outcome is None and fault.kind == "drop":
@@ -319,6 +337,7 @@ class RequestHandler(BaseHTTPRequestHandler):
             route_error = exc
         token = backend.tokens.check(self.headers.get("Authorization"))
         backend.rate_limit(token.value, headers)
+        backend.writes.settle()  # writes whose propagation delay has passed show from this request on
         if route_error is not None or handler is None:
             raise route_error or ApiError(404, "not.found", path)
         job_state = next((f.options["state"] for f in fired if f.kind == "job_state"), None)

@@ -6,7 +6,10 @@ from the org so they are deterministic: ``PeoplePermissions`` (the service Genes
 under) yields, as Genesys records role membership, one ``Role``/``MemberAdd`` event per grant made inside
 the interval and one ``Role``/``MemberRemove`` per grant an API write removed inside it (see
 :meth:`Org.grant_events`): the entity is the role, ``propertyChanges`` name the user and the division.
-``Directory`` yields one ``User``/``Create`` event per user created inside it, other services none.
+``Directory`` yields one ``User``/``Create`` event per user created inside it and one ``User``/``Update``
+per state change ``PATCH /api/v2/users/{id}`` made; ``Groups`` one ``DirectoryGroup``/``MemberAdd`` or
+``MemberRemove`` per member a group-members write changed, ``Routing`` one ``Queue``/``MemberAdd`` or
+``MemberRemove`` per queue member changed (:attr:`Org.write_events`); other services none.
 Result pages hold up to 500 events; ``sortOrder`` is ``ascending`` (default) or ``descending``.
 """
 
@@ -31,6 +34,11 @@ USERS_SERVICE = "Directory"
 _FILTERABLE = {"entitytype": 2, "action": 3, "userid": 4, "entityid": 5}
 
 
+# (when, user index, entityType, action, acting user id, entity id, role, division, (entity name,
+# propertyChanges) of a group/queue/user write or None)
+Event = tuple[float, int, str, str, str, str, int, int, tuple[str, list[dict[str, Any]]] | None]
+
+
 @dataclass
 class AuditJob:
     id: str
@@ -43,7 +51,7 @@ class AuditJob:
     sort: list[dict[str, Any]]
     final_state: str = "Succeeded"
     polls: int = 0
-    events: list[tuple[float, int, str, str, str, str, int, int]] | None = field(default=None, repr=False)
+    events: list[Event] | None = field(default=None, repr=False)
 
 
 class AuditJobs:
@@ -142,23 +150,29 @@ class AuditJobs:
         page["entities"] = [self._render(job, e) for e in events[offset : offset + size]]
         return page
 
-    def _events(self, job: AuditJob) -> list[tuple[float, int, str, str, str, str, int, int]]:
+    def _events(self, job: AuditJob) -> list[Event]:
         with self._lock:
             if job.events is not None:
                 return job.events
-        org, events = self._org, []
+        org, events = self._org, []  # type: ignore[var-annotated]
         admin = org.user_ids("active")[0] if org.user_count("active") else ""
         ids = org.user_ids_by_index()
         if job.service == GRANTS_SERVICE:
             for when, i, action, role, division in org.grant_events():
                 if job.start <= when < job.end:
                     role_id = org.roles[role]["id"]
-                    events.append((when, i, "Role", ROLE_ACTIONS[action], admin, role_id, role, division))
+                    events.append((when, i, "Role", ROLE_ACTIONS[action], admin, role_id, role, division, None))
         elif job.service == USERS_SERVICE:
             for i, user_id in enumerate(ids):
                 created = org.user_created(i)
                 if job.start <= created < job.end:
-                    events.append((created, i, "User", "Create", admin, user_id, -2, -2))
+                    events.append((created, i, "User", "Create", admin, user_id, -2, -2, None))
+        events += [
+            (when, i, entity_type, action, admin, entity_id, -3, n, (name, changes))
+            for n, (when, service, entity_type, action, entity_id, name, i, changes)
+            in enumerate(list(org.write_events))
+            if service == job.service and job.start <= when < job.end
+        ]
         for flt in job.filters:
             column = _FILTERABLE.get(str(flt.get("property", "")).lower()) if isinstance(flt, dict) else None
             if column is not None:
@@ -169,13 +183,14 @@ class AuditJobs:
             job.events = events
         return events
 
-    def _render(
-        self, job: AuditJob, event: tuple[float, int, str, str, str, str, int, int]
-    ) -> dict[str, Any]:
-        when, i, entity_type, action, admin, user_id, role, division = event
-        changes = []
+    def _render(self, job: AuditJob, event: Event) -> dict[str, Any]:
+        when, i, entity_type, action, admin, user_id, role, division, written = event
+        changes: list[dict[str, Any]] = []
         entity: dict[str, Any] = {"id": user_id}
-        if entity_type == "Role":
+        if written is not None:
+            entity = {"id": user_id, "name": written[0]}
+            changes = written[1]
+        elif entity_type == "Role":
             member = self._org.user_id(i)
             entity = {"id": user_id, "name": self._org.roles[role]["name"]}
             values = {"userId": member, "divisionId": self._org.division_id(division)}

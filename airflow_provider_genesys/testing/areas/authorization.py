@@ -9,10 +9,10 @@ from __future__ import annotations
 from typing import Any
 
 from airflow_provider_genesys.testing.areas.calls import SEGMENT, Call, Context, Route, json_body
-from airflow_provider_genesys.testing.areas.users import user_index
+from airflow_provider_genesys.testing.areas.users import UserLookup
 from airflow_provider_genesys.testing.errors import ApiError, bad_request, not_found
 from airflow_provider_genesys.testing.org.directory import GrantRefused, Pair
-from airflow_provider_genesys.testing.org.subjects import Subject
+from airflow_provider_genesys.testing.org.subjects import GROUP, OAUTH_CLIENT, Subject
 from airflow_provider_genesys.testing.paging import page_envelope
 
 DIVISION_GRANTS_MAX_PAGE_SIZE = 500
@@ -20,6 +20,8 @@ MAX_PAGE_SIZE = 100
 SUBJECT_TYPES = ("PC_USER", "PC_GROUP", "PC_OAUTH_CLIENT")
 HOME_DIVISION = 0
 GRANTS_BODY = '{"grants": [{"roleId": "...", "divisionId": "..."}, ...]}'
+SUBJECT_DIVISIONS_BODY = '{"subjectIds": ["..."], "divisionIds": ["..."]}'
+WRITABLE_TYPES = (GROUP, OAUTH_CLIENT)  # non-user subjects grant writes may name (not trustees)
 
 
 class AuthorizationApi:
@@ -29,6 +31,8 @@ class AuthorizationApi:
         self.org = context.org
         self.clock = context.clock
         self.settings = context.settings
+        self.writes = context.writes
+        self.users = UserLookup(context)
 
     def routes(self) -> list[Route]:
         seg = SEGMENT
@@ -105,10 +109,17 @@ class AuthorizationApi:
                 )
                 for action, handler in (("add", self.role_users_add), ("remove", self.role_users_remove))
             ),
+            (
+                "DELETE",
+                f"/api/v2/authorization/subjects/{seg}/divisions/{seg}/roles/{seg}",
+                "/api/v2/authorization/subjects/{subjectId}/divisions/{divisionId}/roles/{roleId}",
+                self.subject_delete_grant,
+            ),
+            ("POST", f"/api/v2/authorization/roles/{seg}", "/api/v2/authorization/roles/{roleId}", self.role_grant),
         ]
 
     def user_roles(self, call: Call) -> tuple[int, Any]:
-        return 200, self.org.user_authorization(user_index(self.org, call.args[0]))
+        return 200, self.org.user_authorization(self.users.require(call.args[0]))
 
     # ---- roles -------------------------------------------------------------------------------------
     def _role_index(self, role_id: str) -> int:
@@ -126,7 +137,8 @@ class AuthorizationApi:
         params = call.params
         roles = self.org.roles
         sort_by = params.choice("sortBy", "name", ("name", "id", "description"))
-        selected = sorted(range(len(roles)), key=lambda r: (roles[r][sort_by].lower(), roles[r]["id"]))
+        live = (r for r in range(len(roles)) if not self.org.role_deleted(r))
+        selected = sorted(live, key=lambda r: (roles[r][sort_by].lower(), roles[r]["id"]))
         name, ids, permissions = params.get("name"), set(params.list("id")), set(params.list("permission"))
         if name:
             selected = [r for r in selected if name.lower() in roles[r]["name"].lower()]
@@ -190,7 +202,7 @@ class AuthorizationApi:
 
     def list_divisions(self, call: Call) -> tuple[int, Any]:
         params = call.params
-        items = list(range(len(self.org.divisions)))
+        items = [d for d in range(len(self.org.divisions)) if not self.org.division_deleted(d)]
         ids, name = set(params.list("id")), params.get("name")
         if ids:
             items = [d for d in items if self.org.divisions[d]["id"] in ids]
@@ -242,23 +254,26 @@ class AuthorizationApi:
         )
 
     def subject(self, call: Call) -> tuple[int, Any]:
-        i = self.org.index_of(call.args[0])
+        i = self.users.find(call.args[0])
         other = self.org.other_subject(call.args[0]) if i is None else None
         if i is None and other is None:
             raise not_found(f"The subject {call.args[0]} was not found.")
-        return 200, self.org.subject(i) if i is not None else other
+        return 200, self.org.subject(i, call.params.bool("includeDuplicates", False)) if i is not None else other
 
     # ---- grant writes ------------------------------------------------------------------------------
-    def _write_subject(self, call: Call) -> int:
-        """The subject of a bulk grant write: 404 for unknown ids and for subject types we do not hold."""
-        subject_type = call.params.choice("subjectType", "PC_USER", SUBJECT_TYPES)
-        i = self.org.index_of(call.args[0])
-        if i is None or subject_type != "PC_USER":
-            raise not_found(f"The {subject_type} subject {call.args[0]} was not found.")
-        return i
+    def _write_subject(self, call: Call) -> int | Subject:
+        """The subject a grant write names: a user (index), group or OAuth client; 404 when not found."""
+        named = call.params.choice("subjectType", "", SUBJECT_TYPES) if call.params.get("subjectType") else ""
+        i = self.users.find(call.args[0])
+        other = self.org.subjects.by_id.get(call.args[0]) if i is None else None
+        kind = "PC_USER" if i is not None else other.type if other is not None else ""
+        if (i is None and (other is None or kind not in WRITABLE_TYPES)) or (named and named != kind):
+            raise not_found(f"The {named or 'subject'} {call.args[0]} was not found.")
+        return i if i is not None else other  # type: ignore[return-value]
 
     def _grant_pairs(self, call: Call) -> list[Pair]:
-        """``{"grants": [{roleId, divisionId}]}`` -> unique (role, division) pairs, in body order."""
+        """``{"grants": [{roleId, divisionId}]}`` -> unique (role, division) pairs, in body order; a role or
+        division that does not exist (or no longer does) refuses the whole request."""
         body = json_body(call)
         if not isinstance(body, dict) or not isinstance(body.get("grants"), list):
             raise bad_request(f"The request body must be a JSON object {GRANTS_BODY}.")
@@ -290,42 +305,100 @@ class AuthorizationApi:
         if not isinstance(body, list) or not all(isinstance(u, str) and u for u in body):
             raise bad_request('The request body must be a JSON list of user ids, e.g. ["<userId>", ...].')
         ids = list(dict.fromkeys(body))
-        unknown = [u for u in ids if self.org.index_of(u) is None]
+        unknown = [u for u in ids if self.users.find(u) is None]
         if unknown:
             raise bad_request(f"The request references unknown users {', '.join(unknown)}.")
-        return ids, [i for i in map(self.org.index_of, ids) if i is not None]
+        return ids, [i for i in map(self.users.find, ids) if i is not None]
 
-    def _change(self, users: list[int], **change: Any) -> None:
-        try:
-            self.org.change_grants(users, self.clock.now(), **change)
-        except GrantRefused as exc:
-            raise bad_request(str(exc)) from None
+    def _change(self, subjects: list[int | Subject], **change: Any) -> None:
+        """Check the write against the org as reads show it, then apply it (now or after the delay)."""
+        users = [s for s in subjects if isinstance(s, int)]
+        if change.get("add"):
+            deleted = [self.org.user_id(i) for i in users if self.org.state_of(i) == "deleted"]
+            if deleted:
+                raise bad_request(f"Deleted users cannot receive grants: {', '.join(deleted)}.")
+        others = [s for s in subjects if isinstance(s, Subject)]
+
+        def apply(now: float) -> None:
+            try:
+                if users:
+                    self.org.change_grants(users, now, **change)
+            except GrantRefused:  # deleted while the write was pending: it lands on nobody
+                pass
+            for subject in others:
+                with self.org._lock:
+                    self.org.subjects.change_grants(
+                        subject, now, list(change.get("add", ())), set(change.get("remove", ())),
+                        change.get("replace", False),
+                    )
+
+        self.writes.apply(apply)
 
     def subject_bulk_add(self, call: Call) -> tuple[int, Any]:
-        i = self._write_subject(call)
-        self._change([i], add=self._grant_pairs(call))
+        subject = self._write_subject(call)
+        self._change([subject], add=self._grant_pairs(call))
         return 204, None
 
     def subject_bulk_remove(self, call: Call) -> tuple[int, Any]:
-        i = self._write_subject(call)
-        self._change([i], remove=set(self._grant_pairs(call)))
+        subject = self._write_subject(call)
+        self._change([subject], remove=set(self._grant_pairs(call)))
         return 204, None
 
     def subject_bulk_replace(self, call: Call) -> tuple[int, Any]:
-        i = self._write_subject(call)
-        self._change([i], add=self._grant_pairs(call), replace=True)
+        """Replaces the subject's direct grants only (grants through its groups are not its own)."""
+        subject = self._write_subject(call)
+        self._change([subject], add=self._grant_pairs(call), replace=True)
+        return 204, None
+
+    def subject_delete_grant(self, call: Call) -> tuple[int, Any]:
+        """One grant; 404 when the subject, the role, the division or the grant itself does not exist."""
+        subject_id, division_id, role_id = call.args
+        subject = self._write_subject(call)
+        role, division = self.org.role_index(role_id), self.org.division_index(division_id)
+        held = self.org.subject_pairs(subject)
+        if role is None or division is None or (role, division) not in held:
+            raise not_found(f"The subject {subject_id} holds no grant of role {role_id} in division {division_id}.")
+        self._change([subject], remove={(role, division)})
+        return 204, None
+
+    def role_grant(self, call: Call) -> tuple[int, Any]:
+        """``SubjectDivisions``: the role to every subject in every division, in one write."""
+        role = self._role_index(call.args[0])
+        subject_type = call.params.choice("subjectType", "PC_USER", SUBJECT_TYPES)
+        body = json_body(call)
+        lists = {name: body.get(name) if isinstance(body, dict) else None for name in ("subjectIds", "divisionIds")}
+        for name, value in lists.items():
+            if not isinstance(value, list) or not value or not all(isinstance(v, str) and v for v in value):
+                raise bad_request(f"{name} must be a non-empty list of ids: {SUBJECT_DIVISIONS_BODY}.")
+        subject_ids, division_ids = list(dict.fromkeys(lists["subjectIds"])), list(dict.fromkeys(lists["divisionIds"]))
+        subjects: list[int | Subject] = []
+        unknown: list[str] = []
+        for subject_id in subject_ids:
+            found: int | Subject | None = self.users.find(subject_id) if subject_type == "PC_USER" else None
+            if subject_type != "PC_USER":
+                other = self.org.subjects.by_id.get(subject_id)
+                found = other if other is not None and other.type == subject_type else None
+            if found is None or (isinstance(found, int) and self.org.state_of(found) == "deleted"):
+                unknown.append(f"{subject_type} subject {subject_id}")
+            else:
+                subjects.append(found)
+        divisions = [self.org.division_index(d) for d in division_ids]
+        unknown += [f"division {d}" for d, index in zip(division_ids, divisions, strict=True) if index is None]
+        if unknown:
+            raise bad_request(f"The request references unknown {', '.join(unknown)}.")
+        self._change(subjects, add=[(role, d) for d in divisions if d is not None])
         return 204, None
 
     def role_users_add(self, call: Call) -> tuple[int, Any]:
         """Grant the role in the home division; answers the user ids, as Genesys does."""
         role = self._role_index(call.args[0])
         ids, users = self._user_ids_body(call)
-        self._change(users, add=[(role, HOME_DIVISION)])
+        self._change(list(users), add=[(role, HOME_DIVISION)])
         return 200, ids
 
     def role_users_remove(self, call: Call) -> tuple[int, Any]:
         """Take the role away in every division, so the users leave the role's listings."""
         role = self._role_index(call.args[0])
         ids, users = self._user_ids_body(call)
-        self._change(users, remove_roles={role})
+        self._change(list(users), remove_roles={role})
         return 200, ids

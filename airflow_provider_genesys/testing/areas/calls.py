@@ -18,6 +18,7 @@ from airflow_provider_genesys.testing.org.conversations import History
 from airflow_provider_genesys.testing.org.directory import Org
 from airflow_provider_genesys.testing.org.routing import Routing
 from airflow_provider_genesys.testing.paging import Params
+from airflow_provider_genesys.testing.writes import Writes
 
 SEGMENT = "([^/]+)"  # one path parameter in a route pattern
 
@@ -53,6 +54,7 @@ class Context:
     clock: Clock
     routing: Routing
     history: History
+    writes: Writes  # every area's writes go through it (propagation delay)
 
 
 class Area(Protocol):

@@ -1,16 +1,19 @@
-"""GroupsApi: ``/api/v2/groups`` and a group's members, as Genesys' SDK documents them."""
+"""GroupsApi: ``/api/v2/groups`` and a group's members (read, add with the group's version, remove), as
+Genesys' SDK documents them."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from airflow_provider_genesys.testing.areas.calls import SEGMENT, Call, Context, Route
-from airflow_provider_genesys.testing.areas.users import expand_of
-from airflow_provider_genesys.testing.errors import not_found
+from airflow_provider_genesys.testing.areas.calls import SEGMENT, Call, Context, Route, json_body
+from airflow_provider_genesys.testing.areas.users import UserLookup, expand_of
+from airflow_provider_genesys.testing.errors import bad_request, not_found, stale_version
 from airflow_provider_genesys.testing.paging import page_envelope
 
 GROUPS_MAX_PAGE_SIZE = 100  # no published maximum; Genesys' Terraform provider pages groups by 100
 MEMBERS_MAX_PAGE_SIZE = 100
+MEMBERS_PER_WRITE = 50  # GroupMembersUpdate.memberIds and DELETE ids: "A maximum of 50 members" (SDK)
+AUDIT_SERVICE, AUDIT_ENTITY = "Groups", "DirectoryGroup"  # AuditLogMessage serviceName / entityType values
 
 
 class GroupsApi:
@@ -19,19 +22,24 @@ class GroupsApi:
     def __init__(self, context: Context) -> None:
         self.org = context.org
         self.settings = context.settings
+        self.writes = context.writes
+        self.users = UserLookup(context)
 
     def routes(self) -> list[Route]:
         return [
             ("GET", "/api/v2/groups", "/api/v2/groups", self.list_groups),
             ("GET", f"/api/v2/groups/{SEGMENT}", "/api/v2/groups/{groupId}", self.get_group),
             ("GET", f"/api/v2/groups/{SEGMENT}/members", "/api/v2/groups/{groupId}/members", self.members),
+            ("POST", f"/api/v2/groups/{SEGMENT}/members", "/api/v2/groups/{groupId}/members", self.add_members),
+            ("DELETE", f"/api/v2/groups/{SEGMENT}/members", "/api/v2/groups/{groupId}/members",
+             self.remove_members),
         ]
 
     def _group(self, group_id: str) -> int:
-        for g, subject in enumerate(self.org.subjects.groups):
-            if subject.id == group_id:
-                return g
-        raise not_found(f"The group {group_id} was not found.")
+        g = self.org.subjects.group_index.get(group_id)
+        if g is None:
+            raise not_found(f"The group {group_id} was not found.")
+        return g
 
     def list_groups(self, call: Call) -> tuple[int, Any]:
         subjects = self.org.subjects
@@ -60,3 +68,48 @@ class GroupsApi:
             lambda i: self.org.render_user(i, expand),
             max_page_size=MEMBERS_MAX_PAGE_SIZE,
         )
+
+    def _member_ids(self, ids: object, what: str) -> list[int]:
+        if not isinstance(ids, list) or not ids or not all(isinstance(u, str) and u for u in ids):
+            raise bad_request(f"{what} must be a non-empty list of user ids.")
+        if len(ids) > MEMBERS_PER_WRITE:
+            raise bad_request(f"A maximum of {MEMBERS_PER_WRITE} members are allowed per request; got {len(ids)}.")
+        return self.users.all_known(list(dict.fromkeys(ids)), what)
+
+    def _apply(self, group: int, users: list[int], add: bool) -> None:
+        subjects, org = self.org.subjects, self.org
+        action = "MemberAdd" if add else "MemberRemove"
+
+        def apply(now: float) -> None:
+            with org._lock:
+                for i in subjects.change_members(group, users, add):
+                    change = {"property": "userId", "oldValues": [], "newValues": [org.user_id(i)]}
+                    if not add:
+                        change = {**change, "oldValues": change["newValues"], "newValues": []}
+                    org.record((now, AUDIT_SERVICE, AUDIT_ENTITY, action, subjects.groups[group].id,
+                                subjects.groups[group].name, i, [change]))
+
+        self.writes.apply(apply)
+
+    def add_members(self, call: Call) -> tuple[int, Any]:
+        """``GroupMembersUpdate`` (``memberIds``, the group's current ``version``): 202, empty object."""
+        group = self._group(call.args[0])
+        body = json_body(call)
+        if not isinstance(body, dict):
+            raise bad_request('The request body must be a JSON object {"memberIds": [...], "version": N}.')
+        users = self._member_ids(body.get("memberIds"), "memberIds")
+        version = body.get("version")
+        if not isinstance(version, int) or isinstance(version, bool):
+            raise bad_request("version is required: the group's current version (GET the group first).")
+        current = self.org.subjects.version(group)
+        if version != current:
+            raise stale_version(self.settings.version_conflict, f"group {call.args[0]}", version, current)
+        self._apply(group, users, add=True)
+        return 202, {}
+
+    def remove_members(self, call: Call) -> tuple[int, Any]:
+        """``?ids=a,b,...`` (at most 50): 202, empty object."""
+        group = self._group(call.args[0])
+        users = self._member_ids(call.params.list("ids"), "ids")
+        self._apply(group, users, add=False)
+        return 202, {}

@@ -1,14 +1,18 @@
-"""RoutingApi: queues, a queue's members and wrap-up codes (the model is ``org/routing.py``)."""
+"""RoutingApi: queues, a queue's members (read, add, remove) and wrap-up codes (the model is
+``org/routing.py``)."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from airflow_provider_genesys.testing.areas.calls import SEGMENT, Call, Context, Route
-from airflow_provider_genesys.testing.errors import not_found
+from airflow_provider_genesys.testing.areas.calls import SEGMENT, Call, Context, Route, json_body
+from airflow_provider_genesys.testing.areas.users import UserLookup
+from airflow_provider_genesys.testing.errors import bad_request, not_found
 from airflow_provider_genesys.testing.paging import page_envelope
 
 MAX_PAGE_SIZE = 100  # RoutingApi.get_routing_queue_members: "Max value is 100"; the house value elsewhere
+MEMBERS_PER_WRITE = 100  # post_routing_queue_members: "Bulk add or delete up to 100 queue members" (SDK)
+AUDIT_SERVICE, AUDIT_ENTITY = "Routing", "Queue"  # AuditLogMessage serviceName / entityType values
 
 
 class RoutingApi:
@@ -16,12 +20,17 @@ class RoutingApi:
 
     def __init__(self, context: Context) -> None:
         self.routing = context.routing
+        self.org = context.org
+        self.writes = context.writes
+        self.users = UserLookup(context)
 
     def routes(self) -> list[Route]:
         return [
             ("GET", "/api/v2/routing/queues", "/api/v2/routing/queues", self.list_queues),
             ("GET", f"/api/v2/routing/queues/{SEGMENT}/members", "/api/v2/routing/queues/{queueId}/members",
              self.queue_members),
+            ("POST", f"/api/v2/routing/queues/{SEGMENT}/members", "/api/v2/routing/queues/{queueId}/members",
+             self.change_queue_members),
             ("GET", "/api/v2/routing/wrapupcodes", "/api/v2/routing/wrapupcodes", self.list_wrapup_codes),
         ]
 
@@ -31,10 +40,14 @@ class RoutingApi:
             call.path, call.params, items, self.routing.render_queue, max_page_size=MAX_PAGE_SIZE
         )
 
-    def queue_members(self, call: Call) -> tuple[int, Any]:
-        q = self.routing.queue_index.get(call.args[0])
+    def _queue(self, queue_id: str) -> int:
+        q = self.routing.queue_index.get(queue_id)
         if q is None:
-            raise not_found(f"The queue {call.args[0]} was not found.")
+            raise not_found(f"The queue {queue_id} was not found.")
+        return q
+
+    def queue_members(self, call: Call) -> tuple[int, Any]:
+        q = self._queue(call.args[0])
         envelope = page_envelope(
             call.path, call.params, self.routing.members(q), self.routing.render_member, max_page_size=MAX_PAGE_SIZE
         )
@@ -48,3 +61,28 @@ class RoutingApi:
         return 200, page_envelope(
             call.path, call.params, items, self.routing.render_wrapup, max_page_size=MAX_PAGE_SIZE
         )
+
+    def change_queue_members(self, call: Call) -> tuple[int, Any]:
+        """A list of ``WritableEntity`` (``{"id": userId}``, at most 100); ``?delete=true`` removes them. 204."""
+        q = self._queue(call.args[0])
+        delete = call.params.bool("delete", False)
+        body = json_body(call)
+        if not isinstance(body, list) or not body or not all(
+            isinstance(m, dict) and isinstance(m.get("id"), str) and m["id"] for m in body
+        ):
+            raise bad_request('The request body must be a non-empty JSON list of members [{"id": "<userId>"}, ...].')
+        if len(body) > MEMBERS_PER_WRITE:
+            raise bad_request(f"Up to {MEMBERS_PER_WRITE} queue members can be changed per request; got {len(body)}.")
+        users = self.users.all_known(list(dict.fromkeys(m["id"] for m in body)), "request")
+        routing, org, queue_id = self.routing, self.org, call.args[0]
+        action = "MemberRemove" if delete else "MemberAdd"
+
+        def apply(now: float) -> None:
+            for i in routing.change_members(q, users, add=not delete):
+                values = [org.user_id(i)]
+                change = {"property": "userId", "oldValues": values if delete else [],
+                          "newValues": [] if delete else values}
+                org.record((now, AUDIT_SERVICE, AUDIT_ENTITY, action, queue_id, routing.queue_name(q), i, [change]))
+
+        self.writes.apply(apply)
+        return 204, None

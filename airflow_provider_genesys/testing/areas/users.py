@@ -1,15 +1,17 @@
-"""UsersApi: ``/api/v2/users`` (page-number listing with its result cap), ``/users/query`` (cursor paging)
-and one user, with the ``expand`` values other areas' user listings share (:func:`expand_of`)."""
+"""UsersApi: ``/api/v2/users`` (page-number listing with its result cap), ``/users/query`` (cursor paging),
+one user and its ``PATCH`` (state, with the user's version), external ids (HR keys), with the ``expand``
+values other areas' user listings share (:func:`expand_of`) and the user lookup every area's writes share
+(:class:`UserLookup`: a user created moments ago can be 404)."""
 
 from __future__ import annotations
 
 import bisect
 from typing import Any
 
-from airflow_provider_genesys.testing.areas.calls import SEGMENT, Call, Context, Route
-from airflow_provider_genesys.testing.errors import ApiError, bad_request, not_found
+from airflow_provider_genesys.testing.areas.calls import SEGMENT, Call, Context, Route, json_body
+from airflow_provider_genesys.testing.errors import ApiError, bad_request, not_found, stale_version
 from airflow_provider_genesys.testing.options import Settings
-from airflow_provider_genesys.testing.org.directory import STATE_FILTERS, Org
+from airflow_provider_genesys.testing.org.directory import STATE_FILTERS
 from airflow_provider_genesys.testing.paging import (
     Params,
     cursor_uri,
@@ -21,6 +23,7 @@ from airflow_provider_genesys.testing.paging import (
 
 USERS_MAX_PAGE_SIZE = 500
 USERS_RESULT_CAP = 10_000
+PATCHABLE_STATES = ("active", "inactive")  # UpdateUser.state also allows "deleted": DELETE does that
 
 
 def state_filter(params: Params) -> str:
@@ -33,12 +36,36 @@ def expand_of(params: Params, settings: Settings) -> frozenset[str]:
     return frozenset(params.list("expand")) if settings.expand == "honoured" else frozenset()
 
 
-def user_index(org: Org, user_id: str) -> int:
-    """The index of a user named in a path; 404 when unknown."""
-    i = org.index_of(user_id)
-    if i is None:
-        raise not_found(f"The user {user_id} was not found.")
-    return i
+class UserLookup:
+    """Users named by id in a path or a write's body, as the API sees them: unknown ids, and (with
+    ``new_subject_404_seconds``) users created less than that long ago on the emulator clock, are not found."""
+
+    def __init__(self, context: Context) -> None:
+        self.org = context.org
+        self.clock = context.clock
+        self.young_seconds = context.settings.new_subject_404_seconds
+
+    def find(self, user_id: str) -> int | None:
+        i = self.org.index_of(user_id)
+        if i is None or not self.young_seconds:
+            return i
+        added = self.org.added_at(i)
+        return None if added is not None and self.clock.now() - added < self.young_seconds else i
+
+    def require(self, user_id: str) -> int:
+        """The index of a user named in a path; 404 when not found."""
+        i = self.find(user_id)
+        if i is None:
+            raise not_found(f"The user {user_id} was not found.")
+        return i
+
+    def all_known(self, user_ids: list[str], what: str) -> list[int]:
+        """The indices of the users a write's body names, in its order; 400 naming every unknown one."""
+        found = {u: self.find(u) for u in user_ids}
+        unknown = [u for u, i in found.items() if i is None or self.org.state_of(i) == "deleted"]
+        if unknown:
+            raise bad_request(f"The {what} references users that do not exist: {', '.join(unknown)}.")
+        return [i for i in found.values() if i is not None]
 
 
 class UsersApi:
@@ -47,12 +74,19 @@ class UsersApi:
     def __init__(self, context: Context) -> None:
         self.org = context.org
         self.settings = context.settings
+        self.writes = context.writes
+        self.users = UserLookup(context)
 
     def routes(self) -> list[Route]:
         return [
             ("GET", "/api/v2/users", "/api/v2/users", self.list_users),
             ("GET", "/api/v2/users/query", "/api/v2/users/query", self.query_users),
             ("GET", f"/api/v2/users/{SEGMENT}", "/api/v2/users/{userId}", self.get_user),
+            ("PATCH", f"/api/v2/users/{SEGMENT}", "/api/v2/users/{userId}", self.patch_user),
+            ("GET", f"/api/v2/users/{SEGMENT}/externalid", "/api/v2/users/{userId}/externalid",
+             self.user_external_ids),
+            ("GET", f"/api/v2/users/externalid/{SEGMENT}/{SEGMENT}",
+             "/api/v2/users/externalid/{authorityName}/{externalKey}", self.user_by_external_id),
         ]
 
     def list_users(self, call: Call) -> tuple[int, Any]:
@@ -115,7 +149,7 @@ class UsersApi:
         return 200, body
 
     def get_user(self, call: Call) -> tuple[int, Any]:
-        i = user_index(self.org, call.args[0])
+        i = self.users.require(call.args[0])
         state = call.params.get("state")
         actual = self.org.state_of(i)
         if state is not None:
@@ -124,4 +158,40 @@ class UsersApi:
             state not in (None, "", "any") and actual != state
         ):
             raise not_found(f"The user {call.args[0]} was not found in state {state or 'active/inactive'}.")
+        return 200, self.org.render_user(i, expand_of(call.params, self.settings))
+
+    def patch_user(self, call: Call) -> tuple[int, Any]:
+        """``UpdateUser`` with ``state`` and the user's current ``version``: answers the updated ``User``."""
+        i = self.users.require(call.args[0])
+        if self.org.state_of(i) == "deleted":
+            raise not_found(f"The user {call.args[0]} was not found.")
+        body = json_body(call)
+        if not isinstance(body, dict):
+            raise bad_request('The request body must be a JSON object, e.g. {"state": "inactive", "version": 3}.')
+        unsupported = sorted(set(body) - {"state", "version", "id", "selfUri"})
+        if unsupported:
+            raise bad_request(f"The emulator changes only state with PATCH; not {', '.join(unsupported)}.")
+        version = body.get("version")
+        if not isinstance(version, int) or isinstance(version, bool):
+            raise bad_request("version is required: the user's current version (GET the user first).")
+        current = self.org.user_version(i)
+        if version != current:
+            raise stale_version(self.settings.version_conflict, f"user {call.args[0]}", version, current)
+        state = body.get("state", self.org.state_of(i))
+        if state not in PATCHABLE_STATES:
+            raise bad_request(f"state must be one of {', '.join(PATCHABLE_STATES)}; got {state!r}.")
+        answer = self.org.render_user(i)
+        self.writes.apply(lambda now: self.org.set_state(i, state, now))
+        return 200, {**answer, "state": state, "version": current + 1}
+
+    def user_external_ids(self, call: Call) -> tuple[int, Any]:
+        """``list[UserExternalIdentifier]``: the HR keys of one user."""
+        return 200, self.org.external_ids(self.users.require(call.args[0]))
+
+    def user_by_external_id(self, call: Call) -> tuple[int, Any]:
+        """The ``User`` holding an external key under an authority (both case sensitive)."""
+        authority, key = call.args
+        i = self.org.by_external_id(authority, key)
+        if i is None or self.users.find(self.org.user_id(i)) is None:
+            raise not_found(f"No user has the external id {key} under the authority {authority}.")
         return 200, self.org.render_user(i, expand_of(call.params, self.settings))

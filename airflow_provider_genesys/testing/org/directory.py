@@ -33,6 +33,8 @@ _EPOCH_2019 = 1546300800.0
 _SIX_YEARS = 6 * 365 * 86400
 ADMIN_COUNT = 3  # the first users are admins with wildcard-division grants
 _PATCH_LIMIT = 20  # grant writes to more users than this drop the grant index instead of patching it
+HR_AUTHORITY = "hr"  # the external-id authority generated users' HR keys live under
+_NO_HR_KEY_PERCENT = 10  # share of users without an HR key (hired before the HR sync, contractors)
 
 
 def _slug(text: str) -> str:
@@ -47,6 +49,11 @@ GrantIndex = tuple[dict[int, list[tuple[int, int, float]]], dict[int, dict[int, 
 
 class GrantRefused(ValueError):
     """A grant write the org refuses (deleted users cannot receive grants); nothing was changed."""
+
+
+# One change an API write made, for the audit log: (when, serviceName, entityType, action, entity id,
+# entity name, user index or -1, propertyChanges)
+WriteEvent = tuple[float, str, str, str, str, str, int, list[dict[str, Any]]]
 
 
 class Org:
@@ -87,6 +94,11 @@ class Org:
         self._grant_overlay: dict[int, tuple[Grant, ...]] = {}  # users whose grants the API changed
         # grants API writes took away, for the audit events: (removedAt, user, role, division, madeAt)
         self._removed_grants: list[tuple[float, int, int, int, float]] = []
+        self._user_versions: dict[int, int] = {}  # users an API write changed: their version now
+        self._added_at: dict[int, float] = {}  # users added while the emulator runs: when
+        self._deleted_roles: set[int] = set()
+        self._deleted_divisions: set[int] = set()
+        self.write_events: list[WriteEvent] = []  # group, queue and user changes (grants: grant_events)
         for i in range(users):
             self._append_user(i, None)
         self.permissions: list[dict[str, Any]] = [
@@ -173,6 +185,50 @@ class Org:
         i = self.index_of(user_id)
         return None if i is None else self.render_user(i, frozenset(expand))
 
+    def user_version(self, i: int) -> int:
+        """The user's ``version`` (``PATCH /api/v2/users/{id}`` must send it; each change increments it)."""
+        return self._user_versions.get(i, 1 + _digest(self.seed, "user", i)[22] % 60)
+
+    def added_at(self, i: int) -> float | None:
+        """When a user added while the emulator runs was created (``None`` for generated users)."""
+        return self._added_at.get(i)
+
+    def set_state(self, i: int, state: str, now: float) -> None:
+        """A user's ``state`` changed through ``PATCH /api/v2/users/{id}``: the version increments and
+        the change is audited (``Directory``/``User``/``Update``)."""
+        with self._lock:
+            old = STATES[self._states[i]]
+            self._user_versions[i] = self.user_version(i) + 1
+            if old != state:
+                self._states[i] = STATES.index(state)
+                self.write_events.append((now, "Directory", "User", "Update", self._ids[i], self._names[i], i,
+                                          [{"property": "state", "oldValues": [old], "newValues": [state]}]))
+                self._changed()
+
+    def record(self, event: WriteEvent) -> None:
+        """Note one group or queue change in the audit log."""
+        with self._lock:
+            self.write_events.append(event)
+
+    # ---- external ids (HR keys) --------------------------------------------------------------------
+    def external_ids(self, i: int) -> list[dict[str, Any]]:
+        """``UserExternalIdentifier`` list of a user: most users hold their HR key (the employee id of
+        ``employerInfo``) under the ``hr`` authority; deleted users and about 10% of users hold none."""
+        if self._states[i] == DELETED or _digest(self.seed, "external", i)[0] % 100 < _NO_HR_KEY_PERCENT:
+            return []
+        key = f"E{i + 1:06d}"
+        return [{"authorityName": HR_AUTHORITY, "externalKey": key,
+                 "selfUri": f"/api/v2/users/{self._ids[i]}/externalid/{HR_AUTHORITY}/{key}"}]
+
+    def by_external_id(self, authority: str, key: str) -> int | None:
+        """The user holding ``key`` under ``authority`` (both case sensitive, as Genesys documents)."""
+        if authority != HR_AUTHORITY or not key.startswith("E") or not key[1:].isdigit():
+            return None
+        i = int(key[1:]) - 1
+        if not 0 <= i < len(self._ids) or not self.external_ids(i) or self.external_ids(i)[0]["externalKey"] != key:
+            return None
+        return i
+
     def user_created(self, i: int) -> float:
         d = _digest(self.seed, "user", i)
         return _EPOCH_2019 + int.from_bytes(d[23:27], "big") % _SIX_YEARS
@@ -199,13 +255,13 @@ class Org:
         if i > 0 and d[27] % 100 < 40:
             manager = self._ids[int.from_bytes(d[28:30], "big") % i]
             user["manager"] = {"id": manager, "selfUri": f"/api/v2/users/{manager}"}
-        user["version"] = 1 + d[22] % 60
+        user["version"] = self._user_versions.get(i, 1 + d[22] % 60)
         user["acdAutoAnswer"] = False
         created = self.user_created(i)
         if "authorization" in expand or "authorization.unusedRoles" in expand:
             user["authorization"] = self.user_authorization(i)
         if "groups" in expand:
-            member_of = self.subjects.groups_of(i) if self._states[i] != DELETED else ()
+            member_of = self.subjects.user_groups(i)
             user["groups"] = [
                 {"id": self.subjects.groups[g].id, "name": self.subjects.groups[g].name,
                  "selfUri": self.subjects.groups[g].self_uri}
@@ -236,7 +292,14 @@ class Org:
         if self._states[i] == DELETED:
             return []
         changed = self._grant_overlay.get(i)
-        return list(changed) if changed is not None else self._generated_grants(i)
+        grants = list(changed) if changed is not None else self._generated_grants(i)
+        if self._deleted_roles or self._deleted_divisions:
+            grants = [g for g in grants if self.live(g[0], g[1])]
+        return grants
+
+    def live(self, role: int, division: int) -> bool:
+        """Whether a grant's role and division still exist (grants of deleted ones vanish with them)."""
+        return role not in self._deleted_roles and division not in self._deleted_divisions
 
     def _generated_grants(self, i: int) -> list[Grant]:
         d = _digest(self.seed, "user", i)
@@ -338,12 +401,22 @@ class Org:
             "grantMadeAt": iso(made),
         }
 
-    def subject(self, i: int) -> dict[str, Any]:
-        """AuthzSubject: the user's grants, not paged."""
+    def subject(self, i: int, include_duplicates: bool = False) -> dict[str, Any]:
+        """AuthzSubject: the user's grants, then those it holds through its groups (``subjectId`` the
+        group), not paged; a role and division held twice is listed once unless ``include_duplicates``."""
+        grants = [self.render_grant(i, *grant) for grant in self.grants_of(i)]
+        if self._states[i] != DELETED:
+            seen = {(g["role"]["id"], g["division"]["id"]) for g in grants}
+            for g in self.subjects.user_groups(i):
+                for subject, role, division, made in self.subjects.grants_of(self.subjects.groups[g].id):
+                    pair = (self._role_ids[role], self.division_id(division))
+                    if include_duplicates or pair not in seen:
+                        seen.add(pair)
+                        grants.append(self.render_grant(subject, role, division, made))
         return {
             "id": self._ids[i],
             "name": self._names[i],
-            "grants": [self.render_grant(i, *grant) for grant in self.grants_of(i)],
+            "grants": grants,
             "version": 1 + _digest(self.seed, "user", i)[22] % 60,
             "selfUri": f"/api/v2/authorization/subjects/{self._ids[i]}",
         }
@@ -357,6 +430,12 @@ class Org:
                   self.subjects.grants_of(subject_id)]
         return {"id": subject.id, "name": subject.name, "grants": grants, "version": 1,
                 "selfUri": f"/api/v2/authorization/subjects/{subject.id}"}
+
+    def subject_pairs(self, subject: int | Subject) -> set[Pair]:
+        """The (role, division) pairs a user (index) or another subject holds directly."""
+        if isinstance(subject, int):
+            return {(role, division) for role, division, _ in self.grants_of(subject)}
+        return {(role, division) for _, role, division, _ in self.subjects.grants_of(subject.id)}
 
     def user_authorization(self, i: int) -> dict[str, Any]:
         """UserAuthorization (``/users/{id}/roles`` and ``expand=authorization``)."""
@@ -383,7 +462,8 @@ class Org:
 
     # ---- divisions, roles, permissions -------------------------------------------------------------
     def division_index(self, division_id: str) -> int | None:
-        return self._division_by_id.get(division_id)
+        division = self._division_by_id.get(division_id)
+        return None if division in self._deleted_divisions else division
 
     def division_id(self, division: int) -> str:
         return WILDCARD_DIVISION_ID if division == WILDCARD else self._division_ids[division]
@@ -425,7 +505,32 @@ class Org:
         return self._cached("division_counts", build)[division]
 
     def role_index(self, role_id: str) -> int | None:
-        return self._role_by_id.get(role_id)
+        role = self._role_by_id.get(role_id)
+        return None if role in self._deleted_roles else role
+
+    def role_deleted(self, role: int) -> bool:
+        return role in self._deleted_roles
+
+    def division_deleted(self, division: int) -> bool:
+        return division in self._deleted_divisions
+
+    def delete_role(self, role_id: str) -> None:
+        """Delete a role (a test control; Genesys' ``DELETE /api/v2/authorization/roles/{id}``): it leaves
+        the listings and every grant of it vanishes, so a later grant write naming it is refused."""
+        self._delete(self._role_by_id, self._deleted_roles, role_id, "role")
+
+    def delete_division(self, division_id: str) -> None:
+        """Delete a division (a test control): it leaves the listings and its grants vanish; its users and
+        queues keep pointing at it (Genesys refuses deleting a division that holds objects)."""
+        self._delete(self._division_by_id, self._deleted_divisions, division_id, "division")
+
+    def _delete(self, known: dict[str, int], deleted: set[int], entity_id: str, kind: str) -> None:
+        index = known.get(entity_id)
+        if index is None or index == WILDCARD:
+            raise KeyError(f"no {kind} {entity_id!r} in this org")
+        with self._lock:
+            deleted.add(index)
+            self._changed()
 
     def role(self, role: int) -> dict[str, Any]:
         """DomainOrganizationRole without ``userCount`` (what a listing with ``userCount=false`` returns)."""
@@ -490,12 +595,14 @@ class Org:
         self.version += 1
         self._cache.clear()
 
-    def add_users(self, count: int) -> list[str]:
-        """Add ``count`` active users (hired mid-extract); returns their ids."""
+    def add_users(self, count: int, now: float | None = None) -> list[str]:
+        """Add ``count`` active users (hired mid-extract), created at ``now``; returns their ids."""
         with self._lock:
             start = len(self._ids)
             for i in range(start, start + count):
                 self._append_user(i, ACTIVE)
+                if now is not None:
+                    self._added_at[i] = now
             self._changed()
             return self._ids[start:]
 

@@ -2,8 +2,9 @@
 
 Queue ``q`` and wrap-up code ``w`` are pure functions of ``(seed, index)``; a queue's members are the
 org's active users whose hash picks that queue (every active user is a member of one to three queues),
-computed when a page is asked for. Conversations (``conversations.py``) route through these queues, are
-answered by their members and wrapped up with these codes. ``areas/routing.py`` serves them.
+computed when a page is asked for; ``POST /api/v2/routing/queues/{id}/members`` adds and removes members
+through a small overlay (:meth:`Routing.change_members`). Conversations (``conversations.py``) route
+through these queues, are answered by their members and wrapped up with these codes. ``areas/routing.py`` serves them.
 """
 
 from __future__ import annotations
@@ -39,6 +40,8 @@ class Routing:
         self.wrapup_ids = [_uuid(org.seed, "wrapup", w) for w in range(wrapup_codes)]
         self.queue_index = {qid: q for q, qid in enumerate(self.queue_ids)}
         self._members: tuple[int, dict[int, list[int]]] = (-1, {})
+        self._joined: dict[int, set[int]] = {}  # members API writes added, by queue
+        self._left: dict[int, set[int]] = {}  # generated members API writes removed, by queue
 
     # ---- ground truth ------------------------------------------------------------------------------
     def queue_name(self, q: int) -> str:
@@ -63,8 +66,29 @@ class Routing:
             self._members = (version, cache)
         if q not in cache:
             ids = self.org.user_ids_by_index()
-            cache[q] = [i for i in range(len(ids)) if self.org.state_of(i) == "active" and q in self.queues_of(i)]
+            left, joined = self._left.get(q, set()), self._joined.get(q, set())
+            cache[q] = [
+                i for i in range(len(ids))
+                if self.org.state_of(i) == "active" and (i in joined or (q in self.queues_of(i) and i not in left))
+            ]
         return cache[q]
+
+    def change_members(self, q: int, users: list[int], add: bool) -> list[int]:
+        """Add (or remove) users to queue ``q``; returns those whose membership changed."""
+        current = set(self.members(q))
+        changed = [i for i in dict.fromkeys(users) if (i in current) != add]
+        for i in changed:
+            generated = q in self.queues_of(i)
+            if add:
+                self._left.get(q, set()).discard(i)
+                if not generated:
+                    self._joined.setdefault(q, set()).add(i)
+            else:
+                self._joined.get(q, set()).discard(i)
+                if generated:
+                    self._left.setdefault(q, set()).add(i)
+        self._members = (-1, {})
+        return changed
 
     # ---- rendering ---------------------------------------------------------------------------------
     def render_queue(self, q: int) -> dict[str, Any]:

@@ -4,7 +4,9 @@ Genesys grants roles to five kinds of subject (``SubjectDivisionGrants.type``: `
 ``PC_OAUTH_CLIENT``, ``PC_TRUSTEE_USER``, ``PC_TRUSTEE_GROUP``). Users live in :class:`~.directory.Org`; this
 module generates the rest for the same seed. Their number is fixed when the org is created (groups: one
 per 25 users, at least 3, at most 200); a group's members are derived from a hash of each user, so users
-added later join groups too, and deleted users leave them. These grants never change through the API.
+added later join groups too, and deleted users leave them. ``POST``/``DELETE /api/v2/groups/{id}/members``
+change them through a small overlay (:meth:`Subjects.change_members`); grant writes naming a group change
+``grants`` (:meth:`Subjects.change_grants`).
 
 Trustee subjects belong to another (trustor) organisation: they appear in grant listings only, never in
 the users, groups or OAuth client listings.
@@ -62,6 +64,7 @@ class UserDirectory(Protocol):
     def sorted_by_name(self, state: str) -> list[int]: ...
     def state_of(self, i: int) -> str: ...
     def division_id(self, division: int) -> str: ...
+    def live(self, role: int, division: int) -> bool: ...
     def _cached(self, key: Any, build: Callable[[], T]) -> T: ...
 
 
@@ -104,6 +107,11 @@ class Subjects:
         for trustee, (_, _, pairs) in zip(self.trustees, TRUSTEES, strict=True):
             self.grants += [(trustee, role, division, _MADE) for role, division in pairs]
         self.by_id = {s.id: s for s in (*self.groups, *self.clients, *self.trustees)}
+        self.group_index = {s.id: g for g, s in enumerate(self.groups)}
+        # members API writes added to / removed from a group, and the versions those writes made
+        self._joined: dict[int, set[int]] = {}
+        self._left: dict[int, set[int]] = {}
+        self._versions: dict[int, int] = {}
 
     # ---- groups ------------------------------------------------------------------------------------
     def groups_of(self, i: int) -> tuple[int, ...]:
@@ -116,6 +124,14 @@ class Subjects:
         second = d[2] % count
         return (first, second) if d[3] % 100 < 20 and second != first else (first,)
 
+    def user_groups(self, i: int) -> tuple[int, ...]:
+        """Group indexes user ``i`` is a member of now (generated membership plus API writes)."""
+        if self._org.state_of(i) == "deleted":
+            return ()
+        generated = [g for g in self.groups_of(i) if i not in self._left.get(g, ())]
+        joined = [g for g, users in self._joined.items() if i in users and g not in generated]
+        return tuple(sorted(generated + joined)) if joined else tuple(generated)
+
     def members(self, group: int) -> list[int]:
         """Member user indexes of a group, in the users listing's order (deleted users are not members)."""
         org = self._org
@@ -123,12 +139,34 @@ class Subjects:
         def build() -> list[list[int]]:
             table: list[list[int]] = [[] for _ in self.groups]
             for i in org.sorted_by_name("any"):
-                if org.state_of(i) != "deleted":
-                    for g in self.groups_of(i):
-                        table[g].append(i)
+                for g in self.user_groups(i):
+                    table[g].append(i)
             return table
 
         return org._cached("group_members", build)[group]
+
+    def version(self, group: int) -> int:
+        """The group's ``version``: a members write must send it, and each one increments it."""
+        return self._versions.get(group, 1 + group % 5)
+
+    def change_members(self, group: int, users: list[int], add: bool) -> list[int]:
+        """Add (or remove) users to a group; returns those whose membership changed. The version
+        increments whatever changed, as every accepted write does."""
+        current = set(self.members(group))
+        changed = [i for i in dict.fromkeys(users) if (i in current) != add]
+        for i in changed:
+            generated = group in self.groups_of(i)
+            if add and generated:
+                self._left.get(group, set()).discard(i)
+            elif add:
+                self._joined.setdefault(group, set()).add(i)
+            elif generated:
+                self._left.setdefault(group, set()).add(i)
+            else:
+                self._joined.get(group, set()).discard(i)
+        self._versions[group] = self.version(group) + 1
+        self._org._cache.pop("group_members", None)
+        return changed
 
     def render_group(self, group: int) -> dict[str, Any]:
         """``Group`` as ``GET /api/v2/groups`` lists it."""
@@ -140,7 +178,7 @@ class Subjects:
             "dateModified": iso(_MADE + group * 3600),
             "memberCount": len(self.members(group)),
             "state": "active",
-            "version": 1 + group % 5,
+            "version": self.version(group),
             "type": "official",
             "rulesVisible": True,
             "visibility": "public" if group % 3 else "members",
@@ -173,21 +211,35 @@ class Subjects:
         }
 
     # ---- grants ------------------------------------------------------------------------------------
+    def _live(self) -> list[SubjectGrant]:
+        """The grants whose role and division still exist."""
+        return [g for g in self.grants if self._org.live(g[1], g[2])]
+
     def division_grants(self, division: int) -> list[SubjectGrant]:
-        return [g for g in self.grants if g[2] == division]
+        return [g for g in self._live() if g[2] == division]
 
     def role_subjects(self, role: int) -> list[tuple[Subject, list[int]]]:
         """(subject, its divisions for the role), in subject order."""
         held: dict[Subject, list[int]] = {}
-        for subject, r, division, _ in self.grants:
+        for subject, r, division, _ in self._live():
             if r == role:
                 held.setdefault(subject, []).append(division)
         return list(held.items())
 
     def grants_of(self, subject_id: str) -> list[SubjectGrant]:
-        return [g for g in self.grants if g[0].id == subject_id]
+        return [g for g in self._live() if g[0].id == subject_id]
+
+    def change_grants(
+        self, subject: Subject, now: float, add: list[tuple[int, int]], remove: set[tuple[int, int]], replace: bool
+    ) -> None:
+        """A grant write naming a group (or OAuth client): as ``Org.change_grants`` does for users."""
+        kept = [g for g in self.grants if g[0] != subject or not (
+            (replace and (g[1], g[2]) not in add) or (g[1], g[2]) in remove)]
+        held = {(g[1], g[2]) for g in kept if g[0] == subject}
+        kept += [(subject, role, division, now) for role, division in add if (role, division) not in held]
+        self.grants = kept
 
     def iter_grants(self) -> Iterator[tuple[str, str, str, str]]:
         """``(subject id, subject type, role id, division id)`` of every non-user grant."""
-        for subject, role, division, _ in self.grants:
+        for subject, role, division, _ in self._live():
             yield subject.id, subject.type, self._org.roles[role]["id"], self._org.division_id(division)
