@@ -66,8 +66,10 @@ def test_a_write_answered_503_that_the_read_back_shows_done_is_not_sent_again(cl
     bulkadd = requests_mock.post(SUBJECT.format(ANN) + "/bulkadd", status_code=503)
     read = requests_mock.get(SUBJECT.format(ANN), json=subject_body(ANN, {("r-sup", "d-sales")}))
     result = applier(plan, client, tmp_path, before).apply()
-    assert bulkadd.call_count == 1 and read.call_count == 1
-    assert result.ok and result.settled == 1
+    assert bulkadd.call_count == 1
+    assert read.call_count == 1
+    assert result.ok
+    assert result.settled == 1
     outcomes = [(r["outcome"], r.get("status")) for r in ledger_lines(tmp_path) if r["type"] == "outcome"]
     assert outcomes == [("unknown", 503), ("confirmed", None)]
 
@@ -83,11 +85,14 @@ def test_an_unknown_outcome_not_shown_by_the_read_back_is_sent_once_more(client,
     applier_ = applier(plan, client, tmp_path, before)
     result = applier_.apply()
     assert read.call_count == 1, "read back before anything is sent again"
-    assert bulkadd.call_count == 2 and result.ok
+    assert bulkadd.call_count == 2
+    assert result.ok
     report = list(lines(applier_.state, applier_.changes, "grants"))
     assert [(r["outcome"], r["status"], r["correlation_id"]) for r in report] == [
         ("unknown", 502 if failure.get("status_code") else None, None), ("done", 204, "c-2")]
-    assert report[1]["role"] == "r-sup" and report[1]["division"] == "d-sales" and report[1]["method"] == "POST"
+    assert report[1]["role"] == "r-sup"
+    assert report[1]["division"] == "d-sales"
+    assert report[1]["method"] == "POST"
 
 
 def test_a_subject_changed_since_the_plan_is_refused_and_the_rest_proceed(client, requests_mock, tmp_path):
@@ -98,8 +103,10 @@ def test_a_subject_changed_since_the_plan_is_refused_and_the_rest_proceed(client
     bob = requests_mock.post(SUBJECT.format(BOB) + "/bulkadd", status_code=204)
     ann = requests_mock.post(SUBJECT.format(ANN) + "/bulkadd", status_code=204)
     result = applier(plan, client, tmp_path, now).apply()
-    assert bob.call_count == 1 and ann.call_count == 0
-    assert list(result.refused_subjects) == [ANN] and not result.ok
+    assert bob.call_count == 1
+    assert ann.call_count == 0
+    assert list(result.refused_subjects) == [ANN]
+    assert not result.ok
 
 
 def test_a_403_stops_everything_and_names_the_permission(client, requests_mock, tmp_path):
@@ -107,11 +114,13 @@ def test_a_403_stops_everything_and_names_the_permission(client, requests_mock, 
     plan = make_plan("grants", [grant("add", ANN, "r-sup", "d-sales"), grant("add", BOB, "r-qe", "d-home")],
                      before)
     ann = requests_mock.post(SUBJECT.format(ANN) + "/bulkadd", status_code=403,
-                             json={"code": "missing.permissions", "message": "Missing permission authorization:grant:add"})
+                             json={"code": "missing.permissions",
+                                   "message": "Missing permission authorization:grant:add"})
     bob = requests_mock.post(SUBJECT.format(BOB) + "/bulkadd", status_code=204)
     with pytest.raises(WritePermissionError, match="authorization:grant:add"):
         applier(plan, client, tmp_path, before).apply()
-    assert ann.call_count == 1 and bob.call_count == 0
+    assert ann.call_count == 1
+    assert bob.call_count == 0
 
 
 def test_a_refused_bulkremove_becomes_one_delete_per_grant_and_404_counts_as_done(client, requests_mock, tmp_path):
@@ -122,8 +131,10 @@ def test_a_refused_bulkremove_becomes_one_delete_per_grant_and_404_counts_as_don
     first = requests_mock.delete(SUBJECT.format(ANN) + "/divisions/d-sales/roles/r-sup", status_code=204)
     gone = requests_mock.delete(SUBJECT.format(ANN) + "/divisions/d-home/roles/r-gone", status_code=404)
     result = applier(plan, client, tmp_path, before).apply()
-    assert first.call_count == 1 and gone.call_count == 1
-    assert result.ok and result.settled == 2
+    assert first.call_count == 1
+    assert gone.call_count == 1
+    assert result.ok
+    assert result.settled == 2
 
 
 def test_a_stale_group_version_is_read_again_and_the_write_resent(client, requests_mock, tmp_path):
@@ -160,7 +171,8 @@ def test_a_rerun_skips_what_the_ledger_settled_and_accepts_its_own_changes(clien
     # the rerun reads Ann with the grant (her fingerprint moved: by apply itself) -- or not yet (propagation)
     for shown in ({ANN: {("r-sup", "d-sales")}, BOB: {("r-qe", "d-home")}}, {ANN: set(), BOB: {("r-qe", "d-home")}}):
         result = applier(plan, client, tmp_path, grants_state(shown)).apply()
-        assert result.ok and result.settled == 2
+        assert result.ok
+        assert result.settled == 2
     assert (ann.call_count, bob.call_count) == (1, 1), "nothing applied twice, nothing skipped"
 
 

@@ -79,7 +79,8 @@ def test_group_members_go_fifty_at_a_time_with_the_groups_version() -> None:
     assert [(w.kind, len(w.changes)) for w in writes] == [
         ("group_add", 50), ("group_add", 50), ("group_add", 20), ("group_remove", 50), ("group_remove", 1)]
     assert all(w.versioned == "g1" for w in writes if w.kind == "group_add")
-    assert writes[3].method == "DELETE" and writes[3].params["ids"].count(",") == GROUP_MEMBERS_PER_CALL - 1
+    assert writes[3].method == "DELETE"
+    assert writes[3].params["ids"].count(",") == GROUP_MEMBERS_PER_CALL - 1
     assert carried(writes) == list(range(len(changes)))
 
 
@@ -89,7 +90,8 @@ def test_queue_members_go_a_hundred_at_a_time_and_delete_is_a_flag() -> None:
     writes = writes_for("queue_members", indexed(changes))
     assert [(w.kind, len(w.body)) for w in writes] == [("queue_add", QUEUE_MEMBERS_PER_CALL), ("queue_add", 50),
                                                        ("queue_remove", 1)]
-    assert writes[2].params == {"delete": "true"} and writes[2].body == [{"id": "v1"}]
+    assert writes[2].params == {"delete": "true"}
+    assert writes[2].body == [{"id": "v1"}]
 
 
 def test_user_state_is_one_patch_per_user_reactivations_first() -> None:
