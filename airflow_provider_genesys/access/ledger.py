@@ -160,6 +160,14 @@ class Ledger:
         return run
 
 
+def read_ledger(lines: Iterable[str]) -> LedgerState:
+    """A ledger's state from its lines, read only (the verify sensor; a ledger copied next to the plan)."""
+    state = LedgerState()
+    for record in read_lines(lines):
+        state.add(record)
+    return state
+
+
 def snapshots_in(paths: Iterable[str | os.PathLike[str]]) -> dict[str, dict[str, Any]]:
     """The latest leaver snapshot per user across earlier ledgers (later files and lines win)."""
     found: dict[str, dict[str, Any]] = {}
@@ -172,4 +180,4 @@ def snapshots_in(paths: Iterable[str | os.PathLike[str]]) -> dict[str, dict[str,
 
 
 __all__ = ["ABSENT", "CONFIRMED", "DONE", "REFUSED", "SETTLED", "UNKNOWN", "Ledger", "LedgerState",
-           "ledger_path", "read_lines", "report_path", "snapshots_in"]
+           "ledger_path", "read_ledger", "read_lines", "report_path", "snapshots_in"]
