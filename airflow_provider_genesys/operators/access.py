@@ -18,7 +18,7 @@ import hashlib
 import json
 import tempfile
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager, suppress
+from contextlib import closing, contextmanager, suppress
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -295,7 +295,7 @@ class GenesysAccessApplyOperator(GenesysCloudBaseOperator):
                 plan = load_plan(text, org_id=hook.get_organization()["id"], now=datetime.now(UTC),
                                  max_age=self.max_plan_age)
                 restore = snapshots_in(self._restore_ledgers()) if self.restore_from else {}
-                with Ledger(local, checksum(plan.document())) as ledger:
+                with closing(Ledger(local, checksum(plan.document()))) as ledger:
                     applier = Applier(plan, hook.client, ledger, restore=restore, max_workers=self.max_workers)
                     try:
                         result = applier.apply()

@@ -13,12 +13,14 @@ import subprocess
 import sys
 from collections import Counter
 from collections.abc import Iterator
+from contextlib import closing
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from airflow_provider_genesys._compat import AirflowFailException
+from airflow_provider_genesys._compat import AirflowFailException, AirflowSensorTimeout
 from airflow_provider_genesys.access.apply import Applier
 from airflow_provider_genesys.access.current import read_org
 from airflow_provider_genesys.access.ledger import Ledger, read_ledger
@@ -127,7 +129,8 @@ def test_a_rerun_after_a_failure_in_the_middle_sends_nothing_twice(emu, tmp_path
         if applier.result.writes == 2:
             raise Killed
 
-    with GenesysCloudHook() as hook, Ledger(tmp_path / "plan.ledger.ndjson", checksum(plan.document())) as ledger:
+    ledger = Ledger(tmp_path / "plan.ledger.ndjson", checksum(plan.document()))
+    with GenesysCloudHook() as hook, closing(ledger):
         applier = Applier(plan, hook.client, ledger, on_write=kill_after_two)
         with pytest.raises(Killed):
             applier.apply()
@@ -239,6 +242,32 @@ def test_the_verify_sensor_waits_out_the_propagation_delay(monkeypatch, tmp_path
         assert sensor.poke({}) is True
     finally:
         emu.stop()
+
+
+def test_the_verify_sensor_times_out_naming_what_is_not_visible(monkeypatch, tmp_path: Path) -> None:
+    emu = start(monkeypatch, propagation_delay_seconds=3600)
+    try:
+        plan_uri = make_plan(tmp_path, desired_rows())
+        apply(plan_uri)
+        sensor = GenesysAccessVerifySensor(task_id="verify", plan=plan_uri, timeout=0, mode="poke")
+        with pytest.raises(AirflowSensorTimeout, match=r"17 applied change\(s\) are still not visible") as caught:
+            sensor.execute({})
+        assert "add grace.adeyemi.41@emulated-org-3.example.com: Supervisor, APAC Operations" in str(caught.value)
+    finally:
+        emu.stop()
+
+
+def test_an_edited_an_old_or_a_missing_plan_fails_and_writes_nothing(emu, tmp_path: Path) -> None:
+    plan_uri = make_plan(tmp_path, desired_rows())
+    with pytest.raises(AirflowFailException, match="max_plan_age"):
+        apply(plan_uri, max_plan_age=timedelta(microseconds=1))
+    plan_file = Path(plan_uri.removeprefix("file://"))
+    plan_file.write_text(plan_file.read_text().replace('"remove"', '"add"', 1))
+    with pytest.raises(AirflowFailException, match="edited after it was made"):
+        apply(plan_uri)
+    with pytest.raises(AirflowFailException, match="cannot be read"):
+        apply(str(tmp_path / "nowhere.json"))
+    assert sum(writes_sent(emu).values()) == 0
 
 
 def test_a_connection_without_write_permission_fails_and_writes_nothing_more(emu, tmp_path: Path) -> None:
