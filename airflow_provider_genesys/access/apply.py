@@ -34,6 +34,7 @@ from airflow_provider_genesys.access.ledger import (
     ABSENT,
     CONFIRMED,
     DONE,
+    NOT_SENT,
     REFUSED,
     UNKNOWN,
     Ledger,
@@ -46,6 +47,7 @@ from airflow_provider_genesys.access.writes import (
     QUEUE_MEMBERS_PER_CALL,
     Write,
     membership,
+    one_grant_adds,
     one_grant_deletes,
     writes_for,
 )
@@ -171,7 +173,7 @@ class Applier:
             by_subject.setdefault(change["subject"], []).append(index)
         pending: list[int] = []
         for subject, indexes in by_subject.items():
-            if all(self.state.settled(i) or self.state.status.get(i) == REFUSED for i in indexes):
+            if all(self.state.settled(i) for i in indexes):
                 continue
             held = current.held.get(subject, set())
             attempted = [self.changes[i] for i in indexes if i in self.state.attempted]
@@ -255,7 +257,8 @@ class Applier:
     def _failed(self, write: Write, write_id: str, err: GenesysCloudApiError, resend: bool) -> None:
         unknown = err.status is None or err.failure in (Failure.UNKNOWN_OUTCOME, Failure.SERVER_ERROR)
         gone = write.kind == "grant_delete" and err.status == 404
-        outcome = ABSENT if gone else UNKNOWN if unknown else REFUSED
+        not_sent = err.failure in (Failure.RATE_LIMITED, Failure.NOT_SENT)
+        outcome = ABSENT if gone else UNKNOWN if unknown else NOT_SENT if not_sent else REFUSED
         self.ledger.append({"type": "outcome", "write": write_id, "outcome": outcome, "status": err.status,
                             "correlation_id": err.correlation_id, "message": err.message, "changes": write.changes})
         if gone:
@@ -272,7 +275,10 @@ class Applier:
         elif write.kind == "bulkremove" and err.status in (400, 404):
             # Refused as a whole when a role or division in it no longer exists: one grant at a time.
             self._send_all(one_grant_deletes(write, self.changes), resend)
-        elif err.failure is Failure.RATE_LIMITED or err.failure is Failure.NOT_SENT:
+        elif write.kind == "bulkadd" and err.status in (400, 404) and len(write.changes) > 1:
+            # The same for adds: the grants whose role and division still exist go in, the others are refused.
+            self._send_all(one_grant_adds(write, self.changes), resend)
+        elif not_sent:
             raise err  # never processed: a task retry reruns apply and the ledger skips what is done
         else:
             self.result.failed.append(f"{write.describe()}: refused, {err.status} {err.message}")

@@ -127,6 +127,11 @@ def one_grant_deletes(write: Write, changes: Mapping[int, Mapping[str, Any]]) ->
     ]
 
 
+def one_grant_adds(write: Write, changes: Mapping[int, Mapping[str, Any]]) -> list[Write]:
+    """A refused bulkadd as one bulkadd per grant: those whose role and division still exist go in."""
+    return [_bulk("bulkadd", changes[i]["subject"], [(i, changes[i])]) for i in write.changes]
+
+
 def membership(what: str, items: list[Indexed], per_call: int) -> list[Write]:
     """Group or queue member writes: one target, one action, at most ``per_call`` users per call."""
     per_target: dict[tuple[str, str], list[Indexed]] = {}
@@ -157,4 +162,5 @@ def user_state(index: int, user: str, state: str) -> Write:
 
 
 __all__ = ["GROUP_MEMBERS_PER_CALL", "QUEUE_MEMBERS_PER_CALL", "ROLE_SUBJECTS_PER_CALL", "Write", "chunks",
-           "grant_adds", "grant_removes", "membership", "one_grant_deletes", "user_state", "writes_for"]
+           "grant_adds", "grant_removes", "membership", "one_grant_adds", "one_grant_deletes", "user_state",
+           "writes_for"]
