@@ -17,8 +17,12 @@ from contextlib import closing
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
+from unittest import mock
 
 import pytest
+from airflow.providers.openlineage.extractors.base import DefaultExtractor
+from airflow.sdk import Asset, AssetAlias
+from airflow.sdk.execution_time.context import OutletEventAccessors
 
 from airflow_provider_genesys._compat import AirflowFailException, AirflowSensorTimeout
 from airflow_provider_genesys.access.apply import Applier
@@ -301,3 +305,24 @@ def test_leavers_are_snapshotted_and_a_reactivation_can_restore_them(emu, tmp_pa
     assert after.held[leaver] == held
     assert after.user_groups[leaver] == groups
     assert after.user_states[leaver] == "active"
+
+
+def test_the_report_is_the_runs_output_asset_and_openlineage_output(emu, tmp_path: Path) -> None:
+    plan_uri = make_plan(tmp_path, desired_rows())
+    template = "{{ ti.xcom_pull(task_ids='plan')['plan'] }}"
+    op = GenesysAccessApplyOperator(task_id="apply", plan=template)
+    (alias,) = op.outlets
+    assert alias == AssetAlias(f"genesys-access-report {template}.report.ndjson")
+    op.plan = plan_uri  # as rendering the template does
+    context = {"outlet_events": OutletEventAccessors()}
+    op.execute(context)
+    (event,) = context["outlet_events"][alias].asset_alias_events
+    assert event.dest_asset_key.uri == Asset(f"file://{tmp_path}/plan.report.ndjson").uri
+    static = GenesysAccessApplyOperator(task_id="apply", plan=str(tmp_path / "plan.json"))
+    assert static.outlets == [Asset(f"file://{tmp_path}/plan.report.ndjson")]
+    lineage = DefaultExtractor(static).extract_on_complete(mock.MagicMock())
+    assert [(d.namespace, d.name) for d in lineage.inputs] == [("file", f"{tmp_path}/plan.json")]
+    assert [(d.namespace, d.name) for d in lineage.outputs] == [
+        ("file", f"{tmp_path}/plan.report.ndjson"),
+        (f"genesys://{emu.host}:{emu.port}", f"{emu.org.org_id}/access/grants"),
+    ]
