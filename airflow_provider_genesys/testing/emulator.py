@@ -27,6 +27,7 @@ from airflow_provider_genesys.testing.options import (
 from airflow_provider_genesys.testing.org.directory import Org
 from airflow_provider_genesys.testing.server import Backend, EmulatorHTTPServer
 from airflow_provider_genesys.testing.stats import Stats
+from airflow_provider_genesys.testing.writes import Writes
 
 CONN_TYPE = "genesys_cloud"
 
@@ -122,6 +123,11 @@ class GenesysCloudEmulator:
         return self._backend.faults
 
     @property
+    def writes(self) -> Writes:
+        """Accepted writes not yet visible (``propagation_delay_seconds``): ``.pending``, ``.flush()``."""
+        return self._backend.writes
+
+    @property
     def analytics(self) -> AnalyticsApi:
         """Conversation history (ground truth), routing, analytics jobs: ``analytics.jobs.script("FAILED")``,
         ``analytics.jobs.set_availability("2024-05-02T00:00:00Z")``."""
@@ -165,8 +171,15 @@ class GenesysCloudEmulator:
         return self._backend.tokens.revoke_all()
 
     def advance_clock(self, seconds: float) -> None:
-        """Move the emulator's clock: tokens expire, rate windows reset and audit jobs progress."""
+        """Move the emulator's clock: tokens expire, rate windows reset, audit jobs progress and writes
+        whose propagation delay has passed land in the org."""
         self._backend.clock.advance(seconds)
+        self._backend.writes.settle()
+
+    def add_users(self, count: int = 1) -> list[str]:
+        """Create ``count`` active users now (on the emulator clock): with ``new_subject_404_seconds`` they
+        answer 404 for that long. Returns their ids."""
+        return self._backend.org.add_users(count, self._backend.clock.now())
 
 
 # ---- command line ---------------------------------------------------------------------------------

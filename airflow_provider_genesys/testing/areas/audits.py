@@ -154,7 +154,8 @@ class AuditJobs:
         with self._lock:
             if job.events is not None:
                 return job.events
-        org, events = self._org, []  # type: ignore[var-annotated]
+        org = self._org
+        events: list[Event] = []
         admin = org.user_ids("active")[0] if org.user_count("active") else ""
         ids = org.user_ids_by_index()
         if job.service == GRANTS_SERVICE:

@@ -265,11 +265,11 @@ class AuthorizationApi:
         """The subject a grant write names: a user (index), group or OAuth client; 404 when not found."""
         named = call.params.choice("subjectType", "", SUBJECT_TYPES) if call.params.get("subjectType") else ""
         i = self.users.find(call.args[0])
-        other = self.org.subjects.by_id.get(call.args[0]) if i is None else None
-        kind = "PC_USER" if i is not None else other.type if other is not None else ""
-        if (i is None and (other is None or kind not in WRITABLE_TYPES)) or (named and named != kind):
+        found: int | Subject | None = i if i is not None else self.org.subjects.by_id.get(call.args[0])
+        kind = "PC_USER" if isinstance(found, int) else found.type if found is not None else ""
+        if found is None or kind not in ("PC_USER", *WRITABLE_TYPES) or (named and named != kind):
             raise not_found(f"The {named or 'subject'} {call.args[0]} was not found.")
-        return i if i is not None else other  # type: ignore[return-value]
+        return found
 
     def _grant_pairs(self, call: Call) -> list[Pair]:
         """``{"grants": [{roleId, divisionId}]}`` -> unique (role, division) pairs, in body order; a role or

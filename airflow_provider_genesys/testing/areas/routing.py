@@ -78,11 +78,13 @@ class RoutingApi:
         action = "MemberRemove" if delete else "MemberAdd"
 
         def apply(now: float) -> None:
-            for i in routing.change_members(q, users, add=not delete):
-                values = [org.user_id(i)]
-                change = {"property": "userId", "oldValues": values if delete else [],
-                          "newValues": [] if delete else values}
-                org.record((now, AUDIT_SERVICE, AUDIT_ENTITY, action, queue_id, routing.queue_name(q), i, [change]))
+            with org._lock:
+                for i in routing.change_members(q, users, add=not delete):
+                    values = [org.user_id(i)]
+                    change = {"property": "userId", "oldValues": values if delete else [],
+                              "newValues": [] if delete else values}
+                    org.record((now, AUDIT_SERVICE, AUDIT_ENTITY, action, queue_id, routing.queue_name(q), i,
+                                [change]))
 
         self.writes.apply(apply)
         return 204, None

@@ -67,6 +67,13 @@ ROOTS = (
     "QueueEntityListing",
     "QueueMemberEntityListing",
     "WrapupCodeEntityListing",
+    # issue 15: the access writes' request bodies and the external ids
+    "RoleDivisionGrants",
+    "SubjectDivisions",
+    "GroupMembersUpdate",
+    "WritableEntity",
+    "UpdateUser",
+    "UserExternalIdentifier",
 )
 PRIMITIVES = {"str", "int", "float", "bool", "datetime", "date", "object"}
 
