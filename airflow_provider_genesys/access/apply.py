@@ -34,6 +34,7 @@ from airflow_provider_genesys.access.ledger import (
     ABSENT,
     CONFIRMED,
     DONE,
+    NOT_FOUND,
     NOT_SENT,
     REFUSED,
     UNKNOWN,
@@ -49,6 +50,7 @@ from airflow_provider_genesys.access.writes import (
     membership,
     one_grant_adds,
     one_grant_deletes,
+    per_subject,
     writes_for,
 )
 from airflow_provider_genesys.client import api_path
@@ -92,10 +94,11 @@ class ApplyResult:
     settled: int = 0  # plan changes done (now or by an earlier run)
     refused_subjects: dict[str, str] = field(default_factory=dict)  # subject -> why
     failed: list[str] = field(default_factory=list)  # writes refused or still unknown, with why
+    not_found: list[str] = field(default_factory=list)  # writes answered 404: perhaps too soon, retry later
 
     @property
     def ok(self) -> bool:
-        return not self.refused_subjects and not self.failed
+        return not self.refused_subjects and not self.failed and not self.not_found
 
 
 def load_plan(text: str | bytes, *, org_id: str, now: datetime, max_age: timedelta | None) -> Plan:
@@ -163,7 +166,7 @@ class Applier:
         self._send_all(writes_for(self.relation, [(i, self.changes[i]) for i in pending]))
         if self.relation == "user_state" and self.restore:
             self._restore()
-        self.result.settled = sum(1 for i in self.changes if self.state.settled(i))
+        self.result.settled = sum(1 for i in range(len(self.plan.changes)) if self.state.settled(i))
         return self.result
 
     def _accepted(self, current: CurrentState) -> list[int]:
@@ -258,7 +261,10 @@ class Applier:
         unknown = err.status is None or err.failure in (Failure.UNKNOWN_OUTCOME, Failure.SERVER_ERROR)
         gone = write.kind == "grant_delete" and err.status == 404
         not_sent = err.failure in (Failure.RATE_LIMITED, Failure.NOT_SENT)
-        outcome = ABSENT if gone else UNKNOWN if unknown else NOT_SENT if not_sent else REFUSED
+        # A subject (or group, queue) answering 404: Genesys can answer 404 for a user created moments ago.
+        missing = err.status == 404 and len(write.changes) == 1 and write.kind != "bulkremove"
+        outcome = (ABSENT if gone else UNKNOWN if unknown else NOT_SENT if not_sent
+                   else NOT_FOUND if missing else REFUSED)
         self.ledger.append({"type": "outcome", "write": write_id, "outcome": outcome, "status": err.status,
                             "correlation_id": err.correlation_id, "message": err.message, "changes": write.changes})
         if gone:
@@ -275,17 +281,22 @@ class Applier:
         elif write.kind == "bulkremove" and err.status in (400, 404):
             # Refused as a whole when a role or division in it no longer exists: one grant at a time.
             self._send_all(one_grant_deletes(write, self.changes), resend)
-        elif write.kind == "bulkadd" and err.status in (400, 404) and len(write.changes) > 1:
+        elif write.kind == "bulkadd" and err.status == 400 and len(write.changes) > 1:
             # The same for adds: the grants whose role and division still exist go in, the others are refused.
             self._send_all(one_grant_adds(write, self.changes), resend)
+        elif write.kind == "role_grant" and err.status in (400, 404) and len(write.changes) > 1:
+            # One unknown (or just created) subject refuses the whole role write: one bulkadd per subject.
+            self._send_all(per_subject("bulkadd", [(i, self.changes[i]) for i in write.changes]), resend)
         elif not_sent:
             raise err  # never processed: a task retry reruns apply and the ledger skips what is done
+        elif missing or err.status == 404:
+            self.result.not_found.append(f"{write.describe()}: 404 {err.message}")
         else:
             self.result.failed.append(f"{write.describe()}: refused, {err.status} {err.message}")
 
     def _read_back(self, write: Write, resend: bool, err: GenesysCloudApiError) -> None:
         """Read what an unknown-outcome write changes; confirm what shows, send the rest again (once)."""
-        shown, missing = self.check(write.changes)
+        shown, missing = self.check(write.changes, self._role_holders(write))
         if shown:
             self.ledger.append({"type": "outcome", "write": f"{self.run}-read", "outcome": CONFIRMED,
                                 "changes": shown, "message": "read back after an unknown outcome"})
@@ -305,10 +316,24 @@ class Applier:
 
     # -- reading back --------------------------------------------------------------------------------
 
-    def check(self, indexes: Iterable[int]) -> tuple[list[int], list[int]]:
+    def _role_holders(self, write: Write) -> dict[str, set[Target]]:
+        """For a role write: who holds the role where, from its subject grants listing (one listing, not one
+        read per subject)."""
+        if write.kind != "role_grant":
+            return {}
+        role = str(self.changes[write.changes[0]]["role"])
+        cache: dict[str, set[Target]] = {f"subject:{self.changes[i]['subject']}": set() for i in write.changes}
+        for entity in self.client.paginate(api_path("/api/v2/authorization/roles/{}/subjectgrants", role)):
+            key = f"subject:{entity.get('id')}"
+            if key in cache:
+                cache[key] = {(role, str(d.get("id"))) for d in entity.get("divisions") or ()}
+        return cache
+
+    def check(self, indexes: Iterable[int], cache: dict[str, set[Target]] | None = None,
+              ) -> tuple[list[int], list[int]]:
         """Which of the changes a targeted read shows made, and which not (one read per subject or target)."""
         shown, missing = [], []
-        cache: dict[str, set[Target]] = {}
+        cache = {} if cache is None else cache
         for index in indexes:
             change = self.changes[index]
             relation = change.get("relation", self.relation)
