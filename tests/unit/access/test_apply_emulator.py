@@ -24,7 +24,7 @@ from airflow.providers.openlineage.extractors.base import DefaultExtractor
 from airflow.sdk import Asset, AssetAlias
 from airflow.sdk.execution_time.context import OutletEventAccessors
 
-from airflow_provider_genesys._compat import AirflowFailException, AirflowSensorTimeout
+from airflow_provider_genesys._compat import AirflowException, AirflowFailException, AirflowSensorTimeout
 from airflow_provider_genesys.access.apply import Applier
 from airflow_provider_genesys.access.current import read_org
 from airflow_provider_genesys.access.ledger import Ledger, read_ledger
@@ -218,10 +218,17 @@ def test_a_subject_changed_between_plan_and_apply_is_refused_not_overwritten(emu
 
 def test_a_write_applied_but_answered_503_is_read_back_not_sent_again(emu, tmp_path: Path) -> None:
     rows = desired_rows()
+    role_reads, subject_reads = ("GET /api/v2/authorization/roles/{roleId}/subjectgrants",
+                                 "GET /api/v2/authorization/subjects/{subjectId}")
+    emu.stats.reset()
     plan_uri = make_plan(tmp_path, rows)
+    reads_to_plan = emu.stats.by_path[role_reads]
     emu.faults.write_applied_then_5xx(503, method="POST", path=r"/api/v2/authorization/roles/[^/]+$")
     result = apply(plan_uri)
     assert writes_sent(emu)["POST /api/v2/authorization/roles/{roleId}"] == 1
+    # the role write is read back through the role's subject grants (one listing), not one read per subject
+    assert emu.stats.by_path[role_reads] == 2 * reads_to_plan + 1
+    assert emu.stats.by_path[subject_reads] == 0
     assert result["failed"] == []
     assert replan(tmp_path, rows) == []
     report = [json.loads(line) for line in (tmp_path / "plan.report.ndjson").read_text().splitlines()]
@@ -326,3 +333,41 @@ def test_the_report_is_the_runs_output_asset_and_openlineage_output(emu, tmp_pat
         ("file", f"{tmp_path}/plan.report.ndjson"),
         (f"genesys://{emu.host}:{emu.port}", f"{emu.org.org_id}/access/grants"),
     ]
+
+
+@pytest.mark.parametrize(("relation", "column", "per_call"), [("group_members", "group", 50),
+                                                              ("queue_members", "queue", 100)])
+def test_member_apply_makes_the_org_equal_the_plan(emu, tmp_path: Path, relation, column, per_call) -> None:
+    directory, current = org_state(relation)
+    index = directory.groups if column == "group" else directory.queues
+    target = sorted(index.by_id)[0]
+    members = sorted(s for s, held in current.held.items() if (target,) in held)
+    active = sorted(u for u, state in current.user_states.items() if state == "active")
+    rows = [{column: target, "user": u} for u in members[2:]]  # two leave
+    rows += [{column: target, "user": u} for u in active if u not in members][:5]  # five join
+    plan_uri = make_plan(tmp_path, rows, relation)
+    plan = loads(Path(plan_uri.removeprefix("file://")).read_text(), org_id=org_id())
+    assert plan.counts["add"] == 5
+    assert plan.counts["remove"] == 2
+    result = apply(plan_uri)
+    assert result["writes"] == 2, "one add and one remove write"
+    _, after = org_state(relation)
+    assert {s for s, held in after.held.items() if (target,) in held} == {r["user"] for r in rows}
+
+
+def test_a_user_created_moments_ago_is_retried_not_lost(monkeypatch, tmp_path: Path) -> None:
+    emu = start(monkeypatch, new_subject_404_seconds=30)
+    try:
+        (new_user,) = emu.add_users(1)  # listed at once, but 404 to writes for 30 s
+        rows = desired_rows()
+        rows.append({"subject": new_user, "role": ROLE, "division": rows[-1]["division"]})
+        plan_uri = make_plan(tmp_path, rows)
+        with pytest.raises(AirflowException, match="404") as caught:
+            apply(plan_uri)
+        assert not isinstance(caught.value, AirflowFailException), "a task retry may fix it"
+        assert {c["subject"] for c in replan(tmp_path, rows)} == {new_user}, "everyone else was applied"
+        emu.advance_clock(31)
+        apply(plan_uri)  # the task's retry
+        assert replan(tmp_path, rows) == []
+    finally:
+        emu.stop()
