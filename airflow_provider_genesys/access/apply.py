@@ -94,11 +94,12 @@ class ApplyResult:
     settled: int = 0  # plan changes done (now or by an earlier run)
     refused_subjects: dict[str, str] = field(default_factory=dict)  # subject -> why
     failed: list[str] = field(default_factory=list)  # writes refused or still unknown, with why
-    not_found: list[str] = field(default_factory=list)  # writes answered 404: perhaps too soon, retry later
+    # writes a later run may complete: a 404 naming a subject (created moments ago?), an outcome unknown twice
+    retry: list[str] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
-        return not self.refused_subjects and not self.failed and not self.not_found
+        return not self.refused_subjects and not self.failed and not self.retry
 
 
 def load_plan(text: str | bytes, *, org_id: str, now: datetime, max_age: timedelta | None) -> Plan:
@@ -290,7 +291,8 @@ class Applier:
         elif not_sent:
             raise err  # never processed: a task retry reruns apply and the ledger skips what is done
         elif missing or err.status == 404:
-            self.result.not_found.append(f"{write.describe()}: 404 {err.message}")
+            self.result.retry.append(f"{write.describe()}: 404 {err.message} (a user created moments ago can be "
+                                     "404 for a short while)")
         else:
             self.result.failed.append(f"{write.describe()}: refused, {err.status} {err.message}")
 
@@ -310,7 +312,7 @@ class Applier:
             for relation, items in by_relation.items():
                 self._send_all(writes_for(relation, items), resend=False)
         else:
-            self.result.failed.append(
+            self.result.retry.append(
                 f"{write.describe()}: outcome unknown twice ({err}); a read-back does not show "
                 f"{len(missing)} change(s): run apply again (the ledger makes that safe)")
 

@@ -309,11 +309,10 @@ class GenesysAccessApplyOperator(GenesysCloudBaseOperator):
         self._log(result, plan, report_uri)
         if self.fail_on_refused and (result.refused_subjects or result.failed):
             raise AirflowFailException(self._failure(result, plan, report_uri))
-        if result.not_found:  # retryable: a user created moments ago can answer 404 for a short while
+        if result.retry:  # retryable: a 404 for a user created moments ago, an outcome unknown twice
             raise AirflowException(
-                f"{len(result.not_found)} write(s) named a subject, group or queue Genesys answered 404 for "
-                "(a user created moments ago can be 404 for a short while); the task's retries apply them, "
-                "the ledger skips what is done:\n" + listing(result.not_found)
+                f"{len(result.retry)} write(s) did not complete; the task's retries send them again (the "
+                "ledger skips what is done):\n" + listing(result.retry)
             )
         return {"plan": str(plan_path), "report": report_uri, "ledger": str(remote or local),
                 "writes": result.writes, "settled": result.settled, "changes": len(plan.changes),
@@ -356,7 +355,7 @@ class GenesysAccessApplyOperator(GenesysCloudBaseOperator):
             lines.append(f"{len(result.refused_subjects)} subject(s) changed since the plan were refused, not "
                          "overwritten (make a new plan to include them): "
                          + ", ".join(sorted(result.refused_subjects)[:50]))
-        lines += result.failed + result.not_found
+        lines += result.failed + result.retry
         return (f"Apply finished with problems ({result.settled} of {len(plan.changes)} changes done; all "
                 f"others were applied; report {report_uri}):\n" + listing(lines))
 

@@ -212,3 +212,16 @@ def test_a_write_never_processed_fails_retryable_and_the_rerun_sends_it(client, 
     assert [r["outcome"] for r in ledger_lines(tmp_path) if r["type"] == "outcome"] == ["not_sent"]
     assert applier(plan, client, tmp_path, before).apply().settled == 1
     assert bulkadd.call_count == 2
+
+
+def test_an_outcome_unknown_twice_is_left_for_a_later_run_not_sent_a_third_time(client, requests_mock, tmp_path):
+    before = grants_state({ANN: set()})
+    plan = make_plan("grants", [grant("add", ANN, "r-sup", "d-sales")], before)
+    bulkadd = requests_mock.post(SUBJECT.format(ANN) + "/bulkadd", status_code=504)
+    read = requests_mock.get(SUBJECT.format(ANN), json=subject_body(ANN, set()))
+    result = applier(plan, client, tmp_path, before).apply()
+    assert bulkadd.call_count == 2
+    assert read.call_count == 2
+    assert len(result.retry) == 1
+    assert "outcome unknown twice" in result.retry[0]
+    assert not result.ok
