@@ -63,6 +63,13 @@ def writes_sent(emu: GenesysCloudEmulator) -> Counter:
                     if route.startswith(WRITE_METHODS) and " /api/v2/" in route})
 
 
+def audited_removals(emu: GenesysCloudEmulator) -> Counter:
+    """The audit log's grant removals (Role ``MemberRemove``), as (user, role, division) -> how many."""
+    org = emu.org
+    return Counter((org.user_id(i), org.roles[role]["id"], org.division_id(division))
+                   for _, i, action, role, division in org.grant_events() if action == "Remove")
+
+
 def desired_rows() -> list[dict[str, str]]:
     """Supervisor: the holders now, minus three, plus eight users on one division, two moved to another."""
     directory, current = org_state()
@@ -194,6 +201,12 @@ def test_kill_9_between_a_write_and_its_outcome_then_a_rerun_gives_the_same_org(
     state = read_ledger((tmp_path / "plan.ledger.ndjson").read_text().splitlines())
     sent_for = Counter(i for r in state.records if r["type"] == "intent" for i in r["changes"])
     assert set(sent_for.values()) == {1}, "the write cut off by the kill was read back, not sent again"
+    plan = loads(plan_file.read_text(), org_id=org_id())
+    removed = {(c["subject"], c["role"], c["division"]) for c in plan.changes
+               if c["action"] == "remove" and c["subject_type"] == "user"}
+    assert removed
+    assert {k: n for k, n in audited_removals(emu).items() if k in removed} == dict.fromkeys(removed, 1), (
+        "the audit log shows each removal once")
 
 
 def test_a_subject_changed_between_plan_and_apply_is_refused_not_overwritten(emu, tmp_path: Path) -> None:
