@@ -420,7 +420,8 @@ class TokenPool:
     token, process-wide by fingerprint). Tokens are fetched when first needed: a light load uses one. With
     `size` 1, no organisation cap and pacing on, this is exactly one cache and one pacer, as before pools.
     A request's token is taken after its pacer's wait, so it never leaves with a token that expired while
-    it waited; a new token's pacer starts from what the pool's pacers learned (the window's size and length).
+    it waited; a new token's pacer starts from what the pool's pacers learned (the window's size and length),
+    and with more than one token it still carries one request at a time until its first answer.
     """
 
     def __init__(
