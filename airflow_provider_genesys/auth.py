@@ -427,7 +427,8 @@ class TokenPool:
     token, process-wide by fingerprint). Tokens are fetched when first needed: a light load uses one. With
     `size` 1, no organisation cap and pacing on, this is exactly one cache and one pacer, as before pools.
     A request's token is taken after its pacer's wait, so it never leaves with a token that expired while
-    it waited; a new token's pacer starts from what the pool's pacers learned (the window's size and length).
+    it waited; a new token's pacer starts from what the pool's pacers learned (the window's size and length),
+    and with more than one token it still carries one request at a time until its first answer.
     """
 
     def __init__(
@@ -466,58 +467,65 @@ class TokenPool:
         return pacer
 
     def lease(self, sleep: Callable[[float], None] = time.sleep) -> Lease:
-        """Wait until some token's window (and the shared budget) has room; then take that token."""
+        """Wait until some token's window and the shared budget have room; then take that token.
+
+        Whatever a thread waited on (a window, the shared cap, a pool-wide hold, a token's fetch by itself or
+        another thread), it leaves only through `_admit`, immediately before its request is sent: a hold set
+        while it waited keeps it back, and a token is taken after every wait, so it never leaves with one
+        that expired meanwhile.
+        """
         waited = 0.0
         while True:
-            if self.shared is not None:
-                delay = self.shared.try_enter()
-                if delay > 0:
-                    log.debug("Pacing: the shared rate limit is spent, waiting %.1f s", delay)
-                    sleep(delay)
-                    waited += delay
-                    continue
-            try:
-                lease, soonest = self._try_lease(waited)
-            except BaseException:  # a token could not be fetched: give back the shared place taken
-                if self.shared is not None:
-                    self.shared.leave(sent=False)
-                raise
+            lease, wait = self._try_lease(waited)
             if lease is not None:
                 return lease
-            if self.shared is not None:
-                self.shared.leave(sent=False)
-            if soonest is not None:
-                pacer, wait = soonest
-                log.debug("Pacing: every token's rate-limit window is spent, waiting %.1f s", wait.delay)
-                sleep(wait.delay)
-                waited += wait.delay
-                pacer.window_passed(wait.window_end)
+            if wait is not None:
+                pacer, until = wait
+                log.debug("Pacing: no token may send (window spent or shared limit), waiting %.1f s", until.delay)
+                sleep(until.delay)
+                waited += until.delay
+                if pacer is not None:
+                    pacer.window_passed(until.window_end)
 
-    def _try_lease(self, waited: float) -> tuple[Lease | None, tuple[Pacer, Wait] | None]:
-        """A lease on the first token with room, else the soonest wait (None: ask again at once)."""
-        shared = self.shared is not None
+    def _try_lease(self, waited: float) -> tuple[Lease | None, tuple[Pacer | None, Wait] | None]:
+        """A lease on the first token with room, else the soonest wait (its pacer; None for the shared one)."""
         if not self._pacing:
             slot = next(self._turn) % self.size
-            return Lease(self._caches[slot].get(), slot, waited, shared=shared), None
-        soonest: tuple[Pacer, Wait] | None = None
+            return self._admit(slot, self._caches[slot].get(), None, waited)
+        soonest: tuple[Pacer | None, Wait] | None = None
         for slot, cache in enumerate(self._caches):
-            token = cache.get()
-            pacer = self._pacer(token)
-            outcome = pacer.try_acquire(waited, probe=len(self._caches) > 1)
-            if isinstance(outcome, Wait):
-                if soonest is None or outcome.delay < soonest[1].delay:
-                    soonest = (pacer, outcome)
-                continue
-            try:
-                current = cache.get()
-            except BaseException:
-                pacer.release(outcome, None)
-                raise
-            if current is token:
-                return Lease(token, slot, waited, pacer, outcome, shared), None
-            pacer.release(outcome, None)  # expired or replaced meanwhile: ask the new token's pacer
-            return None, None
+            token = cache.get()  # may wait for this slot's fetch: the gate below comes after it
+            lease, wait = self._admit(slot, token, self._pacer(token), waited)
+            if lease is not None:
+                return lease, None
+            if wait is not None and wait[0] is None:
+                return None, wait  # a hold or the shared cap: no token may send
+            if wait is not None and (soonest is None or wait[1].delay < soonest[1].delay):
+                soonest = wait
         return None, soonest
+
+    def _admit(
+        self, slot: int, token: Token, pacer: Pacer | None, waited: float
+    ) -> tuple[Lease | None, tuple[Pacer | None, Wait] | None]:
+        """The one gate before a send: the shared budget (its hold, its cap), then the token's window.
+
+        Nothing that blocks runs between it and the request going out, so no request starts during a hold
+        set while its thread waited elsewhere. Until a pool token's first answer tells its window, it
+        carries one request at a time (`probe`), even when it inherited the window's size.
+        """
+        shared = self.shared
+        if shared is not None:
+            delay = shared.try_enter()
+            if delay > 0:
+                return None, (None, Wait(-math.inf, delay))
+        if pacer is None:
+            return Lease(token, slot, waited, shared=shared is not None), None
+        outcome = pacer.try_acquire(waited, probe=self.size > 1)
+        if isinstance(outcome, Wait):
+            if shared is not None:
+                shared.leave(sent=False)
+            return None, (pacer, outcome)
+        return Lease(token, slot, waited, pacer, outcome, shared is not None), None
 
     def release(self, lease: Lease, info: RateLimitInfo | None, *, sent: bool = True) -> None:
         """The request ended: free its place in its token's window (learning from `info`) and the budget."""

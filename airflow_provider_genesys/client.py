@@ -37,6 +37,7 @@ from airflow_provider_genesys.paging import Page
 from airflow_provider_genesys.paging import iter_pages as _iter_pages
 from airflow_provider_genesys.ratelimit import (
     DEFAULT_429_WAIT,
+    ORG_RATE_WINDOW,
     RateLimitInfo,
     RetryableFailure,
     RetryPolicy,
@@ -153,7 +154,10 @@ class GenesysCloudClient:
         sleep: Callable[[float], None] = time.sleep,
         clock: Callable[[], float] = time.monotonic,
         on_secret: SecretCallback | None = None,
+        org_rate_window: float = ORG_RATE_WINDOW,
     ) -> None:
+        """`sleep`, `clock` and `org_rate_window` (the minute `org_rate_limit_per_minute` counts in) are for
+        tests and benchmarks, which compress time as the emulator's `rate_window` does."""
         self.settings = settings
         self.stats = ClientStats()
         self._last = threading.local()  # this thread's last answer: (status, correlation id)
@@ -178,7 +182,7 @@ class GenesysCloudClient:
         if settings.token_pool_size > 1 or settings.org_rate_limit_per_minute is not None:
             shared = SharedBudget(
                 settings.org_rate_limit_per_minute,
-                settings.org_rate_window,
+                org_rate_window,
                 clock=clock,
                 max_wait=settings.max_retry_wait,
             )

@@ -29,6 +29,7 @@ T = TypeVar("T")
 DEFAULT_429_WAIT = 3.0  # what Genesys' Java/.NET SDKs wait when a 429 has no Retry-After
 PROBE_POLL = 0.02  # how often a pool asks again while every token's first request is still out
 BACKOFF_CAP = 30.0  # longest exponential back-off step (the Terraform provider waits 1-30 s)
+ORG_RATE_WINDOW = 60.0  # the minute of `org_rate_limit_per_minute` (tests and benchmarks compress it)
 
 
 def _header_number(headers: Mapping[str, str], name: str) -> float | None:
@@ -283,12 +284,13 @@ class Pacer:
     def try_acquire(self, waited: float = 0.0, *, probe: bool = False) -> Permit | Wait:
         """A permit if a request may be sent now (counted in flight), else how long to wait for room.
 
-        `probe`: until its first response this pacer knows nothing of its window, so it lets one request
-        out at a time (a pool sends the others to its other tokens rather than burst into this one blind).
+        `probe`: until its first response, this token's window is unknown (at best inherited from another
+        token: its size, not its use), so it lets one request out at a time; a pool sends the others to its
+        other tokens rather than burst into this one.
         """
         with self._lock:
             now = self._clock()
-            if probe and not self._answered and self._in_flight and self._allowed is None:
+            if probe and not self._answered and self._in_flight:
                 return Wait(-math.inf, PROBE_POLL)
             if self._window_end is not None and now >= self._window_end:
                 self._new_window()
@@ -314,18 +316,6 @@ class Pacer:
         with self._lock:
             if self._window_end == window_end:
                 self._new_window()
-
-    def acquire(self, sleep: Callable[[float], None] = time.sleep) -> Permit:
-        """Wait until a request may be sent and count it in flight; pass the permit to `release`."""
-        waited = 0.0
-        while True:
-            outcome = self.try_acquire(waited)
-            if isinstance(outcome, Permit):
-                return outcome
-            log.debug("Pacing: rate-limit window spent, waiting %.1f s for it to reset", outcome.delay)
-            sleep(outcome.delay)
-            waited += outcome.delay
-            self.window_passed(outcome.window_end)
 
     def inherit(self, other: Pacer) -> None:
         """Start from what `other` learned (the window's size and length) instead of blind.
@@ -409,7 +399,7 @@ class SharedBudget:
     def __init__(
         self,
         limit: int | None = None,
-        window: float = 60.0,
+        window: float = ORG_RATE_WINDOW,
         *,
         clock: Callable[[], float] = time.monotonic,
         max_wait: float = 180.0,

@@ -75,9 +75,6 @@ class GenesysSettings:
     token_refresh_margin: float = 300.0
     token_pool_size: int = 1
     org_rate_limit_per_minute: int | None = None
-    # Not a connection extra: the length of the window `org_rate_limit_per_minute` counts in, so tests and
-    # benchmarks can compress a minute as the emulator's `rate_window` does.
-    org_rate_window: float = 60.0
 
     @property
     def login_base_url(self) -> str:

@@ -20,7 +20,6 @@ limits allow). Goal: pool 4 with room at organisation level at
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import math
 import tempfile
 import time
@@ -50,8 +49,8 @@ def run(
         settings = GenesysSettings.from_connection(
             login=conn["login"], password=conn["password"], extra=conn["extra"]
         )
-        settings = dataclasses.replace(settings, org_rate_window=window)  # "per minute" = per emulator window
-        with GenesysCloudClient(settings) as client:
+        # "per minute" = per emulator window
+        with GenesysCloudClient(settings, org_rate_window=window) as client:
             started = time.monotonic()
             result = run_extract(
                 client, dataset, Path(folder) / f"{dataset}.ndjson", ExtractOptions(max_workers=per_token * pool)

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import pytest
 
+from airflow_provider_genesys.auth import TokenPool
 from airflow_provider_genesys.exceptions import GenesysCloudApiError
 from airflow_provider_genesys.ratelimit import (
     Pacer,
@@ -15,6 +16,7 @@ from airflow_provider_genesys.ratelimit import (
     parse_retry_after,
 )
 from tests.unit.conftest import FakeClock
+from tests.unit.test_token_refresh_hardening import CountingSource, window
 
 
 def test_retry_after_seconds_and_http_date() -> None:
@@ -41,68 +43,72 @@ def test_headers_of_a_real_users_response() -> None:
     assert info.server_delay == 61.0
 
 
-def window(allowed: int, count: int, reset: float) -> RateLimitInfo:
-    return RateLimitInfo(allowed=allowed, count=count, reset=reset)
+def one_token(clock: FakeClock, max_wait: float = 180.0) -> TokenPool:
+    """One token's pacer on the production path: a pool of one leases after the pacer's wait."""
+    return TokenPool(CountingSource(clock), clock=clock, max_wait=max_wait)
 
 
 def test_pacer_waits_only_when_the_window_is_spent(clock: FakeClock) -> None:
-    pacer = Pacer(clock=clock)
-    first = pacer.acquire(clock.sleep)
+    pool = one_token(clock)
+    first = pool.lease(clock.sleep)
     assert first.waited == 0
-    pacer.release(first, window(10, 9, 30))
-    second = pacer.acquire(clock.sleep)
+    pool.release(first, window(10, 9, 30))
+    second = pool.lease(clock.sleep)
     assert second.waited == 0  # 9 used of 10: one more may go
-    pacer.release(second, window(10, 10, 29))
+    pool.release(second, window(10, 10, 29))
     assert clock.sleeps == []
-    assert pacer.acquire(clock.sleep).waited == 29  # 10 of 10: wait for the earliest end a reading implies
+    assert pool.lease(clock.sleep).waited == 29  # 10 of 10: wait for the earliest end a reading implies
     assert clock.sleeps == [29]
-    assert pacer.paced_seconds == 29
+    assert first.pacer is not None
+    assert first.pacer.paced_seconds == 29
 
 
 def test_pacer_counts_requests_sent_after_the_latest_reading(clock: FakeClock) -> None:
-    pacer = Pacer(clock=clock)
-    pacer.release(pacer.acquire(clock.sleep), window(10, 7, 30))
-    assert [pacer.acquire(clock.sleep).waited for _ in range(3)] == [0, 0, 0]  # 7 + 1, + 2, + 3 in flight
-    assert pacer.acquire(clock.sleep).waited == 30  # 7 counted + 3 in flight reach 10
+    pool = one_token(clock)
+    pool.release(pool.lease(clock.sleep), window(10, 7, 30))
+    assert [pool.lease(clock.sleep).waited for _ in range(3)] == [0, 0, 0]  # 7 + 1, + 2, + 3 in flight
+    assert pool.lease(clock.sleep).waited == 30  # 7 counted + 3 in flight reach 10
     assert clock.sleeps == [30]
 
 
 def test_pacer_does_not_count_twice_what_the_server_has_counted(clock: FakeClock) -> None:
     """Four requests in flight, the last one sent reports count 4: the other three are in that count."""
-    pacer = Pacer(clock=clock)
-    permits = [pacer.acquire(clock.sleep) for _ in range(4)]
-    pacer.release(permits[3], window(10, 4, 30))
-    assert [pacer.acquire(clock.sleep).waited for _ in range(6)] == [0] * 6  # all 10 slots used
-    assert pacer.acquire(clock.sleep).waited == 30
+    pool = one_token(clock)
+    leases = [pool.lease(clock.sleep) for _ in range(4)]
+    pool.release(leases[3], window(10, 4, 30))
+    assert [pool.lease(clock.sleep).waited for _ in range(6)] == [0] * 6  # all 10 slots used
+    assert pool.lease(clock.sleep).waited == 30
 
 
 def test_pacer_keeps_a_slot_for_a_request_the_server_counts_late(clock: FakeClock) -> None:
     """The second request sent is counted first (count 1): the first still takes a slot of the window."""
-    pacer = Pacer(clock=clock)
-    permits = [pacer.acquire(clock.sleep) for _ in range(2)]
-    pacer.release(permits[1], window(10, 1, 30))
-    assert [pacer.acquire(clock.sleep).waited for _ in range(8)] == [0] * 8
-    assert pacer.acquire(clock.sleep).waited == 30  # an eleventh request would have been a 429
+    pool = one_token(clock)
+    leases = [pool.lease(clock.sleep) for _ in range(2)]
+    pool.release(leases[1], window(10, 1, 30))
+    assert [pool.lease(clock.sleep).waited for _ in range(8)] == [0] * 8
+    assert pool.lease(clock.sleep).waited == 30  # an eleventh request would have been a 429
 
 
 def test_pacer_starts_counting_afresh_after_waiting_for_the_reset(clock: FakeClock) -> None:
-    pacer = Pacer(clock=clock)
-    pacer.release(pacer.acquire(clock.sleep), window(2, 2, 5))
-    late = pacer.acquire(clock.sleep)
+    pool = one_token(clock)
+    pool.release(pool.lease(clock.sleep), window(2, 2, 5))
+    late = pool.lease(clock.sleep)
     assert late.waited == 5
-    pacer.release(late, window(2, 1, 5))  # the first reading of the new window
-    assert pacer.acquire(clock.sleep).waited == 0
-    assert pacer.acquire(clock.sleep).waited == 5  # the new window is spent: wait again
+    pool.release(late, window(2, 1, 5))  # the first reading of the new window
+    assert pool.lease(clock.sleep).waited == 0
+    assert pool.lease(clock.sleep).waited == 5  # the new window is spent: wait again
 
 
 def test_a_token_that_inherits_its_window_while_a_blind_request_is_out_counts_that_request(
     clock: FakeClock,
 ) -> None:
-    """A pool's new token sends one request blind, then inherits the window another token learned: the blind
+    """A new token sends one request blind, then inherits the window another token learned: the blind
     request is in the same first window, so four requests in all fit a window of four, however the answers
     arrive (here the last one sent answers first, counted 2nd by the server)."""
     learned = Pacer(clock=clock)
-    learned.release(learned.acquire(clock.sleep), window(4, 1, 2))
+    learned_permit = learned.try_acquire()
+    assert isinstance(learned_permit, Permit)
+    learned.release(learned_permit, window(4, 1, 2))
     pacer = Pacer(clock=clock)
     blind = pacer.try_acquire(probe=True)
     assert isinstance(blind, Permit)
@@ -110,36 +116,52 @@ def test_a_token_that_inherits_its_window_while_a_blind_request_is_out_counts_th
     permits = [pacer.try_acquire() for _ in range(3)]
     assert all(isinstance(permit, Permit) for permit in permits)
     assert isinstance(pacer.try_acquire(), Wait)  # 4 out of 4 sent
-    pacer.release(permits[-1], window(4, 2, 2))
+    pacer.release(permits[-1], window(4, 2, 2))  # type: ignore[arg-type]
     assert isinstance(pacer.try_acquire(), Wait)  # still 4 sent in this window: a 5th would be a 429
 
 
-def test_pacer_without_headers_never_waits(clock: FakeClock) -> None:
+def test_until_its_first_answer_a_probing_token_carries_one_request_even_with_an_inherited_window(
+    clock: FakeClock,
+) -> None:
+    learned = Pacer(clock=clock)
+    learned_permit = learned.try_acquire()
+    assert isinstance(learned_permit, Permit)
+    learned.release(learned_permit, window(4, 1, 2))
     pacer = Pacer(clock=clock)
+    pacer.inherit(learned)
+    first = pacer.try_acquire(probe=True)
+    assert isinstance(first, Permit)
+    assert isinstance(pacer.try_acquire(probe=True), Wait)  # the window's size is known, not its use
+    pacer.release(first, window(4, 1, 2))
+    assert isinstance(pacer.try_acquire(probe=True), Permit)
+
+
+def test_pacer_without_headers_never_waits(clock: FakeClock) -> None:
+    pool = one_token(clock)
     for _ in range(1000):
-        pacer.release(pacer.acquire(clock.sleep), RateLimitInfo())
+        pool.release(pool.lease(clock.sleep), RateLimitInfo())
     assert clock.sleeps == []
 
 
 def test_pacer_forgets_a_window_that_has_passed(clock: FakeClock) -> None:
-    pacer = Pacer(clock=clock)
-    pacer.release(pacer.acquire(clock.sleep), window(10, 10, 30))
+    pool = one_token(clock)
+    pool.release(pool.lease(clock.sleep), window(10, 10, 30))
     clock.now += 31
-    assert pacer.acquire(clock.sleep).waited == 0
+    assert pool.lease(clock.sleep).waited == 0
 
 
-def test_pacer_makes_progress_when_time_does_not_move() -> None:
-    pacer = Pacer(clock=lambda: 5.0)
+def test_pacer_makes_progress_when_time_does_not_move(clock: FakeClock) -> None:
+    pool = one_token(clock)
     waits: list[float] = []
-    pacer.release(pacer.acquire(waits.append), window(1, 1, 60))
-    assert pacer.acquire(waits.append).waited == 60  # returns instead of looping forever
+    pool.release(pool.lease(waits.append), window(1, 1, 60))
+    assert pool.lease(waits.append).waited == 60  # returns instead of looping forever
     assert waits == [60]
 
 
 def test_pacer_wait_is_capped(clock: FakeClock) -> None:
-    pacer = Pacer(clock=clock, max_wait=10)
-    pacer.release(pacer.acquire(clock.sleep), window(5, 5, 3600))
-    assert pacer.acquire(clock.sleep).waited == 10
+    pool = one_token(clock, max_wait=10)
+    pool.release(pool.lease(clock.sleep), window(5, 5, 3600))
+    assert pool.lease(clock.sleep).waited == 10
 
 
 def test_one_pacer_per_token_fingerprint() -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from typing import Any
 
 import pytest
@@ -30,13 +31,34 @@ def test_each_request_takes_a_token_whose_window_has_room(clock: FakeClock) -> N
     pool, source = pool_of(clock, 3)
     first = pool.lease(clock.sleep)
     pool.release(first, window(2, 1, 30))
-    leases = [pool.lease(clock.sleep) for _ in range(5)]  # 1 more on tok-1, 2 on tok-2, 2 on tok-3
+    on_one = pool.lease(clock.sleep)  # tok-1's last place
+    new_two = pool.lease(clock.sleep)  # tok-2 is new: it carries one request until its first answer
+    new_three = pool.lease(clock.sleep)  # so this one takes tok-3
+    pool.release(new_two, window(2, 1, 30))
+    on_two = pool.lease(clock.sleep)  # tok-2 answered: its second place
+    pool.release(new_three, window(2, 1, 30))
+    on_three = pool.lease(clock.sleep)
+    leases = [on_one, new_two, new_three, on_two, on_three]
     assert [lease.waited for lease in leases] == [0] * 5
-    assert [lease.token.value for lease in leases] == ["tok-1", "tok-2", "tok-2", "tok-3", "tok-3"]
+    assert [lease.token.value for lease in leases] == ["tok-1", "tok-2", "tok-3", "tok-2", "tok-3"]
     assert source.issued == 3
     sixth = pool.lease(clock.sleep)  # every window spent: wait for the soonest reset
     assert sixth.waited == 30
     assert sixth.token.value == "tok-1"
+
+
+def test_a_new_token_carries_one_request_until_its_first_answer_though_it_knows_the_windows_size(
+    clock: FakeClock,
+) -> None:
+    """docs/connection.md: until a pool token's first answer tells its window, it carries one request."""
+    pool, source = pool_of(clock, 3)
+    pool.release(pool.lease(clock.sleep), window(5, 5, 30))  # tok-1 spent; the window's size is learned
+    blind = pool.lease(clock.sleep)
+    assert blind.token.value == "tok-2"
+    assert pool.lease(clock.sleep).token.value == "tok-3"  # not a second request into tok-2's unread window
+    pool.release(blind, window(5, 1, 30))
+    assert [pool.lease(clock.sleep).token.value for _ in range(4)] == ["tok-2"] * 4
+    assert source.issued == 3
 
 
 def test_a_pool_fetches_a_second_token_only_when_the_first_is_spent(clock: FakeClock) -> None:
@@ -102,6 +124,61 @@ def test_a_429_for_a_shared_limit_holds_every_token(clock: FakeClock) -> None:
     assert pool.lease(clock.sleep).waited == 0
     pool.rate_limited(ORG_429_BODY, RateLimitInfo(), 5)
     assert pool.lease(clock.sleep).waited == 5
+
+
+class GatedSource(CountingSource):
+    """Issues tok-1, tok-2, ...; the fetch of tok-2 says it started and waits until the test lets it end."""
+
+    def __init__(self, clock: FakeClock) -> None:
+        super().__init__(clock)
+        self.fetching, self.finish = threading.Event(), threading.Event()
+
+    def fetch(self) -> Token:
+        if self.issued == 1:
+            self.fetching.set()
+            assert self.finish.wait(10)
+        return super().fetch()
+
+
+class SignallingCondition(threading.Condition):
+    """A condition that says when a thread starts waiting on it (here: for another thread's token fetch)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.waiting = threading.Event()
+
+    def wait(self, timeout: float | None = None) -> bool:
+        self.waiting.set()
+        return super().wait(timeout)
+
+
+def test_threads_waiting_for_a_new_tokens_fetch_send_nothing_until_an_org_hold_ends(clock: FakeClock) -> None:
+    """An org-wide 429 arrives while one thread fetches a new token and another waits for that fetch: when
+    the fetch ends, neither sends before the hold has passed (the hold is checked at send time)."""
+    source = GatedSource(clock)
+    pool = TokenPool(source, 2, clock=clock, shared=SharedBudget(clock=clock))
+    first = pool.lease(clock.sleep)  # tok-1's first request is out: the next ones go to tok-2
+    for_fetch = SignallingCondition()
+    pool._caches[1]._cond = for_fetch  # to know when the second thread waits for the first one's fetch
+    sent: dict[str, float] = {}  # when each thread's request went out, on the clock both threads move
+
+    def send(name: str) -> None:
+        pool.lease(clock.sleep)
+        sent[name] = clock.now
+
+    fetcher = threading.Thread(target=send, args=("fetcher",))
+    fetcher.start()
+    assert source.fetching.wait(10)
+    waiter = threading.Thread(target=send, args=("waiter",))
+    waiter.start()
+    assert for_fetch.waiting.wait(10)
+    pool.rate_limited(ORG_429_BODY, RateLimitInfo(), 5)  # tok-1's answer: the organisation's limit, 5 s
+    pool.release(first, RateLimitInfo())
+    source.finish.set()
+    fetcher.join(10)
+    waiter.join(10)
+    assert sorted(sent) == ["fetcher", "waiter"]
+    assert min(sent.values()) >= 1005, sent  # the hold set at 1000 for 5 s had passed
 
 
 def test_client_with_a_pool_spreads_requests_and_backs_off_the_pool_on_an_org_429(

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
@@ -18,7 +17,7 @@ BODIES = ("plain", "limit")
 def client_for(emu: GenesysCloudEmulator, **extra: object) -> GenesysCloudClient:
     conn = emu.connection_dict(**extra)
     settings = GenesysSettings.from_connection(login=conn["login"], password=conn["password"], extra=conn["extra"])
-    return GenesysCloudClient(dataclasses.replace(settings, org_rate_window=WINDOW))
+    return GenesysCloudClient(settings, org_rate_window=WINDOW)
 
 
 def run(client: GenesysCloudClient, requests: int, workers: int = 8) -> None:

@@ -9,7 +9,7 @@ import pytest
 
 from airflow_provider_genesys.auth import Token, TokenPool
 from airflow_provider_genesys.exceptions import GenesysCloudAuthError
-from airflow_provider_genesys.ratelimit import Pacer, RateLimitInfo
+from airflow_provider_genesys.ratelimit import RateLimitInfo
 from tests.unit.conftest import TOKEN_URL, FakeClock, token_response
 from tests.unit.test_client import ME, MakeClient
 
@@ -126,8 +126,8 @@ def test_a_new_tokens_pacer_starts_from_what_the_old_one_learned(clock: FakeCloc
 
 def test_after_a_window_passes_threads_that_waited_together_do_not_burst_past_its_size(clock: FakeClock) -> None:
     """The next window is as large as the last until its first reading: the fourth of three waits."""
-    pacer = Pacer(clock=clock)
-    pacer.release(pacer.acquire(clock.sleep), window(3, 3, 10))
-    in_flight = [pacer.acquire(clock.sleep) for _ in range(3)]  # all sent after the 10 s wait, no answer yet
-    assert [permit.waited for permit in in_flight] == [10, 0, 0]
-    assert pacer.acquire(clock.sleep).waited == 10
+    pool = TokenPool(CountingSource(clock), clock=clock)
+    pool.release(pool.lease(clock.sleep), window(3, 3, 10))
+    in_flight = [pool.lease(clock.sleep) for _ in range(3)]  # all sent after the 10 s wait, no answer yet
+    assert [lease.waited for lease in in_flight] == [10, 0, 0]
+    assert pool.lease(clock.sleep).waited == 10
