@@ -70,7 +70,7 @@ def test_a_week_of_100k_conversations_day_by_day_equals_ground_truth(
     jobs.script("FAILED")  # the first job of day 0
     emu.faults.rate_limit(retry_after=1, path=r"/details/jobs$", method="POST", after=3, count=2)
     client = emulator_client(emu)
-    db = sqlite3.connect(tmp_path / "week.db")
+    db = sqlite3.connect(":memory:")  # 2.1 million rows: the same SQL, without the page writes
     total = 0
     for n in range(7):
         if n == 3:
@@ -80,8 +80,9 @@ def test_a_week_of_100k_conversations_day_by_day_equals_ground_truth(
         for c, chunk in enumerate(chunks):
             path = tmp_path / f"day{n}" / f"chunk{c}.ndjson"
             result = run_extract(client, "conversations", path, ExtractOptions(interval=chunk, **OPTIONS))
-            assert sorted(ids_in(path)) == sorted(cid for cid, _ in emu.analytics.history.started(*ms(chunk)))
-            assert result["records"] == len(list(ids_in(path)))
+            ids = list(ids_in(path))
+            assert sorted(ids) == sorted(cid for cid, _ in emu.analytics.history.started(*ms(chunk)))
+            assert result["records"] == len(ids)
             files.append(path)
         counts = load_conversations(db, files, day(n))
         truth = sorted(cid for cid, _ in emu.analytics.history.started(*ms(day(n))))
