@@ -2,7 +2,7 @@
 
 The emulator runs inside the pytest process (a loopback server in a thread); the DAGs run in one child
 Airflow process per session that reaches it as a gateway through ``AIRFLOW_CONN_GENESYS_CLOUD_DEFAULT``
-(``DagRunner``). The metadata database is migrated once per session (about 10 s).
+(``DagRunner``), whose first command migrates the metadata database.
 """
 
 from __future__ import annotations
@@ -19,17 +19,6 @@ import pytest
 from tests.conftest import PROJECT_ROOT
 
 pytestmark = pytest.mark.e2e
-
-
-@pytest.fixture(scope="session")
-def airflow_db() -> dict[str, str]:
-    """The suite's Airflow home (see tests/conftest.py) with a migrated SQLite database."""
-    env = dict(os.environ)
-    result = subprocess.run(
-        [sys.executable, "-m", "airflow", "db", "migrate"], env=env, capture_output=True, text=True, check=False
-    )
-    assert result.returncode == 0, f"airflow db migrate failed:\n{result.stdout[-3000:]}\n{result.stderr[-3000:]}"
-    return env
 
 
 class DagRunner:
@@ -65,8 +54,11 @@ class DagRunner:
 
 
 @pytest.fixture(scope="session")
-def dag_runner(airflow_db: dict[str, str]) -> Iterator[DagRunner]:
-    runner = DagRunner(airflow_db)
+def dag_runner(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DagRunner]:
+    """The runner, its first command migrating the suite's Airflow home (see tests/conftest.py): SQLite."""
+    runner = DagRunner(dict(os.environ))
+    migrate = runner.run(["db", "migrate"], {}, tmp_path_factory.mktemp("airflow-db"))
+    assert migrate.returncode == 0, f"airflow db migrate failed:\n{migrate.stdout[-3000:]}"
     yield runner
     runner.close()
 
