@@ -122,9 +122,16 @@ def ensure_chromium() -> None:
             return
 
 
-def run_tests(pytest_args: list[str]) -> int:
+# ``--quick``: what needs no Airflow process, browser or database server and no volume run (see README).
+QUICK_TESTS = ["tests/unit", "tests/emulator", "tests/faults", "-m", "not slow"]
+
+
+def run_tests(pytest_args: list[str], quick: bool = False) -> int:
     ensure_venv()
-    ensure_chromium()
+    if quick:
+        pytest_args = [*QUICK_TESTS, *pytest_args]
+    else:
+        ensure_chromium()
     _say("ruff check")
     lint = subprocess.run([str(PYTHON), "-m", "ruff", "check", str(ROOT)], cwd=ROOT, check=False)
     if lint.returncode != 0:
@@ -193,13 +200,15 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="command", required=True)
     sub.add_parser("demo", help="run the users-and-permissions extract DAG against the bundled emulator")
-    sub.add_parser("test", help="ruff and the whole test suite; any further arguments go to pytest")
+    test = sub.add_parser("test", help="ruff and the whole test suite; any further arguments go to pytest")
+    test.add_argument("--quick", action="store_true",
+                      help="ruff and the fast tests only (no Airflow process, browser, database or volume run)")
     args, rest = parser.parse_known_args(argv)
     if args.command == "demo":
         if rest:
             parser.error(f"demo takes no arguments: {' '.join(rest)}")
         return run_demo()
-    return run_tests(rest)
+    return run_tests(rest, quick=args.quick)
 
 
 if __name__ == "__main__":

@@ -8,7 +8,11 @@ from __future__ import annotations
 
 import os
 import tempfile
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
+
+import pytest
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 _AIRFLOW_HOME = Path(os.environ.get("GENESYS_TEST_AIRFLOW_HOME") or tempfile.mkdtemp(prefix="genesys-airflow-"))
@@ -22,3 +26,34 @@ os.environ.pop("AIRFLOW_CONN_GENESYS_CLOUD_DEFAULT", None)
 
 # Our own tests use the emulator fixtures exactly as a user's suite would.
 pytest_plugins = ["airflow_provider_genesys.testing.pytest_plugin", "tests.servers"]
+
+
+def client_for(emulator: Any, *, sleep: Callable[[float], None] | None = None,
+               clock: Callable[[], float] | None = None, **extra: Any) -> Any:
+    """A ``GenesysCloudClient`` of the emulator's connection, as a hook would build it from Airflow's.
+
+    ``extra`` adds connection extras (``max_retry_wait=0``); ``sleep``/``clock`` replace the client's, e.g.
+    ``sleep=emulator.advance_clock`` waits out Retry-After and backoff on the emulator's clock, not in real time.
+    Imports stay inside so Airflow's configuration above is set before anything of the package loads.
+    """
+    from airflow_provider_genesys.client import GenesysCloudClient
+    from airflow_provider_genesys.settings import GenesysSettings
+
+    conn = emulator.connection_dict(**extra)
+    settings = GenesysSettings.from_connection(login=conn["login"], password=conn["password"], extra=conn["extra"])
+    timing: dict[str, Any] = {"sleep": sleep, "clock": clock}
+    return GenesysCloudClient(settings, **{name: value for name, value in timing.items() if value is not None})
+
+
+@pytest.fixture
+def emulator_client() -> Iterator[Callable[..., Any]]:
+    """``emulator_client(emu, **extra)``: :func:`client_for`, each client closed after the test."""
+    clients: list[Any] = []
+
+    def factory(emulator: Any, **options: Any) -> Any:
+        clients.append(client_for(emulator, **options))
+        return clients[-1]
+
+    yield factory
+    for client in clients:
+        client.close()

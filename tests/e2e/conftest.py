@@ -1,8 +1,8 @@
 """End-to-end harness: example DAGs run by ``airflow dags test`` on a real Airflow (SQLite metadata DB).
 
-The emulator runs inside the pytest process (a loopback server in a thread); the DAG runs in a child
-process that reaches it as a gateway through ``AIRFLOW_CONN_GENESYS_CLOUD_DEFAULT``. The metadata database
-is migrated once per session (about 10 s).
+The emulator runs inside the pytest process (a loopback server in a thread); the DAGs run in one child
+Airflow process per session that reaches it as a gateway through ``AIRFLOW_CONN_GENESYS_CLOUD_DEFAULT``
+(``DagRunner``), whose first command migrates the metadata database.
 """
 
 from __future__ import annotations
@@ -11,32 +11,67 @@ import json
 import os
 import subprocess
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
 import pytest
 
+from tests.conftest import PROJECT_ROOT
+
 pytestmark = pytest.mark.e2e
 
 
+class DagRunner:
+    """The session's Airflow process (tests/e2e/dag_runner.py): ``airflow dags test`` runs without paying
+    Airflow's start-up each time. Started at the first run; a run's output is in its own log file."""
+
+    def __init__(self, env: dict[str, str]) -> None:
+        self.env = env
+        self.process: subprocess.Popen[str] | None = None
+
+    def run(self, argv: list[str], env: dict[str, str], cwd: Path) -> subprocess.CompletedProcess[str]:
+        if self.process is None or self.process.poll() is not None:
+            self.process = subprocess.Popen(
+                [sys.executable, "-m", "tests.e2e.dag_runner"], env=self.env, cwd=PROJECT_ROOT, text=True,
+                stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+            )
+        assert self.process.stdin is not None
+        assert self.process.stdout is not None
+        log = cwd / f"dag-run-{len(list(cwd.glob('dag-run-*.log')))}.log"
+        request = {"argv": argv, "env": env, "cwd": str(cwd), "log": str(log)}
+        self.process.stdin.write(json.dumps(request) + "\n")
+        self.process.stdin.flush()
+        reply = self.process.stdout.readline()
+        output = log.read_text() if log.exists() else ""
+        rc = json.loads(reply)["rc"] if reply else f"the runner died ({self.process.wait()})"
+        return subprocess.CompletedProcess(["airflow", *argv], rc, stdout=output, stderr="")
+
+    def close(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            assert self.process.stdin is not None
+            self.process.stdin.close()
+            self.process.wait(timeout=60)
+
+
 @pytest.fixture(scope="session")
-def airflow_db() -> dict[str, str]:
-    """The suite's Airflow home (see tests/conftest.py) with a migrated SQLite database."""
-    env = dict(os.environ)
-    result = subprocess.run(
-        [sys.executable, "-m", "airflow", "db", "migrate"], env=env, capture_output=True, text=True, check=False
-    )
-    assert result.returncode == 0, f"airflow db migrate failed:\n{result.stdout[-3000:]}\n{result.stderr[-3000:]}"
-    return env
+def dag_runner(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DagRunner]:
+    """The runner, its first command migrating the suite's Airflow home (see tests/conftest.py): SQLite."""
+    runner = DagRunner(dict(os.environ))
+    migrate = runner.run(["db", "migrate"], {}, tmp_path_factory.mktemp("airflow-db"))
+    assert migrate.returncode == 0, f"airflow db migrate failed:\n{migrate.stdout[-3000:]}"
+    yield runner
+    runner.close()
 
 
 @pytest.fixture
-def run_dag(airflow_db: dict[str, str], tmp_path: Path) -> Callable[..., subprocess.CompletedProcess[str]]:
+def run_dag(dag_runner: DagRunner, tmp_path: Path) -> Callable[..., subprocess.CompletedProcess[str]]:
     """Run an example DAG to completion; fail the test with the DAG's log tail if the run fails.
 
     ``connection`` is the JSON form of the Genesys connection (``emu.connection_dict()``); ``conf`` becomes
     the run's params; ``env`` adds environment variables (e.g. other ``AIRFLOW_CONN_*``); ``logical_date``
-    runs that date's data interval instead of now's.
+    runs that date's data interval instead of now's; ``logical_dates`` runs each of them in turn (``None``:
+    a manual run, now) and stops at the first that fails, as a catch-up would. Every run is a real DagRun
+    as ``airflow dags test`` makes it, in the session's one Airflow process (see ``DagRunner``).
     """
 
     def _run(
@@ -47,17 +82,18 @@ def run_dag(airflow_db: dict[str, str], tmp_path: Path) -> Callable[..., subproc
         env: dict[str, str] | None = None,
         expect_success: bool = True,
         logical_date: str | None = None,
+        logical_dates: Sequence[str | None] = (),
     ) -> subprocess.CompletedProcess[str]:
-        run_env = {**airflow_db, "AIRFLOW_CONN_GENESYS_CLOUD_DEFAULT": json.dumps(connection), **(env or {})}
-        cmd = [sys.executable, "-m", "airflow", "dags", "test", dag_id]
-        if logical_date is not None:  # a run of that logical date (its data interval), e.g. for catch-up
-            cmd.append(logical_date)
-        if conf is not None:
-            cmd += ["--conf", json.dumps(conf)]
-        result = subprocess.run(cmd, env=run_env, capture_output=True, text=True, check=False, cwd=tmp_path)
-        output = result.stdout + result.stderr
-        if expect_success:
-            assert result.returncode == 0, f"DAG {dag_id} failed (rc={result.returncode}):\n{output[-6000:]}"
+        run_env = {"AIRFLOW_CONN_GENESYS_CLOUD_DEFAULT": json.dumps(connection), **(env or {})}
+        for date in logical_dates or [logical_date]:
+            argv = ["dags", "test", dag_id, *([date] if date else [])]
+            if conf is not None:
+                argv += ["--conf", json.dumps(conf)]
+            result = dag_runner.run(argv, run_env, tmp_path)
+            if expect_success:
+                assert result.returncode == 0, f"DAG {dag_id} failed (rc={result.returncode}):\n{result.stdout[-6000:]}"
+            if result.returncode != 0:
+                break
         return result
 
     return _run

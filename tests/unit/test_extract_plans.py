@@ -9,14 +9,13 @@ from pathlib import Path
 
 import pytest
 
-from airflow_provider_genesys.client import GenesysCloudClient
 from airflow_provider_genesys.extract import ExtractOptions, run_extract
 from airflow_provider_genesys.extract.plans import authorization as plans_module
 from airflow_provider_genesys.extract.plans.authorization import choose_grants_plan
 from airflow_provider_genesys.loaders.permissions import LOADERS, load_extracts
-from airflow_provider_genesys.settings import GenesysSettings
 from airflow_provider_genesys.testing import GenesysCloudEmulator
 from airflow_provider_genesys.testing import truth as ground_truth
+from tests.conftest import client_for
 
 
 @pytest.fixture
@@ -25,16 +24,8 @@ def emu() -> Iterator[GenesysCloudEmulator]:
         yield emulator
 
 
-def make_client(emu: GenesysCloudEmulator) -> GenesysCloudClient:
-    conn = emu.connection_dict(max_retry_wait=0)
-    settings = GenesysSettings.from_connection(
-        login=conn["login"], password=conn["password"], extra=conn["extra"]
-    )
-    return GenesysCloudClient(settings)
-
-
 def extract(emu: GenesysCloudEmulator, dataset: str, path: Path, **options) -> tuple[dict, list[dict]]:
-    with make_client(emu) as client:
+    with client_for(emu, max_retry_wait=0) as client:
         result = run_extract(client, dataset, path / f"{dataset}.ndjson", ExtractOptions(**options))
     records = [json.loads(line) for line in (path / f"{dataset}.ndjson").read_text().splitlines()]
     return result, records

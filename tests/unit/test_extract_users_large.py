@@ -19,6 +19,7 @@ def extract(emu: GenesysCloudEmulator, path: Path, state: str) -> list[str]:
     return extract_ids(emu, path, "users", state=state, max_workers=4)
 
 
+@pytest.mark.slow  # 25,000 users, four times
 @pytest.mark.parametrize("users_query", ["allowed", "forbidden"])
 @pytest.mark.parametrize("users_cap", ["inactive", "all"])
 def test_25000_users_exactly_once_in_every_variant(tmp_path: Path, users_cap: str, users_query: str) -> None:

@@ -45,6 +45,7 @@ def _airflow_cli(*args: str) -> list[dict]:
     return json.loads(result.stdout.strip().splitlines()[-1])
 
 
+@pytest.mark.slow  # starts the airflow CLI
 def test_airflow_cli_lists_the_connection_type_with_its_hook() -> None:
     """`airflow providers hooks` imports the hook through the entry point: registration end to end."""
     hooks = {row["connection_type"]: row for row in _airflow_cli("providers", "hooks")}
