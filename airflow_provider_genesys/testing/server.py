@@ -28,7 +28,7 @@ from airflow_provider_genesys.testing.org import Org
 from airflow_provider_genesys.testing.paging import Params
 from airflow_provider_genesys.testing.ratelimit import FixedWindowLimiter
 from airflow_provider_genesys.testing.stats import Stats
-from airflow_provider_genesys.testing.tokens import TokenStore
+from airflow_provider_genesys.testing.tokens import TokenStore, record_secret
 
 SAML2_BEARER = "urn:ietf:params:oauth:grant-type:saml2-bearer"
 TOKEN_PATH = "/oauth/token"
@@ -96,6 +96,7 @@ class Backend:
         if settings.latency_ms < 0 or settings.job_seconds < 0 or (settings.job_polls or 0) < 0:
             raise ValueError("latency_ms, job_seconds and job_polls must be >= 0")
         self.settings = settings
+        record_secret("client_secret", settings.client_secret)
         self.prefix_login = normalise_prefix(settings.path_prefix_login)
         self.prefix_api = normalise_prefix(settings.path_prefix_api)
         self.clock = Clock()
