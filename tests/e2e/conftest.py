@@ -16,6 +16,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.compat.output import record_connection_secrets, save_run_output
+
 pytestmark = pytest.mark.e2e
 
 
@@ -31,12 +33,15 @@ def airflow_db() -> dict[str, str]:
 
 
 @pytest.fixture
-def run_dag(airflow_db: dict[str, str], tmp_path: Path) -> Callable[..., subprocess.CompletedProcess[str]]:
+def run_dag(
+    airflow_db: dict[str, str], tmp_path: Path, request: pytest.FixtureRequest
+) -> Callable[..., subprocess.CompletedProcess[str]]:
     """Run an example DAG to completion; fail the test with the DAG's log tail if the run fails.
 
     ``connection`` is the JSON form of the Genesys connection (``emu.connection_dict()``); ``conf`` becomes
     the run's params; ``env`` adds environment variables (e.g. other ``AIRFLOW_CONN_*``); ``logical_date``
-    runs that date's data interval instead of now's.
+    runs that date's data interval instead of now's. Under the compatibility matrix each run's command,
+    stdout and stderr are kept for its secret scan (``artifacts`` names another folder, see tests/compat).
     """
 
     def _run(
@@ -47,6 +52,7 @@ def run_dag(airflow_db: dict[str, str], tmp_path: Path) -> Callable[..., subproc
         env: dict[str, str] | None = None,
         expect_success: bool = True,
         logical_date: str | None = None,
+        artifacts: Path | None = None,
     ) -> subprocess.CompletedProcess[str]:
         run_env = {**airflow_db, "AIRFLOW_CONN_GENESYS_CLOUD_DEFAULT": json.dumps(connection), **(env or {})}
         cmd = [sys.executable, "-m", "airflow", "dags", "test", dag_id]
@@ -54,7 +60,9 @@ def run_dag(airflow_db: dict[str, str], tmp_path: Path) -> Callable[..., subproc
             cmd.append(logical_date)
         if conf is not None:
             cmd += ["--conf", json.dumps(conf)]
+        record_connection_secrets(connection)
         result = subprocess.run(cmd, env=run_env, capture_output=True, text=True, check=False, cwd=tmp_path)
+        save_run_output(f"{request.node.name}.{dag_id}", cmd, result, folder=artifacts)
         output = result.stdout + result.stderr
         if expect_success:
             assert result.returncode == 0, f"DAG {dag_id} failed (rc={result.returncode}):\n{output[-6000:]}"
