@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""One entry point for a fresh clone: ``python3 dev.py demo`` and ``python3 dev.py test``.
+"""One entry point for a fresh clone: ``python3 dev.py demo``, ``python3 dev.py test`` and ``python3 dev.py compat``.
 
 Both create what they need on their own (a ``.venv`` with the package and its test extras, a project-local
 Airflow home with a SQLite database), so a new machine needs nothing but Python 3.10+ and the package
@@ -12,12 +12,15 @@ import argparse
 import hashlib
 import json
 import os
+import re
 import shutil
 import sqlite3
 import subprocess
 import sys
+import time
 import venv
 from contextlib import closing
+from datetime import date, timedelta
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent
@@ -137,7 +140,127 @@ def run_tests(pytest_args: list[str], quick: bool = False) -> int:
     if lint.returncode != 0:
         return lint.returncode
     _say("pytest")
-    return subprocess.run([str(PYTHON), "-m", "pytest", *pytest_args], cwd=ROOT, check=False).returncode
+    result = subprocess.run([str(PYTHON), "-m", "pytest", *pytest_args], cwd=ROOT, check=False).returncode
+    if result != 0 or pytest_args:  # the whole suite (no arguments, as CI runs it) includes the matrix
+        return result
+    return run_compat_matrix()
+
+
+# ---- the Airflow compatibility matrix --------------------------------------------------------------------
+# Each declared minor line's latest release and its upload date (the package registry's), resolved as of two
+# weeks after it (``--exclude-newer``): the dependencies users of that release had. See docs/decisions.md.
+COMPAT_LINES = (("3.1.8", "2026-03-11"), ("3.2.2", "2026-05-29"), ("3.3.2", "2026-09-17"))
+COMPAT_RESOLVE_DAYS = 14
+# The tests that exercise Airflow: every example DAG end to end (but the slow week catch-up), the operators,
+# sensors, trigger, hook and the connection form's provider info. Kept here, in one place.
+COMPAT_TESTS = (
+    "tests/e2e",
+    "tests/compat",
+    "tests/unit/access/test_apply_emulator.py",
+    "tests/unit/access/test_plan_operator.py",
+    "tests/unit/test_api_operator.py",
+    "tests/unit/test_audit_operator.py",
+    "tests/unit/test_availability_sensor.py",
+    "tests/unit/test_compat_masking.py",
+    "tests/unit/test_connection_form_fields.py",
+    "tests/unit/test_extract_operator.py",
+    "tests/unit/test_extract_operator_intervals.py",
+    "tests/unit/test_form_saved_connection.py",
+    "tests/unit/test_hook.py",
+    "tests/unit/test_lineage.py",
+    "tests/unit/test_provider_info.py",
+    "tests/unit/test_sensors.py",
+    "tests/unit/test_triggers.py",
+)
+COMPAT_MARKERS = "not slow"
+# What those tests import besides the package's own dependencies (from its ``examples`` extra).
+COMPAT_REQUIREMENTS = ("pytest>=8", "requests-mock>=1.11", "apache-airflow-providers-openlineage>=2.0")
+# Outside the clone: CI clones into a new folder each time, the venvs stay. GENESYS_COMPAT_CACHE overrides.
+COMPAT_CACHE = Path(os.environ.get("GENESYS_COMPAT_CACHE") or Path.home() / ".cache" / "airflow-provider-genesys"
+                    / "compat")
+COMPAT_ARTIFACTS = ROOT / "test-artifacts" / "compat"
+
+
+def _compat_inputs(version: str, released: str) -> str:
+    """Everything a line's venv is resolved from; its hash names the cached venv."""
+    pyproject = (ROOT / "pyproject.toml").read_text()
+    declared = re.search(r"^dependencies = \[.*?^\]", pyproject, re.S | re.M)
+    examples = re.search(r"^examples = \[.*?^\]", pyproject, re.S | re.M)
+    return json.dumps({
+        "airflow": version, "released": released, "days": COMPAT_RESOLVE_DAYS, "extra": COMPAT_REQUIREMENTS,
+        "declared": declared.group(0) if declared else pyproject, "examples": examples.group(0) if examples else "",
+        "python": sys.version_info[:2],
+    }, sort_keys=True)
+
+
+def _compat_venv(version: str, released: str) -> tuple[Path, bool]:
+    """The cached venv of one Airflow release (built once per set of inputs); whether it was built now."""
+    key = hashlib.sha256(_compat_inputs(version, released).encode()).hexdigest()[:12]
+    home = COMPAT_CACHE / f"{version}-{key}"
+    python = home / "bin" / "python"
+    if (home / ".complete").exists():
+        return python, False
+    for stale in COMPAT_CACHE.glob(f"{version}-*"):  # older inputs of the same release
+        shutil.rmtree(stale, ignore_errors=True)
+    until = f"{date.fromisoformat(released) + timedelta(days=COMPAT_RESOLVE_DAYS)}T00:00:00Z"
+    _say(f"Airflow {version}: building its venv in {home} (dependencies as of {until}; once per inputs)")
+    uv = [str(PYTHON), "-m", "uv"]
+    subprocess.run([*uv, "venv", "-q", "--python", sys.executable, str(home)], check=True)
+    subprocess.run([*uv, "pip", "install", "-q", "--python", str(python), "--exclude-newer", until,
+                    f"apache-airflow=={version}", f"{ROOT}[examples]", *COMPAT_REQUIREMENTS], check=True)
+    (home / ".complete").write_text(_compat_inputs(version, released))
+    return python, True
+
+
+def _compat_line(version: str, released: str) -> dict[str, object]:
+    """Run the compat tests of one Airflow release in its venv, then scan everything they printed."""
+    started = time.monotonic()
+    python, built = _compat_venv(version, released)
+    installed = time.monotonic()
+    # This clone's code, not the cached copy's: the package alone, its dependencies are the venv's.
+    subprocess.run([str(PYTHON), "-m", "uv", "pip", "install", "-q", "--python", str(python), "--no-deps",
+                    "--reinstall-package", "airflow-provider-genesys", "-e", str(ROOT)], check=True)
+    run = COMPAT_ARTIFACTS / version
+    shutil.rmtree(run, ignore_errors=True)
+    output, home = run / "output", run / "output" / "airflow-home"
+    home.mkdir(parents=True)
+    secrets = run / "secrets.tsv"  # outside what is scanned
+    env = {**os.environ, "GENESYS_TEST_AIRFLOW_HOME": str(home), "GENESYS_TEST_ARTIFACTS": str(output / "runs"),
+           "GENESYS_EMULATOR_SECRETS_FILE": str(secrets)}
+    env.pop("AIRFLOW_HOME", None)
+    _say(f"Airflow {version}: pytest -m '{COMPAT_MARKERS}' on {len(COMPAT_TESTS)} paths (output: {output})")
+    with open(output / "pytest.log", "w") as log:
+        tests = subprocess.run([str(python), "-m", "pytest", "-p", "no:cacheprovider", "-m", COMPAT_MARKERS,
+                                *COMPAT_TESTS], cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
+                               check=False)
+    lines = (output / "pytest.log").read_text(errors="replace").splitlines()
+    summary = next((line.strip("= ") for line in reversed(lines) if " in " in line and "=" in line), "no summary")
+    if tests.returncode != 0:
+        print("\n".join(lines[-60:]))
+    scan = subprocess.run([str(python), "-m", "tests.compat.scan", "--secrets", str(secrets), str(output)],
+                          cwd=ROOT, capture_output=True, text=True, check=False)
+    print(scan.stdout, end="")
+    verdict = scan.stdout.strip().splitlines()[-1] if scan.stdout.strip() else scan.stderr.strip()[-500:]
+    return {"version": version, "tests_ok": tests.returncode == 0, "tests": summary,
+            "scan_ok": scan.returncode == 0, "scan": verdict.removeprefix("secret scan: "), "built": built,
+            "install_s": installed - started, "total_s": time.monotonic() - started}
+
+
+def run_compat_matrix() -> int:
+    """Every declared Airflow line: its tests in its cached venv and a scan of all their output for secrets."""
+    ensure_venv()
+    started = time.monotonic()
+    results = [_compat_line(version, released) for version, released in COMPAT_LINES]
+    _say("Airflow compatibility matrix:")
+    for r in results:
+        state = "passed" if r["tests_ok"] and r["scan_ok"] else "FAILED"
+        venv_note = f"venv built in {r['install_s']:.0f} s" if r["built"] else "cached venv"
+        print(f"  Airflow {r['version']}: {state} -- tests: {r['tests']}; secrets: {r['scan']}; "
+              f"{venv_note}; {r['total_s']:.0f} s")
+    failed = [r["version"] for r in results if not (r["tests_ok"] and r["scan_ok"])]
+    _say(f"matrix {'FAILED on ' + ', '.join(map(str, failed)) if failed else 'passed'} "
+         f"in {time.monotonic() - started:.0f} s")
+    return 1 if failed else 0
 
 
 def run_demo() -> int:
@@ -200,14 +323,21 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="command", required=True)
     sub.add_parser("demo", help="run the users-and-permissions extract DAG against the bundled emulator")
-    test = sub.add_parser("test", help="ruff and the whole test suite; any further arguments go to pytest")
+    test = sub.add_parser("test", help="ruff and the whole test suite (then, without arguments, the compat "
+                                       "matrix); any further arguments go to pytest")
     test.add_argument("--quick", action="store_true",
                       help="ruff and the fast tests only (no Airflow process, browser, database or volume run)")
+    sub.add_parser("compat", help="the Airflow compatibility matrix: each declared minor line's tests and a "
+                                  "secret scan of their output, in venvs cached outside the clone")
     args, rest = parser.parse_known_args(argv)
     if args.command == "demo":
         if rest:
             parser.error(f"demo takes no arguments: {' '.join(rest)}")
         return run_demo()
+    if args.command == "compat":
+        if rest:
+            parser.error(f"compat takes no arguments: {' '.join(rest)}")
+        return run_compat_matrix()
     return run_tests(rest, quick=args.quick)
 
 

@@ -39,6 +39,33 @@ try:
 except ImportError:  # Airflow < 3.2
     from airflow.configuration import conf  # type: ignore[no-redef]
 
+
+
+def mask_secret_quietly(secret: str) -> None:
+    """Register ``secret`` with Airflow's secrets masker without Airflow itself printing it.
+
+    ``airflow.sdk.log.mask_secret`` masks the value in the task process, then sends it to the supervisor in a
+    ``MaskSecret`` message. Under Airflow's in-process runner (``airflow dags test``, ``airflow tasks test``,
+    ``dag.test()``) that message goes through ``InProcessSupervisorComms``, which logs it, value included, at
+    DEBUG (``Sending request msg=MaskSecret(value=...)``; every release from 3.1.0 to 3.3.2). There the task and
+    its "supervisor" are one process with one masker, so registering the value with that masker directly masks
+    it everywhere the message would have, and prints nothing. Under a real supervisor (a worker, the triggerer)
+    the message is needed and its log line omits the body: ``mask_secret`` as usual.
+    """
+    from airflow.sdk.execution_time import task_runner
+    from airflow.sdk.log import mask_secret
+
+    if type(getattr(task_runner, "SUPERVISOR_COMMS", None)).__name__ == "InProcessSupervisorComms":
+        try:
+            from airflow.sdk._shared.secrets_masker import _secrets_masker  # the masker mask_secret fills (3.1-3.3)
+        except ImportError:  # a later layout: fall back to the public call (its DEBUG line included)
+            pass
+        else:
+            _secrets_masker().add_mask(secret)
+            return
+    mask_secret(secret)
+
+
 __all__ = [
     "AirflowException",
     "AirflowFailException",
@@ -49,4 +76,5 @@ __all__ = [
     "BaseHook",
     "TaskDeferred",
     "conf",
+    "mask_secret_quietly",
 ]

@@ -20,11 +20,11 @@ INTEGRATION = "Genesys Cloud"
 # this module is light enough for the triggerer to import).
 DEFAULT_CONN_ID = "genesys_cloud_default"
 
-# Airflow's default list of sensitive names (``DEFAULT_SENSITIVE_FIELDS`` of its secrets masker, 3.0-3.3):
+# Airflow's default sensitive names (``DEFAULT_SENSITIVE_FIELDS`` of its secrets masker, 3.2-3.3; 3.1's is a subset):
 # any extra key that contains one of them, after ``\W+`` -> ``_``, is shown as ``***``. That includes the
 # schema default the form pre-fills, so a non-secret field named like that must declare no default, or a
-# new connection is saved with ``"***"`` as its value. tests/unit/test_provider_info.py keeps this list equal
-# to the installed Airflow's.
+# new connection is saved with ``"***"`` as its value. tests/unit/test_provider_info.py keeps this list a
+# superset of the installed Airflow's.
 AIRFLOW_SENSITIVE_NAMES = frozenset({
     "access_key", "access_token", "api_key", "apikey", "auth_header", "authorization", "bearer",
     "connection_string", "dsn", "passphrase", "passwd", "password", "private_key", "proxy",

@@ -17,9 +17,12 @@ from dataclasses import replace
 from functools import cached_property
 from typing import Any
 
-from airflow.sdk.log import mask_secret
-
-from airflow_provider_genesys._compat import AirflowFailException, AirflowNotFoundException, BaseHook
+from airflow_provider_genesys._compat import (
+    AirflowFailException,
+    AirflowNotFoundException,
+    BaseHook,
+    mask_secret_quietly,
+)
 from airflow_provider_genesys._provider_info import CONN_FIELDS, DEFAULT_CONN_ID, UI_FIELD_BEHAVIOUR, ConnField
 from airflow_provider_genesys.client import ClientStats, GenesysCloudClient, api_path
 from airflow_provider_genesys.exceptions import (
@@ -113,7 +116,7 @@ class GenesysCloudHook(BaseHook):
 
     def _register_secret(self, secret: str) -> None:
         """Mask a secret in Airflow's logs and remember it to scrub messages we build ourselves."""
-        mask_secret(secret)
+        mask_secret_quietly(secret)
         self._secrets.add(secret)
 
     def _scrub(self, text: str) -> str:

@@ -29,7 +29,7 @@ from airflow_provider_genesys.testing.org.routing import Routing
 from airflow_provider_genesys.testing.paging import Params
 from airflow_provider_genesys.testing.ratelimit import FixedWindowLimiter
 from airflow_provider_genesys.testing.stats import Stats
-from airflow_provider_genesys.testing.tokens import TokenStore
+from airflow_provider_genesys.testing.tokens import TokenStore, record_secret
 from airflow_provider_genesys.testing.writes import Writes
 
 SAML2_BEARER = "urn:ietf:params:oauth:grant-type:saml2-bearer"
@@ -61,6 +61,7 @@ class Backend:
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
+        record_secret("client_secret", settings.client_secret)
         self.prefix_login = normalise_prefix(settings.path_prefix_login)
         self.prefix_api = normalise_prefix(settings.path_prefix_api)
         self.clock = Clock()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import secrets
 import threading
 from dataclasses import dataclass
@@ -9,6 +10,21 @@ from dataclasses import dataclass
 from airflow_provider_genesys.testing.clock import Clock
 from airflow_provider_genesys.testing.errors import ApiError, OAuthError
 from airflow_provider_genesys.testing.ratelimit import FixedWindowLimiter
+
+# When set, every secret the emulator holds or hands out (its client secret, each access and refresh token) is
+# appended to this file as ``<kind>\t<value>`` lines, so a test run's output can be scanned for all of them
+# (tests/compat/scan.py). Nothing on the wire changes; unset, nothing is written.
+SECRETS_FILE_ENV = "GENESYS_EMULATOR_SECRETS_FILE"
+_record_lock = threading.Lock()
+
+
+def record_secret(kind: str, value: str) -> None:
+    """Append ``value`` to the file named by ``GENESYS_EMULATOR_SECRETS_FILE``, if that variable is set."""
+    path = os.environ.get(SECRETS_FILE_ENV)
+    if not path:
+        return
+    with _record_lock, open(path, "a", encoding="utf-8") as file:
+        file.write(f"{kind}\t{value}\n")
 
 
 @dataclass(frozen=True)
@@ -49,12 +65,15 @@ class TokenStore:
             "token_type": "bearer",
             "expires_in": self.ttl,
         }
+        record_secret("access_token", token.value)
         with self._lock:
             self._tokens[token.value] = token
             if with_refresh:
                 refresh = secrets.token_urlsafe(32)
                 self._refresh.add(refresh)
                 answer["refresh_token"] = refresh
+        if with_refresh:
+            record_secret("refresh_token", str(answer["refresh_token"]))
         return answer
 
     def refresh(self, refresh_token: str) -> dict[str, object]:

@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.compat.output import record_connection_secrets, save_run_output
 from tests.conftest import PROJECT_ROOT
 
 pytestmark = pytest.mark.e2e
@@ -64,14 +65,20 @@ def dag_runner(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DagRunner]:
 
 
 @pytest.fixture
-def run_dag(dag_runner: DagRunner, tmp_path: Path) -> Callable[..., subprocess.CompletedProcess[str]]:
+def run_dag(
+    dag_runner: DagRunner, tmp_path: Path, request: pytest.FixtureRequest
+) -> Callable[..., subprocess.CompletedProcess[str]]:
     """Run an example DAG to completion; fail the test with the DAG's log tail if the run fails.
 
     ``connection`` is the JSON form of the Genesys connection (``emu.connection_dict()``); ``conf`` becomes
     the run's params; ``env`` adds environment variables (e.g. other ``AIRFLOW_CONN_*``); ``logical_date``
     runs that date's data interval instead of now's; ``logical_dates`` runs each of them in turn (``None``:
     a manual run, now) and stops at the first that fails, as a catch-up would. Every run is a real DagRun
-    as ``airflow dags test`` makes it, in the session's one Airflow process (see ``DagRunner``).
+    as ``airflow dags test`` makes it, in the session's one Airflow process (see ``DagRunner``), unless
+    ``own_process``: a new ``airflow dags test`` process, for what is read once at Airflow's start (the
+    logging level, the DAGs folder) and for stdout and stderr apart. Under the compatibility matrix each
+    run's command and output are kept for its secret scan (``artifacts`` names another folder, see
+    tests/compat).
     """
 
     def _run(
@@ -83,15 +90,25 @@ def run_dag(dag_runner: DagRunner, tmp_path: Path) -> Callable[..., subprocess.C
         expect_success: bool = True,
         logical_date: str | None = None,
         logical_dates: Sequence[str | None] = (),
+        artifacts: Path | None = None,
+        own_process: bool = False,
     ) -> subprocess.CompletedProcess[str]:
         run_env = {"AIRFLOW_CONN_GENESYS_CLOUD_DEFAULT": json.dumps(connection), **(env or {})}
+        record_connection_secrets(connection)
         for date in logical_dates or [logical_date]:
             argv = ["dags", "test", dag_id, *([date] if date else [])]
             if conf is not None:
                 argv += ["--conf", json.dumps(conf)]
-            result = dag_runner.run(argv, run_env, tmp_path)
+            if own_process:
+                cmd = [sys.executable, "-m", "airflow", *argv]
+                result = subprocess.run(cmd, env={**os.environ, **run_env}, capture_output=True, text=True,
+                                        check=False, cwd=tmp_path)
+            else:
+                result = dag_runner.run(argv, run_env, tmp_path)
+            save_run_output(f"{request.node.name}.{dag_id}", list(map(str, result.args)), result, folder=artifacts)
             if expect_success:
-                assert result.returncode == 0, f"DAG {dag_id} failed (rc={result.returncode}):\n{result.stdout[-6000:]}"
+                output = result.stdout + result.stderr
+                assert result.returncode == 0, f"DAG {dag_id} failed (rc={result.returncode}):\n{output[-6000:]}"
             if result.returncode != 0:
                 break
         return result

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
+from contextlib import closing
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
@@ -31,6 +32,7 @@ def truth(emu: GenesysCloudEmulator, start: datetime, days: int) -> list[str]:
     return sorted(cid for cid, _ in emu.analytics.history.started(*span))
 
 
+@pytest.mark.slow  # about 3 minutes: the main suite runs it, the compatibility matrix does not
 def test_daily_catch_up_with_faults_equals_ground_truth(run_dag, tmp_path: Path) -> None:
     base = tmp_path / "out"
     with GenesysCloudEmulator(users=80, seed=21, job_seconds=0, rate_limit=100_000, conversations_per_day=PER_DAY,
@@ -67,3 +69,19 @@ def test_daily_catch_up_with_faults_equals_ground_truth(run_dag, tmp_path: Path)
         assert db.execute("SELECT COUNT(*) FROM metrics").fetchone()[0] == 8 * len(loaded)
         db.close()
         # (Reruns replacing exactly their interval: tests/unit/test_extract_conversations.py.)
+
+
+def test_one_day_equals_ground_truth(run_dag, tmp_path: Path) -> None:
+    """The same DAG for one small day: what the compatibility matrix runs on every Airflow line."""
+    base = tmp_path / "out"
+    with GenesysCloudEmulator(users=20, seed=5, job_seconds=0, conversations_per_day=300) as emu:
+        emu.analytics.jobs.set_availability(FIRST + timedelta(days=1))
+        run_dag(DAG_ID, connection=emu.connection_dict(), conf={"base": str(base), "chunk_hours": 12},
+                logical_date=(FIRST + timedelta(days=1)).isoformat())
+        expected = truth(emu, FIRST, 1)
+    with closing(sqlite3.connect(base / "conversations.db")) as db:
+        loaded = [r[0] for r in db.execute("SELECT conversation_id FROM conversations ORDER BY conversation_id")]
+    assert loaded == expected
+    assert len(loaded) >= 250
+    folder = base / "conversations" / f"{FIRST:%Y-%m-%d}"
+    assert sorted(p.name for p in folder.iterdir()) == ["part-000.ndjson", "part-001.ndjson"]

@@ -154,7 +154,7 @@ def test_api_errors_propagate_structured(api: rm.Mocker) -> None:
 
 def test_tokens_and_connection_secrets_are_masked(monkeypatch: pytest.MonkeyPatch, api: rm.Mocker) -> None:
     api.get(f"{API}/api/v2/tokens/me", json={"organization": {"id": "o1"}})
-    with mock.patch("airflow_provider_genesys.hooks.genesys.mask_secret") as mask:
+    with mock.patch("airflow_provider_genesys.hooks.genesys.mask_secret_quietly") as mask:
         GenesysCloudHook().get_token_info()
     masked = {call.args[0] for call in mask.call_args_list}
     assert {CLIENT_SECRET, TOKEN} <= masked
@@ -162,7 +162,7 @@ def test_tokens_and_connection_secrets_are_masked(monkeypatch: pytest.MonkeyPatc
 
 def test_access_token_grant_masks_the_token_from_extra(monkeypatch: pytest.MonkeyPatch) -> None:
     _set_conn(monkeypatch, extra={"region": "eu_west_1", "grant_type": "access_token", "access_token": TOKEN})
-    with mock.patch("airflow_provider_genesys.hooks.genesys.mask_secret") as mask:
+    with mock.patch("airflow_provider_genesys.hooks.genesys.mask_secret_quietly") as mask:
         _ = GenesysCloudHook().settings
     assert TOKEN in {call.args[0] for call in mask.call_args_list}
 
