@@ -81,8 +81,11 @@ def _has_grant(hook: GenesysCloudHook, user_id: str, role_id: str, division_id: 
         if err.status == 404:
             raise AirflowFailException(f"User {user_id!r} does not exist: {err}") from err
         raise
+    # The listing also holds grants inherited from the user's groups (their subjectId is the group): only
+    # a direct grant counts, as the DAG adds direct grants and a user may leave the group.
     return any(
-        (grant.get("role") or {}).get("id") == role_id
+        grant.get("subjectId", user_id) == user_id
+        and (grant.get("role") or {}).get("id") == role_id
         and (grant.get("division") or {}).get("id") in (division_id, "*")
         for grant in subject.get("grants", [])
     )
