@@ -156,6 +156,7 @@ class GenesysCloudClient:
     ) -> None:
         self.settings = settings
         self.stats = ClientStats()
+        self._last = threading.local()  # this thread's last answer: (status, correlation id)
         self._sleep = sleep
         self._clock = clock
         self._session = session or requests.Session()
@@ -292,6 +293,11 @@ class GenesysCloudClient:
             "and that its roles allow this call"
         )
 
+    def last_exchange(self) -> tuple[int | None, str | None]:
+        """The HTTP status and ``inin-correlation-id`` of this thread's last answer (for write reports:
+        ``request`` returns only the body)."""
+        return getattr(self._last, "exchange", (None, None))
+
     def _budget_sleep(self, call: _Call) -> Callable[[float], None]:
         """The pacer's sleep, refusing a wait that would end after the call's max_retry_time."""
 
@@ -331,6 +337,7 @@ class GenesysCloudClient:
                 timeout=(self.settings.connect_timeout, self.settings.read_timeout),
             )
             info = RateLimitInfo.from_headers(response.headers)
+            self._last.exchange = (response.status_code, info.correlation_id)
         except TRANSPORT_ERRORS as exc:
             error = GenesysCloudTransportError(
                 f"{transport_failure(exc)} talking to {self.settings.api_base_url}",

@@ -42,23 +42,39 @@ def destination_dataset(uri: str) -> tuple[str, str]:
     return f"{parts.scheme}://{parts.netloc}", parts.path.lstrip("/")
 
 
-def destination_outlet(destination: str, uri: str | None) -> Asset | AssetAlias:
+def destination_outlet(destination: str, uri: str | None, prefix: str = ALIAS_PREFIX) -> Asset | AssetAlias:
     """What the task declares in ``outlets``: the Asset at ``uri``, or (``uri`` None: the destination holds a
-    template) an alias named after the template, which receives the rendered Asset at run time."""
+    template) an alias named ``prefix`` + the template, which receives the rendered Asset at run time."""
     if uri is None:
-        return AssetAlias(f"{ALIAS_PREFIX}{destination}")
+        return AssetAlias(f"{prefix}{destination}")
     return Asset(uri)
 
 
-def emit_destination_asset(outlets: list[Any], context: Any, uri: str) -> None:
-    """Attach the file just written to the task's destination alias (no-op for a static Asset).
+def emit_destination_asset(outlets: list[Any], context: Any, uri: str, prefix: str = ALIAS_PREFIX) -> None:
+    """Attach the file just written to the task's alias named with ``prefix`` (no-op for a static Asset).
 
     Airflow's task runner always provides ``outlet_events``; an ``execute(context)`` called by hand may not.
     """
     events = context.get("outlet_events")
     for outlet in outlets:
-        if events is not None and isinstance(outlet, AssetAlias) and outlet.name.startswith(ALIAS_PREFIX):
+        if events is not None and isinstance(outlet, AssetAlias) and outlet.name.startswith(prefix):
             events[outlet].add(Asset(uri))
+
+
+def access_lineage(hook: GenesysCloudHook, relation: str, plan_uri: str, report_uri: str) -> Any:
+    """The ``OperatorLineage`` of one access apply: the plan file in; the report file and the organisation's
+    ``access/<relation>`` (what apply wrote to) out."""
+    from airflow.providers.common.compat.openlineage.facet import Dataset
+    from airflow.providers.openlineage.extractors import OperatorLineage
+
+    with hook:
+        org_id = hook.get_organization()["id"]
+        namespace = genesys_namespace(hook.settings.api_base_url)
+    return OperatorLineage(
+        inputs=[Dataset(namespace=ns, name=name) for ns, name in [destination_dataset(plan_uri)]],
+        outputs=[Dataset(namespace=ns, name=name) for ns, name in [destination_dataset(report_uri)]]
+        + [Dataset(namespace=namespace, name=f"{org_id}/access/{relation}")],
+    )
 
 
 def extract_lineage(hook: GenesysCloudHook, dataset: str, uri: str) -> Any:

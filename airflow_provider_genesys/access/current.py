@@ -20,7 +20,7 @@ from airflow_provider_genesys.extract.plans.groups import GROUPS, group_members
 from airflow_provider_genesys.extract.plans.users import users_in_state
 from airflow_provider_genesys.extract.routing import queues
 
-USER_FIELDS = ("id", "email", "username", "state", "name")
+USER_FIELDS = ("id", "email", "username", "state", "name", "version")
 
 
 def read_org(client: ApiClient, relation: str, *, user_key: str = "id_or_email",
@@ -33,6 +33,7 @@ def read_org(client: ApiClient, relation: str, *, user_key: str = "id_or_email",
         current.add_roles(roles)
         divisions = list(fetcher.listing(DIVISIONS))
         groups = list(fetcher.listing(GROUPS))
+        current.versions.update({str(g["id"]): int(g["version"]) for g in groups if g.get("version") is not None})
         users = [{k: u.get(k) for k in USER_FIELDS} for u in users_in_state(fetcher, "any", {"pageSize": 500})]
         current.add_users(users)
         queue_list: list[dict] = []

@@ -33,6 +33,7 @@ class CurrentState:
     user_states: dict[str, str] = field(default_factory=dict)  # user id -> active, inactive, deleted
     user_groups: dict[str, set[str]] = field(default_factory=dict)  # user id -> group ids (grants only)
     admin_roles: set[str] = field(default_factory=set)  # roles holding * permissions (grants only)
+    versions: dict[str, int] = field(default_factory=dict)  # user and group id -> version (apply's writes)
 
     # -- builders ----------------------------------------------------------------------------------------
 
@@ -47,6 +48,8 @@ class CurrentState:
             state = str(user.get("state") or "active")
             self.user_states[user_id] = state
             self.subject_types.setdefault(user_id, "user")
+            if user.get("version") is not None:
+                self.versions[user_id] = int(user["version"])
             if self.relation == "user_state":
                 self.held[user_id] = {(state,)}
             for group in user.get("groups") or ():  # the users listing with expand=groups

@@ -4,28 +4,39 @@ It opens the desired table (an fsspec URL through ``ObjectStoragePath``, a SQL q
 connection, or rows from XCom), reads the org's current state through the hook with the extract's bulk
 listings, plans (``access.planner.plan_access``), writes the plan to ``plan_path`` and returns
 ``{"plan": <path>, "summary": <Markdown>}``. It never writes to Genesys. Bad input, unknown names and
-guardrails fail the task with ``AirflowFailException`` saying what to fix. Apply and verify: not built yet
-(docs/access.md).
+guardrails fail the task with ``AirflowFailException`` saying what to fix.
+
+GenesysAccessApplyOperator applies a plan (``access.apply``): it keeps the ledger next to the plan (a local
+copy first when the plan is on object storage) and writes the report next to it, the task's output Asset.
+The verify sensor (``sensors/access.py``) reads the same ledger. Design: docs/access.md.
 """
 
 from __future__ import annotations
 
 import gzip
+import hashlib
+import json
+import tempfile
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
-from datetime import UTC, datetime
+from contextlib import contextmanager, suppress
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 from airflow.sdk import ObjectStoragePath
 
+from airflow_provider_genesys import lineage
 from airflow_provider_genesys._compat import AirflowFailException, BaseHook
+from airflow_provider_genesys.access import report
+from airflow_provider_genesys.access.apply import Applier, ApplyResult, load_plan
 from airflow_provider_genesys.access.current import read_org
 from airflow_provider_genesys.access.desired import RELATIONS, DesiredRow, format_of, read_file, read_rows, read_sql
 from airflow_provider_genesys.access.diff import MODES
 from airflow_provider_genesys.access.errors import GenesysAccessError
 from airflow_provider_genesys.access.guardrails import Guardrails
+from airflow_provider_genesys.access.ledger import Ledger, ledger_path, read_ledger, report_path, snapshots_in
 from airflow_provider_genesys.access.names import parse_user_key
-from airflow_provider_genesys.access.plan import summary, write
+from airflow_provider_genesys.access.plan import Plan, checksum, summary, write
 from airflow_provider_genesys.access.planner import plan_access
 from airflow_provider_genesys.operators.base import DEFAULT_CONN_ID, GenesysCloudBaseOperator, api_errors_as_failures
 
@@ -185,4 +196,190 @@ class GenesysAccessPlanOperator(GenesysCloudBaseOperator):
             connection.close()
 
 
-__all__ = ["GenesysAccessPlanOperator"]
+REPORT_ALIAS_PREFIX = "genesys-access-report "
+
+
+def _has_template(value: Any) -> bool:
+    return isinstance(value, str) and ("{{" in value or "{%" in value)
+
+
+def _duration(value: timedelta | float | int | None, name: str) -> timedelta | None:
+    """A timedelta, seconds, or None (no limit)."""
+    if value is None or isinstance(value, timedelta):
+        return value
+    if isinstance(value, int | float) and not isinstance(value, bool) and value > 0:
+        return timedelta(seconds=value)
+    raise ValueError(f"{name} must be a timedelta, a number of seconds, or None; got {value!r}.")
+
+
+def ledger_file(plan_path: ObjectStoragePath, local: str | None) -> tuple[Path, ObjectStoragePath | None]:
+    """The ledger's local file, and the copy next to the plan when the plan is not on a local disk.
+
+    A local plan keeps its ledger beside it (``<plan>.ledger.ndjson``): fsync'd appends need a file system.
+    A plan on object storage gets a local ledger (``ledger_path``, or the worker's temporary folder) that is
+    copied next to the plan when apply ends; a run that finds no local ledger starts from that copy.
+    """
+    if plan_path.protocol in ("file", "local", ""):
+        return Path(ledger_path(plan_path.path)), None
+    remote = ObjectStoragePath(ledger_path(str(plan_path)), conn_id=plan_path.conn_id)
+    if local:
+        return Path(local), remote
+    digest = hashlib.sha256(str(plan_path).encode()).hexdigest()[:20]
+    return Path(tempfile.gettempdir()) / "genesys-access" / f"{digest}.ledger.ndjson", remote
+
+
+def read_plan_text(plan_path: ObjectStoragePath) -> str:
+    try:
+        return plan_path.read_text()
+    except (OSError, ValueError) as err:
+        raise AirflowFailException(
+            f"plan {plan_path} cannot be read ({err}): give apply the path the plan task returned "
+            "({{ ti.xcom_pull(task_ids='plan')['plan'] }}); nothing was changed in Genesys."
+        ) from None
+
+
+class GenesysAccessApplyOperator(GenesysCloudBaseOperator):
+    """
+    Apply a reviewed plan exactly once; safe to kill and rerun (docs/access.md, "Apply").
+
+    Re-reads the touched subjects in bulk, refuses each subject changed since the plan (by name; the rest
+    proceed), sends the fewest writes, adds before removes, records each write in the ledger next to the
+    plan before and after sending it, reads back any write whose outcome is unknown before sending anything
+    again, and writes the report (one NDJSON line per change a write carried) next to the plan.
+
+    :param plan: the plan's path or URL (templated), e.g. ``{{ ti.xcom_pull(task_ids='plan')['plan'] }}``.
+    :param max_plan_age: refuse an older plan (timedelta or seconds; None: any age). Default 24 hours.
+    :param plan_conn_id: the connection of the plan's storage.
+    :param ledger_path: a local (or mounted) file for the ledger when the plan is on object storage; put it
+        on a volume every worker sees so a rerun on another worker reads it (templated).
+    :param restore_from: ``user_state`` only: earlier plans (or their ledgers) whose leaver snapshots are
+        restored to the users this plan reactivates: direct grants, groups and queues (templated).
+    :param fail_on_refused: fail the task (after applying the rest) when subjects were refused as changed
+        since the plan, or writes were refused; default True, so verify does not run on a partial apply.
+    """
+
+    template_fields: Sequence[str] = ("plan", "ledger_path", "restore_from")
+
+    def __init__(
+        self,
+        *,
+        plan: str,
+        max_plan_age: timedelta | float | None = timedelta(hours=24),
+        plan_conn_id: str | None = None,
+        ledger_path: str | None = None,
+        restore_from: Sequence[str] | str | None = None,
+        fail_on_refused: bool = True,
+        max_workers: int = 4,
+        genesys_conn_id: str = DEFAULT_CONN_ID,
+        **kwargs: Any,
+    ) -> None:
+        self.max_plan_age = _duration(max_plan_age, "max_plan_age")
+        if "outlets" not in kwargs and isinstance(plan, str):
+            uri = None if _has_template(plan) else str(object_path(report_path(plan), plan_conn_id, "plan"))
+            kwargs["outlets"] = [lineage.destination_outlet(report_path(plan), uri, REPORT_ALIAS_PREFIX)]
+        super().__init__(genesys_conn_id=genesys_conn_id, **kwargs)
+        self.plan, self.plan_conn_id, self.ledger_path = plan, plan_conn_id, ledger_path
+        self.restore_from = restore_from
+        self.fail_on_refused = fail_on_refused
+        self.max_workers = max_workers
+
+    def execute(self, context: Any) -> dict[str, Any]:
+        plan_path = object_path(self.plan, self.plan_conn_id, "plan")
+        text = read_plan_text(plan_path)
+        local, remote = ledger_file(plan_path, self.ledger_path)
+        if remote is not None and not local.exists() and remote.exists():
+            local.parent.mkdir(parents=True, exist_ok=True)
+            local.write_text(remote.read_text())
+        with self.hook as hook, api_errors_as_failures():
+            try:
+                plan = load_plan(text, org_id=hook.get_organization()["id"], now=datetime.now(UTC),
+                                 max_age=self.max_plan_age)
+                restore = snapshots_in(self._restore_ledgers()) if self.restore_from else {}
+                with Ledger(local, checksum(plan.document())) as ledger:
+                    applier = Applier(plan, hook.client, ledger, restore=restore, max_workers=self.max_workers)
+                    try:
+                        result = applier.apply()
+                    finally:
+                        report_uri = self._report(plan_path, applier, plan)
+                        if remote is not None:
+                            remote.write_text(local.read_text())
+            except GenesysAccessError as err:  # WritePermissionError too: a 403 stops everything
+                raise AirflowFailException(str(err)) from None
+        lineage.emit_destination_asset(self.outlets, context, report_uri, REPORT_ALIAS_PREFIX)
+        self._log(result, plan, report_uri)
+        if self.fail_on_refused and not result.ok:
+            raise AirflowFailException(self._failure(result, plan, report_uri))
+        return {"plan": str(plan_path), "report": report_uri, "ledger": str(remote or local),
+                "writes": result.writes, "settled": result.settled, "changes": len(plan.changes),
+                "refused_subjects": sorted(result.refused_subjects), "failed": result.failed}
+
+    def _restore_ledgers(self) -> list[str]:
+        paths = [self.restore_from] if isinstance(self.restore_from, str) else list(self.restore_from or ())
+        found = []
+        for path in paths:
+            name = path if path.endswith(".ndjson") else ledger_path(path)
+            local = name.removeprefix("file://")
+            if not Path(local).exists():
+                raise AirflowFailException(
+                    f"restore_from {path!r}: no ledger at {local}; give the plan paths (or ledgers) of the runs "
+                    "that deactivated the users"
+                )
+            found.append(local)
+        return found
+
+    def _report(self, plan_path: ObjectStoragePath, applier: Applier, plan: Plan) -> str:
+        target = ObjectStoragePath(report_path(str(plan_path)), conn_id=plan_path.conn_id)
+        try:
+            with target.open("w") as out:
+                report.write(out, applier.state, applier.changes, plan.relation)
+        except OSError as err:
+            raise AirflowFailException(
+                f"the report {target} cannot be written ({err}); the ledger {applier.ledger.path} holds "
+                "every write's outcome"
+            ) from err
+        return str(target)
+
+    def _log(self, result: ApplyResult, plan: Plan, report_uri: str) -> None:
+        self.log.info("Applied %d of %d changes in %d writes; report %s", result.settled, len(plan.changes),
+                      result.writes, report_uri)
+
+    @staticmethod
+    def _failure(result: ApplyResult, plan: Plan, report_uri: str) -> str:
+        lines = []
+        if result.refused_subjects:
+            lines.append(f"{len(result.refused_subjects)} subject(s) changed since the plan were refused, not "
+                         "overwritten (make a new plan to include them): "
+                         + ", ".join(sorted(result.refused_subjects)[:50]))
+        lines += result.failed[:50]
+        return (f"Apply finished with problems ({result.settled} of {len(plan.changes)} changes done; the rest "
+                f"were applied; report {report_uri}):\n- " + "\n- ".join(lines))
+
+    def get_openlineage_facets_on_complete(self, task_instance: Any) -> Any:
+        """OpenLineage: the plan in; the report and the org's access relation out (``lineage.py``)."""
+        plan_path = str(object_path(self.plan, self.plan_conn_id, "plan"))
+        relation = "unknown"
+        with suppress(AirflowFailException):
+            relation = json_relation(read_plan_text(object_path(self.plan, self.plan_conn_id, "plan")))
+        return lineage.access_lineage(self.hook, relation, plan_path, report_path(plan_path))
+
+
+def json_relation(text: str) -> str:
+    """The relation a plan's JSON names (without checking it: lineage only)."""
+    try:
+        return str(json.loads(text).get("relation", "unknown"))
+    except (ValueError, AttributeError):
+        return "unknown"
+
+
+def read_state(plan_path: ObjectStoragePath, local: str | None):
+    """The ledger of a plan, read only: the local file if this worker has it, else the copy beside the plan."""
+    file, remote = ledger_file(plan_path, local)
+    if file.exists():
+        with file.open(encoding="utf-8") as lines:
+            return read_ledger(lines)
+    if remote is not None and remote.exists():
+        return read_ledger(remote.read_text().splitlines())
+    return None
+
+
+__all__ = ["GenesysAccessApplyOperator", "GenesysAccessPlanOperator"]

@@ -1,0 +1,414 @@
+"""Apply a plan exactly once, safe to kill and rerun (no Airflow).
+
+In order:
+
+1. The plan is loaded (checksum, org) and refused if older than ``max_plan_age`` (:func:`load_plan`).
+2. The touched subjects' current state is re-read in bulk, with the planner's own listings (``read_org``).
+3. Every subject whose state moved on since the plan is refused, by name; the rest proceed. A subject's
+   state counts as unchanged when it equals the plan's fingerprint once the changes an earlier run of this
+   apply attempted (the ledger says which) are taken back: apply's own writes are not someone else's.
+4. Each change the ledger settles is skipped (even if a read does not show it yet: propagation); each one
+   the re-read shows done is recorded as confirmed; the rest become the fewest writes (``writes.py``),
+   adds before removes.
+5. Each write: a ledger ``intent`` line (fsync'd), the request, a ledger ``outcome`` line. A write whose
+   outcome is unknown (timeout, 5xx, cut connection: the client does not resend a POST/PATCH) is read back
+   first; only what the read-back does not show is sent again, once.
+6. Leavers (``user_state``): before a user is deactivated, its direct grants, group and queue memberships
+   go into the ledger as a snapshot. With ``restore`` (snapshots of earlier ledgers), a reactivated user gets
+   them back.
+
+A 403 stops everything at once (:class:`WritePermissionError`, naming the permission each write needs).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any, Protocol
+
+from airflow_provider_genesys.access.current import read_org
+from airflow_provider_genesys.access.errors import GenesysAccessError
+from airflow_provider_genesys.access.guardrails import check_plan_age
+from airflow_provider_genesys.access.ledger import (
+    ABSENT,
+    CONFIRMED,
+    DONE,
+    REFUSED,
+    UNKNOWN,
+    Ledger,
+    LedgerState,
+)
+from airflow_provider_genesys.access.plan import TARGET_FIELDS, Plan, loads
+from airflow_provider_genesys.access.state import CurrentState, Target, fingerprint
+from airflow_provider_genesys.access.writes import (
+    GROUP_MEMBERS_PER_CALL,
+    QUEUE_MEMBERS_PER_CALL,
+    Write,
+    membership,
+    one_grant_deletes,
+    writes_for,
+)
+from airflow_provider_genesys.client import api_path
+from airflow_provider_genesys.exceptions import GenesysCloudApiError
+from airflow_provider_genesys.retrypolicy import Failure
+
+# The permission each kind of write needs (Genesys' API reference for each endpoint; docs/access.md).
+PERMISSIONS = {
+    "role_grant": "authorization:grant:add",
+    "bulkadd": "authorization:grant:add",
+    "bulkremove": "authorization:grant:delete",
+    "grant_delete": "authorization:grant:delete",
+    "group_add": "directory:group:edit",
+    "group_remove": "directory:group:edit",
+    "queue_add": "routing:queue:edit",
+    "queue_remove": "routing:queue:edit",
+    "user_state": "directory:user:edit",
+}
+VERSION_RETRIES = 3  # re-reads of a group's or user's version after a conflict, per write
+STALE_VERSION = (409, 400)  # Genesys answers a stale version 409; Terraform retries a 400 "version" too
+
+
+class Api(Protocol):
+    """What apply needs of the client (``GenesysCloudClient``)."""
+
+    def request(self, method: str, endpoint: str, *, params: Mapping[str, Any] | None = None,
+                json: Any = None) -> Any: ...
+
+    def paginate(self, endpoint: str, *, params: Mapping[str, Any] | None = None) -> Iterable[dict]: ...
+
+
+class WritePermissionError(GenesysAccessError):
+    """Genesys answered 403 to a write: the connection lacks a permission; nothing more was written."""
+
+
+@dataclass
+class ApplyResult:
+    """What one run of apply did."""
+
+    writes: int = 0
+    settled: int = 0  # plan changes done (now or by an earlier run)
+    refused_subjects: dict[str, str] = field(default_factory=dict)  # subject -> why
+    failed: list[str] = field(default_factory=list)  # writes refused or still unknown, with why
+
+    @property
+    def ok(self) -> bool:
+        return not self.refused_subjects and not self.failed
+
+
+def load_plan(text: str | bytes, *, org_id: str, now: datetime, max_age: timedelta | None) -> Plan:
+    """The plan, refused if edited, of another org, or older than ``max_age``."""
+    plan = loads(text, org_id=org_id)
+    check_plan_age(plan.created, now, max_age)
+    return plan
+
+
+def target_of(relation: str, change: Mapping[str, Any]) -> Target:
+    return tuple(str(change[f]) for f in TARGET_FIELDS[relation])
+
+
+def visible(change: Mapping[str, Any], target: Target, held: Iterable[Target]) -> bool:
+    """Whether ``held`` (what the subject holds now) shows the change made."""
+    if change["action"] == "remove":
+        return target not in held
+    return target in held
+
+
+def as_planned(relation: str, subject: str, changes: Iterable[Mapping[str, Any]], held: set[Target]) -> str:
+    """The fingerprint of ``held`` with ``changes`` (attempted by apply) taken back."""
+    before = set(held)
+    for change in changes:
+        target = target_of(relation, change)
+        if change["action"] == "remove":
+            before.add(target)
+        elif change["action"] == "add":
+            before.discard(target)
+        else:  # set: the user was in the other state
+            before = {("inactive" if target[0] == "active" else "active",)}
+    return fingerprint(relation, subject, before)
+
+
+class Applier:
+    """One run of apply over one plan and its ledger."""
+
+    def __init__(self, plan: Plan, client: Api, ledger: Ledger, *, restore: Mapping[str, Mapping] | None = None,
+                 on_write: Callable[[Write], None] | None = None, max_workers: int = 4,
+                 reader: Callable[[str], CurrentState] | None = None) -> None:
+        self.plan, self.client, self.ledger = plan, client, ledger
+        self.relation = plan.relation
+        self.changes: dict[int, Mapping[str, Any]] = dict(enumerate(plan.changes))
+        self.restore = dict(restore or {})
+        self.on_write = on_write  # called after each write's outcome is recorded (tests inject kills here)
+        self.read = reader or (lambda relation: read_org(client, relation, max_workers=max_workers)[1])
+        self.result = ApplyResult()
+        self.versions: dict[str, int] = {}
+        self.run = 0
+        self._sent = 0
+
+    @property
+    def state(self) -> LedgerState:
+        return self.ledger.state
+
+    # -- the run -------------------------------------------------------------------------------------
+
+    def apply(self) -> ApplyResult:
+        self.run = self.ledger.start_run()
+        current = self.read(self.relation)
+        self.versions = dict(current.versions)
+        pending = self._accepted(current)
+        if self.relation == "user_state":
+            self._snapshot_leavers(pending)
+        self._send_all(writes_for(self.relation, [(i, self.changes[i]) for i in pending]))
+        if self.relation == "user_state" and self.restore:
+            self._restore()
+        self.result.settled = sum(1 for i in self.changes if self.state.settled(i))
+        return self.result
+
+    def _accepted(self, current: CurrentState) -> list[int]:
+        """The changes still to send, after refusing stale subjects and skipping what is done."""
+        by_subject: dict[str, list[int]] = {}
+        for index, change in self.changes.items():
+            by_subject.setdefault(change["subject"], []).append(index)
+        pending: list[int] = []
+        for subject, indexes in by_subject.items():
+            if all(self.state.settled(i) or self.state.status.get(i) == REFUSED for i in indexes):
+                continue
+            held = current.held.get(subject, set())
+            attempted = [self.changes[i] for i in indexes if i in self.state.attempted]
+            planned = self.plan.fingerprints.get(subject)
+            if planned is not None and as_planned(self.relation, subject, attempted, held) != planned:
+                why = ("its state changed since the plan was made (someone else changed it): not overwritten; "
+                       "make a new plan to include it")
+                self.result.refused_subjects[subject] = why
+                self.ledger.append({"type": "refused", "subject": subject, "why": why,
+                                    "changes": [i for i in indexes if not self.state.settled(i)]})
+                continue
+            shown = []
+            for index in indexes:
+                if self.state.settled(index):
+                    continue  # the ledger says done: never sent twice, even if reads lag
+                change = self.changes[index]
+                if visible(change, target_of(self.relation, change), held):
+                    shown.append(index)
+                else:
+                    pending.append(index)
+            if shown:
+                self.ledger.append({"type": "outcome", "write": f"{self.run}-read", "outcome": CONFIRMED,
+                                    "changes": shown, "message": "the re-read shows it done"})
+        return pending
+
+    # -- sending -------------------------------------------------------------------------------------
+
+    def _send_all(self, writes: list[Write], resend: bool = True) -> None:
+        for write in writes:
+            self._send(write, resend)
+
+    def _send(self, write: Write, resend: bool) -> None:
+        self._sent += 1
+        write_id = f"{self.run}-{self._sent}"
+        self.ledger.append({"type": "intent", "write": write_id, "kind": write.kind, "method": write.method,
+                            "path": write.path, "changes": write.changes})
+        attempts = 0
+        while True:
+            try:
+                self.client.request(write.method, write.path, params=write.params or None, json=self._body(write))
+            except GenesysCloudApiError as err:
+                if (write.versioned and err.status in STALE_VERSION and attempts < VERSION_RETRIES
+                        and (err.status == 409 or "version" in err.message.lower())):
+                    attempts += 1
+                    self._reread_version(write)
+                    continue
+                self._failed(write, write_id, err, resend)
+            else:
+                self._done(write, write_id)
+            break
+        self.result.writes += 1
+        if self.on_write is not None:
+            self.on_write(write)
+
+    def _body(self, write: Write) -> Any:
+        if write.versioned is None:
+            return write.body
+        version = self.versions.get(write.versioned)
+        if version is None:
+            version = self._reread_version(write)
+        return {**write.body, "version": version}
+
+    def _reread_version(self, write: Write) -> int:
+        """The current version of the group or user a write names (after a conflict, or never read)."""
+        what = "/api/v2/groups/{}" if write.kind.startswith("group") else "/api/v2/users/{}"
+        body = self.client.request("GET", api_path(what, write.versioned)) or {}
+        self.versions[str(write.versioned)] = int(body.get("version") or 0)
+        return self.versions[str(write.versioned)]
+
+    def _exchange(self) -> tuple[int | None, str | None]:
+        last = getattr(self.client, "last_exchange", None)
+        return last() if last is not None else (None, None)
+
+    def _done(self, write: Write, write_id: str) -> None:
+        status, correlation = self._exchange()
+        self.ledger.append({"type": "outcome", "write": write_id, "outcome": DONE, "status": status,
+                            "correlation_id": correlation, "changes": write.changes})
+        if write.versioned and write.versioned in self.versions:
+            self.versions[write.versioned] += 1  # Genesys increments the version on each change
+
+    def _failed(self, write: Write, write_id: str, err: GenesysCloudApiError, resend: bool) -> None:
+        unknown = err.status is None or err.failure in (Failure.UNKNOWN_OUTCOME, Failure.SERVER_ERROR)
+        gone = write.kind == "grant_delete" and err.status == 404
+        outcome = ABSENT if gone else UNKNOWN if unknown else REFUSED
+        self.ledger.append({"type": "outcome", "write": write_id, "outcome": outcome, "status": err.status,
+                            "correlation_id": err.correlation_id, "message": err.message, "changes": write.changes})
+        if gone:
+            return
+        if err.status == 403:
+            raise WritePermissionError(
+                f"Genesys refused {write.method} {write.path} with 403 ({err.message}): the connection's OAuth "
+                f"client needs the permission {PERMISSIONS.get(write.kind, 'to make this write')} (with the "
+                "divisions it writes to). Nothing more was written; give the client a role that has it and run "
+                "apply again (the ledger keeps what was done)"
+            )
+        if unknown:
+            self._read_back(write, resend, err)
+        elif write.kind == "bulkremove" and err.status in (400, 404):
+            # Refused as a whole when a role or division in it no longer exists: one grant at a time.
+            self._send_all(one_grant_deletes(write, self.changes), resend)
+        elif err.failure is Failure.RATE_LIMITED or err.failure is Failure.NOT_SENT:
+            raise err  # never processed: a task retry reruns apply and the ledger skips what is done
+        else:
+            self.result.failed.append(f"{write.describe()}: refused, {err.status} {err.message}")
+
+    def _read_back(self, write: Write, resend: bool, err: GenesysCloudApiError) -> None:
+        """Read what an unknown-outcome write changes; confirm what shows, send the rest again (once)."""
+        shown, missing = self.check(write.changes)
+        if shown:
+            self.ledger.append({"type": "outcome", "write": f"{self.run}-read", "outcome": CONFIRMED,
+                                "changes": shown, "message": "read back after an unknown outcome"})
+        if not missing:
+            return
+        if resend:
+            by_relation: dict[str, list[tuple[int, Mapping[str, Any]]]] = {}
+            for i in missing:
+                change = self.changes[i]
+                by_relation.setdefault(change.get("relation", self.relation), []).append((i, change))
+            for relation, items in by_relation.items():
+                self._send_all(writes_for(relation, items), resend=False)
+        else:
+            self.result.failed.append(
+                f"{write.describe()}: outcome unknown twice ({err}); a read-back does not show "
+                f"{len(missing)} change(s): run apply again (the ledger makes that safe)")
+
+    # -- reading back --------------------------------------------------------------------------------
+
+    def check(self, indexes: Iterable[int]) -> tuple[list[int], list[int]]:
+        """Which of the changes a targeted read shows made, and which not (one read per subject or target)."""
+        shown, missing = [], []
+        cache: dict[str, set[Target]] = {}
+        for index in indexes:
+            change = self.changes[index]
+            relation = change.get("relation", self.relation)
+            target = target_of(relation, change)
+            held = self._held(relation, change, cache)
+            (shown if visible(change, target, held) else missing).append(index)
+        return shown, missing
+
+    def _held(self, relation: str, change: Mapping[str, Any], cache: dict[str, set[Target]]) -> set[Target]:
+        subject = change["subject"]
+        if relation == "grants":
+            key = f"subject:{subject}"
+            if key not in cache:
+                body = self.client.request("GET", api_path("/api/v2/authorization/subjects/{}", subject)) or {}
+                cache[key] = {
+                    (str((g.get("role") or {}).get("id")), str((g.get("division") or {}).get("id")))
+                    for g in body.get("grants") or () if str(g.get("subjectId", subject)) == subject
+                }
+            return cache[key]
+        if relation == "user_state":
+            body = self.client.request("GET", api_path("/api/v2/users/{}", subject)) or {}
+            if body.get("version") is not None:
+                self.versions[subject] = int(body["version"])
+            return {(str(body.get("state")),)}
+        what = "group" if relation == "group_members" else "queue"
+        target = str(change[what])
+        key = f"{what}:{target}"
+        if key not in cache:
+            path = "/api/v2/groups/{}/members" if what == "group" else "/api/v2/routing/queues/{}/members"
+            cache[key] = set()
+            for member in self.client.paginate(api_path(path, target)):
+                user = member.get("id") or (member.get("user") or {}).get("id")
+                cache[key].add(str(user))
+        return {(target,)} if subject in cache[key] else set()
+
+    # -- leavers -------------------------------------------------------------------------------------
+
+    def _snapshot_leavers(self, pending: list[int]) -> None:
+        """Before deactivating, each leaver's direct grants, groups and queues go into the ledger."""
+        leavers = [self.changes[i]["subject"] for i in pending if self.changes[i]["state"] == "inactive"]
+        leavers = [u for u in leavers if u not in self.state.snapshots]
+        if not leavers:
+            return
+        grants = self.read("grants")
+        queues = self.read("queue_members")
+        for user in leavers:
+            self.ledger.append({
+                "type": "snapshot", "user": user,
+                "grants": sorted(list(t) for t in grants.held.get(user, ())),
+                "groups": sorted(grants.user_groups.get(user, ())),
+                "queues": sorted(t[0] for t in queues.held.get(user, ())),
+            })
+
+    def restore_changes(self) -> dict[int, dict[str, Any]]:
+        """The changes that give reactivated users what their snapshot holds, numbered after the plan's."""
+        reactivated = sorted(c["subject"] for c in self.changes.values()
+                             if c["state"] == "active" and c["subject"] in self.restore)
+        extra: dict[int, dict[str, Any]] = {}
+        index = len(self.changes)
+        for user in reactivated:
+            snapshot = self.restore[user]
+            items = [{"relation": "grants", "role": r, "division": d} for r, d in snapshot.get("grants", ())]
+            items += [{"relation": "group_members", "group": g} for g in snapshot.get("groups", ())]
+            items += [{"relation": "queue_members", "queue": q} for q in snapshot.get("queues", ())]
+            for item in items:
+                extra[index] = {"action": "add", "subject": user, "subject_type": "user",
+                                "reason": "restored from the leaver snapshot", **item}
+                index += 1
+        return extra
+
+    def _restore(self) -> None:
+        """Restore the snapshot of each user this plan reactivated (the reactivation settled)."""
+        extra = self.restore_changes()
+        self.changes.update(extra)
+        back = {c["subject"] for i, c in enumerate(self.plan.changes)
+                if c["state"] == "active" and self.state.settled(i)}
+        todo = [i for i, c in extra.items()
+                if c["subject"] in back and not self.state.settled(i) and i not in self.state.attempted]
+        grants = [(i, extra[i]) for i in todo if extra[i]["relation"] == "grants"]
+        groups = [(i, extra[i]) for i in todo if extra[i]["relation"] == "group_members"]
+        queues = [(i, extra[i]) for i in todo if extra[i]["relation"] == "queue_members"]
+        per_user: dict[str, list[tuple[int, Mapping[str, Any]]]] = {}
+        for item in grants:
+            per_user.setdefault(item[1]["subject"], []).append(item)
+        writes = [Write("bulkadd", "POST", api_path("/api/v2/authorization/subjects/{}/bulkadd", user),
+                        [i for i, _ in items],
+                        body={"grants": [{"roleId": c["role"], "divisionId": c["division"]} for _, c in items]})
+                  for user, items in per_user.items()]
+        writes += membership("group", groups, GROUP_MEMBERS_PER_CALL)
+        writes += membership("queue", queues, QUEUE_MEMBERS_PER_CALL)
+        self._send_all(writes, resend=False)
+
+
+def apply_plan(plan: Plan, client: Api, ledger: Ledger, **options: Any) -> ApplyResult:
+    """Apply ``plan`` through ``client``, recording every write in ``ledger``; see :class:`Applier`."""
+    return Applier(plan, client, ledger, **options).apply()
+
+
+__all__ = [
+    "PERMISSIONS",
+    "Applier",
+    "ApplyResult",
+    "WritePermissionError",
+    "apply_plan",
+    "as_planned",
+    "load_plan",
+    "target_of",
+    "visible",
+]

@@ -1,0 +1,183 @@
+"""The apply ledger: an append-only NDJSON file next to the plan, recording each write as it happens.
+
+Why a ledger: apply may be killed (``kill -9``, a lost worker) or retried between any two writes. The
+ledger says which writes were *attempted* (an ``intent`` line, written and fsync'd before the request is
+sent) and how each ended (an ``outcome`` line, fsync'd when the answer arrives). A rerun reads it back:
+
+- a change with a ``done`` outcome is never sent again, even if a read does not show it yet (Genesys'
+  permission changes can take minutes to show);
+- a change with an intent and no outcome, or an ``unknown`` outcome, may or may not have been applied: it
+  is read back before anything is sent again;
+- the changes an earlier run attempted explain why a subject's state differs from the plan's fingerprint
+  (apply itself changed it), so the rerun does not refuse it as changed by someone else.
+
+It also keeps the leavers' snapshots (what a user held before being deactivated) and is the source of the
+report. One JSON object per line; a line cut short by a kill (the last one) is ignored on reading. Lines:
+
+    {"type": "run", "run": n, "plan": <checksum>, "time": ...}
+    {"type": "intent", "write": id, "kind": ..., "method": ..., "path": ..., "changes": [i, ...], "time": ...}
+    {"type": "outcome", "write": id, "outcome": done|refused|unknown|confirmed|absent, "status": ...,
+     "correlation_id": ..., "message": ..., "changes": [i, ...], "time": ...}
+    {"type": "refused", "changes": [i, ...], "subject": id, "why": ..., "time": ...}
+    {"type": "snapshot", "user": id, "grants": [[role, division], ...], "groups": [...], "queues": [...],
+     "time": ...}
+
+Changes are named by their index in the plan (``changes[i]``); the plan's checksum in each ``run`` line
+ties the ledger to one plan, so a ledger of another plan is refused.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from airflow_provider_genesys.access.errors import PlanError
+
+DONE = "done"  # the write was answered 2xx (or a read-back showed it applied: "confirmed")
+CONFIRMED = "confirmed"
+ABSENT = "absent"  # a one-grant DELETE answered 404: nothing to remove, counts as done
+REFUSED = "refused"  # answered 4xx: not applied
+UNKNOWN = "unknown"  # timeout, 5xx, cut connection: may or may not have been applied
+SETTLED = frozenset({DONE, CONFIRMED, ABSENT})
+
+
+def now_iso() -> str:
+    return datetime.now(UTC).isoformat(timespec="milliseconds")
+
+
+def ledger_path(plan_path: str) -> str:
+    """Where the ledger of the plan at ``plan_path`` lives: ``<plan without .json>.ledger.ndjson``."""
+    return _beside(plan_path, ".ledger.ndjson")
+
+
+def report_path(plan_path: str) -> str:
+    """Where the report of the plan at ``plan_path`` goes: ``<plan without .json>.report.ndjson``."""
+    return _beside(plan_path, ".report.ndjson")
+
+
+def _beside(plan_path: str, suffix: str) -> str:
+    stem = plan_path[: -len(".json")] if plan_path.endswith(".json") else plan_path
+    return stem + suffix
+
+
+@dataclass
+class LedgerState:
+    """What the ledger's lines say, per plan change."""
+
+    runs: int = 0
+    status: dict[int, str] = field(default_factory=dict)  # change index -> last outcome (or "sent")
+    attempted: set[int] = field(default_factory=set)  # changes any write was sent (or about to be) for
+    snapshots: dict[str, dict[str, Any]] = field(default_factory=dict)  # user id -> latest snapshot
+    records: list[dict[str, Any]] = field(default_factory=list)  # every line, in order
+
+    def settled(self, change: int) -> bool:
+        return self.status.get(change) in SETTLED
+
+    def unsure(self, change: int) -> bool:
+        """Sent (or about to be) and no answer that settles it: read it back before sending again."""
+        return change in self.attempted and self.status.get(change) in ("sent", UNKNOWN)
+
+    def add(self, record: dict[str, Any]) -> None:
+        self.records.append(record)
+        kind = record.get("type")
+        if kind == "run":
+            self.runs = max(self.runs, int(record.get("run", 0)))
+        elif kind == "intent":
+            for change in record.get("changes", ()):
+                self.attempted.add(change)
+                if self.status.get(change) not in SETTLED:
+                    self.status[change] = "sent"
+        elif kind == "outcome":
+            for change in record.get("changes", ()):
+                if self.status.get(change) not in SETTLED:  # done once is done for good
+                    self.status[change] = record["outcome"]
+        elif kind == "refused":
+            for change in record.get("changes", ()):
+                self.status.setdefault(change, REFUSED)
+        elif kind == "snapshot":
+            self.snapshots[record["user"]] = record
+
+
+def read_lines(lines: Iterable[str]) -> Iterator[dict[str, Any]]:
+    """Ledger records; a line that is not a whole JSON object (cut by a kill) is skipped."""
+    for line in lines:
+        line = line.strip()
+        if not line:
+            continue
+        try:
+            record = json.loads(line)
+        except ValueError:
+            continue
+        if isinstance(record, dict):
+            yield record
+
+
+class Ledger:
+    """An append-only, fsync'd NDJSON file on a local (or mounted) file system."""
+
+    def __init__(self, path: str | os.PathLike[str], plan_checksum: str) -> None:
+        self.path = Path(path)
+        self.plan_checksum = plan_checksum
+        self.state = LedgerState()
+        if self.path.exists():
+            with self.path.open(encoding="utf-8") as old:
+                for record in read_lines(old):
+                    if record.get("type") == "run" and record.get("plan") != plan_checksum:
+                        raise PlanError(
+                            f"The ledger {self.path} belongs to another plan (checksum {record.get('plan')}, "
+                            f"this plan {plan_checksum}): give each plan its own path (e.g. with the run id)"
+                        )
+                    self.state.add(record)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._file = self.path.open("a", encoding="utf-8")
+
+    def __enter__(self) -> Ledger:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self._file.close()
+
+    def append(self, record: dict[str, Any]) -> dict[str, Any]:
+        """Write one line and fsync it before returning: once this returns, a kill cannot lose it."""
+        record.setdefault("time", now_iso())
+        self._file.write(json.dumps(record, separators=(",", ":"), ensure_ascii=False) + "\n")
+        self._file.flush()
+        os.fsync(self._file.fileno())
+        self.state.add(record)
+        return record
+
+    def start_run(self) -> int:
+        run = self.state.runs + 1
+        self.append({"type": "run", "run": run, "plan": self.plan_checksum})
+        return run
+
+
+def read_ledger(lines: Iterable[str]) -> LedgerState:
+    """A ledger's state from its lines, read only (the verify sensor; a ledger copied next to the plan)."""
+    state = LedgerState()
+    for record in read_lines(lines):
+        state.add(record)
+    return state
+
+
+def snapshots_in(paths: Iterable[str | os.PathLike[str]]) -> dict[str, dict[str, Any]]:
+    """The latest leaver snapshot per user across earlier ledgers (later files and lines win)."""
+    found: dict[str, dict[str, Any]] = {}
+    for path in paths:
+        with Path(path).open(encoding="utf-8") as file:
+            for record in read_lines(file):
+                if record.get("type") == "snapshot":
+                    found[record["user"]] = record
+    return found
+
+
+__all__ = ["ABSENT", "CONFIRMED", "DONE", "REFUSED", "SETTLED", "UNKNOWN", "Ledger", "LedgerState",
+           "ledger_path", "read_ledger", "read_lines", "report_path", "snapshots_in"]

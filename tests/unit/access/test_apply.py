@@ -1,0 +1,183 @@
+"""Apply against a mocked API (requests-mock): unknown outcomes are read back before anything is sent again,
+stale subjects are refused, a 403 stops everything, version conflicts re-read the version, a refused
+bulkremove falls back to one-grant DELETEs, and a rerun reads the ledger."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+import requests
+
+from airflow_provider_genesys.access.apply import Applier, WritePermissionError, as_planned
+from airflow_provider_genesys.access.ledger import Ledger
+from airflow_provider_genesys.access.plan import Plan
+from airflow_provider_genesys.access.report import lines
+from airflow_provider_genesys.access.state import CurrentState, fingerprint
+from tests.unit.conftest import API
+
+ANN, BOB = "00000000-0000-4000-8000-000000000001", "00000000-0000-4000-8000-000000000002"
+SUBJECT = API + "/api/v2/authorization/subjects/{}"
+
+
+def grant(action: str, subject: str, role: str, division: str) -> dict[str, Any]:
+    return {"action": action, "subject": subject, "subject_type": "user", "subject_name": subject[-1],
+            "role": role, "role_name": role, "division": division, "division_name": division, "reason": "test"}
+
+
+def grants_state(held: dict[str, set[tuple[str, ...]]]) -> CurrentState:
+    state = CurrentState("grants")
+    for subject, targets in held.items():
+        state.subject_types[subject] = "user"
+        state.held[subject] = set(targets)
+    return state
+
+
+def make_plan(relation: str, changes: list[dict], before: CurrentState) -> Plan:
+    subjects = {c["subject"] for c in changes}
+    return Plan("org-1", "2026-12-04T10:00:00+00:00", relation, {"mode": "sync"}, changes,
+                {s: before.fingerprint(s) for s in subjects}, {"add": 0})
+
+
+def subject_body(subject: str, grants: set[tuple[str, str]]) -> dict[str, Any]:
+    return {"id": subject, "grants": [{"subjectId": subject, "role": {"id": r}, "division": {"id": d}}
+                                      for r, d in sorted(grants)]}
+
+
+@pytest.fixture
+def client(make_client):
+    return make_client(max_retry_wait=0)
+
+
+def applier(plan: Plan, client, tmp_path: Path, current: CurrentState, **options: Any) -> Applier:
+    ledger = Ledger(tmp_path / "plan.ledger.ndjson", "sha256:test")
+    return Applier(plan, client, ledger, reader=lambda relation: current, **options)
+
+
+def ledger_lines(tmp_path: Path) -> list[dict]:
+    return [json.loads(line) for line in (tmp_path / "plan.ledger.ndjson").read_text().splitlines()]
+
+
+def test_a_write_answered_503_that_the_read_back_shows_done_is_not_sent_again(client, requests_mock, tmp_path):
+    before = grants_state({ANN: set()})
+    plan = make_plan("grants", [grant("add", ANN, "r-sup", "d-sales")], before)
+    bulkadd = requests_mock.post(SUBJECT.format(ANN) + "/bulkadd", status_code=503)
+    read = requests_mock.get(SUBJECT.format(ANN), json=subject_body(ANN, {("r-sup", "d-sales")}))
+    result = applier(plan, client, tmp_path, before).apply()
+    assert bulkadd.call_count == 1
+    assert read.call_count == 1
+    assert result.ok
+    assert result.settled == 1
+    outcomes = [(r["outcome"], r.get("status")) for r in ledger_lines(tmp_path) if r["type"] == "outcome"]
+    assert outcomes == [("unknown", 503), ("confirmed", None)]
+
+
+@pytest.mark.parametrize("failure", [{"status_code": 502}, {"exc": requests.exceptions.ReadTimeout},
+                                     {"exc": requests.exceptions.ConnectionError("reset by peer")}])
+def test_an_unknown_outcome_not_shown_by_the_read_back_is_sent_once_more(client, requests_mock, tmp_path, failure):
+    before = grants_state({ANN: set()})
+    plan = make_plan("grants", [grant("add", ANN, "r-sup", "d-sales")], before)
+    bulkadd = requests_mock.post(SUBJECT.format(ANN) + "/bulkadd",
+                                 [failure, {"status_code": 204, "headers": {"inin-correlation-id": "c-2"}}])
+    read = requests_mock.get(SUBJECT.format(ANN), json=subject_body(ANN, set()))
+    applier_ = applier(plan, client, tmp_path, before)
+    result = applier_.apply()
+    assert read.call_count == 1, "read back before anything is sent again"
+    assert bulkadd.call_count == 2
+    assert result.ok
+    report = list(lines(applier_.state, applier_.changes, "grants"))
+    assert [(r["outcome"], r["status"], r["correlation_id"]) for r in report] == [
+        ("unknown", 502 if failure.get("status_code") else None, None), ("done", 204, "c-2")]
+    assert report[1]["role"] == "r-sup"
+    assert report[1]["division"] == "d-sales"
+    assert report[1]["method"] == "POST"
+
+
+def test_a_subject_changed_since_the_plan_is_refused_and_the_rest_proceed(client, requests_mock, tmp_path):
+    before = grants_state({ANN: set(), BOB: set()})
+    plan = make_plan("grants", [grant("add", ANN, "r-sup", "d-sales"), grant("add", BOB, "r-qe", "d-home")],
+                     before)
+    now = grants_state({ANN: {("r-emp", "d-home")}, BOB: set()})  # someone gave Ann another role
+    bob = requests_mock.post(SUBJECT.format(BOB) + "/bulkadd", status_code=204)
+    ann = requests_mock.post(SUBJECT.format(ANN) + "/bulkadd", status_code=204)
+    result = applier(plan, client, tmp_path, now).apply()
+    assert bob.call_count == 1
+    assert ann.call_count == 0
+    assert list(result.refused_subjects) == [ANN]
+    assert not result.ok
+
+
+def test_a_403_stops_everything_and_names_the_permission(client, requests_mock, tmp_path):
+    before = grants_state({ANN: set(), BOB: set()})
+    plan = make_plan("grants", [grant("add", ANN, "r-sup", "d-sales"), grant("add", BOB, "r-qe", "d-home")],
+                     before)
+    ann = requests_mock.post(SUBJECT.format(ANN) + "/bulkadd", status_code=403,
+                             json={"code": "missing.permissions",
+                                   "message": "Missing permission authorization:grant:add"})
+    bob = requests_mock.post(SUBJECT.format(BOB) + "/bulkadd", status_code=204)
+    with pytest.raises(WritePermissionError, match="authorization:grant:add"):
+        applier(plan, client, tmp_path, before).apply()
+    assert ann.call_count == 1
+    assert bob.call_count == 0
+
+
+def test_a_refused_bulkremove_becomes_one_delete_per_grant_and_404_counts_as_done(client, requests_mock, tmp_path):
+    before = grants_state({ANN: {("r-sup", "d-sales"), ("r-gone", "d-home")}})
+    plan = make_plan("grants", [grant("remove", ANN, "r-sup", "d-sales"), grant("remove", ANN, "r-gone", "d-home")],
+                     before)
+    requests_mock.post(SUBJECT.format(ANN) + "/bulkremove", status_code=400, json={"message": "role not found"})
+    first = requests_mock.delete(SUBJECT.format(ANN) + "/divisions/d-sales/roles/r-sup", status_code=204)
+    gone = requests_mock.delete(SUBJECT.format(ANN) + "/divisions/d-home/roles/r-gone", status_code=404)
+    result = applier(plan, client, tmp_path, before).apply()
+    assert first.call_count == 1
+    assert gone.call_count == 1
+    assert result.ok
+    assert result.settled == 2
+
+
+def test_a_stale_group_version_is_read_again_and_the_write_resent(client, requests_mock, tmp_path):
+    before = CurrentState("group_members")
+    before.held[ANN] = set()
+    before.versions["g1"] = 4
+    change = {"action": "add", "subject": ANN, "subject_type": "user", "group": "g1", "reason": "test"}
+    plan = make_plan("group_members", [change], before)
+    members = requests_mock.post(API + "/api/v2/groups/g1/members",
+                                 [{"status_code": 409, "json": {"message": "version 4 does not match 6"}},
+                                  {"status_code": 202, "json": {}}])
+    requests_mock.get(API + "/api/v2/groups/g1", json={"id": "g1", "version": 6})
+    result = applier(plan, client, tmp_path, before).apply()
+    assert [r.json()["version"] for r in members.request_history] == [4, 6]
+    assert result.ok
+
+
+def test_a_rerun_skips_what_the_ledger_settled_and_accepts_its_own_changes(client, requests_mock, tmp_path):
+    before = grants_state({ANN: set(), BOB: {("r-qe", "d-home")}})
+    plan = make_plan("grants", [grant("add", ANN, "r-sup", "d-sales"), grant("remove", BOB, "r-qe", "d-home")],
+                     before)
+    ann = requests_mock.post(SUBJECT.format(ANN) + "/bulkadd", status_code=204)
+    bob = requests_mock.post(SUBJECT.format(BOB) + "/bulkremove", status_code=204)
+
+    class Killed(Exception):
+        pass
+
+    def kill(write) -> None:
+        raise Killed
+
+    with pytest.raises(Killed):
+        applier(plan, client, tmp_path, before, on_write=kill).apply()
+    assert (ann.call_count, bob.call_count) == (1, 0)
+    # the rerun reads Ann with the grant (her fingerprint moved: by apply itself) -- or not yet (propagation)
+    for shown in ({ANN: {("r-sup", "d-sales")}, BOB: {("r-qe", "d-home")}}, {ANN: set(), BOB: {("r-qe", "d-home")}}):
+        result = applier(plan, client, tmp_path, grants_state(shown)).apply()
+        assert result.ok
+        assert result.settled == 2
+    assert (ann.call_count, bob.call_count) == (1, 1), "nothing applied twice, nothing skipped"
+
+
+def test_as_planned_takes_back_only_what_apply_attempted() -> None:
+    held = {("r-sup", "d-sales"), ("r-emp", "d-home")}
+    planned = fingerprint("grants", ANN, {("r-emp", "d-home")})
+    assert as_planned("grants", ANN, [grant("add", ANN, "r-sup", "d-sales")], held) == planned
+    assert as_planned("grants", ANN, [], held) != planned

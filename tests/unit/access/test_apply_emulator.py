@@ -1,0 +1,274 @@
+"""Apply and verify against the emulator: the org ends equal to the plan; a kill in the middle (an injected
+exception, and a real kill -9 of a process running apply) and a rerun give the same org with nothing sent
+twice; a subject changed between plan and apply is refused, not overwritten; a write applied but answered
+503 is read back, not re-sent; the verify sensor waits out the propagation delay; leavers are snapshotted
+and restored."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+from collections import Counter
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from airflow_provider_genesys._compat import AirflowFailException
+from airflow_provider_genesys.access.apply import Applier
+from airflow_provider_genesys.access.current import read_org
+from airflow_provider_genesys.access.ledger import Ledger, read_ledger
+from airflow_provider_genesys.access.plan import checksum, loads
+from airflow_provider_genesys.hooks.genesys import GenesysCloudHook
+from airflow_provider_genesys.operators.access import GenesysAccessApplyOperator, GenesysAccessPlanOperator
+from airflow_provider_genesys.sensors.access import GenesysAccessVerifySensor
+from airflow_provider_genesys.testing import GenesysCloudEmulator
+
+CONN_ENV = "AIRFLOW_CONN_GENESYS_CLOUD_DEFAULT"
+ROLE = "Supervisor"
+WRITE_METHODS = ("POST ", "PATCH ", "DELETE ")
+
+
+def start(monkeypatch: pytest.MonkeyPatch, **options: Any) -> GenesysCloudEmulator:
+    emu = GenesysCloudEmulator(users=60, seed=3, **options).start()
+    monkeypatch.setenv(CONN_ENV, json.dumps(emu.connection_dict(max_retry_wait=0, max_attempts=3)))
+    return emu
+
+
+@pytest.fixture
+def emu(monkeypatch: pytest.MonkeyPatch) -> Iterator[GenesysCloudEmulator]:
+    emulator = start(monkeypatch)
+    yield emulator
+    emulator.stop()
+
+
+def org_state(relation: str = "grants"):
+    with GenesysCloudHook() as hook:
+        return read_org(hook.client, relation)
+
+
+def writes_sent(emu: GenesysCloudEmulator) -> Counter:
+    """API writes the emulator received, by route (token requests are not writes)."""
+    return Counter({route: n for route, n in emu.stats.by_path.items()
+                    if route.startswith(WRITE_METHODS) and " /api/v2/" in route})
+
+
+def desired_rows() -> list[dict[str, str]]:
+    """Supervisor: the holders now, minus three, plus eight users on one division, two moved to another."""
+    directory, current = org_state()
+    role = directory.roles.resolve(ROLE)
+    divisions = sorted(directory.divisions.by_id)
+    holders = sorted((s, d) for s, held in current.held.items() for r, d in held
+                     if r == role and current.subject_types.get(s) == "user" and current.user_states[s] == "active")
+    holder_ids = {s for s, _ in holders}
+    rows = [{"subject": s, "role": ROLE, "division": d} for s, d in holders[3:]]
+    for row in rows[:2]:  # movers: another division
+        row["division"] = next(x for x in divisions if x != row["division"])
+    others = sorted(u for u, state in current.user_states.items() if state == "active" and u not in holder_ids)
+    rows += [{"subject": u, "role": ROLE, "division": divisions[1]} for u in others[:8]]
+    return rows
+
+
+def make_plan(tmp_path: Path, rows: list[dict], relation: str = "grants", name: str = "plan.json") -> str:
+    operator = GenesysAccessPlanOperator(task_id="plan", relation=relation, rows=rows,
+                                         plan_path=str(tmp_path / name), allow_roleless=True)
+    return operator.execute({})["plan"]
+
+
+def replan(tmp_path: Path, rows: list[dict]) -> list[dict]:
+    """The changes a new plan of the same table finds."""
+    uri = make_plan(tmp_path, rows, name="again.json")
+    return loads(Path(uri.removeprefix("file://")).read_text(), org_id=org_id()).changes
+
+
+def org_id() -> str:
+    with GenesysCloudHook() as hook:
+        return hook.get_organization()["id"]
+
+
+def apply(plan: str, **kwargs: Any) -> dict[str, Any]:
+    return GenesysAccessApplyOperator(task_id="apply", plan=plan, **kwargs).execute({})
+
+
+def test_apply_makes_the_org_equal_the_plan_and_reports_every_write(emu, tmp_path: Path) -> None:
+    rows = desired_rows()
+    plan_uri = make_plan(tmp_path, rows)
+    plan = loads(Path(plan_uri.removeprefix("file://")).read_text(), org_id=org_id())
+    assert plan.counts["add"] == 10
+    assert plan.counts["remove"] == 7  # three users, two movers, two groups holding the role
+    result = apply(plan_uri)
+    assert result["settled"] == len(plan.changes) == 17
+    assert replan(tmp_path, rows) == [], "a new plan of the same table finds nothing to change"
+    sent = writes_sent(emu)
+    assert sent["POST /api/v2/authorization/roles/{roleId}"] == 1, "8 users gaining one role: one write"
+    assert sum(sent.values()) == result["writes"]
+    report = [json.loads(line) for line in (tmp_path / "plan.report.ndjson").read_text().splitlines()]
+    assert len(report) == 17
+    assert {r["outcome"] for r in report} == {"done"}
+    assert all(r["correlation_id"] and r["status"] in (200, 202, 204) for r in report)
+    assert {(r["action"], r["subject"], r["role"], r["division"]) for r in report} == {
+        (c["action"], c["subject"], c["role"], c["division"]) for c in plan.changes}
+
+
+def test_a_rerun_after_a_failure_in_the_middle_sends_nothing_twice(emu, tmp_path: Path) -> None:
+    rows = desired_rows()
+    plan_uri = make_plan(tmp_path, rows)
+    plan_file = Path(plan_uri.removeprefix("file://"))
+    plan = loads(plan_file.read_text(), org_id=org_id())
+
+    class Killed(Exception):
+        pass
+
+    def kill_after_two(write) -> None:
+        if applier.result.writes == 2:
+            raise Killed
+
+    with GenesysCloudHook() as hook, Ledger(tmp_path / "plan.ledger.ndjson", checksum(plan.document())) as ledger:
+        applier = Applier(plan, hook.client, ledger, on_write=kill_after_two)
+        with pytest.raises(Killed):
+            applier.apply()
+    assert sum(writes_sent(emu).values()) == 2
+    result = apply(plan_uri)
+    assert result["settled"] == len(plan.changes)
+    assert sum(writes_sent(emu).values()) == 2 + result["writes"]
+    assert replan(tmp_path, rows) == []
+    intents = Counter(i for r in read_ledger((tmp_path / "plan.ledger.ndjson").read_text().splitlines()).records
+                      if r["type"] == "intent" for i in r["changes"])
+    assert set(intents.values()) == {1}, "every change was sent exactly once"
+
+
+KILLER = """
+import os, signal, sys
+from airflow_provider_genesys.access.apply import Applier
+from airflow_provider_genesys.access.ledger import Ledger
+from airflow_provider_genesys.access.plan import checksum, loads
+from airflow_provider_genesys.hooks.genesys import GenesysCloudHook
+
+plan_file, ledger_file, after = sys.argv[1], sys.argv[2], int(sys.argv[3])
+with GenesysCloudHook() as hook:
+    plan = loads(open(plan_file).read(), org_id=hook.get_organization()["id"])
+    real = hook.client.request
+    sent = []
+
+    def request(method, path, **kw):
+        answer = real(method, path, **kw)
+        if method != "GET":
+            sent.append(path)
+            if len(sent) == after:  # the write landed; its outcome is not in the ledger yet
+                os.kill(os.getpid(), signal.SIGKILL)
+        return answer
+
+    hook.client.request = request
+    Applier(plan, hook.client, Ledger(ledger_file, checksum(plan.document()))).apply()
+"""
+
+
+def test_kill_9_between_a_write_and_its_outcome_then_a_rerun_gives_the_same_org(emu, tmp_path: Path) -> None:
+    rows = desired_rows()
+    plan_uri = make_plan(tmp_path, rows)
+    plan_file = Path(plan_uri.removeprefix("file://"))
+    done = subprocess.run(
+        [sys.executable, "-c", KILLER, str(plan_file), str(tmp_path / "plan.ledger.ndjson"), "3"],
+        env={**os.environ}, capture_output=True, text=True, timeout=120, check=False,
+    )
+    assert done.returncode == -signal.SIGKILL, done.stderr
+    before = sum(writes_sent(emu).values())
+    assert before == 3
+    records = read_ledger((tmp_path / "plan.ledger.ndjson").read_text().splitlines()).records
+    assert sum(r["type"] == "intent" for r in records) == 3
+    assert sum(r["type"] == "outcome" for r in records) == 2
+    result = apply(plan_uri)
+    assert replan(tmp_path, rows) == []
+    assert sum(writes_sent(emu).values()) == before + result["writes"]
+    state = read_ledger((tmp_path / "plan.ledger.ndjson").read_text().splitlines())
+    sent_for = Counter(i for r in state.records if r["type"] == "intent" for i in r["changes"])
+    assert set(sent_for.values()) == {1}, "the write cut off by the kill was read back, not sent again"
+
+
+def test_a_subject_changed_between_plan_and_apply_is_refused_not_overwritten(emu, tmp_path: Path) -> None:
+    rows = desired_rows()
+    plan_uri = make_plan(tmp_path, rows)
+    plan = loads(Path(plan_uri.removeprefix("file://")).read_text(), org_id=org_id())
+    victim = next(c["subject"] for c in plan.changes if c["action"] == "remove")
+    directory, _ = org_state()
+    other = directory.roles.resolve("Quality Evaluator")
+    with GenesysCloudHook() as hook:  # someone gives the user another role meanwhile
+        hook.request("POST", f"/api/v2/authorization/subjects/{victim}/bulkadd",
+                     json={"grants": [{"roleId": other, "divisionId": "*"}]})
+    with pytest.raises(AirflowFailException, match=victim):
+        apply(plan_uri)
+    _, current = org_state()
+    assert (other, "*") in current.held[victim]
+    victims_change = next(c for c in plan.changes if c["subject"] == victim)
+    assert (victims_change["role"], victims_change["division"]) in current.held[victim], "not overwritten"
+    remaining = replan(tmp_path, rows)
+    assert {c["subject"] for c in remaining} == {victim}, "every other subject was applied"
+
+
+def test_a_write_applied_but_answered_503_is_read_back_not_sent_again(emu, tmp_path: Path) -> None:
+    rows = desired_rows()
+    plan_uri = make_plan(tmp_path, rows)
+    emu.faults.write_applied_then_5xx(503, method="POST", path=r"/api/v2/authorization/roles/[^/]+$")
+    result = apply(plan_uri)
+    assert writes_sent(emu)["POST /api/v2/authorization/roles/{roleId}"] == 1
+    assert result["failed"] == []
+    assert replan(tmp_path, rows) == []
+    report = [json.loads(line) for line in (tmp_path / "plan.report.ndjson").read_text().splitlines()]
+    # the role write's nine subjects: unknown, then confirmed by the read-back; the other writes: done
+    assert Counter(r["outcome"] for r in report) == {"unknown": 9, "confirmed": 9, "done": 8}
+
+
+def test_the_verify_sensor_waits_out_the_propagation_delay(monkeypatch, tmp_path: Path) -> None:
+    emu = start(monkeypatch, propagation_delay_seconds=120)
+    try:
+        rows = desired_rows()
+        plan_uri = make_plan(tmp_path, rows)
+        apply(plan_uri)
+        sensor = GenesysAccessVerifySensor(task_id="verify", plan=plan_uri, timeout=900, mode="reschedule")
+        assert sensor.poke({}) is False
+        assert len(sensor.missing) == 17
+        # a rerun while reads still lag sends nothing: the ledger says done
+        before = sum(writes_sent(emu).values())
+        apply(plan_uri)
+        assert sum(writes_sent(emu).values()) == before
+        emu.advance_clock(121)
+        assert sensor.poke({}) is True
+    finally:
+        emu.stop()
+
+
+def test_a_connection_without_write_permission_fails_and_writes_nothing_more(emu, tmp_path: Path) -> None:
+    plan_uri = make_plan(tmp_path, desired_rows())
+    emu.faults.status(403, method="POST", count=None)
+    with pytest.raises(AirflowFailException, match="authorization:grant:add"):
+        apply(plan_uri)
+    assert sum(writes_sent(emu).values()) == 1
+
+
+def test_leavers_are_snapshotted_and_a_reactivation_can_restore_them(emu, tmp_path: Path) -> None:
+    _, current = org_state()
+    leaver = next(u for u, held in sorted(current.held.items())
+                  if current.user_states.get(u) == "active" and len(held) >= 2 and current.user_groups.get(u))
+    held, groups = set(current.held[leaver]), set(current.user_groups[leaver])
+    leave = make_plan(tmp_path, [{"user": leaver, "state": "inactive"}], "user_state", "leave.json")
+    apply(leave)
+    snapshot = read_ledger((tmp_path / "leave.ledger.ndjson").read_text().splitlines()).snapshots[leaver]
+    assert {tuple(g) for g in snapshot["grants"]} == held
+    assert set(snapshot["groups"]) == groups
+    _, states = org_state("user_state")
+    assert states.held[leaver] == {("inactive",)}
+    with GenesysCloudHook() as hook:  # what an org may do to a deactivated user: its grants and groups go
+        hook.request("POST", f"/api/v2/authorization/subjects/{leaver}/bulkremove",
+                     json={"grants": [{"roleId": r, "divisionId": d} for r, d in held]})
+        for group in groups:
+            hook.request("DELETE", f"/api/v2/groups/{group}/members", params={"ids": leaver})
+    back = make_plan(tmp_path, [{"user": leaver, "state": "active"}], "user_state", "back.json")
+    apply(back, restore_from=[leave])
+    _, after = org_state()
+    assert after.held[leaver] == held
+    assert after.user_groups[leaver] == groups
+    assert after.user_states[leaver] == "active"
