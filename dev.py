@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
-"""One entry point for a fresh clone: ``python3 dev.py demo`` and ``python3 dev.py test``.
+"""One entry point for a fresh clone: ``python3 dev.py demo``, ``access-demo`` and ``test``.
 
-Both create what they need on their own (a ``.venv`` with the package and its test extras, a project-local
+Each creates what they need on their own (a ``.venv`` with the package and its test extras, a project-local
 Airflow home with a SQLite database), so a new machine needs nothing but Python 3.10+ and the package
 registries. The standard library only: this runs before any dependency is installed.
 """
@@ -17,7 +17,8 @@ import sqlite3
 import subprocess
 import sys
 import venv
-from contextlib import closing
+from collections.abc import Iterator
+from contextlib import closing, contextmanager
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent
@@ -28,6 +29,7 @@ STAMP = VENV / ".airflow-provider-genesys-installed"
 DEMO_HOME = ROOT / ".airflow"
 DEMO_DAG = "genesys_users_permissions_extract"
 DEMO_OUTPUT = ROOT / "demo_output"
+ACCESS_DAG = "genesys_access_sync"
 # The browser test drives Debian's Chromium (Playwright cannot download its own browser on these machines).
 CHROMIUM = Path("/usr/bin/chromium")
 
@@ -133,14 +135,12 @@ def run_tests(pytest_args: list[str]) -> int:
     return subprocess.run([str(PYTHON), "-m", "pytest", *pytest_args], cwd=ROOT, check=False).returncode
 
 
-def run_demo() -> int:
-    """Run the users-and-permissions extract DAG on a real Airflow against the bundled emulator."""
-    ensure_venv("examples")
-    env = airflow_env(DEMO_HOME)
-    DEMO_HOME.mkdir(exist_ok=True)
-    _say(f"migrating the Airflow metadata database in {DEMO_HOME}")
-    subprocess.run([str(PYTHON), "-m", "airflow", "db", "migrate"], env=env, check=True,
-                   stdout=subprocess.DEVNULL)
+@contextmanager
+def emulator_connection(env: dict[str, str]) -> Iterator[str | None]:
+    """Run the bundled emulator while the block runs; ``env`` gets the Airflow connection to it.
+
+    Yields its base URL, or None (after saying why) when it did not start.
+    """
     emulator = subprocess.Popen(
         [str(PYTHON), "-m", "airflow_provider_genesys.testing.emulator", "--host", "127.0.0.1", "--port", "0"],
         stdout=subprocess.PIPE, text=True, env=env,
@@ -150,7 +150,8 @@ def run_demo() -> int:
         line = emulator.stdout.readline().strip()
         if not line.startswith("listening on "):
             _say(f"the emulator did not start: {line!r}")
-            return 1
+            yield None
+            return
         base_url = line.removeprefix("listening on ")
         _say(f"Genesys Cloud emulator {base_url}")
         host, port = base_url.removeprefix("http://").rsplit(":", 1)
@@ -160,13 +161,33 @@ def run_demo() -> int:
             "password": "emulator-secret",
             "extra": {"gateway_host": host, "gateway_protocol": "http", "gateway_port": int(port)},
         })
+        yield base_url
+    finally:
+        emulator.terminate()
+        emulator.wait(timeout=30)
+
+
+def migrated_airflow() -> dict[str, str]:
+    """The demo's Airflow environment, its metadata database migrated."""
+    env = airflow_env(DEMO_HOME)
+    DEMO_HOME.mkdir(exist_ok=True)
+    _say(f"migrating the Airflow metadata database in {DEMO_HOME}")
+    subprocess.run([str(PYTHON), "-m", "airflow", "db", "migrate"], env=env, check=True,
+                   stdout=subprocess.DEVNULL)
+    return env
+
+
+def run_demo() -> int:
+    """Run the users-and-permissions extract DAG on a real Airflow against the bundled emulator."""
+    ensure_venv("examples")
+    env = migrated_airflow()
+    with emulator_connection(env) as base_url:
+        if base_url is None:
+            return 1
         if DEMO_OUTPUT.exists():
             shutil.rmtree(DEMO_OUTPUT)
         _say(f"airflow dags test {DEMO_DAG}")
         result = subprocess.run([str(PYTHON), "-m", "airflow", "dags", "test", DEMO_DAG], env=env, check=False)
-    finally:
-        emulator.terminate()
-        emulator.wait(timeout=30)
     if result.returncode != 0:
         return result.returncode
     _say("done. Extracted files and the SQLite database:")
@@ -178,6 +199,41 @@ def run_demo() -> int:
         _say(f"rows in {database.name}: {_table_counts(database)}")
         if shutil.which("sqlite3"):
             _say(f"try: sqlite3 {database} 'SELECT * FROM access LIMIT 5'")  # noqa: S608
+    return 0
+
+
+def run_access_demo(answer: str) -> int:
+    """The access DAG (plan -> approval -> apply -> verify) on a real Airflow against the bundled emulator.
+
+    ``airflow dags test`` waits for an approval's answer without giving one; a second process answers it
+    through Airflow's REST API (the api-server's app, in-process, on the same metadata database).
+    """
+    ensure_venv("examples")
+    env = migrated_airflow()
+    env["AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_ALL_ADMINS"] = "True"  # GET /auth/token without a password
+    access = DEMO_OUTPUT / "access"
+    with emulator_connection(env) as base_url:
+        if base_url is None:
+            return 1
+        if access.exists():
+            shutil.rmtree(access)
+        _say(f"writing the desired table {access / 'desired.csv'} from the emulator's org "
+             "(today's Supervisors, 2 fewer, 2 moved, 5 more)")
+        subprocess.run([str(PYTHON), "-m", "airflow_provider_genesys.testing.access_scenario",
+                        "--out", str(access / "desired.csv")], env=env, check=True)
+        _say(f"airflow dags test {ACCESS_DAG}")
+        run = subprocess.Popen([str(PYTHON), "-m", "airflow", "dags", "test", ACCESS_DAG], env=env)
+        answered = subprocess.run([str(PYTHON), "-m", "airflow_provider_genesys.testing.approvals",
+                                   "--dag-id", ACCESS_DAG, "--answer", answer], env=env, check=False)
+        if answered.returncode != 0:
+            run.terminate()
+        result = run.wait()
+    if result != 0 or answered.returncode != 0:
+        return result or answered.returncode
+    _say("done. The plan, its ledger and the report of every write:")
+    for path in sorted(access.rglob("*")):
+        if path.is_file():
+            print(f"  {path}  ({path.stat().st_size:,} bytes)")
     return 0
 
 
@@ -193,12 +249,20 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="command", required=True)
     sub.add_parser("demo", help="run the users-and-permissions extract DAG against the bundled emulator")
+    access = sub.add_parser("access-demo", help="run the access sync DAG (plan, approval, apply, verify) against "
+                            "the bundled emulator")
+    access.add_argument("--answer", choices=("ask", "approve", "reject"), default="ask",
+                        help="the approval's answer (ask: show the plan and read y/N; approve without a terminal)")
     sub.add_parser("test", help="ruff and the whole test suite; any further arguments go to pytest")
     args, rest = parser.parse_known_args(argv)
     if args.command == "demo":
         if rest:
             parser.error(f"demo takes no arguments: {' '.join(rest)}")
         return run_demo()
+    if args.command == "access-demo":
+        if rest:
+            parser.error(f"access-demo takes no further arguments: {' '.join(rest)}")
+        return run_access_demo(args.answer)
     return run_tests(rest)
 
 
