@@ -54,7 +54,8 @@ def make_scenario(directory: Directory, current: CurrentState, *, role: str = "S
     divisions = sorted(d for d in directory.divisions.by_id if d != "*")
     active = {u for u, state in current.user_states.items() if state == "active"}
     holders = sorted((subject, division) for subject, held in current.held.items() for r, division in held
-                     if r == role_id and (subject in active or current.subject_types.get(subject) == "group"))
+                     if r == role_id and current.subject_types.get(subject) in ("user", "group")
+                     and current.user_states.get(subject) != "deleted")
     holding = Counter(s for s, _ in holders)
     # users holding the role on one division (not *): losing it or moving is then one clear change
     single = [(s, d) for s, d in holders if s in active and holding[s] == 1 and d != "*"]
@@ -65,7 +66,7 @@ def make_scenario(directory: Directory, current: CurrentState, *, role: str = "S
     moved = {s: next(d for d in divisions if d != division) for s, division in single[lose:lose + move]}
     scenario.lost, scenario.moved = sorted(lost), sorted(moved)
     kept = [(s, moved.get(s, d)) for s, d in holders if s not in lost]
-    free = sorted(active - holding)
+    free = sorted(active - set(holding))
     if len(free) < gain + leave:
         raise ValueError(f"only {len(free)} active users do not hold {role}; {gain + leave} are needed")
     scenario.gained, scenario.left = free[:gain], free[gain:gain + leave]
