@@ -83,6 +83,8 @@ def running_run(api: AirflowApi, dag_id: str) -> str | None:
     """The id of ``dag_id``'s newest running run, if any (``airflow dags test`` names its run itself)."""
     status, answer = api.call("GET", f"/api/v2/dags/{quote(dag_id, safe='')}/dagRuns?state=running"
                                      "&order_by=-start_date&limit=1")
+    if status == 404:  # the DAG is not serialised yet
+        return None
     if status != 200:
         raise RuntimeError(f"GET dagRuns answered {status}: {answer}")
     runs = answer.get("dag_runs") or []
