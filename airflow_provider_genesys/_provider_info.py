@@ -295,10 +295,12 @@ PROVIDER_INFO: dict[str, Any] = {
         {"integration-name": INTEGRATION, "python-modules": ["airflow_provider_genesys.hooks.genesys"]}
     ],
     "operators": [
-        {"integration-name": INTEGRATION, "python-modules": ["airflow_provider_genesys.operators.genesys"]}
+        {"integration-name": INTEGRATION, "python-modules": ["airflow_provider_genesys.operators.genesys",
+                                                             "airflow_provider_genesys.operators.access"]}
     ],
     "sensors": [
-        {"integration-name": INTEGRATION, "python-modules": ["airflow_provider_genesys.sensors.genesys"]}
+        {"integration-name": INTEGRATION, "python-modules": ["airflow_provider_genesys.sensors.genesys",
+                                                             "airflow_provider_genesys.sensors.access"]}
     ],
     "triggers": [
         {"integration-name": INTEGRATION, "python-modules": ["airflow_provider_genesys.triggers.genesys"]}

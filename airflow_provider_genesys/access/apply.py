@@ -34,6 +34,8 @@ from airflow_provider_genesys.access.ledger import (
     ABSENT,
     CONFIRMED,
     DONE,
+    NOT_FOUND,
+    NOT_SENT,
     REFUSED,
     UNKNOWN,
     Ledger,
@@ -46,7 +48,9 @@ from airflow_provider_genesys.access.writes import (
     QUEUE_MEMBERS_PER_CALL,
     Write,
     membership,
+    one_grant_adds,
     one_grant_deletes,
+    per_subject,
     writes_for,
 )
 from airflow_provider_genesys.client import api_path
@@ -90,10 +94,12 @@ class ApplyResult:
     settled: int = 0  # plan changes done (now or by an earlier run)
     refused_subjects: dict[str, str] = field(default_factory=dict)  # subject -> why
     failed: list[str] = field(default_factory=list)  # writes refused or still unknown, with why
+    # writes a later run may complete: a 404 naming a subject (created moments ago?), an outcome unknown twice
+    retry: list[str] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
-        return not self.refused_subjects and not self.failed
+        return not self.refused_subjects and not self.failed and not self.retry
 
 
 def load_plan(text: str | bytes, *, org_id: str, now: datetime, max_age: timedelta | None) -> Plan:
@@ -161,7 +167,7 @@ class Applier:
         self._send_all(writes_for(self.relation, [(i, self.changes[i]) for i in pending]))
         if self.relation == "user_state" and self.restore:
             self._restore()
-        self.result.settled = sum(1 for i in self.changes if self.state.settled(i))
+        self.result.settled = sum(1 for i in range(len(self.plan.changes)) if self.state.settled(i))
         return self.result
 
     def _accepted(self, current: CurrentState) -> list[int]:
@@ -171,7 +177,7 @@ class Applier:
             by_subject.setdefault(change["subject"], []).append(index)
         pending: list[int] = []
         for subject, indexes in by_subject.items():
-            if all(self.state.settled(i) or self.state.status.get(i) == REFUSED for i in indexes):
+            if all(self.state.settled(i) for i in indexes):
                 continue
             held = current.held.get(subject, set())
             attempted = [self.changes[i] for i in indexes if i in self.state.attempted]
@@ -255,7 +261,11 @@ class Applier:
     def _failed(self, write: Write, write_id: str, err: GenesysCloudApiError, resend: bool) -> None:
         unknown = err.status is None or err.failure in (Failure.UNKNOWN_OUTCOME, Failure.SERVER_ERROR)
         gone = write.kind == "grant_delete" and err.status == 404
-        outcome = ABSENT if gone else UNKNOWN if unknown else REFUSED
+        not_sent = err.failure in (Failure.RATE_LIMITED, Failure.NOT_SENT)
+        # A subject (or group, queue) answering 404: Genesys can answer 404 for a user created moments ago.
+        missing = err.status == 404 and len(write.changes) == 1 and write.kind != "bulkremove"
+        outcome = (ABSENT if gone else UNKNOWN if unknown else NOT_SENT if not_sent
+                   else NOT_FOUND if missing else REFUSED)
         self.ledger.append({"type": "outcome", "write": write_id, "outcome": outcome, "status": err.status,
                             "correlation_id": err.correlation_id, "message": err.message, "changes": write.changes})
         if gone:
@@ -272,14 +282,23 @@ class Applier:
         elif write.kind == "bulkremove" and err.status in (400, 404):
             # Refused as a whole when a role or division in it no longer exists: one grant at a time.
             self._send_all(one_grant_deletes(write, self.changes), resend)
-        elif err.failure is Failure.RATE_LIMITED or err.failure is Failure.NOT_SENT:
+        elif write.kind == "bulkadd" and err.status == 400 and len(write.changes) > 1:
+            # The same for adds: the grants whose role and division still exist go in, the others are refused.
+            self._send_all(one_grant_adds(write, self.changes), resend)
+        elif write.kind == "role_grant" and err.status in (400, 404) and len(write.changes) > 1:
+            # One unknown (or just created) subject refuses the whole role write: one bulkadd per subject.
+            self._send_all(per_subject("bulkadd", [(i, self.changes[i]) for i in write.changes]), resend)
+        elif not_sent:
             raise err  # never processed: a task retry reruns apply and the ledger skips what is done
+        elif missing or err.status == 404:
+            self.result.retry.append(f"{write.describe()}: 404 {err.message} (a user created moments ago can be "
+                                     "404 for a short while)")
         else:
             self.result.failed.append(f"{write.describe()}: refused, {err.status} {err.message}")
 
     def _read_back(self, write: Write, resend: bool, err: GenesysCloudApiError) -> None:
         """Read what an unknown-outcome write changes; confirm what shows, send the rest again (once)."""
-        shown, missing = self.check(write.changes)
+        shown, missing = self.check(write.changes, self._role_holders(write))
         if shown:
             self.ledger.append({"type": "outcome", "write": f"{self.run}-read", "outcome": CONFIRMED,
                                 "changes": shown, "message": "read back after an unknown outcome"})
@@ -293,16 +312,30 @@ class Applier:
             for relation, items in by_relation.items():
                 self._send_all(writes_for(relation, items), resend=False)
         else:
-            self.result.failed.append(
+            self.result.retry.append(
                 f"{write.describe()}: outcome unknown twice ({err}); a read-back does not show "
                 f"{len(missing)} change(s): run apply again (the ledger makes that safe)")
 
     # -- reading back --------------------------------------------------------------------------------
 
-    def check(self, indexes: Iterable[int]) -> tuple[list[int], list[int]]:
+    def _role_holders(self, write: Write) -> dict[str, set[Target]]:
+        """For a role write: who holds the role where, from its subject grants listing (one listing, not one
+        read per subject)."""
+        if write.kind != "role_grant":
+            return {}
+        role = str(self.changes[write.changes[0]]["role"])
+        cache: dict[str, set[Target]] = {f"subject:{self.changes[i]['subject']}": set() for i in write.changes}
+        for entity in self.client.paginate(api_path("/api/v2/authorization/roles/{}/subjectgrants", role)):
+            key = f"subject:{entity.get('id')}"
+            if key in cache:
+                cache[key] = {(role, str(d.get("id"))) for d in entity.get("divisions") or ()}
+        return cache
+
+    def check(self, indexes: Iterable[int], cache: dict[str, set[Target]] | None = None,
+              ) -> tuple[list[int], list[int]]:
         """Which of the changes a targeted read shows made, and which not (one read per subject or target)."""
         shown, missing = [], []
-        cache: dict[str, set[Target]] = {}
+        cache = {} if cache is None else cache
         for index in indexes:
             change = self.changes[index]
             relation = change.get("relation", self.relation)

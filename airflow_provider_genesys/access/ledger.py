@@ -16,7 +16,7 @@ report. One JSON object per line; a line cut short by a kill (the last one) is i
 
     {"type": "run", "run": n, "plan": <checksum>, "time": ...}
     {"type": "intent", "write": id, "kind": ..., "method": ..., "path": ..., "changes": [i, ...], "time": ...}
-    {"type": "outcome", "write": id, "outcome": done|refused|unknown|confirmed|absent, "status": ...,
+    {"type": "outcome", "write": id, "outcome": done|confirmed|absent|refused|not_sent|not_found|unknown, "status": ...,
      "correlation_id": ..., "message": ..., "changes": [i, ...], "time": ...}
     {"type": "refused", "changes": [i, ...], "subject": id, "why": ..., "time": ...}
     {"type": "snapshot", "user": id, "grants": [[role, division], ...], "groups": [...], "queues": [...],
@@ -42,6 +42,8 @@ DONE = "done"  # the write was answered 2xx (or a read-back showed it applied: "
 CONFIRMED = "confirmed"
 ABSENT = "absent"  # a one-grant DELETE answered 404: nothing to remove, counts as done
 REFUSED = "refused"  # answered 4xx: not applied
+NOT_SENT = "not_sent"  # 429 or no connection after the client's retries: never processed
+NOT_FOUND = "not_found"  # 404 naming the subject (or group, queue): a user created moments ago can be 404
 UNKNOWN = "unknown"  # timeout, 5xx, cut connection: may or may not have been applied
 SETTLED = frozenset({DONE, CONFIRMED, ABSENT})
 
@@ -136,12 +138,6 @@ class Ledger:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._file = self.path.open("a", encoding="utf-8")
 
-    def __enter__(self) -> Ledger:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
     def close(self) -> None:
         self._file.close()
 
@@ -179,5 +175,5 @@ def snapshots_in(paths: Iterable[str | os.PathLike[str]]) -> dict[str, dict[str,
     return found
 
 
-__all__ = ["ABSENT", "CONFIRMED", "DONE", "REFUSED", "SETTLED", "UNKNOWN", "Ledger", "LedgerState",
-           "ledger_path", "read_ledger", "read_lines", "report_path", "snapshots_in"]
+__all__ = ["ABSENT", "CONFIRMED", "DONE", "NOT_FOUND", "NOT_SENT", "REFUSED", "SETTLED", "UNKNOWN", "Ledger",
+           "LedgerState", "ledger_path", "read_ledger", "read_lines", "report_path", "snapshots_in"]

@@ -105,10 +105,15 @@ def grant_adds(adds: list[Indexed], per_call: int = ROLE_SUBJECTS_PER_CALL) -> l
 
 def grant_removes(removes: list[Indexed]) -> list[Write]:
     """One bulkremove per subject."""
-    per_subject: dict[str, list[Indexed]] = {}
-    for item in removes:
-        per_subject.setdefault(item[1]["subject"], []).append(item)
-    return [_bulk("bulkremove", subject, items) for subject, items in per_subject.items()]
+    return per_subject("bulkremove", removes)
+
+
+def per_subject(kind: str, items: Iterable[Indexed]) -> list[Write]:
+    """One ``bulkadd`` or ``bulkremove`` per subject, carrying all of its grants."""
+    grouped: dict[str, list[Indexed]] = {}
+    for item in items:
+        grouped.setdefault(item[1]["subject"], []).append(item)
+    return [_bulk(kind, subject, subject_items) for subject, subject_items in grouped.items()]
 
 
 def _bulk(kind: str, subject: str, items: list[Indexed]) -> Write:
@@ -125,6 +130,11 @@ def one_grant_deletes(write: Write, changes: Mapping[int, Mapping[str, Any]]) ->
             changes[i]["subject"], changes[i]["division"], changes[i]["role"]), [i])
         for i in write.changes
     ]
+
+
+def one_grant_adds(write: Write, changes: Mapping[int, Mapping[str, Any]]) -> list[Write]:
+    """A refused bulkadd as one bulkadd per grant: those whose role and division still exist go in."""
+    return [_bulk("bulkadd", changes[i]["subject"], [(i, changes[i])]) for i in write.changes]
 
 
 def membership(what: str, items: list[Indexed], per_call: int) -> list[Write]:
@@ -157,4 +167,5 @@ def user_state(index: int, user: str, state: str) -> Write:
 
 
 __all__ = ["GROUP_MEMBERS_PER_CALL", "QUEUE_MEMBERS_PER_CALL", "ROLE_SUBJECTS_PER_CALL", "Write", "chunks",
-           "grant_adds", "grant_removes", "membership", "one_grant_deletes", "user_state", "writes_for"]
+           "grant_adds", "grant_removes", "membership", "one_grant_adds", "one_grant_deletes", "per_subject",
+           "user_state", "writes_for"]

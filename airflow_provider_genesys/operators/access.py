@@ -18,7 +18,7 @@ import hashlib
 import json
 import tempfile
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager, suppress
+from contextlib import closing, contextmanager, suppress
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -26,13 +26,13 @@ from typing import Any
 from airflow.sdk import ObjectStoragePath
 
 from airflow_provider_genesys import lineage
-from airflow_provider_genesys._compat import AirflowFailException, BaseHook
+from airflow_provider_genesys._compat import AirflowException, AirflowFailException, BaseHook
 from airflow_provider_genesys.access import report
 from airflow_provider_genesys.access.apply import Applier, ApplyResult, load_plan
 from airflow_provider_genesys.access.current import read_org
 from airflow_provider_genesys.access.desired import RELATIONS, DesiredRow, format_of, read_file, read_rows, read_sql
 from airflow_provider_genesys.access.diff import MODES
-from airflow_provider_genesys.access.errors import GenesysAccessError
+from airflow_provider_genesys.access.errors import GenesysAccessError, listing
 from airflow_provider_genesys.access.guardrails import Guardrails
 from airflow_provider_genesys.access.ledger import Ledger, ledger_path, read_ledger, report_path, snapshots_in
 from airflow_provider_genesys.access.names import parse_user_key
@@ -296,7 +296,7 @@ class GenesysAccessApplyOperator(GenesysCloudBaseOperator):
                 plan = load_plan(text, org_id=hook.get_organization()["id"], now=datetime.now(UTC),
                                  max_age=self.max_plan_age)
                 restore = snapshots_in(self._restore_ledgers()) if self.restore_from else {}
-                with Ledger(local, checksum(plan.document())) as ledger:
+                with closing(Ledger(local, checksum(plan.document()))) as ledger:
                     applier = Applier(plan, hook.client, ledger, restore=restore, max_workers=self.max_workers)
                     try:
                         result = applier.apply()
@@ -308,8 +308,13 @@ class GenesysAccessApplyOperator(GenesysCloudBaseOperator):
                 raise AirflowFailException(str(err)) from None
         lineage.emit_destination_asset(self.outlets, context, report_uri, REPORT_ALIAS_PREFIX)
         self._log(result, plan, report_uri)
-        if self.fail_on_refused and not result.ok:
+        if self.fail_on_refused and (result.refused_subjects or result.failed):
             raise AirflowFailException(self._failure(result, plan, report_uri))
+        if result.retry:  # retryable: a 404 for a user created moments ago, an outcome unknown twice
+            raise AirflowException(
+                f"{len(result.retry)} write(s) did not complete; the task's retries send them again (the "
+                "ledger skips what is done):\n" + listing(result.retry)
+            )
         return {"plan": str(plan_path), "report": report_uri, "ledger": str(remote or local),
                 "writes": result.writes, "settled": result.settled, "changes": len(plan.changes),
                 "refused_subjects": sorted(result.refused_subjects), "failed": result.failed}
@@ -351,9 +356,9 @@ class GenesysAccessApplyOperator(GenesysCloudBaseOperator):
             lines.append(f"{len(result.refused_subjects)} subject(s) changed since the plan were refused, not "
                          "overwritten (make a new plan to include them): "
                          + ", ".join(sorted(result.refused_subjects)[:50]))
-        lines += result.failed[:50]
-        return (f"Apply finished with problems ({result.settled} of {len(plan.changes)} changes done; the rest "
-                f"were applied; report {report_uri}):\n- " + "\n- ".join(lines))
+        lines += result.failed + result.retry
+        return (f"Apply finished with problems ({result.settled} of {len(plan.changes)} changes done; all "
+                f"others were applied; report {report_uri}):\n" + listing(lines))
 
     def get_openlineage_facets_on_complete(self, task_instance: Any) -> Any:
         """OpenLineage: the plan in; the report and the org's access relation out (``lineage.py``)."""

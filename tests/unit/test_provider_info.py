@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import json
 import os
 import subprocess
@@ -64,9 +65,13 @@ def test_provider_info_matches_airflow_schemas(connection_type: dict) -> None:
     assert connection_type["connection-type"] == GenesysCloudHook.conn_type
     assert connection_type["hook-class-name"] == HOOK_CLASS
     assert connection_type["hook-name"] == GenesysCloudHook.hook_name
+    access = {"operators": ["airflow_provider_genesys.operators.access"],
+              "sensors": ["airflow_provider_genesys.sensors.access"]}
     for role in ("hooks", "operators", "sensors", "triggers"):
         (modules,) = info[role]
-        assert modules["python-modules"] == [f"airflow_provider_genesys.{role}.genesys"]
+        assert modules["python-modules"] == [f"airflow_provider_genesys.{role}.genesys", *access.get(role, [])]
+        for module in modules["python-modules"]:
+            importlib.import_module(module)
 
 
 def test_every_settable_extra_key_has_a_form_field(connection_type: dict) -> None:

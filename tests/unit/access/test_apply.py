@@ -16,6 +16,7 @@ from airflow_provider_genesys.access.ledger import Ledger
 from airflow_provider_genesys.access.plan import Plan
 from airflow_provider_genesys.access.report import lines
 from airflow_provider_genesys.access.state import CurrentState, fingerprint
+from airflow_provider_genesys.exceptions import GenesysCloudApiError
 from tests.unit.conftest import API
 
 ANN, BOB = "00000000-0000-4000-8000-000000000001", "00000000-0000-4000-8000-000000000002"
@@ -181,3 +182,46 @@ def test_as_planned_takes_back_only_what_apply_attempted() -> None:
     planned = fingerprint("grants", ANN, {("r-emp", "d-home")})
     assert as_planned("grants", ANN, [grant("add", ANN, "r-sup", "d-sales")], held) == planned
     assert as_planned("grants", ANN, [], held) != planned
+
+
+def test_a_refused_bulkadd_is_split_so_the_grants_that_still_exist_go_in(client, requests_mock, tmp_path):
+    before = grants_state({ANN: set()})
+    plan = make_plan("grants", [grant("add", ANN, "r-sup", "d-sales"), grant("add", ANN, "r-gone", "d-home")],
+                     before)
+
+    def answer(request, context):
+        context.status_code = 400 if any(g["roleId"] == "r-gone" for g in request.json()["grants"]) else 204
+        return {"message": "role r-gone not found"} if context.status_code == 400 else None
+
+    bulkadd = requests_mock.post(SUBJECT.format(ANN) + "/bulkadd", json=answer)
+    result = applier(plan, client, tmp_path, before).apply()
+    assert [len(r.json()["grants"]) for r in bulkadd.request_history] == [2, 1, 1]
+    assert result.settled == 1
+    assert len(result.failed) == 1
+    assert "role r-gone not found" in result.failed[0]
+
+
+def test_a_write_never_processed_fails_retryable_and_the_rerun_sends_it(client, requests_mock, tmp_path):
+    before = grants_state({ANN: set()})
+    plan = make_plan("grants", [grant("add", ANN, "r-sup", "d-sales")], before)
+    bulkadd = requests_mock.post(SUBJECT.format(ANN) + "/bulkadd",
+                                 [{"status_code": 429, "headers": {"Retry-After": "1"}}, {"status_code": 204}])
+    with pytest.raises(GenesysCloudApiError) as caught:
+        applier(plan, client, tmp_path, before).apply()
+    assert caught.value.retryable
+    assert [r["outcome"] for r in ledger_lines(tmp_path) if r["type"] == "outcome"] == ["not_sent"]
+    assert applier(plan, client, tmp_path, before).apply().settled == 1
+    assert bulkadd.call_count == 2
+
+
+def test_an_outcome_unknown_twice_is_left_for_a_later_run_not_sent_a_third_time(client, requests_mock, tmp_path):
+    before = grants_state({ANN: set()})
+    plan = make_plan("grants", [grant("add", ANN, "r-sup", "d-sales")], before)
+    bulkadd = requests_mock.post(SUBJECT.format(ANN) + "/bulkadd", status_code=504)
+    read = requests_mock.get(SUBJECT.format(ANN), json=subject_body(ANN, set()))
+    result = applier(plan, client, tmp_path, before).apply()
+    assert bulkadd.call_count == 2
+    assert read.call_count == 2
+    assert len(result.retry) == 1
+    assert "outcome unknown twice" in result.retry[0]
+    assert not result.ok

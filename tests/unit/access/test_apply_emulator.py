@@ -13,12 +13,18 @@ import subprocess
 import sys
 from collections import Counter
 from collections.abc import Iterator
+from contextlib import closing
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
+from unittest import mock
 
 import pytest
+from airflow.providers.openlineage.extractors.base import DefaultExtractor
+from airflow.sdk import Asset, AssetAlias
+from airflow.sdk.execution_time.context import OutletEventAccessors
 
-from airflow_provider_genesys._compat import AirflowFailException
+from airflow_provider_genesys._compat import AirflowException, AirflowFailException, AirflowSensorTimeout
 from airflow_provider_genesys.access.apply import Applier
 from airflow_provider_genesys.access.current import read_org
 from airflow_provider_genesys.access.ledger import Ledger, read_ledger
@@ -55,6 +61,13 @@ def writes_sent(emu: GenesysCloudEmulator) -> Counter:
     """API writes the emulator received, by route (token requests are not writes)."""
     return Counter({route: n for route, n in emu.stats.by_path.items()
                     if route.startswith(WRITE_METHODS) and " /api/v2/" in route})
+
+
+def audited_removals(emu: GenesysCloudEmulator) -> Counter:
+    """The audit log's grant removals (Role ``MemberRemove``), as (user, role, division) -> how many."""
+    org = emu.org
+    return Counter((org.user_id(i), org.roles[role]["id"], org.division_id(division))
+                   for _, i, action, role, division in org.grant_events() if action == "Remove")
 
 
 def desired_rows() -> list[dict[str, str]]:
@@ -127,7 +140,8 @@ def test_a_rerun_after_a_failure_in_the_middle_sends_nothing_twice(emu, tmp_path
         if applier.result.writes == 2:
             raise Killed
 
-    with GenesysCloudHook() as hook, Ledger(tmp_path / "plan.ledger.ndjson", checksum(plan.document())) as ledger:
+    ledger = Ledger(tmp_path / "plan.ledger.ndjson", checksum(plan.document()))
+    with GenesysCloudHook() as hook, closing(ledger):
         applier = Applier(plan, hook.client, ledger, on_write=kill_after_two)
         with pytest.raises(Killed):
             applier.apply()
@@ -187,6 +201,12 @@ def test_kill_9_between_a_write_and_its_outcome_then_a_rerun_gives_the_same_org(
     state = read_ledger((tmp_path / "plan.ledger.ndjson").read_text().splitlines())
     sent_for = Counter(i for r in state.records if r["type"] == "intent" for i in r["changes"])
     assert set(sent_for.values()) == {1}, "the write cut off by the kill was read back, not sent again"
+    plan = loads(plan_file.read_text(), org_id=org_id())
+    removed = {(c["subject"], c["role"], c["division"]) for c in plan.changes
+               if c["action"] == "remove" and c["subject_type"] == "user"}
+    assert removed
+    assert {k: n for k, n in audited_removals(emu).items() if k in removed} == dict.fromkeys(removed, 1), (
+        "the audit log shows each removal once")
 
 
 def test_a_subject_changed_between_plan_and_apply_is_refused_not_overwritten(emu, tmp_path: Path) -> None:
@@ -211,10 +231,17 @@ def test_a_subject_changed_between_plan_and_apply_is_refused_not_overwritten(emu
 
 def test_a_write_applied_but_answered_503_is_read_back_not_sent_again(emu, tmp_path: Path) -> None:
     rows = desired_rows()
+    role_reads, subject_reads = ("GET /api/v2/authorization/roles/{roleId}/subjectgrants",
+                                 "GET /api/v2/authorization/subjects/{subjectId}")
+    emu.stats.reset()
     plan_uri = make_plan(tmp_path, rows)
+    reads_to_plan = emu.stats.by_path[role_reads]
     emu.faults.write_applied_then_5xx(503, method="POST", path=r"/api/v2/authorization/roles/[^/]+$")
     result = apply(plan_uri)
     assert writes_sent(emu)["POST /api/v2/authorization/roles/{roleId}"] == 1
+    # the role write is read back through the role's subject grants (one listing), not one read per subject
+    assert emu.stats.by_path[role_reads] == 2 * reads_to_plan + 1
+    assert emu.stats.by_path[subject_reads] == 0
     assert result["failed"] == []
     assert replan(tmp_path, rows) == []
     report = [json.loads(line) for line in (tmp_path / "plan.report.ndjson").read_text().splitlines()]
@@ -239,6 +266,32 @@ def test_the_verify_sensor_waits_out_the_propagation_delay(monkeypatch, tmp_path
         assert sensor.poke({}) is True
     finally:
         emu.stop()
+
+
+def test_the_verify_sensor_times_out_naming_what_is_not_visible(monkeypatch, tmp_path: Path) -> None:
+    emu = start(monkeypatch, propagation_delay_seconds=3600)
+    try:
+        plan_uri = make_plan(tmp_path, desired_rows())
+        apply(plan_uri)
+        sensor = GenesysAccessVerifySensor(task_id="verify", plan=plan_uri, timeout=0, mode="poke")
+        with pytest.raises(AirflowSensorTimeout, match=r"17 applied change\(s\) are still not visible") as caught:
+            sensor.execute({})
+        assert "add grace.adeyemi.41@emulated-org-3.example.com: Supervisor, APAC Operations" in str(caught.value)
+    finally:
+        emu.stop()
+
+
+def test_an_edited_an_old_or_a_missing_plan_fails_and_writes_nothing(emu, tmp_path: Path) -> None:
+    plan_uri = make_plan(tmp_path, desired_rows())
+    with pytest.raises(AirflowFailException, match="max_plan_age"):
+        apply(plan_uri, max_plan_age=timedelta(microseconds=1))
+    plan_file = Path(plan_uri.removeprefix("file://"))
+    plan_file.write_text(plan_file.read_text().replace('"remove"', '"add"', 1))
+    with pytest.raises(AirflowFailException, match="edited after it was made"):
+        apply(plan_uri)
+    with pytest.raises(AirflowFailException, match="cannot be read"):
+        apply(str(tmp_path / "nowhere.json"))
+    assert sum(writes_sent(emu).values()) == 0
 
 
 def test_a_connection_without_write_permission_fails_and_writes_nothing_more(emu, tmp_path: Path) -> None:
@@ -272,3 +325,62 @@ def test_leavers_are_snapshotted_and_a_reactivation_can_restore_them(emu, tmp_pa
     assert after.held[leaver] == held
     assert after.user_groups[leaver] == groups
     assert after.user_states[leaver] == "active"
+
+
+def test_the_report_is_the_runs_output_asset_and_openlineage_output(emu, tmp_path: Path) -> None:
+    plan_uri = make_plan(tmp_path, desired_rows())
+    template = "{{ ti.xcom_pull(task_ids='plan')['plan'] }}"
+    op = GenesysAccessApplyOperator(task_id="apply", plan=template)
+    (alias,) = op.outlets
+    assert alias == AssetAlias(f"genesys-access-report {template}.report.ndjson")
+    op.plan = plan_uri  # as rendering the template does
+    context = {"outlet_events": OutletEventAccessors()}
+    op.execute(context)
+    (event,) = context["outlet_events"][alias].asset_alias_events
+    assert event.dest_asset_key.uri == Asset(f"file://{tmp_path}/plan.report.ndjson").uri
+    static = GenesysAccessApplyOperator(task_id="apply", plan=str(tmp_path / "plan.json"))
+    assert static.outlets == [Asset(f"file://{tmp_path}/plan.report.ndjson")]
+    lineage = DefaultExtractor(static).extract_on_complete(mock.MagicMock())
+    assert [(d.namespace, d.name) for d in lineage.inputs] == [("file", f"{tmp_path}/plan.json")]
+    assert [(d.namespace, d.name) for d in lineage.outputs] == [
+        ("file", f"{tmp_path}/plan.report.ndjson"),
+        (f"genesys://{emu.host}:{emu.port}", f"{emu.org.org_id}/access/grants"),
+    ]
+
+
+@pytest.mark.parametrize(("relation", "column", "per_call"), [("group_members", "group", 50),
+                                                              ("queue_members", "queue", 100)])
+def test_member_apply_makes_the_org_equal_the_plan(emu, tmp_path: Path, relation, column, per_call) -> None:
+    directory, current = org_state(relation)
+    index = directory.groups if column == "group" else directory.queues
+    target = sorted(index.by_id)[0]
+    members = sorted(s for s, held in current.held.items() if (target,) in held)
+    active = sorted(u for u, state in current.user_states.items() if state == "active")
+    rows = [{column: target, "user": u} for u in members[2:]]  # two leave
+    rows += [{column: target, "user": u} for u in active if u not in members][:5]  # five join
+    plan_uri = make_plan(tmp_path, rows, relation)
+    plan = loads(Path(plan_uri.removeprefix("file://")).read_text(), org_id=org_id())
+    assert plan.counts["add"] == 5
+    assert plan.counts["remove"] == 2
+    result = apply(plan_uri)
+    assert result["writes"] == 2, "one add and one remove write"
+    _, after = org_state(relation)
+    assert {s for s, held in after.held.items() if (target,) in held} == {r["user"] for r in rows}
+
+
+def test_a_user_created_moments_ago_is_retried_not_lost(monkeypatch, tmp_path: Path) -> None:
+    emu = start(monkeypatch, new_subject_404_seconds=30)
+    try:
+        (new_user,) = emu.add_users(1)  # listed at once, but 404 to writes for 30 s
+        rows = desired_rows()
+        rows.append({"subject": new_user, "role": ROLE, "division": rows[-1]["division"]})
+        plan_uri = make_plan(tmp_path, rows)
+        with pytest.raises(AirflowException, match="404") as caught:
+            apply(plan_uri)
+        assert not isinstance(caught.value, AirflowFailException), "a task retry may fix it"
+        assert {c["subject"] for c in replan(tmp_path, rows)} == {new_user}, "everyone else was applied"
+        emu.advance_clock(31)
+        apply(plan_uri)  # the task's retry
+        assert replan(tmp_path, rows) == []
+    finally:
+        emu.stop()
