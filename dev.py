@@ -219,12 +219,12 @@ def run_access_demo(answer: str) -> int:
             shutil.rmtree(access)
         _say(f"writing the desired table {access / 'desired.csv'} from the emulator's org "
              "(today's Supervisors, 2 fewer, 2 moved, 5 more)")
-        subprocess.run([str(PYTHON), "-m", "airflow_provider_genesys.testing.access_scenario",
-                        "--out", str(access / "desired.csv")], env=env, check=True)
+        subprocess.run([str(PYTHON), "-m", "tests.access_scenario",
+                        "--out", str(access / "desired.csv")], env=env, check=True, cwd=ROOT)
         _say(f"airflow dags test {ACCESS_DAG}")
         run = subprocess.Popen([str(PYTHON), "-m", "airflow", "dags", "test", ACCESS_DAG], env=env)
-        approver = subprocess.Popen([str(PYTHON), "-m", "airflow_provider_genesys.testing.approvals",
-                                     "--dag-id", ACCESS_DAG, "--answer", answer], env=env)
+        approver = subprocess.Popen([str(PYTHON), "-m", "tests.approvals",
+                                     "--dag-id", ACCESS_DAG, "--answer", answer], env=env, cwd=ROOT)
         result = run.wait()
         if approver.poll() is None:  # the run ended before its approval asked (a failed plan)
             approver.terminate()

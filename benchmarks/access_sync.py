@@ -1,14 +1,14 @@
 """Access sync on a 10,000-user org at the emulator's rate limit: requests to plan and to apply, wall time,
 429s, writes, and the apply's peak memory.
 
-    .venv/bin/python benchmarks/access_sync.py [--users 10000] [--limit 300] [--window 60]
+    .venv/bin/python -m benchmarks.access_sync [--users 10000] [--limit 300] [--window 60]   (from the clone's root)
 
 Cases, each on a fresh emulator allowing ``limit`` requests per ``window`` seconds per token (Genesys'
 documented 300 per minute by default):
 - ``extract``: the users and grants extracts of the org (``run_extract``), the baseline planning is held to:
   planning reads the same bulk listings, so it must cost no more requests.
 - ``scenario``: the issue's day: 1,000 users gain Supervisor on one division, 200 move division, 100 lose it
-  (a desired CSV from ``testing/access_scenario.py``); plan, then apply (one process, as the operators do).
+  (a desired CSV from ``tests/access_scenario.py``); plan, then apply (one process, as the operators do).
 - ``gain``: only the 1,000 users gaining one role in one division: target at most 10 writes (one
   ``POST /api/v2/authorization/roles/{roleId}`` carries many subjects).
 Peak memory of apply (tracemalloc, above what was allocated before) is measured in ``scenario``; planning's
@@ -37,7 +37,7 @@ from airflow_provider_genesys.client import GenesysCloudClient
 from airflow_provider_genesys.extract import ExtractOptions, run_extract
 from airflow_provider_genesys.settings import GenesysSettings
 from airflow_provider_genesys.testing import GenesysCloudEmulator
-from airflow_provider_genesys.testing.access_scenario import GRANT_COLUMNS, make_scenario, write_csv
+from tests.access_scenario import GRANT_COLUMNS, make_scenario, write_csv
 
 WRITES = ("POST ", "PATCH ", "DELETE ")
 SIZES = {"scenario": {"gain": 1000, "move": 200, "lose": 100}, "gain": {"gain": 1000, "move": 0, "lose": 0}}

@@ -17,14 +17,14 @@ import pytest
 
 from airflow_provider_genesys.access.current import read_org
 from airflow_provider_genesys.testing import GenesysCloudEmulator
-from airflow_provider_genesys.testing.access_scenario import (
+from tests.access_scenario import (
     GRANT_COLUMNS,
     Scenario,
     client_from_env,
     make_scenario,
     write_csv,
 )
-from airflow_provider_genesys.testing.approvals import APPROVE, REJECT, HttpAirflowApi, respond, wait_pending
+from tests.approvals import APPROVE, REJECT, HttpAirflowApi, respond, wait_pending
 from tests.deployment.cluster import Deployment, wait_until
 from tests.deployment.conftest import DEPLOYMENT
 from tests.servers import HOST

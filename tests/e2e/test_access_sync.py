@@ -29,15 +29,15 @@ from airflow_provider_genesys.hooks.genesys import GenesysCloudHook
 from airflow_provider_genesys.operators.access import GenesysAccessApplyOperator, GenesysAccessPlanOperator
 from airflow_provider_genesys.sensors.access import GenesysAccessVerifySensor
 from airflow_provider_genesys.testing import GenesysCloudEmulator
-from airflow_provider_genesys.testing.access_scenario import (
+from tests.access_scenario import (
     GRANT_COLUMNS,
     STATE_COLUMNS,
     Scenario,
     make_scenario,
     write_csv,
 )
-from airflow_provider_genesys.testing.approvals import APPROVE, REJECT, InProcessAirflowApi, respond, running_run
-from airflow_provider_genesys.testing.approvals import pending as pending_approval
+from tests.approvals import APPROVE, REJECT, InProcessAirflowApi, respond, running_run
+from tests.approvals import pending as pending_approval
 
 pytestmark = pytest.mark.e2e
 CONN_ENV = "AIRFLOW_CONN_GENESYS_CLOUD_DEFAULT"

@@ -6,7 +6,7 @@ holder of one role kept, except ``lose`` users dropped, ``move`` users moved to 
 users added on one division, and ``leave`` users in a ``user_state`` table as inactive. Picks are
 deterministic (sorted ids), users are named by email and divisions by name, as HR exports name them.
 
-    python -m airflow_provider_genesys.testing.access_scenario --out desired.csv [--gain 5 --move 2 --lose 2]
+    python -m tests.access_scenario --out desired.csv [--gain 5 --move 2 --lose 2]
 
 reads the org through ``AIRFLOW_CONN_GENESYS_CLOUD_DEFAULT`` (the emulator's connection, as ``dev.py
 access-demo`` sets it) and writes the ``grants`` table; ``--leavers`` also writes the ``user_state`` one.
