@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """One entry point for a fresh clone: ``python3 dev.py demo``, ``access-demo`` and ``test``.
 
-Each creates what they need on their own (a ``.venv`` with the package and its test extras, a project-local
+Each creates what it needs on its own (a ``.venv`` with the package and its test extras, a project-local
 Airflow home with a SQLite database), so a new machine needs nothing but Python 3.10+ and the package
 registries. The standard library only: this runs before any dependency is installed.
 """
