@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
-"""One entry point for a fresh clone: ``python3 dev.py demo``, ``python3 dev.py test`` and ``python3 dev.py compat``.
+"""One entry point for a fresh clone: ``python3 dev.py demo``, ``access-demo``, ``test`` and ``compat``.
 
-Both create what they need on their own (a ``.venv`` with the package and its test extras, a project-local
+Each creates what it needs on its own (a ``.venv`` with the package and its test extras, a project-local
 Airflow home with a SQLite database), so a new machine needs nothing but Python 3.10+ and the package
 registries. The standard library only: this runs before any dependency is installed.
 """
@@ -19,7 +19,8 @@ import subprocess
 import sys
 import time
 import venv
-from contextlib import closing
+from collections.abc import Iterator
+from contextlib import closing, contextmanager
 from datetime import date, timedelta
 from pathlib import Path
 
@@ -31,6 +32,7 @@ STAMP = VENV / ".airflow-provider-genesys-installed"
 DEMO_HOME = ROOT / ".airflow"
 DEMO_DAG = "genesys_users_permissions_extract"
 DEMO_OUTPUT = ROOT / "demo_output"
+ACCESS_DAG = "genesys_access_sync"
 # The browser test drives Debian's Chromium (Playwright cannot download its own browser on these machines).
 CHROMIUM = Path("/usr/bin/chromium")
 
@@ -263,14 +265,12 @@ def run_compat_matrix() -> int:
     return 1 if failed else 0
 
 
-def run_demo() -> int:
-    """Run the users-and-permissions extract DAG on a real Airflow against the bundled emulator."""
-    ensure_venv("examples")
-    env = airflow_env(DEMO_HOME)
-    DEMO_HOME.mkdir(exist_ok=True)
-    _say(f"migrating the Airflow metadata database in {DEMO_HOME}")
-    subprocess.run([str(PYTHON), "-m", "airflow", "db", "migrate"], env=env, check=True,
-                   stdout=subprocess.DEVNULL)
+@contextmanager
+def emulator_connection(env: dict[str, str]) -> Iterator[str | None]:
+    """Run the bundled emulator while the block runs; ``env`` gets the Airflow connection to it.
+
+    Yields its base URL, or None (after saying why) when it did not start.
+    """
     emulator = subprocess.Popen(
         [str(PYTHON), "-m", "airflow_provider_genesys.testing.emulator", "--host", "127.0.0.1", "--port", "0"],
         stdout=subprocess.PIPE, text=True, env=env,
@@ -280,7 +280,8 @@ def run_demo() -> int:
         line = emulator.stdout.readline().strip()
         if not line.startswith("listening on "):
             _say(f"the emulator did not start: {line!r}")
-            return 1
+            yield None
+            return
         base_url = line.removeprefix("listening on ")
         _say(f"Genesys Cloud emulator {base_url}")
         host, port = base_url.removeprefix("http://").rsplit(":", 1)
@@ -290,13 +291,33 @@ def run_demo() -> int:
             "password": "emulator-secret",
             "extra": {"gateway_host": host, "gateway_protocol": "http", "gateway_port": int(port)},
         })
+        yield base_url
+    finally:
+        emulator.terminate()
+        emulator.wait(timeout=30)
+
+
+def migrated_airflow() -> dict[str, str]:
+    """The demo's Airflow environment, its metadata database migrated."""
+    env = airflow_env(DEMO_HOME)
+    DEMO_HOME.mkdir(exist_ok=True)
+    _say(f"migrating the Airflow metadata database in {DEMO_HOME}")
+    subprocess.run([str(PYTHON), "-m", "airflow", "db", "migrate"], env=env, check=True,
+                   stdout=subprocess.DEVNULL)
+    return env
+
+
+def run_demo() -> int:
+    """Run the users-and-permissions extract DAG on a real Airflow against the bundled emulator."""
+    ensure_venv("examples")
+    env = migrated_airflow()
+    with emulator_connection(env) as base_url:
+        if base_url is None:
+            return 1
         if DEMO_OUTPUT.exists():
             shutil.rmtree(DEMO_OUTPUT)
         _say(f"airflow dags test {DEMO_DAG}")
         result = subprocess.run([str(PYTHON), "-m", "airflow", "dags", "test", DEMO_DAG], env=env, check=False)
-    finally:
-        emulator.terminate()
-        emulator.wait(timeout=30)
     if result.returncode != 0:
         return result.returncode
     _say("done. Extracted files and the SQLite database:")
@@ -308,6 +329,42 @@ def run_demo() -> int:
         _say(f"rows in {database.name}: {_table_counts(database)}")
         if shutil.which("sqlite3"):
             _say(f"try: sqlite3 {database} 'SELECT * FROM access LIMIT 5'")  # noqa: S608
+    return 0
+
+
+def run_access_demo(answer: str) -> int:
+    """The access DAG (plan -> approval -> apply -> verify) on a real Airflow against the bundled emulator.
+
+    ``airflow dags test`` waits for an approval's answer without giving one; a second process answers it
+    through Airflow's REST API (the api-server's app, in-process, on the same metadata database).
+    """
+    ensure_venv("examples")
+    env = migrated_airflow()
+    env["AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_ALL_ADMINS"] = "True"  # GET /auth/token without a password
+    access = DEMO_OUTPUT / "access"
+    with emulator_connection(env) as base_url:
+        if base_url is None:
+            return 1
+        if access.exists():
+            shutil.rmtree(access)
+        _say(f"writing the desired table {access / 'desired.csv'} from the emulator's org "
+             "(today's Supervisors, 2 fewer, 2 moved, 5 more)")
+        subprocess.run([str(PYTHON), "-m", "tests.access_scenario",
+                        "--out", str(access / "desired.csv")], env=env, check=True, cwd=ROOT)
+        _say(f"airflow dags test {ACCESS_DAG}")
+        run = subprocess.Popen([str(PYTHON), "-m", "airflow", "dags", "test", ACCESS_DAG], env=env)
+        approver = subprocess.Popen([str(PYTHON), "-m", "tests.approvals",
+                                     "--dag-id", ACCESS_DAG, "--answer", answer], env=env, cwd=ROOT)
+        result = run.wait()
+        if approver.poll() is None:  # the run ended before its approval asked (a failed plan)
+            approver.terminate()
+        approver.wait(timeout=30)
+    if result != 0:
+        return result
+    _say("done. The plan, its ledger and the report of every write:")
+    for path in sorted(access.rglob("*")):
+        if path.is_file():
+            print(f"  {path}  ({path.stat().st_size:,} bytes)")
     return 0
 
 
@@ -323,6 +380,10 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="command", required=True)
     sub.add_parser("demo", help="run the users-and-permissions extract DAG against the bundled emulator")
+    access = sub.add_parser("access-demo", help="run the access sync DAG (plan, approval, apply, verify) against "
+                            "the bundled emulator")
+    access.add_argument("--answer", choices=("ask", "approve", "reject"), default="ask",
+                        help="the approval's answer (ask: show the plan and read y/N; approve without a terminal)")
     test = sub.add_parser("test", help="ruff and the whole test suite (then, without arguments, the compat "
                                        "matrix); any further arguments go to pytest")
     test.add_argument("--quick", action="store_true",
@@ -334,6 +395,10 @@ def main(argv: list[str] | None = None) -> int:
         if rest:
             parser.error(f"demo takes no arguments: {' '.join(rest)}")
         return run_demo()
+    if args.command == "access-demo":
+        if rest:
+            parser.error(f"access-demo takes no further arguments: {' '.join(rest)}")
+        return run_access_demo(args.answer)
     if args.command == "compat":
         if rest:
             parser.error(f"compat takes no arguments: {' '.join(rest)}")

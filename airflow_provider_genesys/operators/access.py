@@ -150,6 +150,7 @@ class GenesysAccessPlanOperator(GenesysCloudBaseOperator):
         except GenesysAccessError as err:
             raise AirflowFailException(str(err)) from None
         try:
+            plan_path.parent.mkdir(parents=True, exist_ok=True)  # a new folder per table or day, as extracts do
             with plan_path.open("w") as out:
                 write(plan, out)
         except OSError as err:

@@ -1,0 +1,87 @@
+"""
+Ops automation from data: keep who holds a role in Genesys Cloud equal to a table, with a plan people read,
+an approval, and an apply that is safe to kill and rerun.
+
+1. ``plan``: reads the desired table (CSV: ``subject``, ``subject_type``, ``role``, ``division``) and the
+   org's current grants, checks the guardrails (at most ``MAX_REMOVALS`` removals, protected subjects, the
+   org's admins), writes the plan JSON to ``{plan_dir}/{run_id}.json`` and returns its path and a Markdown
+   summary. It never writes to Genesys.
+2. ``approve``: Airflow's ``ApprovalOperator`` (Airflow 3.1+) shows the summary in the UI's Required
+   Actions (or answer through the REST API: ``PATCH .../taskInstances/approve/-1/hitlDetails``).
+   ``Reject``, or no answer within a day, skips apply and verify: nothing is written.
+3. ``apply``: applies the approved plan exactly once (a ledger next to the plan; a retry or rerun skips what
+   is done), refusing subjects whose grants changed since the plan.
+4. ``verify``: waits until every applied change shows in Genesys' reads (permission changes can take
+   minutes), then succeeds; or fails listing what is not visible.
+
+On Airflow 3.0 (no human-in-the-loop operator) this DAG only plans; apply a reviewed plan in a later run
+of your own DAG with ``GenesysAccessApplyOperator(plan=<its path>)`` (docs/access.md).
+
+Run against the bundled emulator, approval included: ``python3 dev.py access-demo``. Elsewhere:
+``airflow dags test genesys_access_sync --conf '{"desired": "s3://bucket/access/desired.csv",
+"plan_dir": "s3://bucket/access/plans"}'`` and approve in the UI.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from pathlib import Path
+
+import pendulum
+from airflow.sdk import Param, dag
+
+from airflow_provider_genesys.operators.access import GenesysAccessApplyOperator, GenesysAccessPlanOperator
+from airflow_provider_genesys.sensors.access import GenesysAccessVerifySensor
+
+try:
+    from airflow.providers.standard.operators.hitl import ApprovalOperator
+except ImportError:  # Airflow 3.0: no human-in-the-loop operators
+    ApprovalOperator = None  # type: ignore[assignment,misc]
+
+# The project's demo_output folder (this file lives in <project>/dags_examples/); dev.py access-demo writes
+# the desired table there. Point the params at your own storage.
+DEFAULT_BASE = Path(__file__).resolve().parents[1] / "demo_output" / "access"
+MANAGED_ROLES = ["Supervisor"]  # only grants of these roles are ever added or removed
+MAX_REMOVALS = 25  # more removals than this fail the plan (override for one run: a larger value)
+PLAN = "{{ ti.xcom_pull(task_ids='plan')['plan'] }}"
+
+
+@dag(
+    dag_id="genesys_access_sync",
+    schedule=None,
+    start_date=pendulum.datetime(2025, 1, 1, tz="UTC"),
+    catchup=False,
+    max_active_runs=1,
+    tags=["genesys", "ops", "access", "example"],
+    params={
+        "desired": Param(str(DEFAULT_BASE / "desired.csv"), type="string",
+                         description="The desired table: a CSV path or URL (s3://, gs://, file://...)."),
+        "plan_dir": Param(str(DEFAULT_BASE / "plans"), type="string",
+                          description="Where the plan, its ledger and report go (path or URL)."),
+    },
+)
+def genesys_access_sync() -> None:
+    plan = GenesysAccessPlanOperator(
+        task_id="plan",
+        relation="grants",
+        desired="{{ params.desired }}",
+        plan_path="{{ params.plan_dir }}/{{ run_id }}.json",
+        managed_roles=MANAGED_ROLES,
+        max_removals=MAX_REMOVALS,
+    )
+    if ApprovalOperator is None:
+        return
+    approve = ApprovalOperator(
+        task_id="approve",
+        subject="Genesys access changes",
+        body="{{ ti.xcom_pull(task_ids='plan')['summary'] }}",
+        defaults="Reject",  # no answer within the timeout: nothing is applied
+        response_timeout=timedelta(days=1),
+    )
+    apply = GenesysAccessApplyOperator(task_id="apply", plan=PLAN)
+    verify = GenesysAccessVerifySensor(task_id="verify", plan=PLAN, timeout=900, mode="reschedule",
+                                       poke_interval=30)
+    plan >> approve >> apply >> verify
+
+
+genesys_access_sync()
