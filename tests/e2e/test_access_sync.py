@@ -38,6 +38,7 @@ from tests.access_scenario import (
 )
 from tests.approvals import APPROVE, REJECT, InProcessAirflowApi, respond, running_run
 from tests.approvals import pending as pending_approval
+from tests.e2e.conftest import DagRunner
 
 pytestmark = pytest.mark.e2e
 CONN_ENV = "AIRFLOW_CONN_GENESYS_CLOUD_DEFAULT"
@@ -289,10 +290,12 @@ def run_example_dag(env: dict[str, str], conf: dict[str, str], answer: str, cwd:
 
 
 def test_the_example_dag_applies_an_approved_plan_and_nothing_when_rejected(
-    airflow_db: dict[str, str], org: GenesysCloudEmulator, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    dag_runner: DagRunner, org: GenesysCloudEmulator, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    # Its own `airflow dags test` process (the run waits for an answer sent from here), on the metadata
+    # database the session's runner migrated.
     monkeypatch.setenv("AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_ALL_ADMINS", "True")
-    env = {**airflow_db, CONN_ENV: os.environ[CONN_ENV], "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_ALL_ADMINS": "True"}
+    env = {**dag_runner.env, CONN_ENV: os.environ[CONN_ENV], "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_ALL_ADMINS": "True"}
     scenario = current_scenario(gain=4, move=2, lose=2)
     desired = write_csv(scenario.grants, tmp_path / "desired.csv", GRANT_COLUMNS)
     conf = {"desired": str(desired), "plan_dir": str(tmp_path / "plans")}
