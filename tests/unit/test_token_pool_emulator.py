@@ -62,8 +62,8 @@ def client_for(
 ) -> GenesysCloudClient:
     """A client on ``shared`` (a new :class:`SharedTime` if None), or sleeping for real with ``real_time``:
     the org-cap and token-creation tests, where a jump of the clock while another thread's request is in
-    flight gave a per-token 429 in ~1 of 20 runs (the cap's sliding window and the emulator's fixed ones
-    then disagree about which window that request fell in)."""
+    flight gave a per-token 429 in ~1 of 20 runs (likely: that request lands in the emulator's next window of
+    its token, which the client's pacer does not count there; real time seldom crosses a window mid-request)."""
     conn = emu.connection_dict(**extra)
     settings = GenesysSettings.from_connection(login=conn["login"], password=conn["password"], extra=conn["extra"])
     if real_time:
