@@ -11,9 +11,15 @@ In order:
    the re-read shows done is recorded as confirmed; the rest become the fewest writes (``writes.py``),
    adds before removes.
 5. Each write: a ledger ``intent`` line (fsync'd), the request, a ledger ``outcome`` line. A write whose
-   outcome is unknown (timeout, 5xx, cut connection: the client does not resend a POST/PATCH) is read back
-   first; only what the read-back does not show is sent again, once.
-6. Leavers (``user_state``): before a user is deactivated, its direct grants, group and queue memberships
+   outcome is unknown (timeout, 5xx, cut connection: the client does not resend a POST/PATCH; or, on a
+   rerun, an intent with no outcome: a kill) stays ``unknown`` in the ledger and is never re-sent blindly.
+6. Settling (:meth:`Applier._settle`): once the other writes are sent, the unknown changes are re-read with a
+   bounded backoff on the client's sleep. Genesys' reads can lag writes by minutes, so "not shown" means
+   "not applied" only once reads have caught up: when the changes of a write answered 2xx *after* the
+   unknown one (the witnesses) show, or, with no such write, once ``settle_timeout`` has passed. Then what
+   still does not show is sent again, once. If ``settle_timeout`` passes while the witnesses do not show
+   yet, nothing is re-sent: apply fails retryable and the task's retry reads back first.
+7. Leavers (``user_state``): before a user is deactivated, its direct grants, group and queue memberships
    go into the ledger as a snapshot. With ``restore`` (snapshots of earlier ledgers), a reactivated user gets
    them back.
 
@@ -22,6 +28,7 @@ A 403 stops everything at once (:class:`WritePermissionError`, naming the permis
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -71,6 +78,12 @@ PERMISSIONS = {
 }
 VERSION_RETRIES = 3  # re-reads of a group's or user's version after a conflict, per write
 STALE_VERSION = (409, 400)  # Genesys answers a stale version 409; Terraform retries a 400 "version" too
+# How long reads may lag a write: Genesys documents that permission changes "can take minutes" to show
+# (docs/decisions.md). Unknown outcomes are re-read for up to this long before anything is decided.
+SETTLE_TIMEOUT = 300.0
+SETTLE_FIRST_WAIT, SETTLE_MAX_WAIT = 2.0, 60.0  # the backoff between re-reads of unknown outcomes
+WITNESSES = 5  # changes of the latest 2xx write read to tell whether reads caught up
+ROLE_LISTING_FROM = 4  # unknown grants of one role for this many subjects or more: one role listing
 
 
 class Api(Protocol):
@@ -139,7 +152,8 @@ class Applier:
 
     def __init__(self, plan: Plan, client: Api, ledger: Ledger, *, restore: Mapping[str, Mapping] | None = None,
                  on_write: Callable[[Write], None] | None = None, max_workers: int = 4,
-                 reader: Callable[[str], CurrentState] | None = None) -> None:
+                 reader: Callable[[str], CurrentState] | None = None, settle_timeout: float = SETTLE_TIMEOUT,
+                 sleep: Callable[[float], None] | None = None) -> None:
         self.plan, self.client, self.ledger = plan, client, ledger
         self.relation = plan.relation
         self.changes: dict[int, Mapping[str, Any]] = dict(enumerate(plan.changes))
@@ -150,6 +164,11 @@ class Applier:
         self.versions: dict[str, int] = {}
         self.run = 0
         self._sent = 0
+        self.settle_timeout = settle_timeout
+        # The client's sleep (tests give the emulator's clock), so waiting for reads never waits in real time.
+        self.sleep = sleep or getattr(client, "_sleep", None) or time.sleep
+        self.unknown: dict[int, int] = {}  # change -> the write number after which its outcome became unknown
+        self._witness: tuple[int, list[int]] = (0, [])  # (write number, changes) of the latest 2xx write
 
     @property
     def state(self) -> LedgerState:
@@ -165,8 +184,10 @@ class Applier:
         if self.relation == "user_state":
             self._snapshot_leavers(pending)
         self._send_all(writes_for(self.relation, [(i, self.changes[i]) for i in pending]))
+        self._settle()
         if self.relation == "user_state" and self.restore:
             self._restore()
+            self._settle()
         self.result.settled = sum(1 for i in range(len(self.plan.changes)) if self.state.settled(i))
         return self.result
 
@@ -196,6 +217,8 @@ class Applier:
                 change = self.changes[index]
                 if visible(change, target_of(self.relation, change), held):
                     shown.append(index)
+                elif self.state.unsure(index):
+                    self.unknown[index] = 0  # an earlier run's write with no outcome: settle, never resend blindly
                 else:
                     pending.append(index)
             if shown:
@@ -257,6 +280,8 @@ class Applier:
                             "correlation_id": correlation, "changes": write.changes})
         if write.versioned and write.versioned in self.versions:
             self.versions[write.versioned] += 1  # Genesys increments the version on each change
+        if write.kind != "grant_delete":  # a visible removal proves nothing about lag; an add or set does
+            self._witness = (self._sent, list(write.changes[:WITNESSES]))
 
     def _failed(self, write: Write, write_id: str, err: GenesysCloudApiError, resend: bool) -> None:
         unknown = err.status is None or err.failure in (Failure.UNKNOWN_OUTCOME, Failure.SERVER_ERROR)
@@ -278,7 +303,13 @@ class Applier:
                 "apply again (the ledger keeps what was done)"
             )
         if unknown:
-            self._read_back(write, resend, err)
+            if resend:
+                for index in write.changes:
+                    self.unknown.setdefault(index, self._sent)  # settled after the other writes (_settle)
+            else:
+                self.result.retry.append(
+                    f"{write.describe()}: outcome unknown twice ({err}): run apply again, it reads back first "
+                    "(the ledger makes that safe)")
         elif write.kind == "bulkremove" and err.status in (400, 404):
             # Refused as a whole when a role or division in it no longer exists: one grant at a time.
             self._send_all(one_grant_deletes(write, self.changes), resend)
@@ -296,39 +327,69 @@ class Applier:
         else:
             self.result.failed.append(f"{write.describe()}: refused, {err.status} {err.message}")
 
-    def _read_back(self, write: Write, resend: bool, err: GenesysCloudApiError) -> None:
-        """Read what an unknown-outcome write changes; confirm what shows, send the rest again (once)."""
-        shown, missing = self.check(write.changes, self._role_holders(write))
-        if shown:
-            self.ledger.append({"type": "outcome", "write": f"{self.run}-read", "outcome": CONFIRMED,
-                                "changes": shown, "message": "read back after an unknown outcome"})
+    def _settle(self) -> None:
+        """Decide the unknown outcomes once reads have caught up; re-send (once) only what is still absent."""
+        waited, wait = 0.0, SETTLE_FIRST_WAIT
+        while self.unknown:
+            shown, missing = self.check(sorted(self.unknown), self._read_cache(self.unknown))
+            if shown:
+                self.ledger.append({"type": "outcome", "write": f"{self.run}-read", "outcome": CONFIRMED,
+                                    "changes": shown, "message": "read back after an unknown outcome"})
+                for index in shown:
+                    del self.unknown[index]
+            if not missing:
+                return
+            caught_up = self._reads_caught_up()
+            if caught_up or (caught_up is None and waited >= self.settle_timeout):
+                break
+            if waited >= self.settle_timeout:
+                self.result.retry.append(
+                    f"{len(missing)} change(s) whose write had an unknown outcome are not shown, and reads still "
+                    f"lag this run's later writes after settle_timeout={self.settle_timeout:g}s: nothing was sent "
+                    "again; the task's retry reads them back first")
+                self.unknown.clear()
+                return
+            step = min(wait, self.settle_timeout - waited)
+            self.sleep(step)
+            waited, wait = waited + step, min(wait * 2, SETTLE_MAX_WAIT)
+        missing = sorted(self.unknown)
+        self.unknown.clear()
         if not missing:
             return
-        if resend:
-            by_relation: dict[str, list[tuple[int, Mapping[str, Any]]]] = {}
-            for i in missing:
-                change = self.changes[i]
-                by_relation.setdefault(change.get("relation", self.relation), []).append((i, change))
-            for relation, items in by_relation.items():
-                self._send_all(writes_for(relation, items), resend=False)
-        else:
-            self.result.retry.append(
-                f"{write.describe()}: outcome unknown twice ({err}); a read-back does not show "
-                f"{len(missing)} change(s): run apply again (the ledger makes that safe)")
+        by_relation: dict[str, list[tuple[int, Mapping[str, Any]]]] = {}
+        for i in missing:
+            change = self.changes[i]
+            by_relation.setdefault(change.get("relation", self.relation), []).append((i, change))
+        for relation, items in by_relation.items():
+            self._send_all(writes_for(relation, items), resend=False)
+
+    def _reads_caught_up(self) -> bool | None:
+        """Whether reads show a write answered 2xx after every unknown one (None: there is no such write)."""
+        number, changes = self._witness
+        if not changes or number <= max(self.unknown.values(), default=0):
+            return None
+        _, hidden = self.check(changes, self._read_cache(changes))
+        return not hidden
 
     # -- reading back --------------------------------------------------------------------------------
 
-    def _role_holders(self, write: Write) -> dict[str, set[Target]]:
-        """For a role write: who holds the role where, from its subject grants listing (one listing, not one
+    def _read_cache(self, indexes: Iterable[int]) -> dict[str, set[Target]]:
+        """Grants of one role for many subjects: from the role's subject grants listing (one listing, not one
         read per subject)."""
-        if write.kind != "role_grant":
-            return {}
-        role = str(self.changes[write.changes[0]]["role"])
-        cache: dict[str, set[Target]] = {f"subject:{self.changes[i]['subject']}": set() for i in write.changes}
-        for entity in self.client.paginate(api_path("/api/v2/authorization/roles/{}/subjectgrants", role)):
-            key = f"subject:{entity.get('id')}"
-            if key in cache:
-                cache[key] = {(role, str(d.get("id"))) for d in entity.get("divisions") or ()}
+        by_role: dict[str, set[str]] = {}
+        for i in indexes:
+            change = self.changes[i]
+            if change.get("relation", self.relation) == "grants":
+                by_role.setdefault(str(change["role"]), set()).add(str(change["subject"]))
+        cache: dict[str, set[Target]] = {}
+        for role, subjects in by_role.items():
+            if len(subjects) < ROLE_LISTING_FROM:
+                continue
+            found = {s: set() for s in subjects}
+            for entity in self.client.paginate(api_path("/api/v2/authorization/roles/{}/subjectgrants", role)):
+                if str(entity.get("id")) in found:
+                    found[str(entity.get("id"))] = {(role, str(d.get("id"))) for d in entity.get("divisions") or ()}
+            cache.update({f"role:{role}:subject:{s}": held for s, held in found.items()})
         return cache
 
     def check(self, indexes: Iterable[int], cache: dict[str, set[Target]] | None = None,
@@ -347,6 +408,9 @@ class Applier:
     def _held(self, relation: str, change: Mapping[str, Any], cache: dict[str, set[Target]]) -> set[Target]:
         subject = change["subject"]
         if relation == "grants":
+            listed = cache.get(f"role:{change['role']}:subject:{subject}")
+            if listed is not None:  # from the role's listing: that role's grants only
+                return listed
             key = f"subject:{subject}"
             if key not in cache:
                 body = self.client.request("GET", api_path("/api/v2/authorization/subjects/{}", subject)) or {}

@@ -4,7 +4,9 @@ The same listings the extract reads, nothing per user where a listing serves: ro
 users of every state (``id``, ``email``, ``state`` kept; a few dozen bytes each), then what the relation
 needs: the grants listings (per division or per role, whichever is fewer) and group memberships for
 ``grants``; group memberships for ``group_members``; queues and their member listings for
-``queue_members``; nothing more for ``user_state``.
+``queue_members``. For ``user_state`` and ``group_members`` the grants listings (and group memberships) are
+read too, into ``current.authz``: the admin guardrail must see a deactivation or a group removal that takes
+away an admin role.
 """
 
 from __future__ import annotations
@@ -37,11 +39,18 @@ def read_org(client: ApiClient, relation: str, *, user_key: str = "id_or_email",
         users = [{k: u.get(k) for k in USER_FIELDS} for u in users_in_state(fetcher, "any", {"pageSize": 500})]
         current.add_users(users)
         queue_list: list[dict] = []
-        if relation == "grants":
+        authz = current if relation == "grants" else None
+        if relation in ("user_state", "group_members"):
+            authz = current.authz = CurrentState("grants")
+            authz.add_roles(roles)
+            authz.add_users(users)
+        if authz is not None:
             for record in grants(fetcher, options):
-                current.add_grant(record)
-        if relation in ("grants", "group_members"):
-            current.add_group_members(group_members(fetcher, options))
+                authz.add_grant(record)
+            for member in group_members(fetcher, options):  # one listing feeds both states
+                authz.add_group_members([member])
+                if relation == "group_members":
+                    current.add_group_members([member])
         if relation == "queue_members":
             current.add_queue_members(_queue_lines(queues(fetcher, options), queue_list))
     directory = Directory(

@@ -121,16 +121,33 @@ def _after(current: CurrentState, diff: Diff) -> dict[str, set[Target]]:
 
 
 def _admins(diff: Diff, current: CurrentState, rails: Guardrails, label) -> list[str]:
-    if diff.relation != "grants":
+    """Admin roles (``*`` permissions) left with too few active holders: by removing grants, deactivating
+    users (``user_state``) or removing members of a group holding an admin role (``group_members``)."""
+    authz = current if diff.relation == "grants" else current.authz
+    if authz is None or not authz.admin_roles:
         return []
-    removed = {c.target[0] for c in diff.removes} & current.admin_roles
-    if not removed:
+    held, states, groups = authz.held, authz.user_states, authz.user_groups
+    if diff.relation == "grants":
+        roles = {c.target[0] for c in diff.removes} & authz.admin_roles
+        held = {**authz.held, **_after(authz, diff)}
+    elif diff.relation == "user_state":
+        roles = set(authz.admin_roles) if any(c.target == ("inactive",) for c in diff.changes) else set()
+        states = {**states, **{c.subject: c.target[0] for c in diff.changes}}
+    elif diff.relation == "group_members":
+        roles = set(authz.admin_roles) if diff.removes else set()
+        groups = {user: set(ids) for user, ids in groups.items()}
+        for change in diff.changes:
+            member_of = groups.setdefault(change.subject, set())
+            if change.action == "remove":
+                member_of.discard(change.target[0])
+            else:
+                member_of.add(change.target[0])
+    else:
         return []
-    after = _after(current, diff)
     found = []
-    for role in sorted(removed):
-        before_n = len(_active_holders(current, role, {}))
-        after_n = len(_active_holders(current, role, after))
+    for role in sorted(roles):
+        before_n = len(_active_holders(authz, role, authz.held, authz.user_states, authz.user_groups))
+        after_n = len(_active_holders(authz, role, held, states, groups))
         if after_n < rails.min_admins and after_n < before_n:
             found.append(
                 f"min_admins: role {label(role)} holds * permissions and would keep {after_n} active holder(s) "
@@ -140,18 +157,18 @@ def _admins(diff: Diff, current: CurrentState, rails: Guardrails, label) -> list
     return found
 
 
-def _active_holders(current: CurrentState, role: str, after: dict[str, set[Target]]) -> set[str]:
+def _active_holders(authz: CurrentState, role: str, held: dict[str, set[Target]], states: dict[str, str],
+                    user_groups: dict[str, set[str]]) -> set[str]:
     """Active users holding ``role`` (any division), directly or through a group."""
     def holds(subject: str) -> bool:
-        return any(t[0] == role for t in after.get(subject, current.held.get(subject, ())))
+        return any(t[0] == role for t in held.get(subject, ()))
 
-    groups = {s for s, kind in current.subject_types.items() if kind == "group" and holds(s)}
+    groups = {s for s, kind in authz.subject_types.items() if kind == "group" and holds(s)}
     holders = set()
-    users = set(current.held) | set(current.user_groups)
-    for user in users:
-        if current.subject_types.get(user) != "user" or current.user_states.get(user, "active") != "active":
+    for user in set(held) | set(user_groups):
+        if authz.subject_types.get(user) != "user" or states.get(user, "active") != "active":
             continue
-        if holds(user) or current.user_groups.get(user, set()) & groups:
+        if holds(user) or user_groups.get(user, set()) & groups:
             holders.add(user)
     return holders
 

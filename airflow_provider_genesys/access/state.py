@@ -34,6 +34,9 @@ class CurrentState:
     user_groups: dict[str, set[str]] = field(default_factory=dict)  # user id -> group ids (grants only)
     admin_roles: set[str] = field(default_factory=set)  # roles holding * permissions (grants only)
     versions: dict[str, int] = field(default_factory=dict)  # user and group id -> version (apply's writes)
+    # For user_state and group_members: the org's grants state (roles, grants, members, user states), so the
+    # admin guardrail sees deactivations and group removals that take an admin role away
+    authz: CurrentState | None = None
 
     # -- builders ----------------------------------------------------------------------------------------
 

@@ -28,7 +28,7 @@ from airflow.sdk import ObjectStoragePath
 from airflow_provider_genesys import lineage
 from airflow_provider_genesys._compat import AirflowException, AirflowFailException, BaseHook
 from airflow_provider_genesys.access import report
-from airflow_provider_genesys.access.apply import Applier, ApplyResult, load_plan
+from airflow_provider_genesys.access.apply import SETTLE_TIMEOUT, Applier, ApplyResult, load_plan
 from airflow_provider_genesys.access.current import read_org
 from airflow_provider_genesys.access.desired import RELATIONS, DesiredRow, format_of, read_file, read_rows, read_sql
 from airflow_provider_genesys.access.diff import MODES
@@ -271,10 +271,13 @@ class GenesysAccessApplyOperator(GenesysCloudBaseOperator):
         restore_from: Sequence[str] | str | None = None,
         fail_on_refused: bool = True,
         max_workers: int = 4,
+        settle_timeout: timedelta | float = timedelta(seconds=SETTLE_TIMEOUT),
         genesys_conn_id: str = DEFAULT_CONN_ID,
         **kwargs: Any,
     ) -> None:
         self.max_plan_age = _duration(max_plan_age, "max_plan_age")
+        settle = _duration(settle_timeout, "settle_timeout")
+        self.settle_timeout = settle.total_seconds() if settle is not None else SETTLE_TIMEOUT
         if "outlets" not in kwargs and isinstance(plan, str):
             uri = None if _has_template(plan) else str(object_path(report_path(plan), plan_conn_id, "plan"))
             kwargs["outlets"] = [lineage.destination_outlet(report_path(plan), uri, REPORT_ALIAS_PREFIX)]
@@ -297,7 +300,8 @@ class GenesysAccessApplyOperator(GenesysCloudBaseOperator):
                                  max_age=self.max_plan_age)
                 restore = snapshots_in(self._restore_ledgers()) if self.restore_from else {}
                 with closing(Ledger(local, checksum(plan.document()))) as ledger:
-                    applier = Applier(plan, hook.client, ledger, restore=restore, max_workers=self.max_workers)
+                    applier = Applier(plan, hook.client, ledger, restore=restore, max_workers=self.max_workers,
+                                      settle_timeout=self.settle_timeout)
                     try:
                         result = applier.apply()
                     finally:

@@ -77,15 +77,18 @@ def test_a_write_answered_503_that_the_read_back_shows_done_is_not_sent_again(cl
 
 @pytest.mark.parametrize("failure", [{"status_code": 502}, {"exc": requests.exceptions.ReadTimeout},
                                      {"exc": requests.exceptions.ConnectionError("reset by peer")}])
-def test_an_unknown_outcome_not_shown_by_the_read_back_is_sent_once_more(client, requests_mock, tmp_path, failure):
+def test_an_unknown_outcome_still_not_shown_after_settle_timeout_is_sent_once_more(
+        client, clock, requests_mock, tmp_path, failure):
     before = grants_state({ANN: set()})
     plan = make_plan("grants", [grant("add", ANN, "r-sup", "d-sales")], before)
     bulkadd = requests_mock.post(SUBJECT.format(ANN) + "/bulkadd",
                                  [failure, {"status_code": 204, "headers": {"inin-correlation-id": "c-2"}}])
     read = requests_mock.get(SUBJECT.format(ANN), json=subject_body(ANN, set()))
-    applier_ = applier(plan, client, tmp_path, before)
+    applier_ = applier(plan, client, tmp_path, before, settle_timeout=300)
     result = applier_.apply()
-    assert read.call_count == 1, "read back before anything is sent again"
+    # no later write tells whether reads caught up: the read-backs go on, with backoff, for settle_timeout
+    assert sum(clock.sleeps) == 300
+    assert read.call_count == len(clock.sleeps) + 1 < 15
     assert bulkadd.call_count == 2
     assert result.ok
     report = list(lines(applier_.state, applier_.changes, "grants"))
@@ -94,6 +97,79 @@ def test_an_unknown_outcome_not_shown_by_the_read_back_is_sent_once_more(client,
     assert report[1]["role"] == "r-sup"
     assert report[1]["division"] == "d-sales"
     assert report[1]["method"] == "POST"
+
+
+def test_an_unknown_outcome_shown_once_reads_catch_up_is_not_sent_again(client, clock, requests_mock, tmp_path):
+    before = grants_state({ANN: set()})
+    plan = make_plan("grants", [grant("add", ANN, "r-sup", "d-sales")], before)
+    bulkadd = requests_mock.post(SUBJECT.format(ANN) + "/bulkadd", status_code=503)
+    lagging = {"json": subject_body(ANN, set())}  # reads lag the write that was applied
+    read = requests_mock.get(SUBJECT.format(ANN), [lagging, lagging, lagging,
+                                                  {"json": subject_body(ANN, {("r-sup", "d-sales")})}])
+    result = applier(plan, client, tmp_path, before).apply()
+    assert bulkadd.call_count == 1, "sent once, although the first read-backs did not show it"
+    assert read.call_count == 4
+    assert clock.sleeps == [2, 4, 8]
+    assert result.ok
+    outcomes = [r["outcome"] for r in ledger_lines(tmp_path) if r["type"] == "outcome"]
+    assert outcomes == ["unknown", "confirmed"]
+
+
+def two_subjects(requests_mock, ann_reads: list[dict], bob_reads: list[dict]):
+    before = grants_state({ANN: set(), BOB: set()})
+    plan = make_plan("grants", [grant("add", ANN, "r-sup", "d-sales"), grant("add", BOB, "r-qe", "d-home")],
+                     before)
+    ann = requests_mock.post(SUBJECT.format(ANN) + "/bulkadd", [{"status_code": 503}, {"status_code": 204}])
+    bob = requests_mock.post(SUBJECT.format(BOB) + "/bulkadd", status_code=204)
+    requests_mock.get(SUBJECT.format(ANN), ann_reads)
+    requests_mock.get(SUBJECT.format(BOB), bob_reads)
+    return before, plan, ann, bob
+
+
+def test_reads_showing_a_later_write_mean_an_unknown_one_not_shown_was_not_applied(
+        client, clock, requests_mock, tmp_path):
+    before, plan, ann, bob = two_subjects(
+        requests_mock, [{"json": subject_body(ANN, set())}],
+        [{"json": subject_body(BOB, set())}, {"json": subject_body(BOB, {("r-qe", "d-home")})}])
+    result = applier(plan, client, tmp_path, before).apply()
+    assert clock.sleeps == [2], "decided as soon as Bob's later write showed, not after settle_timeout"
+    assert ann.call_count == 2
+    assert bob.call_count == 1
+    assert result.ok
+
+
+def test_reads_still_lagging_at_settle_timeout_fail_retryable_without_sending_again(
+        client, clock, requests_mock, tmp_path):
+    before, plan, ann, _ = two_subjects(
+        requests_mock, [{"json": subject_body(ANN, set())}], [{"json": subject_body(BOB, set())}])
+    result = applier(plan, client, tmp_path, before, settle_timeout=60).apply()
+    assert sum(clock.sleeps) == 60
+    assert ann.call_count == 1, "never re-sent while reads lag"
+    assert len(result.retry) == 1
+    assert "nothing was sent again" in result.retry[0]
+    assert not result.ok
+    # the task's retry (reads caught up, Ann's write was applied): the ledger's unknown is read back, not sent
+    requests_mock.get(SUBJECT.format(ANN), json=subject_body(ANN, {("r-sup", "d-sales")}))
+    after = grants_state({ANN: {("r-sup", "d-sales")}, BOB: {("r-qe", "d-home")}})
+    rerun = applier(plan, client, tmp_path, after).apply()
+    assert ann.call_count == 1
+    assert rerun.ok
+    assert rerun.settled == 2
+
+
+def test_a_rerun_reads_an_intent_without_outcome_as_unknown_and_waits_for_reads(
+        client, clock, requests_mock, tmp_path):
+    before = grants_state({ANN: set()})
+    plan = make_plan("grants", [grant("add", ANN, "r-sup", "d-sales")], before)
+    Ledger(tmp_path / "plan.ledger.ndjson", "sha256:test").append(  # killed between send and outcome
+        {"type": "intent", "write": "1-1", "kind": "bulkadd", "method": "POST", "path": "/x", "changes": [0]})
+    bulkadd = requests_mock.post(SUBJECT.format(ANN) + "/bulkadd", status_code=204)
+    lagging = {"json": subject_body(ANN, set())}
+    requests_mock.get(SUBJECT.format(ANN), [lagging, {"json": subject_body(ANN, {("r-sup", "d-sales")})}])
+    result = applier(plan, client, tmp_path, before).apply()  # the first read (the bulk re-read) lags too
+    assert bulkadd.call_count == 0
+    assert result.ok
+    assert result.settled == 1
 
 
 def test_a_subject_changed_since_the_plan_is_refused_and_the_rest_proceed(client, requests_mock, tmp_path):
@@ -219,9 +295,9 @@ def test_an_outcome_unknown_twice_is_left_for_a_later_run_not_sent_a_third_time(
     plan = make_plan("grants", [grant("add", ANN, "r-sup", "d-sales")], before)
     bulkadd = requests_mock.post(SUBJECT.format(ANN) + "/bulkadd", status_code=504)
     read = requests_mock.get(SUBJECT.format(ANN), json=subject_body(ANN, set()))
-    result = applier(plan, client, tmp_path, before).apply()
+    result = applier(plan, client, tmp_path, before, settle_timeout=30).apply()
     assert bulkadd.call_count == 2
-    assert read.call_count == 2
+    assert read.call_count == 5, "read back at 0, 2, 6, 14 and 30 s (settle_timeout), none after the second unknown"
     assert len(result.retry) == 1
     assert "outcome unknown twice" in result.retry[0]
     assert not result.ok

@@ -10,7 +10,8 @@ from airflow_provider_genesys.access.diff import Scope, diff
 from airflow_provider_genesys.access.errors import GuardrailError, PlanError
 from airflow_provider_genesys.access.guardrails import Guardrails, Protected, check, check_plan_age
 from airflow_provider_genesys.access.names import DesiredItem
-from tests.unit.access.org import ANN, BOB, EVE, FAY, grants_state, uid
+from airflow_provider_genesys.access.state import CurrentState
+from tests.unit.access.org import ANN, BOB, EVE, FAY, USERS, grants_state, uid
 
 NONE = Protected()
 
@@ -118,3 +119,40 @@ def test_plan_age():
     check_plan_age(made, made + timedelta(days=9), None)
     with pytest.raises(PlanError, match=r"made 2h00m01s ago .* max_plan_age=2h00m00s.* at least 2h00m01s"):
         check_plan_age(made, made + timedelta(hours=2, seconds=1), timedelta(hours=2))
+
+
+def other_relation(relation, users=USERS, members=()):
+    """A user_state or group_members state whose org (``authz``) has Eve and Fay as direct Master Admins and
+    group Team Leads (members Ann, Bob) holding Master Admin too."""
+    current = CurrentState(relation)
+    current.add_users(users)
+    current.add_group_members(members)
+    current.authz = grants_state(grants=[(EVE, "user", "r-admin", "*"), (FAY, "user", "r-admin", "*"),
+                                         ("g-leads", "group", "r-admin", "d-home")],
+                                 members=list(members), users=users)
+    return current
+
+
+def test_deactivating_admins_is_refused_below_min_admins():
+    current = other_relation("user_state", members=[{"groupId": "g-leads", "userId": ANN}])
+    leave = [DesiredItem(1, EVE, "user", ("inactive",)), DesiredItem(2, FAY, "user", ("inactive",))]
+    (found,) = violations(leave, current=current)  # Ann (through Team Leads) would be the only admin left
+    assert found.startswith("min_admins: role r-admin holds * permissions and would keep 1 active holder(s) "
+                            "(now 3)")
+    assert violations(leave, current=current, rails=Guardrails(min_admins=1)) == []
+    assert violations(leave[:1], current=current) == [], "Fay and Ann remain"
+    assert violations([DesiredItem(1, BOB, "user", ("inactive",))], current=current) == [], "Bob is no admin"
+
+
+def test_removing_members_of_a_group_holding_an_admin_role_is_refused_below_min_admins():
+    members = [{"groupId": "g-leads", "userId": ANN}, {"groupId": "g-leads", "userId": BOB}]
+    current = other_relation("group_members", members=members)
+    current.authz.held[FAY] = set()  # Fay is no admin: Eve, and Ann and Bob through Team Leads
+    keep_ann = [DesiredItem(1, ANN, "user", ("g-leads",))]
+    assert violations(keep_ann, Scope(frozenset({"g-leads"})), current=current) == [], "Eve and Ann remain"
+    current.authz.held[EVE] = set()
+    (found,) = violations(keep_ann, Scope(frozenset({"g-leads"})), current=current)
+    assert found.startswith("min_admins: role r-admin holds * permissions and would keep 1 active holder(s) "
+                            "(now 2)")
+    assert violations(keep_ann, Scope(frozenset({"g-leads"})), current=current,
+                      rails=Guardrails(min_admins=1)) == []
