@@ -24,6 +24,7 @@ Run against the bundled emulator, approval included: ``python3 dev.py access-dem
 
 from __future__ import annotations
 
+import inspect
 from datetime import timedelta
 from pathlib import Path
 
@@ -34,9 +35,18 @@ from airflow_provider_genesys.operators.access import GenesysAccessApplyOperator
 from airflow_provider_genesys.sensors.access import GenesysAccessVerifySensor
 
 try:
-    from airflow.providers.standard.operators.hitl import ApprovalOperator
+    from airflow.providers.standard.operators.hitl import ApprovalOperator, HITLOperator
 except ImportError:  # Airflow 3.0: no human-in-the-loop operators
-    ApprovalOperator = None  # type: ignore[assignment,misc]
+    ApprovalOperator = HITLOperator = None  # type: ignore[assignment,misc]
+
+# How long the approval waits: `response_timeout` in newer standard providers; before it (Airflow 3.1's),
+# `execution_timeout` bounded the wait.
+APPROVAL_WAIT = timedelta(days=1)
+WAIT_ARGUMENT = (
+    "response_timeout"
+    if HITLOperator is not None and "response_timeout" in inspect.signature(HITLOperator.__init__).parameters
+    else "execution_timeout"
+)
 
 # The project's demo_output folder (this file lives in <project>/dags_examples/); dev.py access-demo writes
 # the desired table there. Point the params at your own storage.
@@ -76,7 +86,7 @@ def genesys_access_sync() -> None:
         subject="Genesys access changes",
         body="{{ ti.xcom_pull(task_ids='plan')['summary'] }}",
         defaults="Reject",  # no answer within the timeout: nothing is applied
-        response_timeout=timedelta(days=1),
+        **{WAIT_ARGUMENT: APPROVAL_WAIT},
     )
     apply = GenesysAccessApplyOperator(task_id="apply", plan=PLAN)
     verify = GenesysAccessVerifySensor(task_id="verify", plan=PLAN, timeout=900, mode="reschedule",

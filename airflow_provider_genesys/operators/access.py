@@ -222,7 +222,7 @@ def ledger_file(plan_path: ObjectStoragePath, local: str | None) -> tuple[Path, 
     """
     if plan_path.protocol in ("file", "local", ""):
         return Path(ledger_path(plan_path.path)), None
-    remote = ObjectStoragePath(ledger_path(str(plan_path)), conn_id=plan_path.conn_id)
+    remote = ObjectStoragePath(ledger_path(str(plan_path)), conn_id=plan_path.storage_options.get("conn_id"))
     if local:
         return Path(local), remote
     digest = hashlib.sha256(str(plan_path).encode()).hexdigest()[:20]
@@ -338,7 +338,7 @@ class GenesysAccessApplyOperator(GenesysCloudBaseOperator):
         return found
 
     def _report(self, plan_path: ObjectStoragePath, applier: Applier, plan: Plan) -> str:
-        target = ObjectStoragePath(report_path(str(plan_path)), conn_id=plan_path.conn_id)
+        target = ObjectStoragePath(report_path(str(plan_path)), conn_id=plan_path.storage_options.get("conn_id"))
         try:
             with target.open("w") as out:
                 report.write(out, applier.state, applier.changes, plan.relation)

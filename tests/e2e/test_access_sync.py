@@ -313,6 +313,18 @@ def run_example_dag(env: dict[str, str], conf: dict[str, str], answer: str, cwd:
     return detail
 
 
+def _airflow_line() -> tuple[int, int]:
+    from airflow import __version__
+
+    major, minor = __version__.split(".")[:2]
+    return int(major), int(minor)
+
+
+# Airflow 3.1 and 3.2 defer the approval to a trigger, which `airflow dags test` runs inline; its in-process
+# supervisor leaves the trigger's GetHITLDetailResponse request unhandled, so no approval DAG can finish
+# under `dags test` there (a real deployment's triggerer serves it). 3.3 waits in `awaiting_input` instead.
+@pytest.mark.skipif(_airflow_line() < (3, 3), reason="Airflow < 3.3's `dags test` cannot run a human-in-the-loop "
+                    "trigger inline (GetHITLDetailResponse unhandled by its in-process supervisor)")
 def test_the_example_dag_applies_an_approved_plan_and_nothing_when_rejected(
     dag_runner: DagRunner, org: GenesysCloudEmulator, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
