@@ -132,7 +132,9 @@ def ensure_chromium() -> None:
 
 
 # ``--quick``: what needs no Airflow process, browser or database server and no volume run (see README).
-QUICK_TESTS = ["tests/unit", "tests/emulator", "tests/faults", "-m", "not slow"]
+# Two workers (pytest-xdist): the quick tests are CPU in one process otherwise (the emulator serves in the
+# test's process); each worker has its own Airflow home and emulators on their own ports.
+QUICK_TESTS = ["tests/unit", "tests/emulator", "tests/faults", "-m", "not slow", "-n", "2"]
 
 
 def run_tests(pytest_args: list[str], quick: bool = False) -> int:
