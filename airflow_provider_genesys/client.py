@@ -302,6 +302,12 @@ class GenesysCloudClient:
         ``request`` returns only the body)."""
         return getattr(self._last, "exchange", (None, None))
 
+    @property
+    def sleep(self) -> Callable[[float], None]:
+        """How this client waits (tests and benchmarks give a fake clock's): what callers that wait between
+        their own reads (the access apply, settling) use, so one test clock governs every wait."""
+        return self._sleep
+
     def _budget_sleep(self, call: _Call) -> Callable[[float], None]:
         """The pacer's sleep, refusing a wait that would end after the call's max_retry_time."""
 

@@ -166,7 +166,7 @@ class Applier:
         self._sent = 0
         self.settle_timeout = settle_timeout
         # The client's sleep (tests give the emulator's clock), so waiting for reads never waits in real time.
-        self.sleep = sleep or getattr(client, "_sleep", None) or time.sleep
+        self.sleep = sleep or getattr(client, "sleep", None) or time.sleep
         self.unknown: dict[int, int] = {}  # change -> the write number after which its outcome became unknown
         self._witness: tuple[int, list[int]] = (0, [])  # (write number, changes) of the latest 2xx write
 
