@@ -71,7 +71,14 @@ def test_the_wheel_alone_installs_with_airflow_and_registers_the_provider(
     venv = tmp_path / "venv"
     run([*UV, "venv", "--quiet", "--python", sys.executable, str(venv)])
     python = venv / "bin" / "python"
-    run([*UV, "pip", "install", "--quiet", "--offline", "--python", str(python), str(dist["wheel"])])
+    # The versions this suite runs with (all in uv's cache): resolved afresh, offline, uv would pick a newer
+    # release of some dependency that no install on this machine ever downloaded.
+    frozen = run([*UV, "pip", "freeze", "--python", sys.executable]).stdout.splitlines()
+    constraints = tmp_path / "constraints.txt"
+    constraints.write_text("\n".join(line for line in frozen if "==" in line and not line.startswith(
+        ("-e", "airflow-provider-genesys"))) + "\n")
+    run([*UV, "pip", "install", "--quiet", "--offline", "--python", str(python), "--constraint", str(constraints),
+         str(dist["wheel"])])
 
     env = {key: value for key, value in os.environ.items() if not key.startswith(("AIRFLOW_", "AIRFLOW__"))}
     env.update(AIRFLOW_HOME=str(tmp_path / "airflow-home"), AIRFLOW__CORE__LOAD_EXAMPLES="False")
