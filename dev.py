@@ -135,6 +135,9 @@ def ensure_chromium() -> None:
 # Two workers (pytest-xdist): the quick tests are CPU in one process otherwise (the emulator serves in the
 # test's process); each worker has its own Airflow home and emulators on their own ports.
 QUICK_TESTS = ["tests/unit", "tests/emulator", "tests/faults", "-m", "not slow", "-n", "2"]
+# The whole suite on two workers too: the deployment and browser tests (``xdist_group`` in tests/conftest.py)
+# one after another on one worker, the rest shared; each worker starts its own Airflow for the e2e DAG runs.
+WORKERS = ["-n", "2", "--dist", "loadgroup"]
 
 
 def run_tests(pytest_args: list[str], quick: bool = False) -> int:
@@ -143,12 +146,13 @@ def run_tests(pytest_args: list[str], quick: bool = False) -> int:
         pytest_args = [*QUICK_TESTS, *pytest_args]
     else:
         ensure_chromium()
+    workers = [] if quick or pytest_args else WORKERS
     _say("ruff check")
     lint = subprocess.run([str(PYTHON), "-m", "ruff", "check", str(ROOT)], cwd=ROOT, check=False)
     if lint.returncode != 0:
         return lint.returncode
     _say("pytest")
-    result = subprocess.run([str(PYTHON), "-m", "pytest", *pytest_args], cwd=ROOT, check=False).returncode
+    result = subprocess.run([str(PYTHON), "-m", "pytest", *workers, *pytest_args], cwd=ROOT, check=False).returncode
     if result != 0 or pytest_args:  # the whole suite (no arguments, as CI runs it) includes the matrix
         return result
     return run_compat_matrix()
@@ -182,7 +186,8 @@ COMPAT_TESTS = (
 )
 COMPAT_MARKERS = "not slow"
 # What those tests import besides the package's own dependencies (from its ``examples`` extra).
-COMPAT_REQUIREMENTS = ("pytest>=8", "requests-mock>=1.11", "apache-airflow-providers-openlineage>=2.0")
+COMPAT_REQUIREMENTS = ("pytest>=8", "pytest-xdist>=3.5", "requests-mock>=1.11",
+                       "apache-airflow-providers-openlineage>=2.0")
 # Outside the clone: CI clones into a new folder each time, the venvs stay. GENESYS_COMPAT_CACHE overrides.
 COMPAT_CACHE = Path(os.environ.get("GENESYS_COMPAT_CACHE") or Path.home() / ".cache" / "airflow-provider-genesys"
                     / "compat")
@@ -238,9 +243,9 @@ def _compat_line(version: str, released: str) -> dict[str, object]:
     env.pop("AIRFLOW_HOME", None)
     _say(f"Airflow {version}: pytest -m '{COMPAT_MARKERS}' on {len(COMPAT_TESTS)} paths (output: {output})")
     with open(output / "pytest.log", "w") as log:
-        tests = subprocess.run([str(python), "-m", "pytest", "-p", "no:cacheprovider", "-m", COMPAT_MARKERS,
-                                *COMPAT_TESTS], cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
-                               check=False)
+        tests = subprocess.run([str(python), "-m", "pytest", "-p", "no:cacheprovider", *WORKERS,
+                                "-m", COMPAT_MARKERS, *COMPAT_TESTS], cwd=ROOT, env=env, stdout=log,
+                               stderr=subprocess.STDOUT, check=False)
     lines = (output / "pytest.log").read_text(errors="replace").splitlines()
     summary = next((line.strip("= ") for line in reversed(lines) if " in " in line and "=" in line), "no summary")
     if tests.returncode != 0:

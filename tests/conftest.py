@@ -15,7 +15,11 @@ from typing import Any
 import pytest
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
-_AIRFLOW_HOME = Path(os.environ.get("GENESYS_TEST_AIRFLOW_HOME") or tempfile.mkdtemp(prefix="genesys-airflow-"))
+# Under pytest-xdist each worker is its own process with its own home (a SQLite database is one writer's).
+_WORKER = os.environ.get("PYTEST_XDIST_WORKER", "")
+_AIRFLOW_HOME = (Path(os.environ["GENESYS_TEST_AIRFLOW_HOME"]) / _WORKER if os.environ.get("GENESYS_TEST_AIRFLOW_HOME")
+                 else Path(tempfile.mkdtemp(prefix=f"genesys-airflow-{_WORKER}")))
+_AIRFLOW_HOME.mkdir(parents=True, exist_ok=True)
 
 os.environ["AIRFLOW_HOME"] = str(_AIRFLOW_HOME)
 os.environ["AIRFLOW__CORE__LOAD_EXAMPLES"] = "False"
@@ -57,3 +61,15 @@ def emulator_client() -> Iterator[Callable[..., Any]]:
     yield factory
     for client in clients:
         client.close()
+
+
+# Tests that run a whole Airflow deployment or a browser share the machine's servers (Redis, PostgreSQL) and
+# most of its CPU: under ``-n 2 --dist loadgroup`` (``python3 dev.py test``) they run one after another on one
+# worker while the other worker takes the rest.
+SERIAL_MARKERS = ("deployment", "browser")
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        if any(item.get_closest_marker(marker) for marker in SERIAL_MARKERS):
+            item.add_marker(pytest.mark.xdist_group("deployments"))
