@@ -32,11 +32,13 @@ import json
 import os
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
 from airflow_provider_genesys.access.errors import PlanError
+
+UTC = timezone.utc  # datetime.UTC is Python 3.11+; the package supports 3.10
 
 DONE = "done"  # the write was answered 2xx (or a read-back showed it applied: "confirmed")
 CONFIRMED = "confirmed"

@@ -19,7 +19,7 @@ import json
 import tempfile
 from collections.abc import Iterator, Sequence
 from contextlib import closing, contextmanager, suppress
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
@@ -39,6 +39,8 @@ from airflow_provider_genesys.access.names import parse_user_key
 from airflow_provider_genesys.access.plan import Plan, checksum, summary, write
 from airflow_provider_genesys.access.planner import plan_access
 from airflow_provider_genesys.operators.base import DEFAULT_CONN_ID, GenesysCloudBaseOperator, api_errors_as_failures
+
+UTC = timezone.utc  # datetime.UTC is Python 3.11+; the package supports 3.10
 
 SQL_BATCH = 1000  # rows fetched from the cursor at a time
 
