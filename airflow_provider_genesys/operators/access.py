@@ -144,7 +144,7 @@ class GenesysAccessPlanOperator(GenesysCloudBaseOperator):
                 directory, current = read_org(hook.client, self.relation, user_key=self.user_key,
                                               external_ids=external_ids, max_workers=self.max_workers)
                 requests = hook.stats.requests
-            self.log.info("Read the org's %s state in %d requests", self.relation, requests)
+            self.log.info("Read the org's %s state; %d requests in all so far", self.relation, requests)
             with self._desired_rows() as rows:
                 plan = plan_access(
                     rows, relation=self.relation, directory=directory, current=current, org_id=org_id,

@@ -108,6 +108,21 @@ def test_unknown_keys_are_all_listed_with_their_rows_and_other_problems(conn, tm
     assert not (tmp_path / "p.json").exists()
 
 
+def test_lookups_answered_429_are_sent_again_after_retry_after(conn, tmp_path, monkeypatch) -> None:
+    monkeypatch.setenv(CONN_ENV, json.dumps(conn.connection_dict(max_retry_wait=2, max_attempts=3)))
+    users = people(conn, 6)
+    conn.faults.rate_limit(retry_after=1, count=4, path=r"^/api/v2/users/externalid/")
+    try:
+        by_key = plan_of(tmp_path, "key", rows=grant_rows(users, 2), mode="add_only", user_key="external:hr",
+                         **LENIENT)
+    finally:
+        conn.faults.clear()
+    by_email = plan_of(tmp_path, "email", rows=grant_rows(users, 1), mode="add_only", **LENIENT)
+    assert by_key["changes"] == by_email["changes"]
+    assert conn.stats.rate_limited == 4
+    assert lookups(conn) == 6 + 4
+
+
 def test_user_key_is_checked_when_the_dag_is_parsed() -> None:
     for bad in ("external:", "hr", "external: ", "email"):
         with pytest.raises(ValueError, match=r"user_key=.* is not understood: .*'external:<authority>'"):
