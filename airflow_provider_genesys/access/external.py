@@ -6,7 +6,7 @@ not return them), so each key is one ``GET /api/v2/users/externalid/{authorityNa
 ``UsersApi.get_users_externalid_authority_name_external_key``; both case sensitive; permission
 ``directory:user:view``), answered with the ``User`` or 404 when no user holds the key.
 
-The rows are a one-pass stream: :func:`lookup_keys` reads them once, a chunk (1,000 rows) at a time, looks
+The rows are a one-pass stream: :func:`lookup_keys` reads them once, a chunk (1,000 user names) at a time, looks
 up that chunk's keys not seen before in parallel through the client (which paces to the rate limit and
 honours 429), and keeps only ``key -> user id`` (and the set of unknown keys): never the rows. The planner
 then reads the table a second time (the operator reopens the file, reruns the query, reuses the list:
