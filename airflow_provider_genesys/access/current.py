@@ -13,8 +13,10 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
+from airflow_provider_genesys.access.errors import GenesysAccessError
 from airflow_provider_genesys.access.names import Directory, NameIndex, UserIndex
 from airflow_provider_genesys.access.state import CurrentState
+from airflow_provider_genesys.exceptions import GenesysCloudApiError
 from airflow_provider_genesys.extract.fetch import ApiClient, PageFetcher
 from airflow_provider_genesys.extract.plans.authorization import DIVISIONS, ROLE_PARAMS, ROLES, grants
 from airflow_provider_genesys.extract.plans.common import ExtractOptions
@@ -23,6 +25,31 @@ from airflow_provider_genesys.extract.plans.routing import queues
 from airflow_provider_genesys.extract.plans.users import users_in_state
 
 USER_FIELDS = ("id", "email", "username", "state", "name", "version")
+# GET /api/v2/users/me "is not valid when using the Client Credentials OAuth grant" (SDK UsersApi.get_users_me);
+# Genesys does not publish the status: these answers mean "a token without a user", any other still fails
+NO_TOKEN_USER = (400, 403, 404)
+
+
+def token_user(client: ApiClient, grant_type: str) -> tuple[str | None, str]:
+    """The id of the user behind the connection's token (``None`` for a client's token), and how it was found.
+
+    Client credentials never ask. Other grants (SAML2 bearer, refresh token, a pre-issued access token, which
+    may be a client's) ask ``GET /api/v2/users/me``; 400, 403 or 404 mean the token has no user.
+    """
+    if grant_type == "client_credentials":
+        return None, "a client-credentials token has no user"
+    try:
+        me = client.request("GET", "/api/v2/users/me")
+    except GenesysCloudApiError as err:
+        if err.status in NO_TOKEN_USER:
+            return None, (f"GET /api/v2/users/me answered {err.status} {err.code or ''}".rstrip()
+                          + ": the token has no user (a client's token)")
+        raise
+    user_id = me.get("id") if isinstance(me, dict) else None
+    if not user_id:
+        raise GenesysAccessError("GET /api/v2/users/me answered without a user id: the user behind the "
+                                 "connection's token cannot be protected; check the connection's grant")
+    return str(user_id), f"the token is the user {me.get('email') or me.get('name') or user_id}'s"
 
 
 def read_org(client: ApiClient, relation: str, *, user_key: str = "id_or_email",

@@ -100,13 +100,31 @@ def _removals(diff: Diff, rails: Guardrails) -> list[str]:
 
 
 def _protected(diff: Diff, protected: Protected, label) -> list[str]:
-    touched = [s for s in diff.subjects if s in protected.why]
-    return [
-        f"protected_subjects: the plan changes {label(s)} ({protected.why[s]}); "
-        + ("remove its rows or its managed grants from the scope, or drop it from protected_subjects for "
-           "this run" if protected.why[s].startswith("listed") else "change it by hand, never through a sync")
-        for s in touched
-    ]
+    """One line per kind of protection the plan breaks: the counts, the first three subjects, the override."""
+    listed = [s for s in diff.subjects if protected.why.get(s, "").startswith("listed")]
+    own = [s for s in diff.subjects if s in protected.why and s not in listed]
+    found = []
+    if listed:
+        found.append(f"protected_subjects: the plan changes {len(listed)} subject(s) listed in protected_subjects "
+                     f"{_touching(diff, listed, label)}; remove their rows or their managed grants from the scope, "
+                     "or drop them from protected_subjects for this run")
+    if own:
+        found.append(f"protected_subjects: the plan changes {len(own)} of the connection's own identities, which "
+                     f"are always protected {_touching(diff, own, label, protected.why)}; these have no override: "
+                     "change them by hand, never through a sync (or plan through a connection whose token is "
+                     "another user's or client's)")
+    return found
+
+
+def _touching(diff: Diff, subjects: list[str], label, why: dict[str, str] | None = None) -> str:
+    """``(C change(s), R removal(s)): a, b, c and K more``, each subject with why it is protected when given."""
+    chosen = set(subjects)
+    changes = [c for c in diff.changes if c.subject in chosen]
+    removals = sum(c.action == "remove" for c in changes)
+    names = [f"{label(s)} ({why[s].removesuffix(' (always protected)')})" if why else label(s)
+             for s in subjects[:3]]
+    more = f" and {len(subjects) - 3} more" if len(subjects) > 3 else ""
+    return f"({len(changes)} change(s), {removals} removal(s)): {', '.join(names)}{more}"
 
 
 def _after(current: CurrentState, diff: Diff) -> dict[str, set[Target]]:

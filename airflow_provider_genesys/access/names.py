@@ -116,9 +116,13 @@ class UserIndex:
             index.external = {str(k): str(v) for k, v in external_ids.items()}
         return index
 
-    def resolve(self, text: str) -> str:
-        """The user id ``text`` names; :class:`Unresolved` otherwise."""
-        if self.authority is not None:
+    def resolve(self, text: str, *, external: bool = True) -> str:
+        """The user id ``text`` names; :class:`Unresolved` otherwise.
+
+        With an authority, ``text`` is an external key; ``external=False`` reads it as an id or email even
+        then (``protected_subjects`` name users by id or email whatever the table's ``user_key``).
+        """
+        if self.authority is not None and external:
             user_id = self.external.get(text)
             if user_id is None or user_id not in self.by_id:
                 raise Unresolved(f"no user has external id {text!r} under authority {self.authority!r}")

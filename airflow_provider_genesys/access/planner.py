@@ -60,7 +60,7 @@ def protected_ids(subjects: Iterable[str], directory: Directory) -> list[str]:
     for subject in subjects:
         text = str(subject).strip()
         try:
-            ids.append(directory.users.resolve(text))
+            ids.append(directory.users.resolve(text, external=False))
             continue
         except Unresolved:
             pass

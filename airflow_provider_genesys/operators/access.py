@@ -29,10 +29,11 @@ from airflow_provider_genesys import lineage
 from airflow_provider_genesys._compat import AirflowException, AirflowFailException, BaseHook
 from airflow_provider_genesys.access import report
 from airflow_provider_genesys.access.apply import SETTLE_TIMEOUT, Applier, ApplyResult, load_plan
-from airflow_provider_genesys.access.current import read_org
+from airflow_provider_genesys.access.current import read_org, token_user
 from airflow_provider_genesys.access.desired import RELATIONS, DesiredRow, format_of, read_file, read_rows, read_sql
 from airflow_provider_genesys.access.diff import MODES
 from airflow_provider_genesys.access.errors import GenesysAccessError, listing
+from airflow_provider_genesys.access.external import lookup_keys, user_keys
 from airflow_provider_genesys.access.guardrails import Guardrails
 from airflow_provider_genesys.access.ledger import Ledger, ledger_path, read_ledger, report_path, snapshots_in
 from airflow_provider_genesys.access.names import parse_user_key
@@ -71,8 +72,9 @@ class GenesysAccessPlanOperator(GenesysCloudBaseOperator):
     :param managed_roles: the roles (groups, queues for the membership relations) the sync manages, by id or
         name; default: those the table names.
     :param mode: ``sync`` (add and remove) or ``add_only``.
-    :param user_key: how the table names users: by id or email (default), or ``external:<authority>``
-        (not read by this operator yet).
+    :param user_key: how the table names users: by id or email (default), or ``external:<authority>``: by
+        the key Genesys keeps in their external ids under that authority (each distinct key looked up once;
+        the table is read twice, docs/access.md).
     :param max_removals, max_removal_fraction, protected_subjects, min_admins, allow_roleless: guardrails
         (docs/access.md); the connection's own OAuth client and token user are always protected.
     :param allow_empty: accept a desired table without rows.
@@ -114,11 +116,12 @@ class GenesysAccessPlanOperator(GenesysCloudBaseOperator):
             raise ValueError("sql= needs sql_conn_id=, the Airflow connection to run it on.")
         if mode not in MODES:
             raise ValueError(f"mode {mode!r} is not valid; use one of: {', '.join(MODES)}.")
-        if parse_user_key(user_key) is not None:
-            raise ValueError("user_key='external:...' is supported by the engine but not read by this operator yet; "
-                             "name users by id or email.")
+        try:
+            authority = parse_user_key(user_key)
+        except GenesysAccessError as err:
+            raise ValueError(str(err)) from None
         super().__init__(genesys_conn_id=genesys_conn_id, **kwargs)
-        self.relation, self.mode, self.user_key = relation, mode, user_key
+        self.relation, self.mode, self.user_key, self.authority = relation, mode, user_key, authority
         # where the desired table comes from (one of the three) and where the plan goes
         self.desired, self.desired_conn_id, self.format = desired, desired_conn_id, format
         self.sql, self.sql_conn_id, self.rows = sql, sql_conn_id, rows
@@ -132,22 +135,24 @@ class GenesysAccessPlanOperator(GenesysCloudBaseOperator):
 
     def execute(self, context: Any) -> dict[str, str]:
         plan_path = object_path(self.plan_path, self.plan_conn_id, "plan_path")
-        with self.hook as hook, api_errors_as_failures():
-            org_id = hook.get_organization()["id"]
-            settings = hook.settings
-            token_user = None
-            if settings.grant_type != "client_credentials":  # a user's token: never sync that user
-                token_user = (hook.request("GET", "/api/v2/users/me") or {}).get("id")
-            directory, current = read_org(hook.client, self.relation, max_workers=self.max_workers)
-            requests = hook.stats.requests
-        self.log.info("Read the org's %s state in %d requests", self.relation, requests)
         try:
+            with self.hook as hook, api_errors_as_failures():
+                org_id = hook.get_organization()["id"]
+                settings = hook.settings
+                user, why = token_user(hook.client, settings.grant_type)  # a user's token: never sync that user
+                self.log.info("Protected: the OAuth client %s and %s (%s)", settings.client_id,
+                              f"the token's user {user}" if user else "no token user", why)
+                external_ids = self._external_ids(hook) if self.authority is not None else None
+                directory, current = read_org(hook.client, self.relation, user_key=self.user_key,
+                                              external_ids=external_ids, max_workers=self.max_workers)
+                requests = hook.stats.requests
+            self.log.info("Read the org's %s state; %d requests in all so far", self.relation, requests)
             with self._desired_rows() as rows:
                 plan = plan_access(
                     rows, relation=self.relation, directory=directory, current=current, org_id=org_id,
                     created_at=datetime.now(UTC), managed=self.managed_roles, mode=self.mode,  # type: ignore[arg-type]
                     rails=self.rails, protected_subjects=self.protected_subjects,
-                    oauth_client_id=settings.client_id, token_user_id=token_user,
+                    oauth_client_id=settings.client_id, token_user_id=user,
                 )
         except GenesysAccessError as err:
             raise AirflowFailException(str(err)) from None
@@ -163,6 +168,17 @@ class GenesysAccessPlanOperator(GenesysCloudBaseOperator):
         text = summary(plan)
         self.log.info("Plan written to %s\n%s", plan_path, text)
         return {"plan": str(plan_path), "summary": text}
+
+    def _external_ids(self, hook: Any) -> dict[str, str]:
+        """The table's external keys -> user ids: a first read of the table, each distinct key looked up once."""
+        before = hook.stats.requests
+        with self._desired_rows() as rows:
+            found = lookup_keys(hook.client, str(self.authority), user_keys(rows, self.relation),
+                                max_workers=self.max_workers)
+        self.log.info("Looked up %d distinct external key(s) under authority %r in %d requests (%d lookups): "
+                      "%d found, %d unknown", len(found.ids) + len(found.unknown), self.authority,
+                      hook.stats.requests - before, found.requests, len(found.ids), len(found.unknown))
+        return found.ids
 
     @contextmanager
     def _desired_rows(self) -> Iterator[Iterator[DesiredRow]]:

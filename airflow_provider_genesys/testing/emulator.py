@@ -162,9 +162,17 @@ class GenesysCloudEmulator:
         return f"{CONN_TYPE.replace('_', '-')}://{login}:{password}@?__extra__={extra_json}"
 
     # ---- test controls -----------------------------------------------------------------------------
-    def issue_token(self) -> str:
-        """A valid access token without an HTTP round trip (not counted by the token rate limit)."""
-        return str(self._backend.tokens.issue("client_credentials", throttle=False)["access_token"])
+    def issue_token(self, grant_type: str = "client_credentials", *, user_id: str | None = None) -> str:
+        """A valid access token without an HTTP round trip (not counted by the token rate limit).
+
+        Any other ``grant_type`` than ``client_credentials`` gives a user token: ``user_id``'s, by default the
+        ``token_user`` option's (``GET /api/v2/users/me`` answers that user).
+        """
+        if grant_type != "client_credentials":
+            user_id = user_id or self._backend.token_user()
+        elif user_id is not None:
+            raise ValueError("a client_credentials token has no user: give another grant_type with user_id")
+        return str(self._backend.tokens.issue(grant_type, throttle=False, user_id=user_id)["access_token"])
 
     def revoke_tokens(self) -> int:
         """Invalidate every access and refresh token; returns how many access tokens there were."""

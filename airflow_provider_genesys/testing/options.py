@@ -164,6 +164,19 @@ class Settings:
         "retries both)",
         choices=("409", "400"),
     )
+    token_user: str = option(
+        "",
+        "the user behind user tokens (SAML2 bearer, authorization code and their refreshes, "
+        "`emu.issue_token(grant_type=...)`): a user id; empty: the first active user. `GET /api/v2/users/me` "
+        "answers that user",
+    )
+    users_me_client: str = option(
+        "400",
+        "what `GET /api/v2/users/me` answers a client-credentials token (the SDK says only that the request "
+        "\"is not valid when using the Client Credentials OAuth grant\"): `400` `bad.request`, `403` "
+        "`not.authorized` or `404` `not.found`",
+        choices=("400", "403", "404"),
+    )
 
     def __post_init__(self) -> None:
         """Check every value against its declaration; a float option given an int becomes a float."""

@@ -88,6 +88,13 @@ class Backend:
     def analytics(self) -> AnalyticsApi:
         return cast(AnalyticsApi, self.areas[AnalyticsApi])
 
+    def token_user(self) -> str | None:
+        """The user behind user tokens: ``token_user``, else the first active user (``None`` in an empty org)."""
+        if self.settings.token_user:
+            return self.settings.token_user
+        active = self.org.user_ids("active")
+        return active[0] if active else None
+
     def rate_limit(self, token: str, headers: dict[str, str]) -> None:
         """Count one API request against its token's window and the organisation's; raise the 429 if refused.
 
@@ -302,11 +309,11 @@ class RequestHandler(BaseHTTPRequestHandler):
                 raise OAuthError(
                     "invalid_request", "assertion and orgName are required for the SAML2 bearer grant"
                 )
-            return 200, backend.tokens.issue(grant)
+            return 200, backend.tokens.issue(grant, user_id=backend.token_user())
         if grant == "authorization_code":
             if not form.get("code"):
                 raise OAuthError("invalid_request", "code is required for the authorization_code grant")
-            return 200, backend.tokens.issue(grant, with_refresh=True)
+            return 200, backend.tokens.issue(grant, with_refresh=True, user_id=backend.token_user())
         if grant == "refresh_token":
             return 200, backend.tokens.refresh(form.get("refresh_token", ""))
         raise OAuthError("unsupported_grant_type", f"unsupported grant_type {grant!r}")

@@ -33,6 +33,7 @@ class Token:
     grant_type: str
     issued_at: float
     expires_at: float
+    user_id: str | None = None  # the user behind a user token (SAML2 bearer, authorization code); None: a client's
 
 
 class TokenStore:
@@ -44,14 +45,14 @@ class TokenStore:
         self._clock = clock
         self.ttl = ttl
         self._tokens: dict[str, Token] = {}
-        self._refresh: set[str] = set()
+        self._refresh: dict[str, str | None] = {}  # refresh token -> the user of the token it came with
         self._lock = threading.Lock()
         self._creation = FixedWindowLimiter(creation_limit, window, clock) if creation_limit else None
 
     def issue(
-        self, grant_type: str, *, with_refresh: bool = False, throttle: bool = True
+        self, grant_type: str, *, with_refresh: bool = False, throttle: bool = True, user_id: str | None = None
     ) -> dict[str, object]:
-        """Create a token and return the token endpoint's JSON answer."""
+        """Create a token (a user token when ``user_id`` is given) and return the token endpoint's JSON answer."""
         if throttle and self._creation is not None:
             decision = self._creation.hit("token-endpoint")
             if not decision.allowed:
@@ -59,7 +60,7 @@ class TokenStore:
                     "invalid_request", f"rate limit exceeded; retry in {decision.reset} seconds", status=400
                 )
         now = self._clock.now()
-        token = Token(secrets.token_urlsafe(32), grant_type, now, now + self.ttl)
+        token = Token(secrets.token_urlsafe(32), grant_type, now, now + self.ttl, user_id)
         answer: dict[str, object] = {
             "access_token": token.value,
             "token_type": "bearer",
@@ -70,7 +71,7 @@ class TokenStore:
             self._tokens[token.value] = token
             if with_refresh:
                 refresh = secrets.token_urlsafe(32)
-                self._refresh.add(refresh)
+                self._refresh[refresh] = user_id
                 answer["refresh_token"] = refresh
         if with_refresh:
             record_secret("refresh_token", str(answer["refresh_token"]))
@@ -80,10 +81,10 @@ class TokenStore:
         """Exchange a refresh token (single use: it rotates) for a new access and refresh token."""
         with self._lock:
             known = refresh_token in self._refresh
-            self._refresh.discard(refresh_token)
+            user_id = self._refresh.pop(refresh_token, None)
         if not known:
             raise OAuthError("invalid_grant", "invalid refresh token")
-        return self.issue("refresh_token", with_refresh=True)
+        return self.issue("refresh_token", with_refresh=True, user_id=user_id)
 
     def check(self, authorization: str | None) -> Token:
         """Validate an ``Authorization: Bearer`` header as Genesys does (401 with its codes)."""

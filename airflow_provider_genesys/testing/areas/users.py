@@ -1,7 +1,7 @@
 """UsersApi: ``/api/v2/users`` (page-number listing with its result cap), ``/users/query`` (cursor paging),
-one user and its ``PATCH`` (state, with the user's version), external ids (HR keys), with the ``expand``
-values other areas' user listings share (:func:`expand_of`) and the user lookup every area's writes share
-(:class:`UserLookup`: a user created moments ago can be 404)."""
+one user and its ``PATCH`` (state, with the user's version), external ids (HR keys), the token's own user
+(``/users/me``), with the ``expand`` values other areas' user listings share (:func:`expand_of`) and the user
+lookup every area's writes share (:class:`UserLookup`: a user created moments ago can be 404)."""
 
 from __future__ import annotations
 
@@ -23,6 +23,8 @@ from airflow_provider_genesys.testing.paging import (
 
 USERS_MAX_PAGE_SIZE = 500
 USERS_RESULT_CAP = 10_000
+# GET /api/v2/users/me with a client-credentials token: the status and code of each users_me_client value
+NO_USER_CODES = {400: "bad.request", 403: "not.authorized", 404: "not.found"}
 PATCHABLE_STATES = ("active", "inactive")  # UpdateUser.state also allows "deleted": DELETE does that
 
 
@@ -81,6 +83,7 @@ class UsersApi:
         return [
             ("GET", "/api/v2/users", "/api/v2/users", self.list_users),
             ("GET", "/api/v2/users/query", "/api/v2/users/query", self.query_users),
+            ("GET", "/api/v2/users/me", "/api/v2/users/me", self.me),
             ("GET", f"/api/v2/users/{SEGMENT}", "/api/v2/users/{userId}", self.get_user),
             ("PATCH", f"/api/v2/users/{SEGMENT}", "/api/v2/users/{userId}", self.patch_user),
             ("GET", f"/api/v2/users/{SEGMENT}/externalid", "/api/v2/users/{userId}/externalid",
@@ -183,6 +186,15 @@ class UsersApi:
         answer = self.org.render_user(i)
         self.writes.apply(lambda now: self.org.set_state(i, state, now))
         return 200, {**answer, "state": state, "version": current + 1}
+
+    def me(self, call: Call) -> tuple[int, Any]:
+        """``UserMe``: the user behind a user token; a client-credentials token has none (``users_me_client``)."""
+        user_id = getattr(call.token, "user_id", None)
+        if user_id is None:
+            status = int(self.settings.users_me_client)
+            raise ApiError(status, NO_USER_CODES[status], "This request requires a user context. Client "
+                           "credentials cannot be used for requests to this resource.")
+        return 200, self.org.render_user(self.users.require(user_id), expand_of(call.params, self.settings))
 
     def user_external_ids(self, call: Call) -> tuple[int, Any]:
         """``list[UserExternalIdentifier]``: the HR keys of one user."""

@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from airflow_provider_genesys.access.diff import Scope, diff
+from airflow_provider_genesys.access.diff import Change, Diff, Scope, diff
 from airflow_provider_genesys.access.errors import GuardrailError, PlanError
 from airflow_provider_genesys.access.guardrails import Guardrails, Protected, check, check_plan_age
 from airflow_provider_genesys.access.names import DesiredItem
@@ -68,11 +68,39 @@ def test_protected_subjects_and_the_connections_own_identities():
     found = violations([item(1, ANN, "r-sup", "d-home"), item(2, BOB, "r-sup", "d-home")],
                        Scope(mode="add_only"), protected=protected)
     assert found == [
-        f"protected_subjects: the plan changes {ANN} (listed in protected_subjects); remove its rows or its "
-        "managed grants from the scope, or drop it from protected_subjects for this run",
-        f"protected_subjects: the plan changes {BOB} (the user behind the connection's token (always protected)); "
-        "change it by hand, never through a sync",
+        f"protected_subjects: the plan changes 1 subject(s) listed in protected_subjects (1 change(s), 0 "
+        f"removal(s)): {ANN}; remove their rows or their managed grants from the scope, or drop them from "
+        "protected_subjects for this run",
+        "protected_subjects: the plan changes 1 of the connection's own identities, which are always protected (1 "
+        f"change(s), 0 removal(s)): {BOB} (the user behind the connection's token); these have no override: "
+        "change them by hand, never through a sync (or plan through a connection whose token is another user's or "
+        "client's)",
     ]
+
+
+def test_removing_the_token_users_and_the_oauth_clients_grants_is_refused_with_counts_and_first_three():
+    listed = [uid(100 + i) for i in range(5)]
+    protected = Protected.of(listed, oauth_client_id="client-1", token_user_id=BOB)
+
+    def remove(subject, role, kind="user"):
+        return Change("remove", subject, kind, (role, "d-home"), "not in the desired state")
+
+    changes = [*(remove(s, "r-sup") for s in listed), remove(listed[0], "r-emp"), remove(BOB, "r-sup"),
+               remove(BOB, "r-emp"), remove("client-1", "r-sup", "oauthclient"), remove(EVE, "r-sup")]
+    planned = Diff("grants", Scope(), frozenset({"r-sup", "r-emp"}), changes, [], managed_held=40, desired_rows=1)
+    with pytest.raises(GuardrailError) as caught:
+        check(planned, grants_state(), Guardrails(max_removals=None, max_removal_fraction=None, min_admins=0,
+                                                  allow_roleless=True), protected, label=lambda s: f"<{s[-3:]}>")
+    assert caught.value.violations == [
+        "protected_subjects: the plan changes 5 subject(s) listed in protected_subjects (6 change(s), 6 "
+        "removal(s)): <100>, <101>, <102> and 2 more; remove their rows or their managed grants from the scope, "
+        "or drop them from protected_subjects for this run",
+        "protected_subjects: the plan changes 2 of the connection's own identities, which are always protected (3 "
+        f"change(s), 3 removal(s)): <{BOB[-3:]}> (the user behind the connection's token), <t-1> (the "
+        "connection's own OAuth client); these have no override: change them by hand, never through a sync (or "
+        "plan through a connection whose token is another user's or client's)",
+    ]
+    assert str(caught.value).startswith("The plan was refused by 2 guardrail(s); nothing was changed:")
 
 
 def test_the_last_admins_are_kept():

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -15,20 +14,6 @@ from airflow_provider_genesys.access.current import read_org
 from airflow_provider_genesys.access.plan import loads
 from airflow_provider_genesys.operators.access import GenesysAccessPlanOperator
 from airflow_provider_genesys.testing import GenesysCloudEmulator
-
-CONN_ENV = "AIRFLOW_CONN_GENESYS_CLOUD_DEFAULT"
-
-
-@pytest.fixture(scope="module")
-def emu() -> Iterator[GenesysCloudEmulator]:
-    with GenesysCloudEmulator(users=60, seed=3) as emulator:
-        yield emulator
-
-
-@pytest.fixture
-def conn(emu: GenesysCloudEmulator, monkeypatch: pytest.MonkeyPatch) -> GenesysCloudEmulator:
-    monkeypatch.setenv(CONN_ENV, json.dumps(emu.connection_dict(max_retry_wait=0, max_attempts=3)))
-    return emu
 
 
 @pytest.fixture
