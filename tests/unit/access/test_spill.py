@@ -4,21 +4,27 @@ desired set and the changes moved to a temporary SQLite database (digests pinned
 from __future__ import annotations
 
 import hashlib
+import importlib
 import json
+import os
 import random
+import tracemalloc
 from datetime import UTC, datetime
 
 import pytest
 
 from airflow_provider_genesys.access.desired import read_rows
-from airflow_provider_genesys.access.diff import Scope, diff
-from airflow_provider_genesys.access.errors import GenesysAccessError
+from airflow_provider_genesys.access.diff import Change, Scope, diff
+from airflow_provider_genesys.access.errors import GenesysAccessError, GuardrailError
 from airflow_provider_genesys.access.guardrails import Guardrails, Protected, check
 from airflow_provider_genesys.access.names import DesiredItem, Directory, NameIndex, UserIndex
-from airflow_provider_genesys.access.plan import checksum, dumps, summary
+from airflow_provider_genesys.access.plan import checksum, dumps, loads, summary, write
 from airflow_provider_genesys.access.planner import plan_access
+from airflow_provider_genesys.access.spill import Spill, SpilledMapping, SpilledSequence
 from airflow_provider_genesys.access.state import CurrentState
 from tests.unit.access.org import ORG, uid
+
+diff_module = importlib.import_module("airflow_provider_genesys.access.diff")
 
 NOW = datetime(2026, 12, 4, 9, 30, tzinfo=UTC)
 ROLES = [{"id": f"r-{n}", "name": f"Role {n}"} for n in range(5)] + [
@@ -246,3 +252,154 @@ def test_guardrail_verdicts_are_the_ones_before_the_spill():
 
 
 PINNED_VERDICTS = "4662d1576f003cdfa76e4ec633b9c259a3c2237cc58c60bf28526de15e7ed10a"
+
+
+# -- the spill itself ----------------------------------------------------------------------------------
+
+
+def test_the_desired_set_keeps_each_entrys_first_row_and_reads_back_by_subject_then_row():
+    spill = Spill(width=2)
+    try:
+        assert spill.desire("b", ("r1", "d1"), 1) is None
+        assert spill.desire("a", ("r1", "*"), 2) is None
+        assert spill.desire("b", ("r0", "d1"), 3) is None
+        assert spill.desire("b", ("r1", "d1"), 4) == 1, "a repeat names the row that first asked"
+        assert spill.desired_count == 3
+        assert list(spill.desired()) == [("a", ("r1", "*"), 2), ("b", ("r1", "d1"), 1), ("b", ("r0", "d1"), 3)]
+        assert spill.desired_row("a", ("r1", "*")) == 2
+        assert spill.desired_row("a", ("r1", "d1")) is None
+        with pytest.raises(ValueError, match="A target of 2 id"):
+            spill.desire("c", ("r1",), 5)
+    finally:
+        spill.close()
+
+
+def test_changes_read_back_in_order_with_counts_subjects_and_views():
+    spill = Spill(width=1)
+    try:
+        made = [("add", "u2", "user", ("g1",), "row 1 of the desired table", 1),
+                ("add", "u1", "user", ("g2",), "row 2 of the desired table", 2),
+                ("remove", "u2", "user", ("g3",), "holds managed group G3, not in the desired state", None),
+                ("remove", "u3", "user", ("g1",), "holds managed group G1, not in the desired state", None)]
+        for record in made:
+            spill.add(*record)
+        assert list(spill.changes()) == made
+        assert len(spill) == 4
+        assert spill.counts == {"add": 2, "remove": 2, "set": 0}
+        assert spill.subject_count == 3
+        assert list(spill.subjects()) == ["u2", "u1", "u3"]
+        assert list(spill.subjects(by_name=True)) == ["u1", "u2", "u3"]
+        assert [s for s, _ in spill.changes_by_subject()] == ["u2", "u1", "u3"]
+        assert dict(spill.changes_by_subject())["u2"] == [made[0], made[2]]
+        assert list(spill.changes_on(["g1"])) == [made[0], made[3]]
+        assert list(spill.changes_on([])) == []
+        assert spill.first_ids("remove") == {"g3", "g1"}
+        assert spill.has_target(("g2",))
+        assert spill.target_of("u2") == ("g1",)
+        assert spill.target_of("nobody") is None
+        assert spill.first_change("u3") == 3
+        assert spill.first_change("nobody") is None
+
+        changes = SpilledSequence(spill, lambda record: Change(*record))
+        assert changes == [Change(*record) for record in made]
+        assert changes != made[:3]
+        assert changes[1] == Change(*made[1])
+        assert changes[-1] == Change(*made[3])
+        assert changes[1:3] == [Change(*made[1]), Change(*made[2])]
+        assert changes[::2] == [Change(*made[0]), Change(*made[2])]
+        assert changes[5:] == []
+        assert changes.mapped(lambda c: c.subject)[:] == ["u2", "u1", "u2", "u3"]
+        with pytest.raises(IndexError):
+            changes[4]
+        names = SpilledMapping(spill, str.upper)
+        assert dict(names) == {"u2": "U2", "u1": "U1", "u3": "U3"}
+        assert list(names) == ["u2", "u1", "u3"]
+        assert list(names.sorted_items()) == [("u1", "U1"), ("u2", "U2"), ("u3", "U3")]
+        assert len(names) == 3
+        with pytest.raises(KeyError):
+            names["nobody"]
+    finally:
+        spill.close()
+
+
+def spill_files() -> list[str]:
+    """This process's open SQLite temporary files (unlinked when opened: only the descriptor keeps them)."""
+    found = []
+    for fd in os.listdir("/proc/self/fd"):
+        try:
+            found.append(os.readlink(f"/proc/self/fd/{fd}"))
+        except OSError:
+            continue
+    return [name for name in found if "etilqs_" in name]
+
+
+def big_org(users: int) -> tuple[Directory, CurrentState, list[dict[str, str]]]:
+    """``users`` users each holding Role 0 on Division 0; a table naming the first 100 of them."""
+    people = [{"id": uid(n), "email": f"user{n}@example.com", "state": "active"} for n in range(users)]
+    current = CurrentState("grants")
+    current.add_users(people)
+    for n in range(users):
+        current.add_grant({"subjectId": uid(n), "subjectType": "user", "roleId": "r-0", "divisionId": "d-0"})
+    directory = Directory(NameIndex.of("role", ROLES), NameIndex.of("division", DIVISIONS),
+                          NameIndex.of("group", GROUPS), NameIndex.of("queue", QUEUES), UserIndex.of(people))
+    rows = [{"subject": f"user{n}@example.com", "role": "Role 0", "division": "Division 0"} for n in range(100)]
+    return directory, current, rows
+
+
+@pytest.mark.skipif(not os.path.isdir("/proc/self/fd"), reason="reads /proc/self/fd")
+def test_the_spill_file_is_gone_when_the_plan_closes_and_when_planning_fails(monkeypatch):
+    directory, current, rows = big_org(30_000)  # 29,900 removals: past the 2 MiB page cache, onto disk
+    before = spill_files()
+    plan = plan_access(read_rows(rows, "grants"), relation="grants", directory=directory, current=current,
+                       org_id=ORG, created_at=NOW, rails=RELAXED)
+    with plan:
+        assert len(spill_files()) > len(before), "the spill outgrew its cache into its (unlinked) file"
+        assert len(plan.changes) == 29_900
+    assert spill_files() == before
+    assert plan._spill is not None
+    assert plan._spill.closed
+    plan.close()  # twice is harmless
+    with planned("grants", 0, "sync") as small:
+        loaded = loads(dumps(small), org_id=ORG)
+    assert loaded._spill is None, "a loaded plan has no spill"
+    loaded.close()  # and closing it does nothing
+
+    spills: list[Spill] = []
+    monkeypatch.setattr(diff_module, "Spill", lambda width: spills.append(Spill(width)) or spills[-1])
+    with pytest.raises(GuardrailError, match="max_removals: the plan removes 29900"):
+        plan_access(read_rows(rows, "grants"), relation="grants", directory=directory, current=current,
+                    org_id=ORG, created_at=NOW)
+    assert spills[-1].closed
+    assert spill_files() == before
+
+    def broken():
+        yield from read_rows(rows[:50], "grants")
+        raise RuntimeError("the table's storage went away")
+
+    with pytest.raises(RuntimeError, match="went away"):
+        plan_access(broken(), relation="grants", directory=directory, current=current, org_id=ORG, created_at=NOW)
+    assert spills[-1].closed
+    assert len(spills) == 2
+
+
+def test_planning_memory_is_flat_in_the_number_of_changes():
+    """20,000 removals: before the spill, planning held them (about 1 KB each); now a page cache does."""
+    directory, current, rows = big_org(20_000)
+    tracemalloc.start()
+    try:
+        base = tracemalloc.get_traced_memory()[0]
+        with plan_access(read_rows(rows, "grants"), relation="grants", directory=directory, current=current,
+                         org_id=ORG, created_at=NOW, rails=RELAXED) as plan:
+            assert plan.counts["remove"] == 19_900
+            write(plan, Sink())
+        peak = tracemalloc.get_traced_memory()[1] - base
+    finally:
+        tracemalloc.stop()
+    assert peak < 2 * 2**20, f"planning peaked at {peak / 2**20:.2f} MiB"
+
+
+class Sink:
+    """A text file that drops what it is given (``dumps`` would hold the plan's whole text)."""
+
+    def write(self, piece: str) -> None:
+        pass
