@@ -1,7 +1,8 @@
 """The diff: desired state x current state x scope -> the changes that make current equal desired in scope.
 
-Pure: no I/O, no clock, no names looked up (``label`` turns ids into what a person reads in a reason). The
-rules it keeps:
+Pure but for its spill: no network, no clock, no names looked up (``label`` turns ids into what a person
+reads in a reason); the desired set and the changes go to a temporary SQLite database (``access/spill.py``)
+so memory stays flat. The rules it keeps:
 
 - Only targets in scope are compared: grants of ``managed`` roles (default: the roles the table names),
   memberships of managed groups or queues; everything else is invisible, never added or removed.
