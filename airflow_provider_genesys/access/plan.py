@@ -20,7 +20,7 @@ from typing import IO, Any
 
 from airflow_provider_genesys.access.diff import Change, Diff
 from airflow_provider_genesys.access.errors import PlanError
-from airflow_provider_genesys.access.spill import Spill, SpilledMapping
+from airflow_provider_genesys.access.spill import Spill, SpilledFingerprints
 from airflow_provider_genesys.access.state import CurrentState
 
 SCHEMA = "genesys-access-plan/1"
@@ -83,7 +83,8 @@ def make_plan(diff: Diff, current: CurrentState, *, org_id: str, created_at: dat
         raise PlanError("created_at must carry a time zone (use datetime.now(timezone.utc))")
     fields = TARGET_FIELDS[diff.relation]
     changes = diff.changes.mapped(lambda change: change_record(change, fields, label))
-    fingerprints = SpilledMapping(diff.spill, current.fingerprint)  # computed as written: current stays as is
+    diff.spill.keep_fingerprints(current.fingerprint)
+    fingerprints = SpilledFingerprints(diff.spill)
     scope = {"mode": diff.scope.mode, "managed": sorted(diff.managed),
              "managed_names": [label(m) for m in sorted(diff.managed)],
              "managed_from": "the desired table" if diff.scope.managed is None else "managed list"}
@@ -108,8 +109,10 @@ def change_record(change: Change, fields: tuple[str, ...], label: Callable[[str]
     return record
 
 
-def _canonical(value: Any) -> str:
-    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+# json.dumps with these arguments, without building an encoder per call (a plan has a few per change).
+_canonical = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode
+_indented = json.JSONEncoder(indent=1, ensure_ascii=False).encode
+_line = json.JSONEncoder(ensure_ascii=False).encode
 
 
 def _streamed(head: dict[str, Any], dump: Callable[[Any], str], entries: Iterable[str], close: str) -> Iterator[str]:
@@ -125,7 +128,9 @@ def _streamed(head: dict[str, Any], dump: Callable[[Any], str], entries: Iterabl
 
 
 def _by_subject(fingerprints: Mapping[str, str]) -> Iterable[tuple[str, str]]:
-    return fingerprints.sorted_items() if isinstance(fingerprints, SpilledMapping) else sorted(fingerprints.items())
+    if isinstance(fingerprints, SpilledFingerprints):
+        return fingerprints.sorted_items()
+    return sorted(fingerprints.items())
 
 
 def checksum(document: Mapping[str, Any]) -> str:
@@ -151,17 +156,14 @@ def write(plan: Plan, file: IO[str]) -> None:
     head = {k: v for k, v in document.items() if k != "changes"}
     head["checksum"] = checksum(document)
 
-    def dump(value: Any) -> str:
-        return json.dumps(value, indent=1, ensure_ascii=False)
-
-    entries = (f"\n  {dump(s)}: {dump(f)}" for s, f in plan.fingerprints.items())
+    entries = (f"\n  {_indented(s)}: {_indented(f)}" for s, f in plan.fingerprints.items())
     last = ""
-    for piece in _streamed(head, dump, entries, "\n }"):
+    for piece in _streamed(head, _indented, entries, "\n }"):
         file.write(last)
         last = piece
     file.write(last[:-2] + ',\n "changes": [')  # the head without its closing "\n}"
     for n, change in enumerate(plan.changes):
-        file.write(("\n" if n == 0 else ",\n") + json.dumps(change, ensure_ascii=False))
+        file.write(("\n" if n == 0 else ",\n") + _line(change))
     file.write("\n ]\n}\n" if plan.changes else "]\n}\n")
 
 

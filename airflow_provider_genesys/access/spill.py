@@ -5,15 +5,15 @@ table and with the plan. Here they live in :func:`~airflow_provider_genesys.extr
 (as the extract's ``SeenIds`` do: a 2 MiB page cache, the rest in a file SQLite deletes itself), and are
 read back one at a time, always in the order they were added. Only counters stay in memory.
 
-Three tables: ``desired`` (subject, target) -> first row; ``changes`` in order (``seq``); ``subjects``, each
-touched subject with its first change (the order the plan lists fingerprints in). A target has one or two
-ids (``width``); a missing second id is stored as ``""``.
+Four tables: ``desired`` (subject, target) -> first row; ``changes`` in order (``seq``); ``subjects``, each
+touched subject with its first change (the order the plan lists fingerprints in); ``fingerprints``, kept
+when the plan is made. A target has one or two ids (``width``); a missing second id is stored as ``""``.
 """
 
 from __future__ import annotations
 
 import weakref
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, ItemsView, Iterable, Iterator, Mapping, Sequence
 from itertools import groupby
 from typing import Any, TypeVar
 
@@ -32,6 +32,7 @@ _SCHEMA = (
     "CREATE INDEX changes_by_subject ON changes (subject, seq)",
     "CREATE TABLE subjects (subject TEXT PRIMARY KEY, first INTEGER NOT NULL) WITHOUT ROWID",
     "CREATE INDEX subjects_by_first ON subjects (first)",
+    "CREATE TABLE fingerprints (subject TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID",
 )
 BATCH = 500  # rows fetched from a query at a time
 
@@ -145,6 +146,21 @@ class Spill:
         found = self._db.execute("SELECT first FROM subjects WHERE subject = ?", (subject,)).fetchone()
         return None if found is None else found[0]
 
+    def keep_fingerprints(self, fingerprint: Callable[[str], str]) -> None:
+        """Store ``fingerprint(subject)`` for every touched subject (what it holds as the plan is made)."""
+        self._db.executemany("INSERT INTO fingerprints VALUES (?, ?)",
+                             ((subject, fingerprint(subject)) for subject in self.subjects()))
+
+    def fingerprint(self, subject: str) -> str | None:
+        found = self._db.execute("SELECT value FROM fingerprints WHERE subject = ?", (subject,)).fetchone()
+        return None if found is None else found[0]
+
+    def fingerprints(self, *, by_name: bool = False) -> Iterator[tuple[str, str]]:
+        """``(subject, fingerprint)`` in order of first change (``by_name``: sorted by subject)."""
+        query = "SELECT subject, value FROM fingerprints ORDER BY subject" if by_name else \
+            "SELECT s.subject, f.value FROM subjects s JOIN fingerprints f ON f.subject = s.subject ORDER BY s.first"
+        yield from self._rows(query)
+
     # -- plumbing ----------------------------------------------------------------------------------------
 
     def _pad(self, target: Target) -> tuple[str, str]:
@@ -208,16 +224,17 @@ class SpilledSequence(Sequence[T]):
         return f"<{len(self)} spilled changes>"
 
 
-class SpilledMapping(Mapping[str, T]):
-    """Touched subject -> ``value(subject)``, computed as read; iterated in order of first change."""
+class SpilledFingerprints(Mapping[str, str]):
+    """Touched subject -> its fingerprint, as kept in the spill; iterated in order of first change."""
 
-    def __init__(self, spill: Spill, value: Callable[[str], T]) -> None:
-        self.spill, self.value = spill, value
+    def __init__(self, spill: Spill) -> None:
+        self.spill = spill
 
-    def __getitem__(self, subject: str) -> T:
-        if self.spill.first_change(subject) is None:
+    def __getitem__(self, subject: str) -> str:
+        found = self.spill.fingerprint(subject)
+        if found is None:
             raise KeyError(subject)
-        return self.value(subject)
+        return found
 
     def __iter__(self) -> Iterator[str]:
         return self.spill.subjects()
@@ -225,9 +242,21 @@ class SpilledMapping(Mapping[str, T]):
     def __len__(self) -> int:
         return self.spill.subject_count
 
-    def sorted_items(self) -> Iterator[tuple[str, T]]:
-        """``(subject, value)`` sorted by subject (what ``sorted(mapping.items())`` gives, streamed)."""
-        return ((subject, self.value(subject)) for subject in self.spill.subjects(by_name=True))
+    def items(self) -> ItemsView[str, str]:
+        return _SpilledItems(self)
+
+    def sorted_items(self) -> Iterator[tuple[str, str]]:
+        """``(subject, fingerprint)`` sorted by subject (what ``sorted(mapping.items())`` gives, streamed)."""
+        return self.spill.fingerprints(by_name=True)
 
     def __repr__(self) -> str:
-        return f"<{len(self)} spilled subjects>"
+        return f"<{len(self)} spilled fingerprints>"
+
+
+class _SpilledItems(ItemsView[str, str]):
+    """``items()`` read in one query rather than a lookup per subject."""
+
+    _mapping: SpilledFingerprints
+
+    def __iter__(self) -> Iterator[tuple[str, str]]:
+        return self._mapping.spill.fingerprints()

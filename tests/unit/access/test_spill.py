@@ -20,7 +20,7 @@ from airflow_provider_genesys.access.guardrails import Guardrails, Protected, ch
 from airflow_provider_genesys.access.names import DesiredItem, Directory, NameIndex, UserIndex
 from airflow_provider_genesys.access.plan import checksum, dumps, loads, summary, write
 from airflow_provider_genesys.access.planner import plan_access
-from airflow_provider_genesys.access.spill import Spill, SpilledMapping, SpilledSequence
+from airflow_provider_genesys.access.spill import Spill, SpilledFingerprints, SpilledSequence
 from airflow_provider_genesys.access.state import CurrentState
 from tests.unit.access.org import ORG, uid
 
@@ -311,11 +311,14 @@ def test_changes_read_back_in_order_with_counts_subjects_and_views():
         assert changes.mapped(lambda c: c.subject)[:] == ["u2", "u1", "u2", "u3"]
         with pytest.raises(IndexError):
             changes[4]
-        names = SpilledMapping(spill, str.upper)
+        spill.keep_fingerprints(str.upper)
+        names = SpilledFingerprints(spill)
         assert dict(names) == {"u2": "U2", "u1": "U1", "u3": "U3"}
         assert list(names) == ["u2", "u1", "u3"]
+        assert list(names.items()) == [("u2", "U2"), ("u1", "U1"), ("u3", "U3")]
         assert list(names.sorted_items()) == [("u1", "U1"), ("u2", "U2"), ("u3", "U3")]
         assert len(names) == 3
+        assert names == {"u1": "U1", "u2": "U2", "u3": "U3"}
         with pytest.raises(KeyError):
             names["nobody"]
     finally:
