@@ -13,6 +13,7 @@ from datetime import UTC, datetime
 
 import pytest
 
+from airflow_provider_genesys._compat import AirflowFailException
 from airflow_provider_genesys.access.desired import read_rows
 from airflow_provider_genesys.access.diff import Change, Scope, diff
 from airflow_provider_genesys.access.errors import GenesysAccessError, GuardrailError
@@ -22,6 +23,8 @@ from airflow_provider_genesys.access.plan import checksum, dumps, loads, summary
 from airflow_provider_genesys.access.planner import plan_access
 from airflow_provider_genesys.access.spill import Spill, SpilledFingerprints, SpilledSequence
 from airflow_provider_genesys.access.state import CurrentState
+from airflow_provider_genesys.operators.access import GenesysAccessPlanOperator
+from tests.unit.access import test_plan_operator as operator_tests
 from tests.unit.access.org import ORG, uid
 
 diff_module = importlib.import_module("airflow_provider_genesys.access.diff")
@@ -406,3 +409,24 @@ class Sink:
 
     def write(self, piece: str) -> None:
         pass
+
+
+# The plan operator's emulator and connection fixtures, for its spill.
+emu, conn, org = operator_tests.emu, operator_tests.conn, operator_tests.org
+
+
+def test_the_plan_operator_deletes_the_spill_whether_the_plan_is_written_or_not(conn, org, tmp_path, monkeypatch):
+    spills: list[Spill] = []
+    monkeypatch.setattr(diff_module, "Spill", lambda width: spills.append(Spill(width)) or spills[-1])
+    rows = operator_tests.holders_rows(org, "Agent")[1:]  # one removal
+    result = GenesysAccessPlanOperator(task_id="plan", relation="grants", rows=rows, allow_roleless=True,
+                                       plan_path=str(tmp_path / "plan.json")).execute({})
+    assert "**0 to add, 1 to remove**" in result["summary"]
+    assert spills[-1].closed
+    blocked = tmp_path / "file"
+    blocked.write_text("")
+    with pytest.raises(AirflowFailException, match=r"plan_path .* cannot be written"):
+        GenesysAccessPlanOperator(task_id="plan", relation="grants", rows=rows, allow_roleless=True,
+                                  plan_path=str(blocked / "plan.json")).execute({})
+    assert len(spills) == 2
+    assert spills[-1].closed
