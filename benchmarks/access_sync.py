@@ -22,6 +22,7 @@ import argparse
 import tempfile
 import time
 import tracemalloc
+from contextlib import closing
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -82,7 +83,7 @@ def sync(case: str, users: int, limit: int, window: float, folder: Path) -> None
         plan_seconds = time.monotonic() - started
         started = time.monotonic()
         tracemalloc.start()
-        with Ledger(folder / f"{case}.ledger.ndjson", checksum(plan.document())) as ledger:
+        with closing(Ledger(folder / f"{case}.ledger.ndjson", checksum(plan.document()))) as ledger:
             result = Applier(plan, client, ledger).apply()
         peak = tracemalloc.get_traced_memory()[1]
         tracemalloc.stop()
