@@ -4,21 +4,24 @@
 
 One synthetic org (``--users`` users, 5 roles, 20 divisions, each user holding one managed grant) is built
 first and not counted: it is the current state, whose size is the org's. Then, per table size, a CSV file
-is written to a temporary folder and measured with tracemalloc (peak Python allocations above what was
-allocated before):
+is written to a temporary folder and measured: tracemalloc's peak (Python allocations above what was
+allocated before) and SQLite's own high-water mark (``sqlite3_memory_highwater``: its page caches and
+sorters, which tracemalloc does not see):
 - ``read``: streaming the file's rows (the reader alone); goal: flat, the same at every table size.
-- ``plan``: reading, resolving, diffing, guarding and making the plan; it keeps the set of desired grants
-  (ids shared with the org's name indexes, so a few hundred bytes per distinct desired grant) and the plan's
-  changes, so it grows with the number of desired grants and changes, never with the file's bytes.
+- ``plan``: reading, resolving, diffing, guarding, making the plan and writing it; the desired set and the
+  changes go to the planning spill (a temporary SQLite database, 2 MiB page cache), so the goal is flat in
+  the table's size and in the number of changes.
 ``add_only`` changes one grant in ten rows; ``sync`` also removes the grants of every user the table does
-not name (90,000 for the 10,000-row table). Seconds are under tracemalloc (several times slower than
-without). Not a timed test: a script whose numbers go in docs/access.md.
+not name (90,000 for the 10,000-row table). Each plan runs twice: once for its wall time, once under
+tracemalloc (several times slower). Not a timed test: a script whose numbers go in docs/access.md.
 """
 
 from __future__ import annotations
 
 import argparse
 import csv
+import ctypes
+import ctypes.util
 import gc
 import tempfile
 import time
@@ -65,9 +68,18 @@ def table(path: Path, rows: int, users: int) -> None:
             out.writerow([f"user{user}@example.com", f"Role {user % 5}", f"Division {division}"])
 
 
-def peak(work: Callable[[], object]) -> tuple[float, float]:
-    """(peak MiB of Python allocations during ``work``, seconds)."""
+def sqlite_memory() -> Callable[[bool], float]:
+    """SQLite's memory high-water mark in MiB (``reset``: start a new one), from the library ``sqlite3`` uses."""
+    library = ctypes.CDLL(ctypes.util.find_library("sqlite3") or "libsqlite3.so.0")
+    library.sqlite3_memory_highwater.restype = ctypes.c_int64
+    library.sqlite3_memory_highwater.argtypes = [ctypes.c_int]
+    return lambda reset: library.sqlite3_memory_highwater(int(reset)) / 2**20
+
+
+def peak(work: Callable[[], object], sqlite: Callable[[bool], float]) -> tuple[float, float, float]:
+    """(peak MiB of Python allocations during ``work``, SQLite's peak MiB, seconds under tracemalloc)."""
     gc.collect()
+    sqlite(True)
     tracemalloc.start()
     base = tracemalloc.get_traced_memory()[0]
     started = time.perf_counter()
@@ -75,7 +87,14 @@ def peak(work: Callable[[], object]) -> tuple[float, float]:
     seconds = time.perf_counter() - started
     top = tracemalloc.get_traced_memory()[1]
     tracemalloc.stop()
-    return (top - base) / 2**20, seconds
+    return (top - base) / 2**20, sqlite(False), seconds
+
+
+def timed(work: Callable[[], object]) -> float:
+    gc.collect()
+    started = time.perf_counter()
+    work()
+    return time.perf_counter() - started
 
 
 def main() -> None:
@@ -85,6 +104,7 @@ def main() -> None:
     parser.add_argument("--modes", nargs="+", default=["add_only", "sync"], choices=["add_only", "sync"])
     args = parser.parse_args()
     directory, current = org(args.users)
+    sqlite = sqlite_memory()
     print(f"org: {args.users:,} users, {len(ROLES)} roles, {len(DIVISIONS)} divisions")
     with tempfile.TemporaryDirectory() as folder:
         for rows in args.rows:
@@ -104,16 +124,18 @@ def main() -> None:
                                        managed=[r["name"] for r in ROLES], mode=mode,
                                        rails=Guardrails(max_removals=None, max_removal_fraction=None,
                                                         allow_roleless=True))
-                    with (Path(folder) / "plan.json").open("w") as out:
+                    with made, (Path(folder) / "plan.json").open("w") as out:
                         write(made, out)
 
-            read_mib, read_s = peak(read)
+            read_mib, _, read_s = peak(read, sqlite)
             size = path.stat().st_size / 2**20
             print(f"{rows:>8,} rows ({size:4.1f} MiB file): read peak {read_mib:5.2f} MiB ({read_s:4.1f} s)")
             for mode in args.modes:
                 changes = rows // 10 * (2 if mode == "sync" else 1) + (args.users - rows if mode == "sync" else 0)
-                plan_mib, plan_s = peak(lambda path=path, mode=mode: plan(path, mode))
-                print(f"{'':>8}  plan {mode:8} ({changes:>7,} changes): peak {plan_mib:6.1f} MiB ({plan_s:4.1f} s)")
+                wall = timed(lambda path=path, mode=mode: plan(path, mode))
+                python_mib, sqlite_mib, traced_s = peak(lambda path=path, mode=mode: plan(path, mode), sqlite)
+                print(f"{'':>8}  plan {mode:8} ({changes:>7,} changes): peak {python_mib:5.1f} MiB Python + "
+                      f"{sqlite_mib:4.1f} MiB SQLite; {wall:4.1f} s ({traced_s:4.1f} s under tracemalloc)")
 
 
 if __name__ == "__main__":

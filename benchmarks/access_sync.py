@@ -22,6 +22,7 @@ import argparse
 import tempfile
 import time
 import tracemalloc
+from contextlib import closing
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -31,7 +32,7 @@ from airflow_provider_genesys.access.current import read_org
 from airflow_provider_genesys.access.desired import read_file
 from airflow_provider_genesys.access.guardrails import Guardrails
 from airflow_provider_genesys.access.ledger import Ledger
-from airflow_provider_genesys.access.plan import checksum, write
+from airflow_provider_genesys.access.plan import checksum, loads, write
 from airflow_provider_genesys.access.planner import plan_access
 from airflow_provider_genesys.client import GenesysCloudClient
 from airflow_provider_genesys.extract import ExtractOptions, run_extract
@@ -69,19 +70,20 @@ def sync(case: str, users: int, limit: int, window: float, folder: Path) -> None
         directory, current = read_org(client, "grants")
         scenario = make_scenario(directory, current, **SIZES[case])
         desired = write_csv(scenario.grants, folder / f"{case}.csv", GRANT_COLUMNS)
+        org_id = client.request("GET", "/api/v2/organizations/me")["id"]
         with desired.open("rb") as rows:
-            plan = plan_access(read_file(rows, "grants", "csv"), relation="grants", directory=directory,
-                               current=current, org_id=client.request("GET", "/api/v2/organizations/me")["id"],
-                               created_at=datetime.now(UTC), managed=["Supervisor"],
+            made = plan_access(read_file(rows, "grants", "csv"), relation="grants", directory=directory,
+                               current=current, org_id=org_id, created_at=datetime.now(UTC), managed=["Supervisor"],
                                rails=Guardrails(max_removals=None, max_removal_fraction=None, allow_roleless=True),
                                oauth_client_id=client.settings.client_id)
-        with (folder / f"{case}.json").open("w") as out:
-            write(plan, out)
+        with made, (folder / f"{case}.json").open("w") as out:
+            write(made, out)
+        plan = loads((folder / f"{case}.json").read_text(), org_id=org_id)  # apply reads the file, as the operator
         planned = client.stats.snapshot()["requests"]
         plan_seconds = time.monotonic() - started
         started = time.monotonic()
         tracemalloc.start()
-        with Ledger(folder / f"{case}.ledger.ndjson", checksum(plan.document())) as ledger:
+        with closing(Ledger(folder / f"{case}.ledger.ndjson", checksum(plan.document()))) as ledger:
             result = Applier(plan, client, ledger).apply()
         peak = tracemalloc.get_traced_memory()[1]
         tracemalloc.stop()

@@ -1,7 +1,8 @@
 """The diff: desired state x current state x scope -> the changes that make current equal desired in scope.
 
-Pure: no I/O, no clock, no names looked up (``label`` turns ids into what a person reads in a reason). The
-rules it keeps:
+Pure but for its spill: no network, no clock, no names looked up (``label`` turns ids into what a person
+reads in a reason); the desired set and the changes go to a temporary SQLite database (``access/spill.py``)
+so memory stays flat. The rules it keeps:
 
 - Only targets in scope are compared: grants of ``managed`` roles (default: the roles the table names),
   memberships of managed groups or queues; everything else is invisible, never added or removed.
@@ -16,17 +17,17 @@ rules it keeps:
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Literal
 
 from airflow_provider_genesys.access.errors import DesiredTableError
 from airflow_provider_genesys.access.names import DesiredItem
+from airflow_provider_genesys.access.spill import Record, Spill, SpilledSequence
 from airflow_provider_genesys.access.state import CurrentState, Target
 
 Mode = Literal["sync", "add_only"]
 MODES = ("sync", "add_only")
-Desired = dict[tuple[str, ...], int]  # (subject, *target) -> the row that first asked for it
 EXAMPLES = 20  # rows a warning quotes; its count says how many there are
 # What a target's managed key is called in reasons, per relation.
 SCOPE_KIND = {"grants": "role", "group_members": "group", "queue_members": "queue", "user_state": "user"}
@@ -82,35 +83,58 @@ NOTICES = {
 
 @dataclass
 class Diff:
-    """The changes (adds first), the warnings, and the numbers guardrails and summaries need."""
+    """The changes (adds first), the warnings, and the numbers guardrails and summaries need.
+
+    The desired set and the changes live in a :class:`~airflow_provider_genesys.access.spill.Spill` (a
+    temporary SQLite database): ``changes`` reads them back in order, a change at a time. :meth:`close` (or
+    ``with``) deletes it; a :class:`~airflow_provider_genesys.access.plan.Plan` made from the diff shares it.
+    """
 
     relation: str
     scope: Scope
     managed: frozenset[str]
-    changes: list[Change]
+    spill: Spill
     notices: list[Notice]
     managed_held: int  # targets in scope held before the changes (the base of the removal fraction)
     desired_rows: int
 
     @property
-    def adds(self) -> list[Change]:
-        return [c for c in self.changes if c.action != "remove"]
+    def changes(self) -> SpilledSequence[Change]:
+        return SpilledSequence(self.spill, _change)
 
     @property
-    def removes(self) -> list[Change]:
-        return [c for c in self.changes if c.action == "remove"]
-
-    @property
-    def subjects(self) -> list[str]:
+    def subjects(self) -> Iterator[str]:
         """Subjects the changes touch, in order of first change."""
-        return list(dict.fromkeys(c.subject for c in self.changes))
+        return self.spill.subjects()
+
+    def changes_on(self, first_ids: Iterable[str]) -> Iterator[Change]:
+        """The changes whose target's first id (role, group, queue, state) is one of ``first_ids``."""
+        return map(_change, self.spill.changes_on(first_ids))
+
+    def changes_by_subject(self) -> Iterator[tuple[str, list[Change]]]:
+        """Each touched subject with its changes, in order of first change (one subject's in memory)."""
+        for subject, records in self.spill.changes_by_subject():
+            yield subject, [_change(record) for record in records]
+
+    def count(self, action: str) -> int:
+        return self.spill.counts[action]
 
     def counts(self) -> dict[str, int]:
-        return {"add": sum(c.action == "add" for c in self.changes),
-                "remove": sum(c.action == "remove" for c in self.changes),
-                "set": sum(c.action == "set" for c in self.changes),
-                "subjects": len(self.subjects), "desired_rows": self.desired_rows,
+        return {**self.spill.counts, "subjects": self.spill.subject_count, "desired_rows": self.desired_rows,
                 "managed_held": self.managed_held}
+
+    def close(self) -> None:
+        self.spill.close()
+
+    def __enter__(self) -> Diff:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def _change(record: Record) -> Change:
+    return Change(*record)
 
 
 def diff(
@@ -121,11 +145,20 @@ def diff(
 ) -> Diff:
     """The changes that make ``current`` equal ``items`` within ``scope``; ``items`` is read once.
 
-    The desired state is kept as one flat dict ``(subject, *target) -> first row``: the ids in it are the
-    name indexes' own strings, so a desired grant costs a tuple and a dict entry, whatever the file's size.
+    The desired set ``(subject, *target) -> first row`` and the changes go to a spill (a temporary SQLite
+    database with a small page cache): memory stays flat in the table's size and the number of changes.
     """
+    spill = Spill(width=2 if current.relation == "grants" else 1)
+    try:
+        return _diff(items, current, scope, label, spill)
+    except BaseException:
+        spill.close()
+        raise
+
+
+def _diff(items: Iterable[DesiredItem], current: CurrentState, scope: Scope, label: Callable[[str], str],
+          spill: Spill) -> Diff:
     notices = {kind: Notice(kind, message) for kind, message in NOTICES.items()}
-    desired: Desired = {}
     groups: set[str] = set()  # subjects of type group (everything else in a table is a user)
     named: set[str] = set()
     rows = 0
@@ -147,52 +180,48 @@ def diff(
                 f"row {item.row}: {SCOPE_KIND[current.relation]} {label(key)} is not managed")
             continue
         named.add(key)
-        entry = (item.subject, *item.target)
-        first = desired.get(entry)
+        first = spill.desire(item.subject, item.target, item.row)
         if first is not None:
             notices["duplicate"].note(f"row {item.row} repeats row {first}")
             continue
         if states:
             other = "active" if item.target[0] == "inactive" else "inactive"
-            if (item.subject, other) in desired:
+            earlier = spill.desired_row(item.subject, (other,))
+            if earlier is not None:
                 raise DesiredTableError(
-                    f"Rows {desired[(item.subject, other)]} and {item.row} ask for {label(item.subject)} to be "
+                    f"Rows {earlier} and {item.row} ask for {label(item.subject)} to be "
                     f"both {other} and {item.target[0]}: keep one"
                 )
-        desired[entry] = item.row
     managed = scope.managed if scope.managed is not None else frozenset(named)
     if states:
-        changes, managed_held = _set_changes(desired, current)
+        managed_held = _set_changes(spill, current)
     else:
-        changes, managed_held = _membership_changes(desired, groups, current, managed, scope, label, notices)
-    return Diff(current.relation, scope, frozenset(managed), changes,
+        managed_held = _membership_changes(spill, groups, current, managed, scope, label, notices)
+    return Diff(current.relation, scope, frozenset(managed), spill,
                 [n for n in notices.values() if n.count], managed_held, rows)
 
 
 def _membership_changes(
-    desired: Desired,
+    spill: Spill,
     groups: set[str],
     current: CurrentState,
     managed: frozenset[str],
     scope: Scope,
     label: Callable[[str], str],
     notices: Mapping[str, Notice],
-) -> tuple[list[Change], int]:
+) -> int:
     what = SCOPE_KIND[current.relation]
-    adds: list[Change] = []
-    missing = [(entry, row) for entry, row in desired.items() if entry[1:] not in current.held.get(entry[0], ())]
-    missing.sort(key=lambda kv: (kv[0][0], kv[1]))  # only what is missing: the held rest is never copied
-    for entry, row in missing:
-        subject, target = entry[0], entry[1:]
+    for subject, target, row in spill.desired():  # by subject then row; only what is missing becomes a change
+        if target in current.held.get(subject, ()):
+            continue
         kind = "group" if subject in groups else "user"
-        adds.append(Change("add", subject, kind, target, f"row {row} of the desired table", row))
+        spill.add("add", subject, kind, target, f"row {row} of the desired table", row)
         if current.relation == "grants" and kind == "user":
             through = current.inherited(subject, target)
             if through:
                 notices["inherited"].note(
                     f"row {row}: {label(subject)} already holds {label(target[0])} on "
                     f"{label(target[1])} through group {', '.join(label(g) for g in through)}")
-    removes: list[Change] = []
     managed_held = 0
     for subject in sorted(current.held):
         kind = current.subject_types.get(subject, "unknown")
@@ -202,18 +231,17 @@ def _membership_changes(
             if target[0] not in managed:
                 continue
             managed_held += 1
-            if scope.mode == "sync" and (subject, *target) not in desired:
-                removes.append(Change(
+            if scope.mode == "sync" and spill.desired_row(subject, target) is None:
+                spill.add(
                     "remove", subject, kind, target,
                     f"holds managed {what} {label(target[0])}"
                     + (f" on {label(target[1])}" if len(target) > 1 else "")
-                    + ", not in the desired state"))
-    return adds + removes, managed_held
+                    + ", not in the desired state")
+    return managed_held
 
 
-def _set_changes(desired: Desired, current: CurrentState) -> tuple[list[Change], int]:
-    changes = []
-    for (subject, state), row in sorted(desired.items()):
-        if (state,) not in current.held.get(subject, ()):
-            changes.append(Change("set", subject, "user", (state,), f"row {row} of the desired table", row))
-    return changes, len(desired)
+def _set_changes(spill: Spill, current: CurrentState) -> int:
+    for subject, target, row in spill.desired():  # a user has one desired state: by subject is by state too
+        if target not in current.held.get(subject, ()):
+            spill.add("set", subject, "user", target, f"row {row} of the desired table", row)
+    return spill.desired_count

@@ -9,11 +9,12 @@ default.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from itertools import chain
 
-from airflow_provider_genesys.access.diff import Diff
+from airflow_provider_genesys.access.diff import Change, Diff
 from airflow_provider_genesys.access.errors import GuardrailError, PlanError
 from airflow_provider_genesys.access.state import CurrentState, Target
 
@@ -79,7 +80,7 @@ def check_plan_age(created_at: datetime, now: datetime, max_age: timedelta | Non
 
 
 def _removals(diff: Diff, rails: Guardrails) -> list[str]:
-    removals = len(diff.removes)
+    removals = diff.count("remove")
     found = []
     if rails.max_removals is not None and removals > rails.max_removals:
         found.append(
@@ -101,8 +102,10 @@ def _removals(diff: Diff, rails: Guardrails) -> list[str]:
 
 def _protected(diff: Diff, protected: Protected, label) -> list[str]:
     """One line per kind of protection the plan breaks: the counts, the first three subjects, the override."""
-    listed = [s for s in diff.subjects if protected.why.get(s, "").startswith("listed")]
-    own = [s for s in diff.subjects if s in protected.why and s not in listed]
+    firsts = {s: diff.spill.first_change(s) for s in protected.why}
+    touched = sorted((s for s, first in firsts.items() if first is not None), key=firsts.__getitem__)
+    listed = [s for s in touched if protected.why[s].startswith("listed")]
+    own = [s for s in touched if s not in listed]
     found = []
     if listed:
         found.append(f"protected_subjects: the plan changes {len(listed)} subject(s) listed in protected_subjects "
@@ -118,44 +121,55 @@ def _protected(diff: Diff, protected: Protected, label) -> list[str]:
 
 def _touching(diff: Diff, subjects: list[str], label, why: dict[str, str] | None = None) -> str:
     """``(C change(s), R removal(s)): a, b, c and K more``, each subject with why it is protected when given."""
-    chosen = set(subjects)
-    changes = [c for c in diff.changes if c.subject in chosen]
-    removals = sum(c.action == "remove" for c in changes)
+    counted = [diff.spill.change_counts(s) for s in subjects]
+    changes, removals = sum(c for c, _ in counted), sum(r for _, r in counted)
     names = [f"{label(s)} ({why[s].removesuffix(' (always protected)')})" if why else label(s)
              for s in subjects[:3]]
     more = f" and {len(subjects) - 3} more" if len(subjects) > 3 else ""
-    return f"({len(changes)} change(s), {removals} removal(s)): {', '.join(names)}{more}"
+    return f"({changes} change(s), {removals} removal(s)): {', '.join(names)}{more}"
 
 
-def _after(current: CurrentState, diff: Diff) -> dict[str, set[Target]]:
-    """What each touched subject holds directly once the changes are made."""
-    after = {s: set(current.held.get(s, ())) for s in diff.subjects}
-    for change in diff.changes:
+def _after(current: CurrentState, changes: Iterable[Change]) -> dict[str, set[Target]]:
+    """What each subject ``changes`` touch holds directly once they are made."""
+    after: dict[str, set[Target]] = {}
+    for change in changes:
+        held = after.setdefault(change.subject, set(current.held.get(change.subject, ())))
         if change.action == "remove":
-            after[change.subject].discard(change.target)
+            held.discard(change.target)
         else:
-            after[change.subject].add(change.target)
+            held.add(change.target)
     return after
 
 
 def _admins(diff: Diff, current: CurrentState, rails: Guardrails, label) -> list[str]:
     """Admin roles (``*`` permissions) left with too few active holders: by removing grants, deactivating
-    users (``user_state``) or removing members of a group holding an admin role (``group_members``)."""
+    users (``user_state``) or removing members of a group holding an admin role (``group_members``).
+
+    Only changes that can move an admin count are read back from the spill: grants of the admin roles
+    removals touch, members of groups holding an admin role; a user's new state is looked up per holder.
+    """
     authz = current if diff.relation == "grants" else current.authz
     if authz is None or not authz.admin_roles:
         return []
-    held, states, groups = authz.held, authz.user_states, authz.user_groups
+    held, groups_now = authz.held, authz.user_groups
+    held_after: dict[str, set[Target]] = {}
+    groups_after: dict[str, set[str]] = {}
+    state_after = authz.user_states.get
     if diff.relation == "grants":
-        roles = {c.target[0] for c in diff.removes} & authz.admin_roles
-        held = {**authz.held, **_after(authz, diff)}
+        roles = diff.spill.first_ids("remove") & authz.admin_roles
+        held_after = _after(authz, diff.changes_on(roles)) if roles else {}
     elif diff.relation == "user_state":
-        roles = set(authz.admin_roles) if any(c.target == ("inactive",) for c in diff.changes) else set()
-        states = {**states, **{c.subject: c.target[0] for c in diff.changes}}
+        roles = set(authz.admin_roles) if diff.spill.has_target(("inactive",)) else set()
+
+        def state_after(user: str, default: str | None = None) -> str | None:
+            target = diff.spill.target_of(user)
+            return target[0] if target else authz.user_states.get(user, default)
     elif diff.relation == "group_members":
-        roles = set(authz.admin_roles) if diff.removes else set()
-        groups = {user: set(ids) for user, ids in groups.items()}
-        for change in diff.changes:
-            member_of = groups.setdefault(change.subject, set())
+        roles = set(authz.admin_roles) if diff.count("remove") else set()
+        admin_groups = {s for s, kind in authz.subject_types.items()
+                        if kind == "group" and any(t[0] in roles for t in held.get(s, ()))}
+        for change in diff.changes_on(admin_groups):
+            member_of = groups_after.setdefault(change.subject, set(groups_now.get(change.subject, ())))
             if change.action == "remove":
                 member_of.discard(change.target[0])
             else:
@@ -164,8 +178,8 @@ def _admins(diff: Diff, current: CurrentState, rails: Guardrails, label) -> list
         return []
     found = []
     for role in sorted(roles):
-        before_n = len(_active_holders(authz, role, authz.held, authz.user_states, authz.user_groups))
-        after_n = len(_active_holders(authz, role, held, states, groups))
+        before_n = _active_holders(authz, role, {}, authz.user_states.get, {})
+        after_n = _active_holders(authz, role, held_after, state_after, groups_after)
         if after_n < rails.min_admins and after_n < before_n:
             found.append(
                 f"min_admins: role {label(role)} holds * permissions and would keep {after_n} active holder(s) "
@@ -175,35 +189,51 @@ def _admins(diff: Diff, current: CurrentState, rails: Guardrails, label) -> list
     return found
 
 
-def _active_holders(authz: CurrentState, role: str, held: dict[str, set[Target]], states: dict[str, str],
-                    user_groups: dict[str, set[str]]) -> set[str]:
-    """Active users holding ``role`` (any division), directly or through a group."""
+def _active_holders(authz: CurrentState, role: str, held_after: dict[str, set[Target]],
+                    state_of: Callable[[str, str], str | None], groups_after: dict[str, set[str]]) -> int:
+    """How many active users hold ``role`` (any division), directly or through a group: ``authz`` with the
+    subjects in ``held_after`` and ``groups_after`` holding those instead, each user in ``state_of``."""
+    def held(subject: str) -> set[Target]:
+        return held_after[subject] if subject in held_after else authz.held.get(subject, set())
+
     def holds(subject: str) -> bool:
-        return any(t[0] == role for t in held.get(subject, ()))
+        return any(t[0] == role for t in held(subject))
+
+    def groups_of(user: str) -> set[str]:
+        return groups_after[user] if user in groups_after else authz.user_groups.get(user, set())
 
     groups = {s for s, kind in authz.subject_types.items() if kind == "group" and holds(s)}
+    candidates = chain(authz.held, (u for u in authz.user_groups if u not in authz.held),
+                       (u for u in chain(held_after, groups_after)
+                        if u not in authz.held and u not in authz.user_groups))
     holders = set()
-    for user in set(held) | set(user_groups):
-        if authz.subject_types.get(user) != "user" or states.get(user, "active") != "active":
+    for user in candidates:
+        if authz.subject_types.get(user) != "user" or not (holds(user) or groups_of(user) & groups):
             continue
-        if holds(user) or user_groups.get(user, set()) & groups:
+        if state_of(user, "active") == "active":
             holders.add(user)
-    return holders
+    return len(holders)
 
 
 def _roleless(diff: Diff, current: CurrentState, rails: Guardrails, label) -> list[str]:
-    if diff.relation != "grants" or rails.allow_roleless or not diff.removes:
+    if diff.relation != "grants" or rails.allow_roleless or not diff.count("remove"):
         return []
-    after = _after(current, diff)
-    left = [s for s, held in after.items()
-            if not held and current.held.get(s)
-            and not any(current.held.get(g) for g in current.user_groups.get(s, ()))]
+    left, names = 0, []
+    for subject, changes in diff.changes_by_subject():  # a subject's changes at a time, never the plan's
+        if all(c.action != "remove" for c in changes):
+            continue  # without a removal it keeps what it holds
+        after = _after(current, changes)[subject]
+        if not after and current.held.get(subject) \
+                and not any(current.held.get(g) for g in current.user_groups.get(subject, ())):
+            left += 1
+            if len(names) < 10:
+                names.append(label(subject))
     if not left:
         return []
-    names = ", ".join(label(s) for s in left[:10]) + (f" and {len(left) - 10} more" if len(left) > 10 else "")
-    return [f"allow_roleless: the plan leaves {len(left)} subject(s) with no roles at all ({names}). Give them "
-            "a role in the desired table (or leave their roles unmanaged); if intended, pass allow_roleless=True "
-            "for this run"]
+    more = f" and {left - 10} more" if left > 10 else ""
+    return [f"allow_roleless: the plan leaves {left} subject(s) with no roles at all ({', '.join(names)}{more}). "
+            "Give them a role in the desired table (or leave their roles unmanaged); if intended, pass "
+            "allow_roleless=True for this run"]
 
 
 def _held_word(diff: Diff) -> str:

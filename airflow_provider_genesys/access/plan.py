@@ -12,13 +12,15 @@ from __future__ import annotations
 import hashlib
 import io
 import json
-from collections.abc import Callable, Mapping
+import uuid
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import IO, Any
 
 from airflow_provider_genesys.access.diff import Change, Diff
 from airflow_provider_genesys.access.errors import PlanError
+from airflow_provider_genesys.access.spill import Spill, SpilledFingerprints
 from airflow_provider_genesys.access.state import CurrentState
 
 SCHEMA = "genesys-access-plan/1"
@@ -35,17 +37,34 @@ SUMMARY_LIMIT = 16_000  # characters: far below what an XCom or an approval body
 
 @dataclass
 class Plan:
-    """A plan as stored: plain data, so loading it back gives the same object."""
+    """A plan as stored: plain data, so loading it back gives the same object.
+
+    A plan just made reads its ``changes`` and ``fingerprints`` from the planning spill (a temporary SQLite
+    database, a change at a time): use it in ``with plan:`` (or call :meth:`close`) to delete the spill once
+    it is written. A plan loaded from its file holds plain lists and dicts; closing it does nothing.
+    """
 
     org_id: str
     created_at: str  # ISO 8601 with a time zone
     relation: str
     scope: dict[str, Any]
-    changes: list[dict[str, Any]]
-    fingerprints: dict[str, str]
+    changes: Sequence[dict[str, Any]]
+    fingerprints: Mapping[str, str]
     counts: dict[str, int]
     warnings: list[dict[str, Any]] = field(default_factory=list)
     schema: str = SCHEMA
+    _spill: Spill | None = field(default=None, init=False, repr=False, compare=False)
+
+    def close(self) -> None:
+        """Delete the planning spill (a plan loaded from a file has none)."""
+        if self._spill is not None:
+            self._spill.close()
+
+    def __enter__(self) -> Plan:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
     def document(self) -> dict[str, Any]:
         return {"schema": self.schema, "org_id": self.org_id, "created_at": self.created_at,
@@ -63,15 +82,18 @@ def make_plan(diff: Diff, current: CurrentState, *, org_id: str, created_at: dat
     if created_at.tzinfo is None:
         raise PlanError("created_at must carry a time zone (use datetime.now(timezone.utc))")
     fields = TARGET_FIELDS[diff.relation]
-    changes = [change_record(change, fields, label) for change in diff.changes]
-    fingerprints = {subject: current.fingerprint(subject) for subject in diff.subjects}
+    changes = diff.changes.mapped(lambda change: change_record(change, fields, label))
+    diff.spill.keep_fingerprints(current.fingerprint)
+    fingerprints = SpilledFingerprints(diff.spill)
     scope = {"mode": diff.scope.mode, "managed": sorted(diff.managed),
              "managed_names": [label(m) for m in sorted(diff.managed)],
              "managed_from": "the desired table" if diff.scope.managed is None else "managed list"}
     warnings = [{"kind": n.kind, "message": n.message, "count": n.count, "examples": n.examples}
                 for n in diff.notices]
-    return Plan(org_id, created_at.isoformat(), diff.relation, scope, changes, fingerprints, diff.counts(),
+    plan = Plan(org_id, created_at.isoformat(), diff.relation, scope, changes, fingerprints, diff.counts(),
                 warnings)
+    plan._spill = diff.spill
+    return plan
 
 
 def change_record(change: Change, fields: tuple[str, ...], label: Callable[[str], str]) -> dict[str, Any]:
@@ -87,13 +109,43 @@ def change_record(change: Change, fields: tuple[str, ...], label: Callable[[str]
     return record
 
 
+# json.dumps with these arguments, without building an encoder per call (a plan has a few per change).
+_canonical = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode
+_indented = json.JSONEncoder(indent=1, ensure_ascii=False).encode
+_line = json.JSONEncoder(ensure_ascii=False).encode
+
+
+def _streamed(head: dict[str, Any], dump: Callable[[Any], str], entries: Iterable[str], close: str) -> Iterator[str]:
+    """``dump(head)`` in pieces, its ``fingerprints`` streamed from ``entries`` (one ``"subject": "sha"``
+    each) rather than dumped at once: a plan touching 100,000 subjects never makes them one string."""
+    hole = f"fingerprints-{uuid.uuid4().hex}"
+    before, after = dump({**head, "fingerprints": hole}).split(json.dumps(hole), 1)
+    yield before + "{"
+    n = 0
+    for n, entry in enumerate(entries, 1):
+        yield ("," if n > 1 else "") + entry
+    yield (close if n else "}") + after
+
+
+def _by_subject(fingerprints: Mapping[str, str]) -> Iterable[tuple[str, str]]:
+    if isinstance(fingerprints, SpilledFingerprints):
+        return fingerprints.sorted_items()
+    return sorted(fingerprints.items())
+
+
 def checksum(document: Mapping[str, Any]) -> str:
-    """sha256 of the canonical JSON of everything but the checksum, fed a change at a time."""
+    """sha256 of the canonical JSON of everything but the checksum, fed a change (and a fingerprint) at a time."""
     digest = hashlib.sha256()
     head = {k: v for k, v in document.items() if k != "changes"}
-    digest.update(json.dumps(head, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode())
+    fingerprints = head.get("fingerprints")
+    if isinstance(fingerprints, Mapping):
+        entries = (f"{_canonical(s)}:{_canonical(f)}" for s, f in _by_subject(fingerprints))
+        for piece in _streamed(head, _canonical, entries, "}"):
+            digest.update(piece.encode())
+    else:
+        digest.update(_canonical(head).encode())
     for change in document.get("changes") or ():
-        digest.update(b"\n" + json.dumps(change, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode())
+        digest.update(b"\n" + _canonical(change).encode())
     return "sha256:" + digest.hexdigest()
 
 
@@ -103,9 +155,15 @@ def write(plan: Plan, file: IO[str]) -> None:
     document = plan.document()
     head = {k: v for k, v in document.items() if k != "changes"}
     head["checksum"] = checksum(document)
-    file.write(json.dumps(head, indent=1, ensure_ascii=False)[:-2] + ',\n "changes": [')
+
+    entries = (f"\n  {_indented(s)}: {_indented(f)}" for s, f in plan.fingerprints.items())
+    last = ""
+    for piece in _streamed(head, _indented, entries, "\n }"):
+        file.write(last)
+        last = piece
+    file.write(last[:-2] + ',\n "changes": [')  # the head without its closing "\n}"
     for n, change in enumerate(plan.changes):
-        file.write(("\n" if n == 0 else ",\n") + json.dumps(change, ensure_ascii=False))
+        file.write(("\n" if n == 0 else ",\n") + _line(change))
     file.write("\n ]\n}\n" if plan.changes else "]\n}\n")
 
 

@@ -88,7 +88,10 @@ def plan_access(
     oauth_client_id: str | None = None,
     token_user_id: str | None = None,
 ) -> Plan:
-    """The plan that makes ``current`` equal the desired ``rows`` in scope, or the error saying what to fix."""
+    """The plan that makes ``current`` equal the desired ``rows`` in scope, or the error saying what to fix.
+
+    The plan reads its changes from the planning spill: write it and close it (``with plan:``).
+    """
     relation_spec(relation)
     if current.relation != relation:
         raise GenesysAccessError(f"The current state is of {current.relation!r}, the plan of {relation!r}")
@@ -98,7 +101,11 @@ def plan_access(
                              oauth_client_id=oauth_client_id, token_user_id=token_user_id)
     label = labeller(directory)
     changes = diff(resolve(rows, relation, directory), current, scope, label)
-    if directory.problems:
-        raise UnresolvedNamesError(directory.problems)
-    check(changes, current, rails, protected, label)
-    return make_plan(changes, current, org_id=org_id, created_at=created_at, label=label)
+    try:
+        if directory.problems:
+            raise UnresolvedNamesError(directory.problems)
+        check(changes, current, rails, protected, label)
+        return make_plan(changes, current, org_id=org_id, created_at=created_at, label=label)
+    except BaseException:
+        changes.close()  # the spill goes with the refused plan
+        raise

@@ -139,6 +139,23 @@ def encode_record(record: Any) -> bytes:
     return json.dumps(record, ensure_ascii=False, separators=(",", ":"), default=str).encode() + b"\n"
 
 
+CACHE_KIB = 2048  # the page cache of a temporary database: beyond it, pages spill to its file
+
+
+def temporary_database(cache_kib: int = CACHE_KIB) -> sqlite3.Connection:
+    """A private temporary SQLite database with a small page cache, in one open transaction.
+
+    ``""`` is an on-disk temporary database SQLite deletes itself (on close, and on Unix the file is
+    unlinked as soon as it is opened, so even a killed process leaves nothing behind); its pages stay in the
+    cache until it outgrows ``cache_kib``. Nothing is ever committed: the database dies with the connection.
+    """
+    db = sqlite3.connect("", isolation_level=None, check_same_thread=False)
+    db.execute(f"PRAGMA cache_size=-{int(cache_kib)}")
+    db.execute("PRAGMA journal_mode=OFF")
+    db.execute("BEGIN")
+    return db
+
+
 class SeenIds:
     """A set of ids with flat memory: a private temporary SQLite database that deletes itself on close.
 
@@ -146,15 +163,11 @@ class SeenIds:
     one with a probability below 10^-20 even for a billion records. About 10 microseconds per id.
     """
 
-    CACHE_KIB = 2048
+    CACHE_KIB = CACHE_KIB
 
     def __init__(self) -> None:
-        # "" = a private on-disk temporary database, kept in the page cache until it outgrows it.
-        self._db = sqlite3.connect("", isolation_level=None, check_same_thread=False)
-        self._db.execute(f"PRAGMA cache_size=-{self.CACHE_KIB}")
-        self._db.execute("PRAGMA journal_mode=OFF")
+        self._db = temporary_database(self.CACHE_KIB)
         self._db.execute("CREATE TABLE seen (key BLOB PRIMARY KEY) WITHOUT ROWID")
-        self._db.execute("BEGIN")  # nothing is ever committed: the database dies with the connection
 
     def add(self, record_id: str) -> bool:
         """Remember ``record_id``; False when it was already there."""

@@ -156,16 +156,17 @@ class GenesysAccessPlanOperator(GenesysCloudBaseOperator):
                 )
         except GenesysAccessError as err:
             raise AirflowFailException(str(err)) from None
-        try:
-            plan_path.parent.mkdir(parents=True, exist_ok=True)  # a new folder per table or day, as extracts do
-            with plan_path.open("w") as out:
-                write(plan, out)
-        except OSError as err:
-            raise AirflowFailException(
-                f"plan_path {plan_path} cannot be written ({err}): give a writable path (or plan_conn_id with "
-                "write access); nothing was changed in Genesys."
-            ) from err
-        text = summary(plan)
+        with plan:  # the plan's changes are read from the planning spill, deleted when it closes
+            try:
+                plan_path.parent.mkdir(parents=True, exist_ok=True)  # a new folder per table or day, as extracts do
+                with plan_path.open("w") as out:
+                    write(plan, out)
+            except OSError as err:
+                raise AirflowFailException(
+                    f"plan_path {plan_path} cannot be written ({err}): give a writable path (or plan_conn_id with "
+                    "write access); nothing was changed in Genesys."
+                ) from err
+            text = summary(plan)
         self.log.info("Plan written to %s\n%s", plan_path, text)
         return {"plan": str(plan_path), "summary": text}
 

@@ -10,6 +10,7 @@ from airflow_provider_genesys.access.diff import Change, Diff, Scope, diff
 from airflow_provider_genesys.access.errors import GuardrailError, PlanError
 from airflow_provider_genesys.access.guardrails import Guardrails, Protected, check, check_plan_age
 from airflow_provider_genesys.access.names import DesiredItem
+from airflow_provider_genesys.access.spill import Spill
 from airflow_provider_genesys.access.state import CurrentState
 from tests.unit.access.org import ANN, BOB, EVE, FAY, USERS, grants_state, uid
 
@@ -87,8 +88,11 @@ def test_removing_the_token_users_and_the_oauth_clients_grants_is_refused_with_c
 
     changes = [*(remove(s, "r-sup") for s in listed), remove(listed[0], "r-emp"), remove(BOB, "r-sup"),
                remove(BOB, "r-emp"), remove("client-1", "r-sup", "oauthclient"), remove(EVE, "r-sup")]
-    planned = Diff("grants", Scope(), frozenset({"r-sup", "r-emp"}), changes, [], managed_held=40, desired_rows=1)
-    with pytest.raises(GuardrailError) as caught:
+    spill = Spill(width=2)
+    for change in changes:
+        spill.add(change.action, change.subject, change.subject_type, change.target, change.reason)
+    planned = Diff("grants", Scope(), frozenset({"r-sup", "r-emp"}), spill, [], managed_held=40, desired_rows=1)
+    with planned, pytest.raises(GuardrailError) as caught:
         check(planned, grants_state(), Guardrails(max_removals=None, max_removal_fraction=None, min_admins=0,
                                                   allow_roleless=True), protected, label=lambda s: f"<{s[-3:]}>")
     assert caught.value.violations == [
