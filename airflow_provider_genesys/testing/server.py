@@ -177,6 +177,10 @@ class RequestHandler(BaseHTTPRequestHandler):
         correlation_id = str(uuid.uuid4())
         split = urlsplit(self.path)
         body, too_large = self._read_body()
+        if body is None:  # the client went away mid-body: a real front end never passes such a request on
+            backend.stats.count_incomplete()
+            self.close_connection = True
+            return
         kind, path = backend.classify(split.path)
         fired = backend.faults.take(self.command, path)
         outcome = self._apply_faults(backend, fired)
@@ -243,14 +247,19 @@ class RequestHandler(BaseHTTPRequestHandler):
                 return code, error_body(code, _STATUS_CODES.get(code, "error"), message, correlation_id)
         return status, payload
 
-    def _read_body(self) -> tuple[bytes, bool]:
-        """``(body, too_large)``; an oversized body is drained (or, when huge, the connection closed)."""
+    def _read_body(self) -> tuple[bytes | None, bool]:
+        """``(body, too_large)``; an oversized body is drained (or, when huge, the connection closed).
+
+        ``body`` is None when fewer bytes than ``Content-Length`` arrived before the connection closed (a
+        client killed between sending its headers and its body): the request is not handled, as no real
+        server would act on half a request, so a test never counts a write Genesys could not have seen."""
         try:
             length = max(0, int(self.headers.get("Content-Length") or 0))
         except ValueError:
             length = 0
         if length <= MAX_BODY_BYTES:
-            return self.rfile.read(length), False
+            body = self.rfile.read(length)
+            return (body if len(body) == length else None), False
         if length > _DRAIN_LIMIT:
             self.close_connection = True
             return b"", True

@@ -22,6 +22,7 @@ class Stats:
             self.rate_limited = 0  # 429s served (rate limit and rate_limit faults)
             self.org_rate_limited = 0  # of which refused by the organisation-wide window (org_rate_limit)
             self.faults_fired = 0
+            self.incomplete = 0  # requests whose body never fully arrived (the client died): never served
             self.by_path: Counter[str] = Counter()
             self.by_status: Counter[int] = Counter()
 
@@ -39,6 +40,10 @@ class Stats:
             if status is not None:
                 self.by_status[status] += 1
 
+    def count_incomplete(self) -> None:
+        with self._lock:
+            self.incomplete += 1
+
     def count_org_rate_limited(self) -> None:
         with self._lock:
             self.org_rate_limited += 1
@@ -53,6 +58,7 @@ class Stats:
                 "rate_limited": self.rate_limited,
                 "org_rate_limited": self.org_rate_limited,
                 "faults_fired": self.faults_fired,
+                "incomplete": self.incomplete,
                 "by_path": dict(self.by_path),
                 "by_status": dict(self.by_status),
             }

@@ -93,11 +93,11 @@ def sent_once(plan_uri: str) -> Counter:
 
 def not_received_twice(emu: GenesysCloudEmulator, plan_uri: str, not_applied: int = 0) -> bool:
     """No change was applied twice: a change is in two ledger intents only when the first is the one the kill
-    cut off (no outcome; once reads caught up they still showed the old state: it was never sent, or the
-    emulator refused it), or one of the ``not_applied`` writes the emulator answered 503 without applying;
-    the emulator received every other write the ledger recorded once, and nothing more. Under a propagation
-    delay too: an unknown outcome is read back until reads catch up, never re-sent because a lagging read did
-    not show it."""
+    cut off (no outcome; once reads caught up they still showed the old state: it was never sent, its body
+    never arrived, which the emulator counts apart, or the emulator refused it), or one of the
+    ``not_applied`` writes the emulator answered 503 without applying; the emulator received every other
+    write the ledger recorded once, and nothing more. Under a propagation delay too: an unknown outcome is
+    read back until reads catch up, never re-sent because a lagging read did not show it."""
     ledger = Path(plan_uri.removeprefix("file://")).with_suffix(".ledger.ndjson")
     records = read_ledger(ledger.read_text().splitlines()).records
     outcomes = {r["write"]: r for r in records if r["type"] == "outcome"}

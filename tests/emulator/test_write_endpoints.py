@@ -260,6 +260,27 @@ def test_huge_declared_body_is_refused_without_reading_it(emu):
     assert answer.startswith(b"HTTP/1.1 413")
 
 
+def test_a_write_whose_body_never_arrives_is_not_served_nor_applied(client, emu):
+    """A client killed between its headers and its body: the emulator acts on nothing and counts the request
+    apart (``stats.incomplete``), so ``by_path`` holds only writes Genesys could have seen."""
+    user, pair = emu.org.user_ids("active")[3], (role_id(emu, "Supervisor"), division_id(emu, 2))
+    body = json.dumps(grants_body(pair)).encode()
+    before = truth(emu, user)
+    with socket.create_connection((emu.host, emu.port), timeout=10) as sock:
+        sock.sendall(
+            f"POST {SUBJECTS}/{user}/bulkadd HTTP/1.1\r\nHost: x\r\nAuthorization: "
+            f"{client.session.headers['Authorization']}\r\nContent-Type: application/json\r\n"
+            f"Content-Length: {len(body)}\r\n\r\n".encode() + body[: len(body) // 2]
+        )
+        sock.shutdown(socket.SHUT_WR)
+        assert sock.makefile("rb").read() == b"", "no answer to half a request"
+    assert emu.stats.incomplete == 1
+    assert not any(route.endswith("/bulkadd") for route in emu.stats.by_path)
+    assert truth(emu, user) == before
+    assert write(client, "POST", f"{SUBJECTS}/{user}/bulkadd", grants_body(pair)).status_code == 204
+    assert pair in truth(emu, user)
+
+
 # ---- rate limits, audit, concurrency, compact storage --------------------------------------------
 def test_writes_count_against_the_token_rate_window():
     with GenesysCloudEmulator(users=20, seed=2, rate_limit=2, job_seconds=0) as emu:
