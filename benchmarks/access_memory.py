@@ -11,6 +11,8 @@ sorters, which tracemalloc does not see):
 - ``plan``: reading, resolving, diffing, guarding, making the plan and writing it; the desired set and the
   changes go to the planning spill (a temporary SQLite database, 2 MiB page cache), so the goal is flat in
   the table's size and in the number of changes.
+- ``apply's plan load``: what apply holds once it has read and checked the plan just written (it grows
+  with the plan's changes: apply keeps them in memory).
 ``add_only`` changes one grant in ten rows; ``sync`` also removes the grants of every user the table does
 not name (90,000 for the 10,000-row table). Each plan runs twice: once for its wall time, once under
 tracemalloc (several times slower). Not a timed test: a script whose numbers go in docs/access.md.
@@ -33,7 +35,7 @@ from pathlib import Path
 from airflow_provider_genesys.access.desired import read_file
 from airflow_provider_genesys.access.guardrails import Guardrails
 from airflow_provider_genesys.access.names import Directory, NameIndex, UserIndex
-from airflow_provider_genesys.access.plan import write
+from airflow_provider_genesys.access.plan import loads, write
 from airflow_provider_genesys.access.planner import plan_access
 from airflow_provider_genesys.access.state import CurrentState
 
@@ -136,6 +138,11 @@ def main() -> None:
                 python_mib, sqlite_mib, traced_s = peak(lambda path=path, mode=mode: plan(path, mode), sqlite)
                 print(f"{'':>8}  plan {mode:8} ({changes:>7,} changes): peak {python_mib:5.1f} MiB Python + "
                       f"{sqlite_mib:4.1f} MiB SQLite; {wall:4.1f} s ({traced_s:4.1f} s under tracemalloc)")
+                plan_file = Path(folder) / "plan.json"
+                load_mib, _, load_s = peak(lambda plan_file=plan_file: loads(plan_file.read_text(), org_id="org"),
+                                           sqlite)
+                print(f"{'':>8}  apply's plan load ({plan_file.stat().st_size / 2**20:5.1f} MiB file): peak "
+                      f"{load_mib:5.1f} MiB Python ({load_s:4.1f} s under tracemalloc)")
 
 
 if __name__ == "__main__":
