@@ -75,7 +75,8 @@ def plan_case(users: int, people: int, limit: int, window: float, by: str, folde
         print(f"by {by:5} at {rate:9}: {2 * people:,} rows naming {people:,} people; plan {requests:,} requests "
               f"({lookups:,} key lookups) in {seconds:.1f} s, {plan.counts['add']:,} adds "
               f"{plan.counts['remove']:,} removals; 429s served {emu.stats.rate_limited}", flush=True)
-        return plan.changes
+        with plan:  # the changes are read from the planning spill, deleted when the plan closes
+            return list(plan.changes)
 
 
 def main() -> None:

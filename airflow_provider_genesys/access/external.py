@@ -41,7 +41,11 @@ class ExternalIds:
     authority: str
     ids: dict[str, str] = field(default_factory=dict)
     unknown: set[str] = field(default_factory=set)
-    requests: int = 0  # lookups sent: one per distinct key (the client's retries not counted)
+
+    @property
+    def requests(self) -> int:
+        """Lookups sent: one per distinct key, found or not (the client's retries not counted)."""
+        return len(self.ids) + len(self.unknown)
 
     def seen(self, key: str) -> bool:
         return key in self.ids or key in self.unknown
@@ -70,7 +74,6 @@ def lookup_keys(client: ApiClient, authority: str, keys: Iterable[str], *, max_w
                     found.unknown.add(key)
                 else:
                     found.ids[key] = user_id
-            found.requests += len(new)
     return found
 
 

@@ -176,9 +176,9 @@ class GenesysAccessPlanOperator(GenesysCloudBaseOperator):
         with self._desired_rows() as rows:
             found = lookup_keys(hook.client, str(self.authority), user_keys(rows, self.relation),
                                 max_workers=self.max_workers)
-        self.log.info("Looked up %d distinct external key(s) under authority %r in %d requests (%d lookups): "
-                      "%d found, %d unknown", len(found.ids) + len(found.unknown), self.authority,
-                      hook.stats.requests - before, found.requests, len(found.ids), len(found.unknown))
+        self.log.info("Looked up %d distinct external key(s) under authority %r in %d requests (retries "
+                      "included): %d found, %d unknown", found.requests, self.authority,
+                      hook.stats.requests - before, len(found.ids), len(found.unknown))
         return found.ids
 
     @contextmanager
