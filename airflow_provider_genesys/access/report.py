@@ -15,7 +15,7 @@ from collections.abc import Iterator, Mapping
 from typing import IO, Any
 
 from airflow_provider_genesys.access.ledger import LedgerState
-from airflow_provider_genesys.access.plan import TARGET_FIELDS
+from airflow_provider_genesys.access.registry import relation as relation_named
 
 STALE = "stale"  # the subject's state changed since the plan: refused, not written
 
@@ -36,7 +36,9 @@ def lines(state: LedgerState, changes: Mapping[int, Mapping[str, Any]], relation
             line: dict[str, Any] = {"write": record.get("write"), "subject": change["subject"],
                                     "subject_name": change.get("subject_name", change["subject"]),
                                     "relation": rel}
-            for name in TARGET_FIELDS[rel]:
+            for name in (*relation_named(rel).target_fields, "was"):
+                if name == "was" and "was" not in change:
+                    continue
                 line[name] = change.get(name)
                 if f"{name}_name" in change:
                     line[f"{name}_name"] = change[f"{name}_name"]

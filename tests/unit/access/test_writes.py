@@ -5,13 +5,15 @@ from __future__ import annotations
 
 from typing import Any
 
-from airflow_provider_genesys.access.writes import (
-    GROUP_MEMBERS_PER_CALL,
-    QUEUE_MEMBERS_PER_CALL,
-    ROLE_SUBJECTS_PER_CALL,
-    one_grant_deletes,
-    writes_for,
-)
+from airflow_provider_genesys.access.registry import relation
+from airflow_provider_genesys.access.relations.grants import ROLE_SUBJECTS_PER_CALL, one_grant_deletes
+from airflow_provider_genesys.access.relations.group_members import GROUP_MEMBERS_PER_CALL
+from airflow_provider_genesys.access.relations.queue_members import QUEUE_MEMBERS_PER_CALL
+
+
+def writes_for(name: str, changes):
+    """The relation's writes for ``changes``, as apply asks its module for them."""
+    return relation(name).writes(list(changes))
 
 
 def grant(action: str, subject: str, role: str, division: str, kind: str = "user") -> dict[str, Any]:
