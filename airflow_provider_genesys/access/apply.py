@@ -28,6 +28,7 @@ A 403 stops everything at once (:class:`WritePermissionError`, naming the permis
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
@@ -44,10 +45,12 @@ from airflow_provider_genesys.access.ledger import (
     NOT_FOUND,
     NOT_SENT,
     REFUSED,
+    SPLIT,
     UNKNOWN,
     Ledger,
     LedgerState,
 )
+from airflow_provider_genesys.access.names import Directory
 from airflow_provider_genesys.access.plan import Plan, loads
 from airflow_provider_genesys.access.registry import RELATIONS
 from airflow_provider_genesys.access.registry import relation as relation_named
@@ -56,6 +59,12 @@ from airflow_provider_genesys.access.writes import Write
 from airflow_provider_genesys.exceptions import GenesysCloudApiError
 from airflow_provider_genesys.retrypolicy import Failure
 
+log = logging.getLogger(__name__)
+# Failures whose outcome is unknown, or that were never processed: never a reason to split a write.
+UNSURE = (Failure.UNKNOWN_OUTCOME, Failure.SERVER_ERROR, Failure.RATE_LIMITED, Failure.NOT_SENT)
+# A write of many subjects (members, users) refused with one of these is halved: Genesys publishes no maximum
+# per call for some (the role bulk-grant, a division move), and halving also isolates one bad subject.
+SPLIT_ON = (400, 404, 413)
 VERSION_RETRIES = 3  # re-reads of a group's or user's version after a conflict, per write
 STALE_VERSION = (409, 400)  # Genesys answers a stale version 409; Terraform retries a 400 "version" too
 # How long reads may lag a write: Genesys documents that permission changes "can take minutes" to show
@@ -132,7 +141,9 @@ class Applier:
         self.changes: dict[int | str, Mapping[str, Any]] = dict(enumerate(plan.changes))
         self.changes.update(self.spec.restores(plan.changes, restore or {}))
         self.on_write = on_write  # called after each write's outcome is recorded (tests inject kills here)
-        self.read = reader or (lambda relation: read_org(client, relation, max_workers=max_workers)[1])
+        # The org's names and state of a relation; a reader may return the state alone (tests).
+        self.read_org = reader or (lambda relation: read_org(client, relation, max_workers=max_workers))
+        self.directory: Directory | None = None
         self.result = ApplyResult()
         self.versions: dict[str, int] = {}
         self.run = 0
@@ -141,11 +152,19 @@ class Applier:
         # The client's sleep (tests give the emulator's clock), so waiting for reads never waits in real time.
         self.sleep = sleep or getattr(client, "sleep", None) or time.sleep
         self.unknown: dict[int | str, int] = {}  # change -> the write number after which its outcome became unknown
+        self.limits: dict[str, int] = {}  # write kind -> the most parts a call carried after a refusal for size
         self._witness: tuple[int, list[int]] = (0, [])  # (write number, changes) of the latest 2xx write
 
     @property
     def state(self) -> LedgerState:
         return self.ledger.state
+
+    def read(self, relation: str) -> CurrentState:
+        """The current state of ``relation`` (the directory of names it came with is kept)."""
+        found = self.read_org(relation)
+        if isinstance(found, tuple):
+            self.directory, found = found
+        return found
 
     # -- the run -------------------------------------------------------------------------------------
 
@@ -153,7 +172,7 @@ class Applier:
         self.run = self.ledger.start_run()
         current = self.read(self.relation)
         self.versions = dict(current.versions)
-        pending = self._accepted(current)
+        pending = self._gone(self._accepted(current))
         self.spec.before_writes(self, pending)
         for phase in self.spec.phases(self, pending):  # a phase's writes, then its unknown outcomes settled
             self._send_all(self._writes(phase, current))
@@ -207,13 +226,45 @@ class Applier:
                                     "changes": shown, "message": "the re-read shows it done"})
         return pending
 
+    def _gone(self, pending: list[int | str]) -> list[int | str]:
+        """Refuse up front the changes naming a role, division, group ... deleted since the plan (one line per
+        thing deleted); a removal of something deleted has nothing left to remove (done, nothing sent)."""
+        if self.directory is None:
+            return pending
+        kept: list[int | str] = []
+        refused: dict[str, list[int | str]] = {}
+        absent: dict[str, list[int | str]] = {}
+        for index in pending:
+            change = self.changes[index]
+            missing = self.spec_of(change).gone(change, self.directory)
+            if not missing:
+                kept.append(index)
+            else:
+                (absent if change["action"] == "remove" else refused).setdefault(", ".join(missing), []).append(index)
+        for what, indexes in absent.items():
+            self.ledger.append({"type": "outcome", "write": f"{self.run}-read", "outcome": ABSENT, "changes": indexes,
+                                "message": f"{what} was deleted since the plan: nothing left to remove"})
+        for what, indexes in refused.items():
+            why = f"{what} was deleted since the plan: its {len(indexes)} change(s) were not sent"
+            self.ledger.append({"type": "refused", "outcome": REFUSED, "why": why, "changes": indexes})
+            self.result.failed.append(why + "; make a new plan")
+            log.warning("Refused without sending: %s", why)
+        return kept
+
     # -- sending -------------------------------------------------------------------------------------
 
-    def _send_all(self, writes: list[Write], resend: bool = True) -> None:
+    def _send_all(self, writes: list[Write], resend: bool = True) -> bool:
+        """Send ``writes`` in order; True when every one was done."""
+        done = True
         for write in writes:
-            self._send(write, resend)
+            done = self._send(write, resend) and done
+        return done
 
-    def _send(self, write: Write, resend: bool) -> None:
+    def _send(self, write: Write, resend: bool) -> bool:
+        """Send one write (as smaller ones where a size was learned this run); True when it was done."""
+        limit = self.limits.get(write.kind)
+        if limit is not None and write.splittable and len(write.parts or ()) > limit:
+            return self._send_all(write.split(limit), resend)
         self._sent += 1
         write_id = f"{self.run}-{self._sent}"
         self.ledger.append({"type": "intent", "write": write_id, "kind": write.kind, "method": write.method,
@@ -228,13 +279,37 @@ class Applier:
                     attempts += 1
                     self._reread_version(write)
                     continue
+                self._counted(write)
+                if write.splittable and err.status in SPLIT_ON and err.failure not in UNSURE:
+                    return self._halve(write, write_id, err, resend)
                 self._failed(write, write_id, err, resend)
+                return False
             else:
                 self._done(write, write_id)
-            break
+                self._counted(write)
+                return True
+
+    def _counted(self, write: Write) -> None:
         self.result.writes += 1
         if self.on_write is not None:
             self.on_write(write)
+
+    def _halve(self, write: Write, write_id: str, err: GenesysCloudApiError, resend: bool) -> bool:
+        """A write of many parts refused: send it again as two halves. When both go in, the refusal was the
+        write's size: at most a half's parts go in one call for the rest of the run. When one half is refused
+        again, that half is halved in turn, which isolates a bad subject in a few calls."""
+        parts = write.parts or []
+        half = (len(parts) + 1) // 2
+        self.ledger.append({"type": "outcome", "write": write_id, "outcome": SPLIT, "status": err.status,
+                            "correlation_id": err.correlation_id, "message": err.message, "changes": write.changes})
+        done = self._send_all(write.split(half), resend)
+        known = self.limits.get(write.kind)
+        if done and (known is None or half < known):
+            self.limits[write.kind] = half
+            log.info("Genesys refused %d %s in one %s %s (%s %s); both halves went in: at most %d %s a call "
+                     "for the rest of this run", len(parts), write.unit, write.method, write.path, err.status,
+                     err.message, half, write.unit)
+        return done
 
     def _body(self, write: Write) -> Any:
         if write.versioned is None:

@@ -21,7 +21,7 @@ from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from airflow_provider_genesys.access.names import DesiredItem, Directory, NameIndex
+from airflow_provider_genesys.access.names import WILDCARD, DesiredItem, Directory, NameIndex
 from airflow_provider_genesys.access.writes import Write
 
 if TYPE_CHECKING:
@@ -70,6 +70,9 @@ class Relation:
         "rows name inactive users (kept: the grants apply if the user is reactivated)")
     # The permission each kind of write needs (Genesys' API reference for each endpoint).
     permissions: ClassVar[Mapping[str, str]] = {}
+    # Target fields that name something of the org, and the Directory index that knows it: apply refuses
+    # up front a change whose role (division, group, ...) was deleted since the plan.
+    field_kinds: ClassVar[Mapping[str, str]] = {}
 
     # -- the desired table ---------------------------------------------------------------------------------
 
@@ -182,6 +185,15 @@ class Relation:
         return f"{record['action']} {record.get('subject_name', record['subject'])}: {names}"
 
     # -- apply ---------------------------------------------------------------------------------------------
+
+    def gone(self, record: Mapping[str, Any], directory: Directory) -> list[str]:
+        """What the change names that the org no longer has (``role Supervisor (id)``), from a fresh read."""
+        missing = []
+        for name, kind in self.field_kinds.items():
+            value = str(record.get(name))
+            if value != WILDCARD and value not in directory.index(kind).by_id:
+                missing.append(f"{name} {record.get(f'{name}_name', value)} ({value})")
+        return missing
 
     def visible(self, record: Mapping[str, Any], held: Iterable[Target]) -> bool:
         """Whether ``held`` (what the subject holds now) shows the change made."""

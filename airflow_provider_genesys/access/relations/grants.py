@@ -25,7 +25,7 @@ from typing import Any
 from airflow_provider_genesys.access.names import DesiredItem, Directory, NameIndex, UserIndex
 from airflow_provider_genesys.access.registry import register
 from airflow_provider_genesys.access.relations.base import AdminEffect, Columns, Indexed, Relation, Target
-from airflow_provider_genesys.access.writes import Write, chunks
+from airflow_provider_genesys.access.writes import Write, chunks, splittable
 from airflow_provider_genesys.client import api_path
 
 # No maximum is published for the role bulk-grant. 500 subject ids are ~20 KB of body (far below Genesys'
@@ -48,6 +48,7 @@ class Grants(Relation):
     managed_kind = "roles"
     held_word = "grants"
     roleless_rule = True
+    field_kinds = {"role": "roles", "division": "divisions"}
     permissions = {
         "role_grant": "authorization:grant:add",
         "bulkadd": "authorization:grant:add",
@@ -109,8 +110,9 @@ class Grants(Relation):
         if write.kind == "bulkadd" and status == 400 and len(write.changes) > 1:
             # The same for adds: the grants whose role and division still exist go in, the others are refused.
             return [_bulk("bulkadd", changes[i]["subject"], [(i, changes[i])]) for i in write.changes]
-        if write.kind == "role_grant" and status in (400, 404) and len(write.changes) > 1:
-            # One unknown (or just created) subject refuses the whole role write: one bulkadd per subject.
+        if write.kind == "role_grant" and status in (400, 404):
+            # A role write apply could not split further (one subject) refused: the subject's own bulkadd says
+            # whether the subject is unknown (404: maybe created moments ago) or the grant refused.
             return per_subject("bulkadd", [(i, changes[i]) for i in write.changes])
         return None
 
@@ -172,13 +174,17 @@ def grant_adds(adds: list[Indexed], per_call: int = ROLE_SUBJECTS_PER_CALL) -> l
             for items in subjects:
                 alone.setdefault((items[0][1]["subject"], kind), []).extend(items)
             continue
+        subject_of = {index: items[0][1]["subject"] for items in subjects for index, _ in items}
+
+        def body(parts: list[list[int]], divisions: frozenset[str] = divisions,
+                 subject_of: dict[Any, str] = subject_of) -> dict[str, Any]:
+            return {"body": {"subjectIds": [subject_of[part[0]] for part in parts], "divisionIds": sorted(divisions)}}
+
         for part in chunks(subjects, per_call):
-            writes.append(Write(
+            writes.append(splittable(
                 "role_grant", "POST", api_path("/api/v2/authorization/roles/{}", role),
-                [index for items in part for index, _ in items],
-                body={"subjectIds": [items[0][1]["subject"] for items in part], "divisionIds": sorted(divisions)},
-                params={"subjectType": SUBJECT_TYPES.get(kind, "PC_USER")},
-            ))
+                [[index for index, _ in items] for items in part], body,
+                params={"subjectType": SUBJECT_TYPES.get(kind, "PC_USER")}))
     for (subject, _), items in alone.items():
         writes.append(_bulk("bulkadd", subject, items))
     return writes

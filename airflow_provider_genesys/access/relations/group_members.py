@@ -9,12 +9,13 @@ through the group). Writes (SDK ``GroupsApi``, model ``GroupMembersUpdate``): ``
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from airflow_provider_genesys.access.registry import register
 from airflow_provider_genesys.access.relations.base import AdminEffect, Columns
 from airflow_provider_genesys.access.relations.membership import Membership
-from airflow_provider_genesys.access.writes import Write
+from airflow_provider_genesys.access.writes import Write, splittable
 from airflow_provider_genesys.client import api_path
 
 GROUP_MEMBERS_PER_CALL = 50  # SDK model GroupMembersUpdate: at most 50 member ids per request
@@ -32,6 +33,7 @@ class GroupMembers(Membership):
     needs_authz = True
     members_path = "/api/v2/groups/{}/members"
     per_call = GROUP_MEMBERS_PER_CALL
+    field_kinds = {"group": "groups"}
     permissions = {"group_add": "directory:group:edit", "group_remove": "directory:group:edit"}
 
     def hold_member(self, current: Any, group_id: str, user_id: str) -> bool:
@@ -41,12 +43,14 @@ class GroupMembers(Membership):
     def read(self, org: Any, current: Any) -> None:
         org.read_authz(current.authz, also=current)
 
-    def write(self, holder: str, action: str, users: list[str], indexes: list[int]) -> Write:
+    def write(self, holder: str, action: str, parts: list[list[Any]], user_of: Mapping[Any, str]) -> Write:
         path = api_path("/api/v2/groups/{}/members", holder)
         if action == "remove":
-            return Write("group_remove", "DELETE", path, indexes, params={"ids": ",".join(users)})
-        return Write("group_add", "POST", path, indexes, body={"memberIds": users}, versioned=holder,
-                     version_path=api_path("/api/v2/groups/{}", holder))
+            return splittable("group_remove", "DELETE", path, parts, lambda ps: {
+                "params": {"ids": ",".join(user_of[p[0]] for p in ps)}}, "members")
+        return splittable("group_add", "POST", path, parts, lambda ps: {
+            "body": {"memberIds": [user_of[p[0]] for p in ps]}}, "members", versioned=holder,
+            version_path=api_path("/api/v2/groups/{}", holder))
 
     def admin_effect(self, diff: Any, authz: Any) -> AdminEffect | None:
         """Removing members of a group that holds an admin role takes it away from them."""

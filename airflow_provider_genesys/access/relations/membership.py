@@ -45,11 +45,13 @@ class Membership(Relation):
             per_holder.setdefault((item[1][self.holder], item[1]["action"]), []).append(item)
         writes = []
         for (holder, action), members in per_holder.items():
+            user_of = {index: change["subject"] for index, change in members}
             for part in chunks(members, self.per_call):
-                writes.append(self.write(holder, action, [c["subject"] for _, c in part], [i for i, _ in part]))
+                writes.append(self.write(holder, action, [[i] for i, _ in part], user_of))
         return writes
 
-    def write(self, holder: str, action: str, users: list[str], indexes: list[int]) -> Write:
+    def write(self, holder: str, action: str, parts: list[list[Any]], user_of: Mapping[Any, str]) -> Write:
+        """One write of ``parts`` (a member each: ``user_of`` names it), splittable into smaller ones."""
         raise NotImplementedError
 
     def read_back(self, api: Any, record: Mapping[str, Any], cache: dict[str, Any]) -> set[Target]:

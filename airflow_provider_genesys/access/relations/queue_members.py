@@ -15,7 +15,7 @@ from airflow_provider_genesys.access.names import NameIndex
 from airflow_provider_genesys.access.registry import register
 from airflow_provider_genesys.access.relations.base import Columns
 from airflow_provider_genesys.access.relations.membership import Membership
-from airflow_provider_genesys.access.writes import Write
+from airflow_provider_genesys.access.writes import Write, splittable
 from airflow_provider_genesys.client import api_path
 from airflow_provider_genesys.extract.plans.routing import queues
 
@@ -33,6 +33,7 @@ class QueueMembers(Membership):
     held_word = "queue memberships"
     members_path = "/api/v2/routing/queues/{}/members"
     per_call = QUEUE_MEMBERS_PER_CALL
+    field_kinds = {"queue": "queues"}
     permissions = {"queue_add": "routing:queue:edit", "queue_remove": "routing:queue:edit"}
 
     def read(self, org: Any, current: Any) -> None:
@@ -40,9 +41,10 @@ class QueueMembers(Membership):
         add_queue_members(current, _queue_lines(queues(org.fetcher, org.options), queue_list))
         org.indexes["queues"] = NameIndex.of("queue", queue_list)
 
-    def write(self, holder: str, action: str, users: list[str], indexes: list[int]) -> Write:
-        return Write(f"queue_{action}", "POST", api_path("/api/v2/routing/queues/{}/members", holder), indexes,
-                     body=[{"id": user} for user in users], params={"delete": "true"} if action == "remove" else {})
+    def write(self, holder: str, action: str, parts: list[list[Any]], user_of: Mapping[Any, str]) -> Write:
+        return splittable(f"queue_{action}", "POST", api_path("/api/v2/routing/queues/{}/members", holder), parts,
+                          lambda ps: {"body": [{"id": user_of[p[0]]} for p in ps]}, "members",
+                          params={"delete": "true"} if action == "remove" else {})
 
 
 def add_queue_members(current: Any, records: Iterator[Mapping[str, Any]]) -> None:
