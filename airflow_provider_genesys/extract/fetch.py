@@ -17,7 +17,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any, Protocol, TypeVar
 
 from airflow_provider_genesys.exceptions import GenesysCloudError
-from airflow_provider_genesys.paging import Page, page_count, page_size_for, parse_page
+from airflow_provider_genesys.paging import Page, page_count, page_size_for, parse_page, takes_page_parameters
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -88,6 +88,8 @@ class PageFetcher:
 
     def get_page(self, endpoint: str, params: Mapping[str, Any] | None, number: int) -> Page:
         """One page of a page-number listing, at the endpoint's largest page size unless given."""
+        if not takes_page_parameters(endpoint):
+            raise ValueError(f"{endpoint} takes no paging parameters: read it with listing() or sequential()")
         query = {"pageSize": page_size_for(endpoint), **(params or {}), "pageNumber": number}
         page = parse_page(self.client.request("GET", endpoint, params=query), endpoint)
         self._counted()
@@ -110,7 +112,14 @@ class PageFetcher:
     def listing(
         self, endpoint: str, params: Mapping[str, Any] | None = None, *, first: Page | None = None
     ) -> Iterator[dict]:
-        """Every entity of a page-number listing, in order; pass ``first`` if page 1 is already fetched."""
+        """Every entity of a listing, in order; pass ``first`` if page 1 is already fetched.
+
+        A listing whose operation takes no paging parameters (``paging.takes_page_parameters``) is read as
+        its envelope leads, one page after the other, with nothing added to the request.
+        """
+        if first is None and not takes_page_parameters(endpoint):
+            yield from self.sequential(endpoint, params)
+            return
         first = first or self.get_page(endpoint, params, 1)
         yield from first.entities
         yield from self.rest(endpoint, params, first)

@@ -45,7 +45,7 @@ class SubjectTypes:
 
     def __init__(self, fetcher: PageFetcher) -> None:
         self.others: dict[str, str] = {g["id"]: "group" for g in fetcher.listing(GROUPS)}
-        self.others.update({c["id"]: "oauth_client" for c in fetcher.listing(OAUTH_CLIENTS)})
+        self.others.update({c["id"]: "oauth_client" for c in fetcher.sequential(OAUTH_CLIENTS)})
         self.users = UserIds()
         for user in users_in_state(fetcher, "any", {"pageSize": 500}):
             self.users.add(user["id"])
