@@ -6,6 +6,7 @@ no sleeping. The engine logs at most one line per ``progress_interval`` of that 
 
 from __future__ import annotations
 
+import json
 import logging
 import re
 from collections.abc import Iterator
@@ -136,3 +137,20 @@ def test_progress_line_shows_what_was_read_again_and_the_activity_but_the_last_l
         "to prove nothing moved",
         "grants done: 10 records, 4 pages, 10 read again, 0.2 records/s, 40.0 s",
     ]
+
+
+def test_the_operator_task_log_gets_the_lines(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture, capfd: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from airflow_provider_genesys.operators.genesys import GenesysCloudExtractOperator
+
+    with GenesysCloudEmulator(users=20, seed=1) as emu:
+        monkeypatch.setenv("AIRFLOW_CONN_GENESYS_CLOUD_DEFAULT", json.dumps(emu.connection_dict(max_retry_wait=0)))
+        op = GenesysCloudExtractOperator(task_id="roles", dataset="roles", destination=str(tmp_path / "r.ndjson"))
+        with caplog.at_level(logging.INFO):
+            result = op.execute({})
+    # the task logger is standard logging on some Airflow lines, structlog printing to the task's output on others
+    out, err = capfd.readouterr()
+    logged = caplog.text + out + err
+    assert f"roles done: {result['records']} records, 1 pages, " in logged

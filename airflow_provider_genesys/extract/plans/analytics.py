@@ -221,7 +221,7 @@ def details(
                  job_attempts)
         with fetcher.doing(f"waiting for Genesys {family.name} job {job_id}"):
             status = wait_for_job(fetcher.client, family, job_id, poll=poll, sleep=sleep,
-                                  on_status=lambda now: fetcher.progress(now.text))
+                                  on_status=lambda status: fetcher.progress(status.text))
         text = status.text
         if status.succeeded:
             unfinished = _Unfinished(source, interval) if in_progress == "refuse" else None
