@@ -219,7 +219,9 @@ def details(
         job_id = family.job_id_of(submitted)
         log.info("%s job %s submitted for %s (attempt %d of %d)", family.name, job_id, interval, attempt,
                  job_attempts)
-        status = wait_for_job(fetcher.client, family, job_id, poll=poll, sleep=sleep)
+        with fetcher.doing(f"waiting for Genesys {family.name} job {job_id}"):
+            status = wait_for_job(fetcher.client, family, job_id, poll=poll, sleep=sleep,
+                                  on_status=lambda status: fetcher.progress(status.text))
         text = status.text
         if status.succeeded:
             unfinished = _Unfinished(source, interval) if in_progress == "refuse" else None
