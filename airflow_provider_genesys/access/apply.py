@@ -236,7 +236,8 @@ class Applier:
         absent: dict[str, list[int | str]] = {}
         for index in pending:
             change = self.changes[index]
-            missing = self.spec_of(change).gone(change, self.directory)
+            # the re-read knows the plan's relation's names (a restore of another relation: its write says)
+            missing = self.spec.gone(change, self.directory) if self.own(index) else []
             if not missing:
                 kept.append(index)
             else:

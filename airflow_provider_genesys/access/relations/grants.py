@@ -200,8 +200,11 @@ def per_subject(kind: str, items: list[Indexed]) -> list[Write]:
 
 def _bulk(kind: str, subject: str, items: list[Indexed]) -> Write:
     grants = [{"roleId": c["role"], "divisionId": c["division"]} for _, c in items]
+    # bulkadd takes the subject's type (SDK post_authorization_subject_bulkadd: PC_GROUP, PC_USER or
+    # PC_OAUTH_CLIENT); bulkremove takes none.
+    params = {"subjectType": SUBJECT_TYPES.get(items[0][1]["subject_type"], "PC_USER")} if kind == "bulkadd" else {}
     return Write(kind, "POST", api_path("/api/v2/authorization/subjects/{}/" + kind, subject),
-                 [index for index, _ in items], body={"grants": grants})
+                 [index for index, _ in items], body={"grants": grants}, params=params)
 
 
 def one_grant_deletes(write: Write, changes: Mapping[int, Mapping[str, Any]]) -> list[Write]:

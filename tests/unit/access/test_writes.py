@@ -51,7 +51,7 @@ def test_subjects_share_a_role_write_only_with_the_same_division_set_and_type() 
     shapes = sorted((w.kind, w.path, tuple(w.body.get("subjectIds", ())), tuple(w.body.get("divisionIds", ())),
                      w.params.get("subjectType")) for w in writes)
     assert shapes == [
-        ("bulkadd", "/api/v2/authorization/subjects/u3/bulkadd", (), (), None),
+        ("bulkadd", "/api/v2/authorization/subjects/u3/bulkadd", (), (), "PC_USER"),
         ("role_grant", "/api/v2/authorization/roles/r-sup", ("g1", "g2"), ("d-sales",), "PC_GROUP"),
         ("role_grant", "/api/v2/authorization/roles/r-sup", ("u1", "u2"), ("d-home", "d-sales"), "PC_USER"),
     ]
@@ -59,6 +59,8 @@ def test_subjects_share_a_role_write_only_with_the_same_division_set_and_type() 
     assert bulkadd.body == {"grants": [{"roleId": "r-sup", "divisionId": "d-sales"},
                                        {"roleId": "r-qe", "divisionId": "*"}]}
     assert carried(writes) == list(range(len(changes)))
+    group = writes_for("grants", indexed([grant("add", "g1", "r-qe", "*", "group")]))
+    assert [(w.kind, w.params) for w in group] == [("bulkadd", {"subjectType": "PC_GROUP"})]
 
 
 def test_removals_are_one_bulkremove_per_subject_after_every_add() -> None:
