@@ -105,6 +105,8 @@ def test_skill_and_language_catalogues_page_filter_and_answer_one(shared_client,
     assert [x["name"] for x in languages] == sorted(catalogues["language"].names, reverse=True)
     english = catalogue_id(shared_emu, "language", "English")
     assert shared_client.ok(f"{LANGUAGES}/{english}")["name"] == "English"
+    assert [x["name"] for x in shared_client.ok(LANGUAGES, name="SP")["entities"]] == ["Spanish"]
+    assert [x["id"] for x in shared_client.ok(LANGUAGES, id=english)["entities"]] == [english]
     assert_error(shared_client.get(f"{SKILLS}/nothing"), 404, "not.found", "nothing")
     assert_error(shared_client.get(f"{LANGUAGES}/nothing"), 404, "not.found")
     assert_error(shared_client.get(SKILLS, pageSize=101), 400, "bad.request", "pageSize")
