@@ -47,6 +47,9 @@ class Plan:
     counts: dict[str, int]
     warnings: list[dict[str, Any]] = field(default_factory=list)
     schema: str = SCHEMA
+    # Removals that take access from several people (a group's grant: its members), one line each; written
+    # only when there are some (plans without them read as before).
+    losses: list[dict[str, Any]] = field(default_factory=list)
     _spill: Spill | None = field(default=None, init=False, repr=False, compare=False)
 
     def close(self) -> None:
@@ -61,9 +64,11 @@ class Plan:
         self.close()
 
     def document(self) -> dict[str, Any]:
-        return {"schema": self.schema, "org_id": self.org_id, "created_at": self.created_at,
-                "relation": self.relation, "scope": self.scope, "counts": self.counts,
-                "warnings": self.warnings, "fingerprints": self.fingerprints, "changes": self.changes}
+        document = {"schema": self.schema, "org_id": self.org_id, "created_at": self.created_at,
+                    "relation": self.relation, "scope": self.scope, "counts": self.counts}
+        if self.losses:
+            document["losses"] = self.losses
+        return {**document, "warnings": self.warnings, "fingerprints": self.fingerprints, "changes": self.changes}
 
     @property
     def created(self) -> datetime:
@@ -71,7 +76,7 @@ class Plan:
 
 
 def make_plan(diff: Diff, current: CurrentState, *, org_id: str, created_at: datetime,
-              label: Callable[[str], str] = str) -> Plan:
+              label: Callable[[str], str] = str, losses: list[dict[str, Any]] | None = None) -> Plan:
     """The plan of ``diff``: ``label`` gives the names written next to ids for readers."""
     if created_at.tzinfo is None:
         raise PlanError("created_at must carry a time zone (use datetime.now(timezone.utc))")
@@ -82,10 +87,12 @@ def make_plan(diff: Diff, current: CurrentState, *, org_id: str, created_at: dat
     scope = {"mode": diff.scope.mode, "managed": sorted(diff.managed),
              "managed_names": [label(m) for m in sorted(diff.managed)],
              "managed_from": "the desired table" if diff.scope.managed is None else "managed list"}
+    if diff.scope.groups is not None:  # said explicitly (manage_groups=): the plan shows it
+        scope["groups"] = "managed" if diff.scope.groups else "kept"
     warnings = [{"kind": n.kind, "message": n.message, "count": n.count, "examples": n.examples}
                 for n in diff.notices]
     plan = Plan(org_id, created_at.isoformat(), diff.relation, scope, changes, fingerprints, diff.counts(),
-                warnings)
+                warnings, losses=list(losses or ()))
     plan._spill = diff.spill
     return plan
 
@@ -200,6 +207,12 @@ def summary(plan: Plan, first: int = SUMMARY_CHANGES) -> str:
         + f"** across {counts.get('subjects', 0)} subject(s), from {counts.get('desired_rows', 0)} desired rows "
         f"({counts.get('managed_held', 0)} held in scope now).",
     ]
+    for loss in plan.losses:
+        keeps = "keeps" if loss["keep"] == 1 else "keep"
+        keep = f", {loss['keep']} {keeps} it through another grant" if loss["keep"] else ""
+        lines.append(f"- group {_cell(loss['subject_name'])} loses {_cell(loss['role_name'])} on "
+                     f"{_cell(loss['division_name'])}: {loss['lose']} member(s) lose it{keep}"
+                     + (f" (e.g. {', '.join(_cell(e) for e in loss['examples'])})" if loss["examples"] else ""))
     if plan.changes:
         fields = relation_named(plan.relation).target_fields
         lines += ["", "| action | subject | " + " | ".join(fields) + " | why |",

@@ -86,6 +86,7 @@ def plan_access(
     protected_subjects: Iterable[str] = (),
     oauth_client_id: str | None = None,
     token_user_id: str | None = None,
+    manage_groups: bool | None = None,
 ) -> Plan:
     """The plan that makes ``current`` equal the desired ``rows`` in scope, or the error saying what to fix.
 
@@ -95,7 +96,7 @@ def plan_access(
     if current.relation != relation:
         raise GenesysAccessError(f"The current state is of {current.relation!r}, the plan of {relation!r}")
     rails = rails or Guardrails()
-    scope = Scope(managed_ids(managed, relation, directory), mode)
+    scope = Scope(managed_ids(managed, relation, directory), mode, manage_groups)
     protected = Protected.of(protected_ids(protected_subjects, directory),
                              oauth_client_id=oauth_client_id, token_user_id=token_user_id)
     label = labeller(directory)
@@ -106,8 +107,9 @@ def plan_access(
                     "contradict another row" if not directory.problems else
                     "name something Genesys does not have or contradict another row")
             raise UnresolvedNamesError(directory.problems + changes.problems, what)
-        check(changes, current, rails, protected, label)
-        return make_plan(changes, current, org_id=org_id, created_at=created_at, label=label)
+        losses = changes.spec.losses(changes, current, label)
+        check(changes, current, rails, protected, label, losses)
+        return make_plan(changes, current, org_id=org_id, created_at=created_at, label=label, losses=losses.details)
     except BaseException:
         changes.close()  # the spill goes with the refused plan
         raise

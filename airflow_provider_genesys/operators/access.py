@@ -32,9 +32,9 @@ from airflow_provider_genesys.access.apply import SETTLE_TIMEOUT, Applier, Apply
 from airflow_provider_genesys.access.current import read_org, token_user
 from airflow_provider_genesys.access.desired import DesiredRow, format_of, read_file, read_rows, read_sql
 from airflow_provider_genesys.access.diff import MODES
-from airflow_provider_genesys.access.errors import GenesysAccessError, listing
+from airflow_provider_genesys.access.errors import GenesysAccessError, GuardrailError, listing
 from airflow_provider_genesys.access.external import lookup_keys, user_keys
-from airflow_provider_genesys.access.guardrails import Guardrails
+from airflow_provider_genesys.access.guardrails import RULE_KINDS, Guardrails, rule_value
 from airflow_provider_genesys.access.ledger import Ledger, ledger_path, read_ledger, report_path, snapshots_in
 from airflow_provider_genesys.access.names import parse_user_key
 from airflow_provider_genesys.access.plan import Plan, checksum, summary, write
@@ -77,11 +77,17 @@ class GenesysAccessPlanOperator(GenesysCloudBaseOperator):
         the key Genesys keeps in their external ids under that authority (each distinct key looked up once;
         the table is read twice, docs/access.md).
     :param max_removals, max_removal_fraction, protected_subjects, min_admins, allow_roleless: guardrails
-        (docs/access.md); the connection's own OAuth client and token user are always protected.
+        (docs/access.md); the connection's own OAuth client and token user are always protected. Templated, so
+        one run can loosen a rule: ``max_removals="{{ params.max_removals }}"`` with a DAG param of that name,
+        then trigger the run with conf ``{"max_removals": 300}``; a rendered value is read as its kind (text
+        ``"300"``, ``"none"``, ``"true"``) and checked, a literal of the wrong kind fails when the DAG is parsed.
+    :param manage_groups: whether a ``grants`` sync manages groups' own grants too (``None``, the default:
+        when the table names a group; a table naming only people leaves groups' grants alone). Templated.
     :param allow_empty: accept a desired table without rows.
     """
 
-    template_fields: Sequence[str] = ("desired", "sql", "rows", "plan_path", "managed_roles", "protected_subjects")
+    template_fields: Sequence[str] = ("desired", "sql", "rows", "plan_path", "managed_roles", "protected_subjects",
+                                      *RULE_KINDS)
 
     def __init__(
         self,
@@ -103,11 +109,23 @@ class GenesysAccessPlanOperator(GenesysCloudBaseOperator):
         protected_subjects: Sequence[str] = (),
         min_admins: int = 2,
         allow_roleless: bool = False,
+        manage_groups: bool | None = None,
         allow_empty: bool = False,
         max_workers: int = 4,
         genesys_conn_id: str = DEFAULT_CONN_ID,
         **kwargs: Any,
     ) -> None:
+        rules = {"max_removals": max_removals, "max_removal_fraction": max_removal_fraction,
+                 "min_admins": min_admins, "allow_roleless": allow_roleless, "manage_groups": manage_groups}
+        for name, value in rules.items():  # a template is checked once rendered; anything else now
+            if not _has_template(value):
+                if isinstance(value, str):
+                    raise ValueError(f"{name}={value!r} is text: give {name} as a value, or as a template "
+                                     f"('{{{{ params.{name} }}}}') to set it per run")
+                try:
+                    rule_value(name, value)
+                except GenesysAccessError as err:
+                    raise ValueError(str(err)) from None
         if relation not in RELATIONS:
             raise ValueError(f"relation {relation!r} is not supported; use one of: {', '.join(RELATIONS)}.")
         sources = [name for name, value in (("desired", desired), ("sql", sql), ("rows", rows)) if value is not None]
@@ -128,14 +146,29 @@ class GenesysAccessPlanOperator(GenesysCloudBaseOperator):
         self.sql, self.sql_conn_id, self.rows = sql, sql_conn_id, rows
         self.plan_path, self.plan_conn_id = plan_path, plan_conn_id
         self.managed_roles = managed_roles
-        self.rails = Guardrails(max_removals=max_removals, max_removal_fraction=max_removal_fraction,
-                                min_admins=min_admins, allow_roleless=allow_roleless)
+        self.max_removals, self.max_removal_fraction = max_removals, max_removal_fraction
+        self.min_admins, self.allow_roleless, self.manage_groups = min_admins, allow_roleless, manage_groups
+        self.templated_rules = {name for name, value in rules.items() if _has_template(value)}
         self.protected_subjects = protected_subjects
         self.allow_empty = allow_empty
         self.max_workers = max_workers
 
+    @property
+    def rails(self) -> Guardrails:
+        """The guardrails of this run, from the (rendered) arguments."""
+        values = self._rules()
+        return Guardrails(max_removals=values["max_removals"], max_removal_fraction=values["max_removal_fraction"],
+                          min_admins=values["min_admins"], allow_roleless=values["allow_roleless"])
+
+    def _rules(self) -> dict[str, Any]:
+        try:
+            return {name: rule_value(name, getattr(self, name)) for name in RULE_KINDS}
+        except GenesysAccessError as err:
+            raise AirflowFailException(f"{err} (as rendered for this run): check the run's conf or params") from None
+
     def execute(self, context: Any) -> dict[str, str]:
         plan_path = object_path(self.plan_path, self.plan_conn_id, "plan_path")
+        rails, manage_groups = self.rails, self._rules()["manage_groups"]
         try:
             with self.hook as hook, api_errors_as_failures():
                 org_id = hook.get_organization()["id"]
@@ -152,9 +185,11 @@ class GenesysAccessPlanOperator(GenesysCloudBaseOperator):
                 plan = plan_access(
                     rows, relation=self.relation, directory=directory, current=current, org_id=org_id,
                     created_at=datetime.now(UTC), managed=self.managed_roles, mode=self.mode,  # type: ignore[arg-type]
-                    rails=self.rails, protected_subjects=self.protected_subjects,
-                    oauth_client_id=settings.client_id, token_user_id=user,
+                    rails=rails, protected_subjects=self.protected_subjects,
+                    oauth_client_id=settings.client_id, token_user_id=user, manage_groups=manage_groups,
                 )
+        except GuardrailError as err:
+            raise AirflowFailException(f"{err}\n{self._override_hint(err)}") from None
         except GenesysAccessError as err:
             raise AirflowFailException(str(err)) from None
         with plan:  # the plan's changes are read from the planning spill, deleted when it closes
@@ -170,6 +205,18 @@ class GenesysAccessPlanOperator(GenesysCloudBaseOperator):
             text = summary(plan)
         self.log.info("Plan written to %s\n%s", plan_path, text)
         return {"plan": str(plan_path), "summary": text}
+
+    def _override_hint(self, err: GuardrailError) -> str:
+        """How to loosen the rules that fired for one run, as this task is written."""
+        fired = [name for name in RULE_KINDS if any(v.startswith(f"{name}:") for v in err.violations)]
+        if not fired:
+            return ""
+        if all(name in self.templated_rules for name in fired):
+            return ("To loosen them for one run, trigger the DAG with conf setting the params this task renders "
+                    f"them from ({', '.join(fired)}): docs/access.md, \"Overrides for one run\".")
+        return (f"To loosen them for one run, give this task {', '.join(f'{n}={{{{ params.{n} }}}}' for n in fired)} "
+                "with DAG params of those names (defaults: today's values) and trigger the run with conf setting "
+                "them: docs/access.md, \"Overrides for one run\".")
 
     def _external_ids(self, hook: Any) -> dict[str, str]:
         """The table's external keys -> user ids: a first read of the table, each distinct key looked up once."""

@@ -130,6 +130,11 @@ class Relation:
     def added(self, change: Change, current: CurrentState, label: Label, notices: Mapping[str, Notice]) -> None:
         """A hook for warnings about an add (grants: already held through a group)."""
 
+    def describe_target(self, target: Target, label: Label) -> str:
+        """A target for a person: ``Supervisor on Sales``."""
+        return " on ".join(label(v) if f in self.named_fields else str(v) for f, v in zip(self.target_fields, target,
+                                                                                          strict=True))
+
     def removal_reason(self, target: Target, label: Label) -> str:
         return f"holds managed {self.scope_word} {label(target[0])}, not in the desired state"
 
@@ -257,6 +262,34 @@ class Relation:
     def admin_effect(self, diff: Diff, authz: CurrentState) -> AdminEffect | None:
         """How the plan changes who holds admin roles (None: it cannot)."""
         return None
+
+    def losses(self, diff: Diff, current: CurrentState, label: Label) -> Losses:
+        """What ``max_removals`` and ``max_removal_fraction`` count: here each removal is one person losing
+        one thing (a relation whose removals take access from more people, or that takes access otherwise,
+        counts its own way)."""
+        return Losses(diff.count("remove"), diff.managed_held, diff.count("remove"))
+
+
+@dataclass
+class Losses:
+    """People losing access through a plan, as the removal guardrails count it.
+
+    ``count``: each removal counts at least once, and once more for each other person it takes access from
+    (a group's grant: each active member who holds the role on the division through nothing else).
+    ``base``: what the removal fraction divides by (holdings in scope now, in the same unit). ``removals``:
+    the plan's own removals (or deactivations), for messages. ``details``: one line per change that takes
+    access from several people (the plan file's ``losses`` and its summary)."""
+
+    count: int
+    base: int
+    removals: int
+    what: str = "removal(s)"
+    details: list[dict[str, Any]] = field(default_factory=list)
+
+    @property
+    def plain(self) -> bool:
+        """Whether every removal is one person losing one thing (the messages then say just that)."""
+        return self.count == self.removals and not self.details and self.what == "removal(s)"
 
 
 @dataclass

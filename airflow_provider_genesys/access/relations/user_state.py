@@ -18,7 +18,7 @@ from typing import Any
 
 from airflow_provider_genesys.access.names import DesiredItem, Directory
 from airflow_provider_genesys.access.registry import register
-from airflow_provider_genesys.access.relations.base import AdminEffect, Columns, Indexed, Relation, Target
+from airflow_provider_genesys.access.relations.base import AdminEffect, Columns, Indexed, Losses, Relation, Target
 from airflow_provider_genesys.access.writes import Write
 from airflow_provider_genesys.client import api_path
 
@@ -68,6 +68,13 @@ class UserState(Relation):
         if body.get("version") is not None:
             cache.setdefault("versions", {})[subject] = int(body["version"])
         return {(str(body.get("state")),)}
+
+    def losses(self, diff: Any, current: Any, label: Any) -> Losses:
+        """A deactivated person loses everything: each deactivation counts as one person losing access, out
+        of the org's active users."""
+        leaving = sum(1 for _ in diff.spill.changes_where("set") if _[3] == ("inactive",))
+        active = sum(1 for state in current.user_states.values() if state == "active")
+        return Losses(leaving, active, leaving, what="deactivation(s)")
 
     def admin_effect(self, diff: Any, authz: Any) -> AdminEffect | None:
         roles = set(authz.admin_roles) if diff.spill.has_target(("inactive",)) else set()
