@@ -111,11 +111,11 @@ class LedgerLock:
         except (OSError, ValueError):
             record = None
         return (
-            f"Another apply of the plan {self.plan} is running: {_who(record, 'in ' + str(self.path))} holds the "
-            f"lock {self.path}. Two applies of one plan at once would send its writes twice, so this one stopped "
-            "before sending anything. If that apply is still running, let it finish: a retry of this task then "
-            "finds its work done in the ledger. If its process is gone, the lock is free already (the operating "
-            "system releases it when its holder ends, even by kill -9): run apply again."
+            f"Another apply of the plan {self.plan} is running: the lock {self.path} is held by "
+            f"{_who(record, 'in ' + str(self.path))}. Two applies of one plan at once would send its writes twice, "
+            "so this one stopped before sending anything. If that apply is still running, let it finish: a retry "
+            "of this task then finds its work done in the ledger. If its process is gone, the lock is free already "
+            "(the operating system releases it when its holder ends, even by kill -9): run apply again."
         )
 
     def __enter__(self) -> LedgerLock:
@@ -314,8 +314,8 @@ class Lease:
                     "applies of one plan at once would send its writes twice, so this one stopped before sending "
                     "anything. If no apply of this plan is running, delete that object and run apply again.")
         return (
-            f"Another apply of the plan {self.plan} is running: {_who(record, name)} holds its lease {name} "
-            f"(renewed until {record.get('expires', '?')}). Two applies of one plan at once would send its writes "
+            f"Another apply of the plan {self.plan} is running: its lease {name} is held by {_who(record, name)}, "
+            f"renewed until {record.get('expires', '?')}. Two applies of one plan at once would send its writes "
             "twice, so this one stopped before sending anything. If that apply is still running, let it finish: a "
             "retry of this task then finds its work done in the ledger. If its worker died, the lease expires at "
             "that time and a retry after it proceeds."

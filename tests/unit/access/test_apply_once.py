@@ -84,9 +84,9 @@ def test_a_second_apply_of_a_local_plan_stops_at_once_and_nothing_is_sent_twice(
     assert isinstance(second, AirflowException)
     assert not isinstance(second, AirflowFailException), "retryable: a retry beside a dead zombie proceeds"
     message = str(second)
-    assert f"Another apply of the plan {plan_uri} is running" in message
-    assert f"host {socket.gethostname()}, pid {os.getpid()}, since " in message
-    assert f"the lock {tmp_path / 'plan.ledger.ndjson.lock'}" in message
+    assert f"Another apply of the plan {plan_uri} is running: the lock {tmp_path / 'plan.ledger.ndjson.lock'} is " \
+        f"held by host {socket.gethostname()}, pid {os.getpid()}, since 20" in message
+    assert "If that apply is still running, let it finish" in message
     assert result["settled"] == result["changes"] == 17
     assert sum(writes_sent(emu).values()) == result["writes"], "the second apply sent nothing"
     assert set(intents_per_change((tmp_path / "plan.ledger.ndjson").read_text()).values()) == {1}
@@ -104,8 +104,9 @@ def test_a_second_apply_from_another_worker_of_a_plan_on_object_storage_stops_at
     assert isinstance(second, AirflowException)
     assert not isinstance(second, AirflowFailException)
     message = str(second)
-    assert f"Another apply of the plan {plan} is running: host {socket.gethostname()}, pid {os.getpid()}" in message
-    assert f"holds its lease /bucket/{tmp_path.name}/plan.lease/0000000001.json (renewed until 20" in message
+    assert f"Another apply of the plan {plan} is running: its lease /bucket/{tmp_path.name}/plan.lease/0000000001" \
+        f".json is held by host {socket.gethostname()}, pid {os.getpid()}, since 20" in message
+    assert "If its worker died, the lease expires at that time" in message
     assert not Path(worker_2).exists(), "the second apply stopped before reading or writing a ledger"
     assert sum(writes_sent(emu).values()) == result["writes"]
     assert set(intents_per_change(beside(plan, f"{bucket}/plan.ledger.ndjson").read_text()).values()) == {1}
