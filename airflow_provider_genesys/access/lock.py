@@ -52,6 +52,12 @@ RENEW_EVERY = 60.0  # the holder renews this often (a background thread, and bef
 BUSY = (errno.EWOULDBLOCK, errno.EAGAIN, errno.EACCES)  # flock's "held by someone else" (EACCES: over SMB)
 
 
+# What every "another apply is running" message says after naming the holder.
+STOPPED = ("Two applies of one plan at once would send its writes twice, so this one stopped before sending "
+           "anything. If that apply is still running, let it finish: a retry of this task then finds its work "
+           "done in the ledger.")
+
+
 class ApplyLockedError(GenesysCloudError):
     """Another apply of the same plan is running (or its lease has not expired): this one sent nothing.
 
@@ -63,13 +69,30 @@ def _holder() -> dict[str, Any]:
     return {"host": socket.gethostname(), "pid": os.getpid()}
 
 
+class _Held:
+    """``with``: acquire on entry, release on exit."""
+
+    def acquire(self) -> Any:
+        raise NotImplementedError
+
+    def release(self) -> None:
+        raise NotImplementedError
+
+    def __enter__(self) -> Any:
+        return self.acquire()
+
+    def __exit__(self, kind: type[BaseException] | None, value: BaseException | None,
+                 traceback: TracebackType | None) -> None:
+        self.release()
+
+
 def _who(record: dict[str, Any] | None, where: str) -> str:
     if not record:
         return f"an apply whose record {where} cannot be read"
     return f"host {record.get('host', '?')}, pid {record.get('pid', '?')}, since {record.get('since', '?')}"
 
 
-class LedgerLock:
+class LedgerLock(_Held):
     """An exclusive ``flock`` on ``<ledger>.lock`` for the whole run (a context manager)."""
 
     def __init__(self, ledger: str | os.PathLike[str], plan: str) -> None:
@@ -112,18 +135,10 @@ class LedgerLock:
             record = None
         return (
             f"Another apply of the plan {self.plan} is running: the lock {self.path} is held by "
-            f"{_who(record, 'in ' + str(self.path))}. Two applies of one plan at once would send its writes twice, "
-            "so this one stopped before sending anything. If that apply is still running, let it finish: a retry "
-            "of this task then finds its work done in the ledger. If its process is gone, the lock is free already "
+            f"{_who(record, 'in ' + str(self.path))}. {STOPPED} If its process is gone, the lock is free already "
             "(the operating system releases it when its holder ends, even by kill -9): run apply again."
         )
 
-    def __enter__(self) -> LedgerLock:
-        return self.acquire()
-
-    def __exit__(self, kind: type[BaseException] | None, value: BaseException | None,
-                 traceback: TracebackType | None) -> None:
-        self.release()
 
 
 def _iso(epoch: float) -> str:
@@ -137,7 +152,7 @@ def _epoch(text: Any) -> float:
         return float("inf")  # an expiry nobody can read never expires: the message names the object
 
 
-class Lease:
+class Lease(_Held):
     """A lease in ``folder`` on the fsspec file system ``fs``, held from :meth:`acquire` to :meth:`release`.
 
     ``check`` (the ledger's guard) raises :class:`ApplyLockedError` once this run no longer holds it, and
@@ -167,17 +182,21 @@ class Lease:
     # -- the run ----------------------------------------------------------------------------------------
 
     def acquire(self) -> Lease:
-        self.fs.makedirs(self.folder, exist_ok=True)  # a no-op on object stores; a local folder needs it
-        leases = self._leases()
-        if leases:
-            number, name = leases[-1]
-            record = self._read(name)
-            if self._live(record):
-                raise ApplyLockedError(self._busy(name, record))
-        else:
-            number = 0
-        self.since = _iso(self.clock())
-        self._claim(number + 1)
+        try:
+            self.fs.makedirs(self.folder, exist_ok=True)  # a no-op on object stores; a local folder needs it
+            leases = self._leases()
+            if leases:
+                number, name = leases[-1]
+                record = self._read(name)
+                if self._live(record):
+                    raise ApplyLockedError(self._busy(name, record))
+            else:
+                number = 0
+            self.since = _iso(self.clock())
+            self._claim(number + 1)
+        except OSError as err:  # still retryable: a store that did not answer may next time
+            raise OSError(f"apply cannot take its lease in {self.folder} beside the plan {self.plan} ({err}): it "
+                          "needs to list, read, create and delete objects there") from err
         self._beat = threading.Thread(target=self._heartbeat, name=f"lease {self.folder}", daemon=True)
         self._beat.start()
         return self
@@ -315,18 +334,10 @@ class Lease:
                     "anything. If no apply of this plan is running, delete that object and run apply again.")
         return (
             f"Another apply of the plan {self.plan} is running: its lease {name} is held by {_who(record, name)}, "
-            f"renewed until {record.get('expires', '?')}. Two applies of one plan at once would send its writes "
-            "twice, so this one stopped before sending anything. If that apply is still running, let it finish: a "
-            "retry of this task then finds its work done in the ledger. If its worker died, the lease expires at "
-            "that time and a retry after it proceeds."
+            f"renewed until {record.get('expires', '?')}. {STOPPED} If its worker died, the lease expires at that "
+            "time and a retry after it proceeds."
         )
 
-    def __enter__(self) -> Lease:
-        return self.acquire()
-
-    def __exit__(self, kind: type[BaseException] | None, value: BaseException | None,
-                 traceback: TracebackType | None) -> None:
-        self.release()
 
 
 __all__ = ["LEASE_SECONDS", "RENEW_EVERY", "ApplyLockedError", "Lease", "LedgerLock"]

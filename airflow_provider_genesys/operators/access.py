@@ -270,17 +270,17 @@ def ledger_file(plan_path: ObjectStoragePath, local: str | None) -> tuple[Path, 
 
 @contextmanager
 def one_apply(plan_path: ObjectStoragePath, local: Path, remote: ObjectStoragePath | None,
-              warn: Callable[[str], None]) -> Iterator[Callable[[], None] | None]:
+              warn: Callable[[str], None]) -> Iterator[Lease | None]:
     """Hold the ledger's lock, and for a plan on object storage the lease beside it, for the whole run.
 
-    Yields the ledger's guard: the lease's check (``None`` for a local plan, whose lock cannot be lost).
+    Yields the lease (``None`` for a local plan: its lock cannot be lost while the process lives).
     """
     with LedgerLock(local, str(plan_path)):
         if remote is None:
             yield None
             return
         with Lease(plan_path.fs, lease_path(plan_path.path), str(plan_path), warn=warn) as lease:
-            yield lease.check
+            yield lease
 
 
 def take_newer_ledger(local: Path, remote: ObjectStoragePath) -> None:
@@ -336,7 +336,8 @@ class GenesysAccessApplyOperator(GenesysCloudBaseOperator):
     :param max_plan_age: refuse an older plan (timedelta or seconds; None: any age). Default 24 hours.
     :param plan_conn_id: the connection of the plan's storage.
     :param ledger_path: a local (or mounted) file for the ledger when the plan is on object storage; put it
-        on a volume every worker sees so a rerun on another worker reads it (templated).
+        on a volume every worker sees so a rerun on another worker reads it and its lock excludes across
+        workers (templated).
     :param restore_from: ``user_state`` only: earlier plans (or their ledgers) whose leaver snapshots are
         restored to the users this plan reactivates: direct grants, groups and queues (templated).
     :param fail_on_refused: fail the task (after applying the rest) when subjects were refused as changed
@@ -376,10 +377,10 @@ class GenesysAccessApplyOperator(GenesysCloudBaseOperator):
         text = read_plan_text(plan_path)
         local, remote = ledger_file(plan_path, self.ledger_path)
         try:
-            with one_apply(plan_path, local, remote, self.log.warning) as guard:
+            with one_apply(plan_path, local, remote, self.log.warning) as lease:
                 if remote is not None:
                     take_newer_ledger(local, remote)
-                result, plan, report_uri = self._apply(plan_path, text, local, remote, guard)
+                result, plan, report_uri = self._apply(plan_path, text, local, remote, lease)
         except ApplyLockedError as err:  # another apply of this plan runs: retryable (docs/decisions.md)
             raise AirflowException(str(err)) from None
         except GenesysAccessError as err:  # WritePermissionError too: a 403 stops everything
@@ -398,11 +399,12 @@ class GenesysAccessApplyOperator(GenesysCloudBaseOperator):
                 "refused_subjects": sorted(result.refused_subjects), "failed": result.failed}
 
     def _apply(self, plan_path: ObjectStoragePath, text: str, local: Path, remote: ObjectStoragePath | None,
-               guard: Callable[[], None] | None) -> tuple[ApplyResult, Plan, str]:
+               lease: Lease | None) -> tuple[ApplyResult, Plan, str]:
         with self.hook as hook, api_errors_as_failures():
             plan = load_plan(text, org_id=hook.get_organization()["id"], now=datetime.now(UTC),
                              max_age=self.max_plan_age)
             restore = snapshots_in(self._restore_ledgers()) if self.restore_from else {}
+            guard = lease.check if lease is not None else None
             with closing(Ledger(local, checksum(plan.document()), guard=guard)) as ledger:
                 applier = Applier(plan, hook.client, ledger, restore=restore, max_workers=self.max_workers,
                                   settle_timeout=self.settle_timeout)
@@ -410,7 +412,7 @@ class GenesysAccessApplyOperator(GenesysCloudBaseOperator):
                     result = applier.apply()
                 finally:
                     report_uri = self._report(plan_path, applier, plan)
-                    if remote is not None:
+                    if remote is not None and lease is not None and not lease.lost:  # lost: the taker's copy
                         publish_ledger(local, remote)
         return result, plan, report_uri
 

@@ -15,6 +15,7 @@ import sys
 import textwrap
 from collections import Counter
 from collections.abc import Callable, Iterator
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +27,7 @@ from fsspec.implementations.memory import MemoryFileSystem
 from airflow_provider_genesys._compat import AirflowException, AirflowFailException
 from airflow_provider_genesys.access.apply import Applier
 from airflow_provider_genesys.access.ledger import read_ledger
+from airflow_provider_genesys.access.lock import Lease
 from airflow_provider_genesys.operators import access as operators
 from airflow_provider_genesys.operators.access import beside
 from airflow_provider_genesys.sensors.access import GenesysAccessVerifySensor
@@ -112,6 +114,28 @@ def test_a_second_apply_from_another_worker_of_a_plan_on_object_storage_stops_at
     assert set(intents_per_change(beside(plan, f"{bucket}/plan.ledger.ndjson").read_text()).values()) == {1}
     lease = json.loads(ObjectStoragePath(f"{bucket}/plan.lease/0000000002.json").read_text())
     assert lease["released"], "released when apply ended: the next apply need not wait for the expiry"
+
+
+def test_an_apply_whose_lease_was_taken_over_stops_before_its_next_write(emu, tmp_path, bucket, monkeypatch):
+    plan_uri = make_plan(tmp_path, desired_rows())
+    plan = ObjectStoragePath(f"{bucket}/plan.json")
+    plan.write_text(Path(plan_uri.removeprefix("file://")).read_text())
+    clock = [1_800_000_000.0]
+    monkeypatch.setattr(operators, "Lease", partial(Lease, clock=lambda: clock[0]))
+    takers: list[Lease] = []
+
+    def freeze_past_the_expiry_and_take_over() -> None:
+        clock[0] += 301  # this worker froze for longer than the lease: another one takes the plan over
+        takers.append(Lease(plan.fs, f"/bucket/{tmp_path.name}/plan.lease", str(plan), clock=lambda: clock[0]))
+        takers[0].acquire()
+
+    inside_first_write(monkeypatch, freeze_past_the_expiry_and_take_over)
+    with pytest.raises(AirflowException, match="lost its lease") as caught:
+        apply(str(plan), ledger_path=str(tmp_path / "worker-1.ndjson"))
+    assert not isinstance(caught.value, AirflowFailException)
+    assert sum(writes_sent(emu).values()) == 1, "stopped before its second write"
+    assert not ObjectStoragePath(f"{bucket}/plan.ledger.ndjson").exists(), "the taker's ledger copy is left alone"
+    takers[0].release()
 
 
 PAUSED = textwrap.dedent("""
