@@ -88,6 +88,24 @@ def parse_interval(text: Any) -> Interval:
     return checked(start, end, f"interval {text!r}")
 
 
+def interval_chunks(interval: str, hours: float = 6) -> list[str]:
+    """Split ``start/end`` into consecutive ``start/end`` chunks of at most ``hours`` (for ``expand``).
+
+    The chunks share their boundaries and the extract keeps conversations by start in ``[start, end)``, so
+    together they hold each conversation of the interval exactly once.
+    """
+    if hours <= 0:
+        raise ValueError(f"hours must be positive; got {hours}")
+    whole = parse_interval(interval)
+    step = timedelta(hours=hours)
+    chunks, start = [], whole.start
+    while start < whole.end:
+        end = min(start + step, whole.end)
+        chunks.append(str(Interval(start, end)))
+        start = end
+    return chunks
+
+
 def checked(start: datetime, end: datetime, what: str) -> Interval:
     """``[start, end)`` in UTC (a naive datetime is UTC); :class:`IntervalError` when it is empty or reversed."""
     start, end = (_utc(moment) for moment in (start, end))

@@ -223,15 +223,19 @@ def wait_for_job(
     *,
     poll: Callable[[int], float] = default_poll,
     sleep: Callable[[float], None] = time.sleep,
+    on_status: Callable[[JobStatus], None] | None = None,
 ) -> JobStatus:
     """Read the job's status (``client.request("GET", ...)``) until it is terminal; its last status.
 
     For code that may block while it waits (the extract in a worker); sensors and triggers read one status
-    per poke with :func:`job_status` instead.
+    per poke with :func:`job_status` instead. ``on_status`` sees every status read (the extract's progress
+    log says what the job is doing while it waits).
     """
     polls = 0
     while True:
         status = job_status(family, job_id, client.request("GET", family.status_endpoint(job_id)))
+        if on_status is not None:
+            on_status(status)
         if status.done:
             return status
         sleep(poll(polls))

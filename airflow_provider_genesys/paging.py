@@ -1,7 +1,9 @@
 """Paging: recognise Genesys' envelopes, follow them, and stop where Genesys' own CLI stops.
 
 Envelopes: page-number (`pageNumber`/`pageCount`/`total`, with or without URIs), `nextUri`, `cursor`
-(`/api/v2/users/query`) and `after`. Iteration is a generator that holds one page at a time.
+(`/api/v2/users/query`) and `after`. Iteration is a generator that holds one page at a time. A listing whose
+operation takes no paging parameters (`GET /api/v2/oauth/clients`) is sent none: only a `nextUri` in its
+envelope is followed, and an envelope that says more pages exist without one is an error, not a silent end.
 """
 
 from __future__ import annotations
@@ -26,6 +28,15 @@ _PAGE_SIZES: tuple[tuple[re.Pattern[str], int], ...] = (
     (re.compile(r"^/api/v2/users/query/?$"), 500),
     (re.compile(r"^/api/v2/authorization/divisions/[^/]+/grants/?$"), 500),
 )
+# Listings whose operation defines no paging parameter (the SDK's ``OAuthApi.get_oauth_clients`` has no query
+# parameter at all, though its ``OAuthClientEntityListing`` has the whole page-number envelope).
+_NO_PAGE_PARAMETERS: tuple[re.Pattern[str], ...] = (re.compile(r"^/api/v2/oauth/clients/?$"),)
+
+
+def takes_page_parameters(endpoint: str) -> bool:
+    """Whether the operation defines ``pageSize``/``pageNumber``: only then are they ever sent."""
+    path = urlsplit(endpoint).path
+    return not any(pattern.match(path) for pattern in _NO_PAGE_PARAMETERS)
 
 
 def page_size_for(endpoint: str) -> int:
@@ -112,12 +123,32 @@ def _next_request(page: Page, endpoint: str, params: dict[str, Any]) -> tuple[st
         return endpoint, {**params, "cursor": page.cursor}
     if page.after:
         return endpoint, {**params, "after": page.after}
-    if page.number is not None:
+    if page.number is not None and takes_page_parameters(endpoint):
         size = params.get("pageSize")
         count = page_count(page, int(size)) if size else page.count
         if count is not None and page.number < count:
             return endpoint, {**params, "pageNumber": page.number + 1}
     return None
+
+
+def _unreachable_rest(page: Page, endpoint: str) -> GenesysCloudError | None:
+    """The error for a listing that cannot be asked for pages it says it has, or None.
+
+    Only for operations without paging parameters: their next page exists only as a ``nextUri``. Ending there
+    quietly would hand over part of the listing as if it were all of it.
+    """
+    if takes_page_parameters(endpoint) or page.number is None:
+        return None
+    size = _int(page.raw.get("pageSize"))
+    count = page.count if page.count is not None else page_count(page, size) if size else None
+    if count is None or page.number >= count:
+        return None
+    return GenesysCloudError(
+        f"GET {urlsplit(endpoint).path} answered page {page.number} of {count} without a nextUri to the next "
+        "one (or with one that repeats a page), and the operation takes no paging parameters: the rest of "
+        "the listing cannot be read, so nothing is returned as if it were all of it. Retry later; if it "
+        "persists, report it to Genesys with the correlation id of the request."
+    )
 
 
 def iter_pages(
@@ -127,7 +158,8 @@ def iter_pages(
 ) -> Iterator[Page]:
     """Fetch and yield pages until the envelope says there are no more (or the API loops)."""
     current = dict(params or {})
-    current.setdefault("pageSize", page_size_for(endpoint))
+    if takes_page_parameters(endpoint):
+        current.setdefault("pageSize", page_size_for(endpoint))
     seen: OrderedDict[str, None] = OrderedDict()
     empty_in_a_row = 0
     next_request: tuple[str, dict[str, Any]] | None = (endpoint, current)
@@ -142,9 +174,16 @@ def iter_pages(
             empty_in_a_row = 0
             key = _fingerprint(page.entities)
             if key in seen:
+                error = _unreachable_rest(page, endpoint)
+                if error is not None:
+                    raise error
                 return  # the API handed us a page we already have: it would loop forever
             seen[key] = None
             if len(seen) > MAX_REMEMBERED_PAGES:
                 seen.popitem(last=False)
             yield page
         next_request = _next_request(page, endpoint, query)
+        if next_request is None:
+            error = _unreachable_rest(page, endpoint)
+            if error is not None:
+                raise error

@@ -2,8 +2,8 @@
 Daily Genesys Cloud conversation details into files and flat SQL tables, one data interval per run.
 
 1. ``data_interval`` is the run's data interval (yesterday, for a scheduled daily run); a manual run, whose
-   data interval is empty, takes the previous UTC day (``airflow_provider_genesys.intervals``, the rule every
-   operator and sensor follows). ``wait_for_data`` (deferrable) waits until the interval has settled (it
+   data interval is empty, takes the previous UTC day (``resolve_data_interval``, the rule every operator and
+   sensor follows). ``wait_for_data`` (deferrable) waits until the interval has settled (it
    ended ``settle_minutes`` ago, default 60) and Genesys' analytics ``dataAvailabilityDate`` covers it.
 2. ``plan_chunks`` splits the interval into ``chunk_hours`` chunks; ``extract_conversations`` is mapped over
    them (``expand_kwargs``): each chunk is its own asynchronous analytics job and its own atomic NDJSON file
@@ -29,8 +29,7 @@ from typing import Any
 import pendulum
 from airflow.sdk import Param, dag, task
 
-from airflow_provider_genesys.data_interval import resolve_data_interval
-from airflow_provider_genesys.extract.plans.analytics import interval_chunks
+from airflow_provider_genesys.dag_helpers import interval_chunks, resolve_data_interval
 from airflow_provider_genesys.loaders import load_conversations, sql_database
 from airflow_provider_genesys.operators.genesys import GenesysCloudExtractOperator, storage_path
 from airflow_provider_genesys.sensors.genesys import GenesysCloudDataAvailabilitySensor

@@ -36,9 +36,8 @@ try:
 except ImportError:  # Airflow < 3.2
     from airflow.exceptions import AirflowFailException
 
-from airflow_provider_genesys.extract import AtomicNdjsonWriter
+from airflow_provider_genesys.dag_helpers import AtomicNdjsonWriter, parse_interval
 from airflow_provider_genesys.hooks.genesys import GenesysCloudHook
-from airflow_provider_genesys.intervals import parse_interval
 from airflow_provider_genesys.jobs import job_family
 from airflow_provider_genesys.operators.audit import GenesysCloudAuditQueryOperator
 from airflow_provider_genesys.operators.genesys import storage_path

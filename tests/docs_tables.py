@@ -13,6 +13,7 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
+from airflow_provider_genesys import _deprecation
 from airflow_provider_genesys.extract.plans import dataset_list, markdown_table, unknown_dataset_message
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -23,6 +24,7 @@ BLOCKS: dict[tuple[str, str], Callable[[], str]] = {
     ("docs/operators.md", "datasets table"): lambda: f"\n\n{markdown_table()}\n\n",
     ("README.md", "dataset list"): dataset_list,
     ("README-pypi.md", "dataset list"): dataset_list,
+    ("docs/public-api.md", "deprecated places"): lambda: f"\n{_deprecation.markdown_table()}\n",
 }
 # (file, pattern) -> what the text matching the pattern must be.
 UNKNOWN_DATASET = r"dataset 'user' is not supported; use one of: [^`]*"

@@ -1,15 +1,17 @@
 """Access engine: keep who-can-do-what in Genesys equal to a table (grants, group and queue members,
-user state), as a plan people review. Airflow-free; the access operators will be its Airflow face.
+user state, ...), as a plan people review. Airflow-free; the access operators are its Airflow face.
 
-Pieces, one job each: ``desired`` reads the table (CSV, NDJSON, rows, SQL rows) as a stream; ``names``
+Each relation is one module of ``relations/`` (registered in ``registry``); the stages, one job each, speak
+only to its interface: ``desired`` reads the table (CSV, NDJSON, rows, SQL rows) as a stream; ``names``
 resolves names to ids; ``state`` models the current state from API payloads; ``diff`` computes the
 changes (pure); ``guardrails`` refuses dangerous plans; ``plan`` is the artifact and its summary;
-``planner`` puts them together. Design: docs/access.md.
+``planner`` puts them together; ``apply`` and ``ledger`` make the writes exactly once. Design: docs/access.md.
 """
 
 from __future__ import annotations
 
-from airflow_provider_genesys.access.desired import RELATIONS, DesiredRow, read_file, read_rows, read_sql
+from airflow_provider_genesys.access import relations  # noqa: F401  (registers every relation)
+from airflow_provider_genesys.access.desired import DesiredRow, read_file, read_rows, read_sql
 from airflow_provider_genesys.access.diff import Change, Diff, Scope, diff
 from airflow_provider_genesys.access.errors import (
     DesiredTableError,
@@ -22,6 +24,7 @@ from airflow_provider_genesys.access.guardrails import Guardrails, Protected, ch
 from airflow_provider_genesys.access.names import Directory, NameIndex, UserIndex
 from airflow_provider_genesys.access.plan import Plan, dumps, loads, summary
 from airflow_provider_genesys.access.planner import plan_access
+from airflow_provider_genesys.access.registry import RELATIONS
 from airflow_provider_genesys.access.state import CurrentState
 
 __all__ = [

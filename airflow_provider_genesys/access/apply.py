@@ -28,6 +28,7 @@ A 403 stops everything at once (:class:`WritePermissionError`, naming the permis
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
@@ -44,38 +45,26 @@ from airflow_provider_genesys.access.ledger import (
     NOT_FOUND,
     NOT_SENT,
     REFUSED,
+    SPLIT,
     UNKNOWN,
     Ledger,
     LedgerState,
 )
-from airflow_provider_genesys.access.plan import TARGET_FIELDS, Plan, loads
+from airflow_provider_genesys.access.names import Directory
+from airflow_provider_genesys.access.plan import Plan, loads
+from airflow_provider_genesys.access.registry import RELATIONS
+from airflow_provider_genesys.access.registry import relation as relation_named
 from airflow_provider_genesys.access.state import CurrentState, Target, fingerprint
-from airflow_provider_genesys.access.writes import (
-    GROUP_MEMBERS_PER_CALL,
-    QUEUE_MEMBERS_PER_CALL,
-    Write,
-    membership,
-    one_grant_adds,
-    one_grant_deletes,
-    per_subject,
-    writes_for,
-)
-from airflow_provider_genesys.client import api_path
+from airflow_provider_genesys.access.writes import Write
 from airflow_provider_genesys.exceptions import GenesysCloudApiError
 from airflow_provider_genesys.retrypolicy import Failure
 
-# The permission each kind of write needs (Genesys' API reference for each endpoint; docs/access.md).
-PERMISSIONS = {
-    "role_grant": "authorization:grant:add",
-    "bulkadd": "authorization:grant:add",
-    "bulkremove": "authorization:grant:delete",
-    "grant_delete": "authorization:grant:delete",
-    "group_add": "directory:group:edit",
-    "group_remove": "directory:group:edit",
-    "queue_add": "routing:queue:edit",
-    "queue_remove": "routing:queue:edit",
-    "user_state": "directory:user:edit",
-}
+log = logging.getLogger(__name__)
+# Failures whose outcome is unknown, or that were never processed: never a reason to split a write.
+UNSURE = (Failure.UNKNOWN_OUTCOME, Failure.SERVER_ERROR, Failure.RATE_LIMITED, Failure.NOT_SENT)
+# A write of many subjects (members, users) refused with one of these is halved: Genesys publishes no maximum
+# per call for some (the role bulk-grant, a division move), and halving also isolates one bad subject.
+SPLIT_ON = (400, 404, 413)
 VERSION_RETRIES = 3  # re-reads of a group's or user's version after a conflict, per write
 STALE_VERSION = (409, 400)  # Genesys answers a stale version 409; Terraform retries a 400 "version" too
 # How long reads may lag a write: Genesys documents that permission changes "can take minutes" to show
@@ -83,7 +72,6 @@ STALE_VERSION = (409, 400)  # Genesys answers a stale version 409; Terraform ret
 SETTLE_TIMEOUT = 300.0
 SETTLE_FIRST_WAIT, SETTLE_MAX_WAIT = 2.0, 60.0  # the backoff between re-reads of unknown outcomes
 WITNESSES = 5  # changes of the latest 2xx write read to tell whether reads caught up
-ROLE_LISTING_FROM = 4  # unknown grants of one role for this many subjects or more: one role listing
 
 
 class Api(Protocol):
@@ -122,28 +110,20 @@ def load_plan(text: str | bytes, *, org_id: str, now: datetime, max_age: timedel
     return plan
 
 
-def target_of(relation: str, change: Mapping[str, Any]) -> Target:
-    return tuple(str(change[f]) for f in TARGET_FIELDS[relation])
-
-
-def visible(change: Mapping[str, Any], target: Target, held: Iterable[Target]) -> bool:
-    """Whether ``held`` (what the subject holds now) shows the change made."""
-    if change["action"] == "remove":
-        return target not in held
-    return target in held
+def permission(kind: str) -> str:
+    """The permission a kind of write needs, as its relation's module names it."""
+    for spec in RELATIONS.values():
+        if kind in spec.permissions:
+            return spec.permissions[kind]
+    return "to make this write"
 
 
 def as_planned(relation: str, subject: str, changes: Iterable[Mapping[str, Any]], held: set[Target]) -> str:
     """The fingerprint of ``held`` with ``changes`` (attempted by apply) taken back."""
+    spec = relation_named(relation)
     before = set(held)
     for change in changes:
-        target = target_of(relation, change)
-        if change["action"] == "remove":
-            before.add(target)
-        elif change["action"] == "add":
-            before.discard(target)
-        else:  # set: the user was in the other state
-            before = {("inactive" if target[0] == "active" else "active",)}
+        before = spec.undo(change, before)
     return fingerprint(relation, subject, before)
 
 
@@ -156,10 +136,14 @@ class Applier:
                  sleep: Callable[[float], None] | None = None) -> None:
         self.plan, self.client, self.ledger = plan, client, ledger
         self.relation = plan.relation
-        self.changes: dict[int, Mapping[str, Any]] = dict(enumerate(plan.changes))
-        self.restore = dict(restore or {})
+        self.spec = relation_named(plan.relation)
+        # Plan changes by index; restores given to apply (``restore``) by a key of their own ("restore:...").
+        self.changes: dict[int | str, Mapping[str, Any]] = dict(enumerate(plan.changes))
+        self.changes.update(self.spec.restores(plan.changes, restore or {}))
         self.on_write = on_write  # called after each write's outcome is recorded (tests inject kills here)
-        self.read = reader or (lambda relation: read_org(client, relation, max_workers=max_workers)[1])
+        # The org's names and state of a relation; a reader may return the state alone (tests).
+        self.read_org = reader or (lambda relation: read_org(client, relation, max_workers=max_workers))
+        self.directory: Directory | None = None
         self.result = ApplyResult()
         self.versions: dict[str, int] = {}
         self.run = 0
@@ -167,12 +151,20 @@ class Applier:
         self.settle_timeout = settle_timeout
         # The client's sleep (tests give the emulator's clock), so waiting for reads never waits in real time.
         self.sleep = sleep or getattr(client, "sleep", None) or time.sleep
-        self.unknown: dict[int, int] = {}  # change -> the write number after which its outcome became unknown
+        self.unknown: dict[int | str, int] = {}  # change -> the write number after which its outcome became unknown
+        self.limits: dict[str, int] = {}  # write kind -> the most parts a call carried after a refusal for size
         self._witness: tuple[int, list[int]] = (0, [])  # (write number, changes) of the latest 2xx write
 
     @property
     def state(self) -> LedgerState:
         return self.ledger.state
+
+    def read(self, relation: str) -> CurrentState:
+        """The current state of ``relation`` (the directory of names it came with is kept)."""
+        found = self.read_org(relation)
+        if isinstance(found, tuple):
+            self.directory, found = found
+        return found
 
     # -- the run -------------------------------------------------------------------------------------
 
@@ -180,28 +172,37 @@ class Applier:
         self.run = self.ledger.start_run()
         current = self.read(self.relation)
         self.versions = dict(current.versions)
-        pending = self._accepted(current)
-        if self.relation == "user_state":
-            self._snapshot_leavers(pending)
-        self._send_all(writes_for(self.relation, [(i, self.changes[i]) for i in pending]))
-        self._settle()
-        if self.relation == "user_state" and self.restore:
-            self._restore()
+        pending = self._gone(self._accepted(current))
+        self.spec.before_writes(self, pending)
+        for phase in self.spec.phases(self, pending):  # a phase's writes, then its unknown outcomes settled
+            self._send_all(self._writes(phase, current))
             self._settle()
         self.result.settled = sum(1 for i in range(len(self.plan.changes)) if self.state.settled(i))
         return self.result
 
-    def _accepted(self, current: CurrentState) -> list[int]:
+    def _writes(self, indexes: list[int | str], current: CurrentState) -> list[Write]:
+        """The writes of ``indexes``, each relation's by its module (a restore's are another relation's)."""
+        by_relation: dict[str, list[tuple[int | str, Mapping[str, Any]]]] = {}
+        for i in indexes:
+            by_relation.setdefault(self.changes[i].get("relation", self.relation), []).append((i, self.changes[i]))
+        return [write for relation, items in by_relation.items()
+                for write in relation_named(relation).writes(items, current if relation == self.relation else None)]
+
+    def own(self, index: int | str) -> bool:
+        """Whether a change is of the plan's relation (not a restore of another one)."""
+        return self.changes[index].get("relation", self.relation) == self.relation
+
+    def _accepted(self, current: CurrentState) -> list[int | str]:
         """The changes still to send, after refusing stale subjects and skipping what is done."""
-        by_subject: dict[str, list[int]] = {}
+        by_subject: dict[str, list[int | str]] = {}
         for index, change in self.changes.items():
             by_subject.setdefault(change["subject"], []).append(index)
-        pending: list[int] = []
+        pending: list[int | str] = []
         for subject, indexes in by_subject.items():
             if all(self.state.settled(i) for i in indexes):
                 continue
             held = current.held.get(subject, set())
-            attempted = [self.changes[i] for i in indexes if i in self.state.attempted]
+            attempted = [self.changes[i] for i in indexes if i in self.state.attempted and self.own(i)]
             planned = self.plan.fingerprints.get(subject)
             if planned is not None and as_planned(self.relation, subject, attempted, held) != planned:
                 why = ("its state changed since the plan was made (someone else changed it): not overwritten; "
@@ -214,8 +215,7 @@ class Applier:
             for index in indexes:
                 if self.state.settled(index):
                     continue  # the ledger says done: never sent twice, even if reads lag
-                change = self.changes[index]
-                if visible(change, target_of(self.relation, change), held):
+                if self.own(index) and self.spec.visible(self.changes[index], held):
                     shown.append(index)
                 elif self.state.unsure(index):
                     self.unknown[index] = 0  # an earlier run's write with no outcome: settle, never resend blindly
@@ -226,13 +226,46 @@ class Applier:
                                     "changes": shown, "message": "the re-read shows it done"})
         return pending
 
+    def _gone(self, pending: list[int | str]) -> list[int | str]:
+        """Refuse up front the changes naming a role, division, group ... deleted since the plan (one line per
+        thing deleted); a removal of something deleted has nothing left to remove (done, nothing sent)."""
+        if self.directory is None:
+            return pending
+        kept: list[int | str] = []
+        refused: dict[str, list[int | str]] = {}
+        absent: dict[str, list[int | str]] = {}
+        for index in pending:
+            change = self.changes[index]
+            # the re-read knows the plan's relation's names (a restore of another relation: its write says)
+            missing = self.spec.gone(change, self.directory) if self.own(index) else []
+            if not missing:
+                kept.append(index)
+            else:
+                (absent if change["action"] == "remove" else refused).setdefault(", ".join(missing), []).append(index)
+        for what, indexes in absent.items():
+            self.ledger.append({"type": "outcome", "write": f"{self.run}-read", "outcome": ABSENT, "changes": indexes,
+                                "message": f"{what} was deleted since the plan: nothing left to remove"})
+        for what, indexes in refused.items():
+            why = f"{what} was deleted since the plan: its {len(indexes)} change(s) were not sent"
+            self.ledger.append({"type": "refused", "outcome": REFUSED, "why": why, "changes": indexes})
+            self.result.failed.append(why + "; make a new plan")
+            log.warning("Refused without sending: %s", why)
+        return kept
+
     # -- sending -------------------------------------------------------------------------------------
 
-    def _send_all(self, writes: list[Write], resend: bool = True) -> None:
+    def _send_all(self, writes: list[Write], resend: bool = True) -> bool:
+        """Send ``writes`` in order; True when every one was done."""
+        done = True
         for write in writes:
-            self._send(write, resend)
+            done = self._send(write, resend) and done
+        return done
 
-    def _send(self, write: Write, resend: bool) -> None:
+    def _send(self, write: Write, resend: bool) -> bool:
+        """Send one write (as smaller ones where a size was learned this run); True when it was done."""
+        limit = self.limits.get(write.kind)
+        if limit is not None and write.splittable and len(write.parts or ()) > limit:
+            return self._send_all(write.split(limit), resend)
         self._sent += 1
         write_id = f"{self.run}-{self._sent}"
         self.ledger.append({"type": "intent", "write": write_id, "kind": write.kind, "method": write.method,
@@ -247,13 +280,37 @@ class Applier:
                     attempts += 1
                     self._reread_version(write)
                     continue
+                self._counted(write)
+                if write.splittable and err.status in SPLIT_ON and err.failure not in UNSURE:
+                    return self._halve(write, write_id, err, resend)
                 self._failed(write, write_id, err, resend)
+                return False
             else:
                 self._done(write, write_id)
-            break
+                self._counted(write)
+                return True
+
+    def _counted(self, write: Write) -> None:
         self.result.writes += 1
         if self.on_write is not None:
             self.on_write(write)
+
+    def _halve(self, write: Write, write_id: str, err: GenesysCloudApiError, resend: bool) -> bool:
+        """A write of many parts refused: send it again as two halves. When both go in, the refusal was the
+        write's size: at most a half's parts go in one call for the rest of the run. When one half is refused
+        again, that half is halved in turn, which isolates a bad subject in a few calls."""
+        parts = write.parts or []
+        half = (len(parts) + 1) // 2
+        self.ledger.append({"type": "outcome", "write": write_id, "outcome": SPLIT, "status": err.status,
+                            "correlation_id": err.correlation_id, "message": err.message, "changes": write.changes})
+        done = self._send_all(write.split(half), resend)
+        known = self.limits.get(write.kind)
+        if done and (known is None or half < known):
+            self.limits[write.kind] = half
+            log.info("Genesys refused %d %s in one %s %s (%s %s); both halves went in: at most %d %s a call "
+                     "for the rest of this run", len(parts), write.unit, write.method, write.path, err.status,
+                     err.message, half, write.unit)
+        return done
 
     def _body(self, write: Write) -> Any:
         if write.versioned is None:
@@ -265,8 +322,7 @@ class Applier:
 
     def _reread_version(self, write: Write) -> int:
         """The current version of the group or user a write names (after a conflict, or never read)."""
-        what = "/api/v2/groups/{}" if write.kind.startswith("group") else "/api/v2/users/{}"
-        body = self.client.request("GET", api_path(what, write.versioned)) or {}
+        body = self.client.request("GET", str(write.version_path)) or {}
         self.versions[str(write.versioned)] = int(body.get("version") or 0)
         return self.versions[str(write.versioned)]
 
@@ -280,15 +336,17 @@ class Applier:
                             "correlation_id": correlation, "changes": write.changes})
         if write.versioned and write.versioned in self.versions:
             self.versions[write.versioned] += 1  # Genesys increments the version on each change
-        if write.kind != "grant_delete":  # a visible removal proves nothing about lag; an add or set does
+        if not write.absent_on_404:  # a visible removal proves nothing about lag; an add or set does
             self._witness = (self._sent, list(write.changes[:WITNESSES]))
 
     def _failed(self, write: Write, write_id: str, err: GenesysCloudApiError, resend: bool) -> None:
+        spec = self.spec_of(self.changes[write.changes[0]])
         unknown = err.status is None or err.failure in (Failure.UNKNOWN_OUTCOME, Failure.SERVER_ERROR)
-        gone = write.kind == "grant_delete" and err.status == 404
+        gone = write.absent_on_404 and err.status == 404
         not_sent = err.failure in (Failure.RATE_LIMITED, Failure.NOT_SENT)
+        fallback = None if unknown or gone or err.status == 403 else spec.fallback(write, err.status, self.changes)
         # A subject (or group, queue) answering 404: Genesys can answer 404 for a user created moments ago.
-        missing = err.status == 404 and len(write.changes) == 1 and write.kind != "bulkremove"
+        missing = err.status == 404 and len(write.changes) == 1 and fallback is None
         outcome = (ABSENT if gone else UNKNOWN if unknown else NOT_SENT if not_sent
                    else NOT_FOUND if missing else REFUSED)
         self.ledger.append({"type": "outcome", "write": write_id, "outcome": outcome, "status": err.status,
@@ -298,9 +356,9 @@ class Applier:
         if err.status == 403:
             raise WritePermissionError(
                 f"Genesys refused {write.method} {write.path} with 403 ({err.message}): the connection's OAuth "
-                f"client needs the permission {PERMISSIONS.get(write.kind, 'to make this write')} (with the "
-                "divisions it writes to). Nothing more was written; give the client a role that has it and run "
-                "apply again (the ledger keeps what was done)"
+                f"client needs the permission {permission(write.kind)} (with the divisions it writes to). Nothing "
+                "more was written; give the client a role that has it and run apply again (the ledger keeps "
+                "what was done)"
             )
         if unknown:
             if resend:
@@ -310,15 +368,8 @@ class Applier:
                 self.result.retry.append(
                     f"{write.describe()}: outcome unknown twice ({err}): run apply again, it reads back first "
                     "(the ledger makes that safe)")
-        elif write.kind == "bulkremove" and err.status in (400, 404):
-            # Refused as a whole when a role or division in it no longer exists: one grant at a time.
-            self._send_all(one_grant_deletes(write, self.changes), resend)
-        elif write.kind == "bulkadd" and err.status == 400 and len(write.changes) > 1:
-            # The same for adds: the grants whose role and division still exist go in, the others are refused.
-            self._send_all(one_grant_adds(write, self.changes), resend)
-        elif write.kind == "role_grant" and err.status in (400, 404) and len(write.changes) > 1:
-            # One unknown (or just created) subject refuses the whole role write: one bulkadd per subject.
-            self._send_all(per_subject("bulkadd", [(i, self.changes[i]) for i in write.changes]), resend)
+        elif fallback is not None:
+            self._send_all(fallback, resend)
         elif not_sent:
             raise err  # never processed: a task retry reruns apply and the ledger skips what is done
         elif missing or err.status == 404:
@@ -327,11 +378,15 @@ class Applier:
         else:
             self.result.failed.append(f"{write.describe()}: refused, {err.status} {err.message}")
 
+    def spec_of(self, change: Mapping[str, Any]) -> Any:
+        """The relation of a change: the plan's, or the one a restore change names."""
+        return relation_named(change.get("relation", self.relation))
+
     def _settle(self) -> None:
         """Decide the unknown outcomes once reads have caught up; re-send (once) only what is still absent."""
         waited, wait = 0.0, SETTLE_FIRST_WAIT
         while self.unknown:
-            shown, missing = self.check(sorted(self.unknown), self._read_cache(self.unknown))
+            shown, missing = self.check(sorted(self.unknown, key=_order), self._read_cache(self.unknown))
             if shown:
                 self.ledger.append({"type": "outcome", "write": f"{self.run}-read", "outcome": CONFIRMED,
                                     "changes": shown, "message": "read back after an unknown outcome"})
@@ -352,7 +407,7 @@ class Applier:
             step = min(wait, self.settle_timeout - waited)
             self.sleep(step)
             waited, wait = waited + step, min(wait * 2, SETTLE_MAX_WAIT)
-        missing = sorted(self.unknown)
+        missing = sorted(self.unknown, key=_order)
         self.unknown.clear()
         if not missing:
             return
@@ -361,7 +416,7 @@ class Applier:
             change = self.changes[i]
             by_relation.setdefault(change.get("relation", self.relation), []).append((i, change))
         for relation, items in by_relation.items():
-            self._send_all(writes_for(relation, items), resend=False)
+            self._send_all(relation_named(relation).writes(items), resend=False)
 
     def _reads_caught_up(self) -> bool | None:
         """Whether reads show a write answered 2xx after every unknown one (None: there is no such write)."""
@@ -373,124 +428,33 @@ class Applier:
 
     # -- reading back --------------------------------------------------------------------------------
 
-    def _read_cache(self, indexes: Iterable[int]) -> dict[str, set[Target]]:
-        """Grants of one role for many subjects: from the role's subject grants listing (one listing, not one
-        read per subject)."""
-        by_role: dict[str, set[str]] = {}
+    def _read_cache(self, indexes: Iterable[int]) -> dict[str, Any]:
+        """Reads many changes share, done once (a role's listing for its grants to many subjects)."""
+        by_relation: dict[str, list[Mapping[str, Any]]] = {}
         for i in indexes:
             change = self.changes[i]
-            if change.get("relation", self.relation) == "grants":
-                by_role.setdefault(str(change["role"]), set()).add(str(change["subject"]))
-        cache: dict[str, set[Target]] = {}
-        for role, subjects in by_role.items():
-            if len(subjects) < ROLE_LISTING_FROM:
-                continue
-            found = {s: set() for s in subjects}
-            for entity in self.client.paginate(api_path("/api/v2/authorization/roles/{}/subjectgrants", role)):
-                if str(entity.get("id")) in found:
-                    found[str(entity.get("id"))] = {(role, str(d.get("id"))) for d in entity.get("divisions") or ()}
-            cache.update({f"role:{role}:subject:{s}": held for s, held in found.items()})
+            by_relation.setdefault(change.get("relation", self.relation), []).append(change)
+        cache: dict[str, Any] = {}
+        for relation, records in by_relation.items():
+            relation_named(relation).prefetch(self.client, records, cache)
         return cache
 
-    def check(self, indexes: Iterable[int], cache: dict[str, set[Target]] | None = None,
-              ) -> tuple[list[int], list[int]]:
+    def check(self, indexes: Iterable[int], cache: dict[str, Any] | None = None) -> tuple[list[int], list[int]]:
         """Which of the changes a targeted read shows made, and which not (one read per subject or target)."""
         shown, missing = [], []
         cache = {} if cache is None else cache
         for index in indexes:
             change = self.changes[index]
-            relation = change.get("relation", self.relation)
-            target = target_of(relation, change)
-            held = self._held(relation, change, cache)
-            (shown if visible(change, target, held) else missing).append(index)
+            spec = self.spec_of(change)
+            held = spec.read_back(self.client, change, cache)
+            (shown if spec.visible(change, held) else missing).append(index)
+        self.versions.update(cache.get("versions", {}))
         return shown, missing
 
-    def _held(self, relation: str, change: Mapping[str, Any], cache: dict[str, set[Target]]) -> set[Target]:
-        subject = change["subject"]
-        if relation == "grants":
-            listed = cache.get(f"role:{change['role']}:subject:{subject}")
-            if listed is not None:  # from the role's listing: that role's grants only
-                return listed
-            key = f"subject:{subject}"
-            if key not in cache:
-                body = self.client.request("GET", api_path("/api/v2/authorization/subjects/{}", subject)) or {}
-                cache[key] = {
-                    (str((g.get("role") or {}).get("id")), str((g.get("division") or {}).get("id")))
-                    for g in body.get("grants") or () if str(g.get("subjectId", subject)) == subject
-                }
-            return cache[key]
-        if relation == "user_state":
-            body = self.client.request("GET", api_path("/api/v2/users/{}", subject)) or {}
-            if body.get("version") is not None:
-                self.versions[subject] = int(body["version"])
-            return {(str(body.get("state")),)}
-        what = "group" if relation == "group_members" else "queue"
-        target = str(change[what])
-        key = f"{what}:{target}"
-        if key not in cache:
-            path = "/api/v2/groups/{}/members" if what == "group" else "/api/v2/routing/queues/{}/members"
-            cache[key] = set()
-            for member in self.client.paginate(api_path(path, target)):
-                user = member.get("id") or (member.get("user") or {}).get("id")
-                cache[key].add(str(user))
-        return {(target,)} if subject in cache[key] else set()
 
-    # -- leavers -------------------------------------------------------------------------------------
-
-    def _snapshot_leavers(self, pending: list[int]) -> None:
-        """Before deactivating, each leaver's direct grants, groups and queues go into the ledger."""
-        leavers = [self.changes[i]["subject"] for i in pending if self.changes[i]["state"] == "inactive"]
-        leavers = [u for u in leavers if u not in self.state.snapshots]
-        if not leavers:
-            return
-        grants = self.read("grants")
-        queues = self.read("queue_members")
-        for user in leavers:
-            self.ledger.append({
-                "type": "snapshot", "user": user,
-                "grants": sorted(list(t) for t in grants.held.get(user, ())),
-                "groups": sorted(grants.user_groups.get(user, ())),
-                "queues": sorted(t[0] for t in queues.held.get(user, ())),
-            })
-
-    def restore_changes(self) -> dict[int, dict[str, Any]]:
-        """The changes that give reactivated users what their snapshot holds, numbered after the plan's."""
-        reactivated = sorted(c["subject"] for c in self.changes.values()
-                             if c["state"] == "active" and c["subject"] in self.restore)
-        extra: dict[int, dict[str, Any]] = {}
-        index = len(self.changes)
-        for user in reactivated:
-            snapshot = self.restore[user]
-            items = [{"relation": "grants", "role": r, "division": d} for r, d in snapshot.get("grants", ())]
-            items += [{"relation": "group_members", "group": g} for g in snapshot.get("groups", ())]
-            items += [{"relation": "queue_members", "queue": q} for q in snapshot.get("queues", ())]
-            for item in items:
-                extra[index] = {"action": "add", "subject": user, "subject_type": "user",
-                                "reason": "restored from the leaver snapshot", **item}
-                index += 1
-        return extra
-
-    def _restore(self) -> None:
-        """Restore the snapshot of each user this plan reactivated (the reactivation settled)."""
-        extra = self.restore_changes()
-        self.changes.update(extra)
-        back = {c["subject"] for i, c in enumerate(self.plan.changes)
-                if c["state"] == "active" and self.state.settled(i)}
-        todo = [i for i, c in extra.items()
-                if c["subject"] in back and not self.state.settled(i) and i not in self.state.attempted]
-        grants = [(i, extra[i]) for i in todo if extra[i]["relation"] == "grants"]
-        groups = [(i, extra[i]) for i in todo if extra[i]["relation"] == "group_members"]
-        queues = [(i, extra[i]) for i in todo if extra[i]["relation"] == "queue_members"]
-        per_user: dict[str, list[tuple[int, Mapping[str, Any]]]] = {}
-        for item in grants:
-            per_user.setdefault(item[1]["subject"], []).append(item)
-        writes = [Write("bulkadd", "POST", api_path("/api/v2/authorization/subjects/{}/bulkadd", user),
-                        [i for i, _ in items],
-                        body={"grants": [{"roleId": c["role"], "divisionId": c["division"]} for _, c in items]})
-                  for user, items in per_user.items()]
-        writes += membership("group", groups, GROUP_MEMBERS_PER_CALL)
-        writes += membership("queue", queues, QUEUE_MEMBERS_PER_CALL)
-        self._send_all(writes, resend=False)
+def _order(index: int | str) -> tuple[int, int, str]:
+    """Plan changes by index, then restores by key."""
+    return (0, index, "") if isinstance(index, int) else (1, 0, index)
 
 
 def apply_plan(plan: Plan, client: Api, ledger: Ledger, **options: Any) -> ApplyResult:
@@ -499,13 +463,11 @@ def apply_plan(plan: Plan, client: Api, ledger: Ledger, **options: Any) -> Apply
 
 
 __all__ = [
-    "PERMISSIONS",
     "Applier",
     "ApplyResult",
     "WritePermissionError",
     "apply_plan",
     "as_planned",
     "load_plan",
-    "target_of",
-    "visible",
+    "permission",
 ]

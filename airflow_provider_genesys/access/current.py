@@ -2,26 +2,28 @@
 
 The same listings the extract reads, nothing per user where a listing serves: roles, divisions, groups,
 users of every state (``id``, ``email``, ``state`` kept; a few dozen bytes each), then what the relation
-needs: the grants listings (per division or per role, whichever is fewer) and group memberships for
-``grants``; group memberships for ``group_members``; queues and their member listings for
-``queue_members``. For ``user_state`` and ``group_members`` the grants listings (and group memberships) are
-read too, into ``current.authz``: the admin guardrail must see a deactivation or a group removal that takes
-away an admin role.
+needs, which its module reads (``Relation.read``) through an :class:`OrgReader`: the grants listings (per
+division or per role, whichever is fewer) and group memberships for ``grants``; queues and their member
+listings for ``queue_members``; and so on. A relation whose changes can take an admin role away
+(``needs_authz``: ``user_state``, ``group_members``) gets the grants model too, in ``current.authz``: the
+admin guardrail must see a deactivation or a group removal that does.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
 
 from airflow_provider_genesys.access.errors import GenesysAccessError
 from airflow_provider_genesys.access.names import Directory, NameIndex, UserIndex
+from airflow_provider_genesys.access.registry import relation as relation_named
 from airflow_provider_genesys.access.state import CurrentState
 from airflow_provider_genesys.exceptions import GenesysCloudApiError
 from airflow_provider_genesys.extract.fetch import ApiClient, PageFetcher
 from airflow_provider_genesys.extract.plans.authorization import DIVISIONS, ROLE_PARAMS, ROLES, grants
 from airflow_provider_genesys.extract.plans.common import ExtractOptions
 from airflow_provider_genesys.extract.plans.groups import GROUPS, group_members
-from airflow_provider_genesys.extract.plans.routing import queues
 from airflow_provider_genesys.extract.plans.users import users_in_state
 
 USER_FIELDS = ("id", "email", "username", "state", "name", "version")
@@ -52,9 +54,34 @@ def token_user(client: ApiClient, grant_type: str) -> tuple[str | None, str]:
     return str(user_id), f"the token is the user {me.get('email') or me.get('name') or user_id}'s"
 
 
+@dataclass
+class OrgReader:
+    """What a relation's ``read`` may use: the open page fetcher, the extract options, the roles and users
+    already read, and where to put name indexes of its own (``indexes``: Directory attribute -> index)."""
+
+    fetcher: PageFetcher
+    options: ExtractOptions
+    roles: list[dict[str, Any]]
+    users: list[dict[str, Any]]
+    indexes: dict[str, NameIndex] = field(default_factory=dict)
+
+    def read_authz(self, authz: CurrentState | None, also: CurrentState | None = None) -> None:
+        """The org's direct grants and group memberships into ``authz`` (memberships into ``also`` too: one
+        listing feeds both)."""
+        if authz is None:
+            return
+        for record in grants(self.fetcher, self.options):
+            authz.add_grant(record)
+        for member in group_members(self.fetcher, self.options):
+            authz.add_group_members([member])
+            if also is not None:
+                also.add_group_members([member])
+
+
 def read_org(client: ApiClient, relation: str, *, user_key: str = "id_or_email",
-             external_ids: dict[str, str] | None = None, max_workers: int = 4) -> tuple[Directory, CurrentState]:
+             external_ids: Mapping[str, str] | None = None, max_workers: int = 4) -> tuple[Directory, CurrentState]:
     """The names a desired table may use, and the current state of ``relation``."""
+    spec = relation_named(relation)
     options = ExtractOptions(max_workers=max_workers)
     current = CurrentState(relation)
     with PageFetcher(client, max_workers=max_workers) as fetcher:
@@ -65,33 +92,17 @@ def read_org(client: ApiClient, relation: str, *, user_key: str = "id_or_email",
         current.versions.update({str(g["id"]): int(g["version"]) for g in groups if g.get("version") is not None})
         users = [{k: u.get(k) for k in USER_FIELDS} for u in users_in_state(fetcher, "any", {"pageSize": 500})]
         current.add_users(users)
-        queue_list: list[dict] = []
-        authz = current if relation == "grants" else None
-        if relation in ("user_state", "group_members"):
-            authz = current.authz = CurrentState("grants")
-            authz.add_roles(roles)
-            authz.add_users(users)
-        if authz is not None:
-            for record in grants(fetcher, options):
-                authz.add_grant(record)
-            for member in group_members(fetcher, options):  # one listing feeds both states
-                authz.add_group_members([member])
-                if relation == "group_members":
-                    current.add_group_members([member])
-        if relation == "queue_members":
-            current.add_queue_members(_queue_lines(queues(fetcher, options), queue_list))
+        if spec.needs_authz:
+            current.authz = CurrentState("grants")
+            current.authz.add_roles(roles)
+            current.authz.add_users(users)
+        org = OrgReader(fetcher, options, roles, users)
+        spec.read(org, current)
+    more = dict(org.indexes)
+    queue_index = more.pop("queues", NameIndex("queue"))
     directory = Directory(
         roles=NameIndex.of("role", roles), divisions=NameIndex.of("division", divisions),
-        groups=NameIndex.of("group", groups), queues=NameIndex.of("queue", queue_list),
-        users=UserIndex.of(users, user_key=user_key, external_ids=external_ids),
+        groups=NameIndex.of("group", groups), queues=queue_index,
+        users=UserIndex.of(users, user_key=user_key, external_ids=external_ids), more=more,
     )
     return directory, current
-
-
-def _queue_lines(lines: Iterator[dict], queue_list: list[dict]) -> Iterator[dict]:
-    """Member lines of the queues dataset; queue lines are kept (id and name) for the name index."""
-    for line in lines:
-        if line.get("recordType") == "queue":
-            queue_list.append({"id": line["id"], "name": line.get("name")})
-        else:
-            yield line

@@ -23,30 +23,8 @@ from dataclasses import dataclass
 from typing import IO, Any
 
 from airflow_provider_genesys.access.errors import DesiredTableError
+from airflow_provider_genesys.access.registry import relation as relation_named
 
-
-@dataclass(frozen=True)
-class Relation:
-    """A relation the engine keeps equal to a table: its columns and their defaults."""
-
-    name: str
-    required: tuple[str, ...]
-    optional: Mapping[str, str]  # column -> value of a blank or absent cell
-
-    @property
-    def columns(self) -> tuple[str, ...]:
-        return self.required + tuple(self.optional)
-
-
-RELATIONS: Mapping[str, Relation] = {
-    relation.name: relation
-    for relation in (
-        Relation("grants", ("subject", "role", "division"), {"subject_type": "user"}),
-        Relation("group_members", ("group", "user"), {}),
-        Relation("queue_members", ("queue", "user"), {}),
-        Relation("user_state", ("user", "state"), {}),
-    )
-}
 FORMATS = ("csv", "ndjson")
 
 
@@ -61,12 +39,9 @@ class DesiredRow:
         return self.values[column]
 
 
-def relation(name: str) -> Relation:
-    """The relation called ``name``, or an error listing the ones there are."""
-    spec = RELATIONS.get(name)
-    if spec is None:
-        raise DesiredTableError(f"Unknown relation {name!r}: use one of {', '.join(sorted(RELATIONS))}")
-    return spec
+def relation(name: str) -> Any:
+    """The relation called ``name`` (``access/relations/``), or an error listing the ones there are."""
+    return relation_named(name)
 
 
 def format_of(path: str) -> str:
@@ -108,7 +83,7 @@ def read_csv(text: IO[str], rel: str) -> Iterator[DesiredRow]:
             header = next(reader)
     except StopIteration:
         raise DesiredTableError(
-            f"The desired file is empty: its first line must name the columns ({', '.join(spec.columns)})"
+            f"The desired file is empty: its first line must name the columns ({', '.join(spec.columns.columns)})"
         ) from None
     except csv.Error as err:
         raise DesiredTableError(f"The desired file is not valid CSV on line 1: {err}") from None
@@ -150,7 +125,7 @@ def read_ndjson(text: IO[str], rel: str) -> Iterator[DesiredRow]:
         if not isinstance(record, dict):
             raise DesiredTableError(
                 f"Line {line_number} of the desired file is a JSON {type(record).__name__}, not an object "
-                f"with the columns {', '.join(spec.columns)}"
+                f"with the columns {', '.join(spec.columns.columns)}"
             )
         number += 1
         yield _mapping_row(number, record, spec, f"Line {line_number}")
@@ -165,7 +140,7 @@ def read_rows(rows: Iterable[Mapping[str, Any]], rel: str, *, allow_empty: bool 
             if not isinstance(record, Mapping):
                 raise DesiredTableError(
                     f"Row {number} of the desired rows is a {type(record).__name__}, not a mapping of "
-                    f"{', '.join(spec.columns)}"
+                    f"{', '.join(spec.columns.columns)}"
                 )
             yield _mapping_row(number, record, spec, f"Row {number}")
 
@@ -201,7 +176,7 @@ def _text(file: IO[Any]) -> tuple[IO[str], Callable[[], object]]:
     return wrapper, wrapper.detach
 
 
-def _columns(header: Sequence[str], spec: Relation, what: str = "The desired file") -> list[str]:
+def _columns(header: Sequence[str], spec: Any, what: str = "The desired file") -> list[str]:
     names = [cell.removeprefix("\ufeff").strip().lower() for cell in header]
     seen: set[str] = set()
     for name in names:
@@ -212,26 +187,27 @@ def _columns(header: Sequence[str], spec: Relation, what: str = "The desired fil
     return names
 
 
-def _require(spec: Relation, present: Iterable[str], what: str) -> None:
+def _require(spec: Any, present: Iterable[str], what: str) -> None:
     present = [p for p in present if p]
-    missing = [c for c in spec.required if c not in present]
+    columns = spec.columns
+    missing = [c for c in columns.required if c not in present]
     if missing:
         raise DesiredTableError(
             f"{what} lacks the column(s) {', '.join(missing)} that relation {spec.name!r} needs "
-            f"(it has: {', '.join(present) or 'no columns'}; needed: {', '.join(spec.required)}"
-            + (f"; optional: {', '.join(spec.optional)})" if spec.optional else ")")
+            f"(it has: {', '.join(present) or 'no columns'}; needed: {', '.join(columns.required)}"
+            + (f"; optional: {', '.join(columns.optional)})" if columns.optional else ")")
         )
 
 
-def _mapping_row(number: int, record: Mapping[str, Any], spec: Relation, where: str) -> DesiredRow:
+def _mapping_row(number: int, record: Mapping[str, Any], spec: Any, where: str) -> DesiredRow:
     values = {str(key).strip().lower(): value for key, value in record.items()}
     _require(spec, values, where)
     return _row(number, values, spec)
 
 
-def _row(number: int, raw: Mapping[str, Any], spec: Relation) -> DesiredRow:
-    values = {column: _cell(raw.get(column)) for column in spec.required}
-    for column, default in spec.optional.items():
+def _row(number: int, raw: Mapping[str, Any], spec: Any) -> DesiredRow:
+    values = {column: _cell(raw.get(column)) for column in spec.columns.required}
+    for column, default in spec.columns.optional.items():
         values[column] = _cell(raw.get(column)) or default
     return DesiredRow(number, values)
 

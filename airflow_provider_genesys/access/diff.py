@@ -23,14 +23,13 @@ from typing import Literal
 
 from airflow_provider_genesys.access.errors import DesiredTableError
 from airflow_provider_genesys.access.names import DesiredItem
+from airflow_provider_genesys.access.registry import relation as relation_named
 from airflow_provider_genesys.access.spill import Record, Spill, SpilledSequence
 from airflow_provider_genesys.access.state import CurrentState, Target
 
 Mode = Literal["sync", "add_only"]
 MODES = ("sync", "add_only")
 EXAMPLES = 20  # rows a warning quotes; its count says how many there are
-# What a target's managed key is called in reasons, per relation.
-SCOPE_KIND = {"grants": "role", "group_members": "group", "queue_members": "queue", "user_state": "user"}
 
 
 @dataclass(frozen=True)
@@ -45,16 +44,20 @@ class Scope:
             raise DesiredTableError(f"mode={self.mode!r} is not one of {', '.join(MODES)}")
 
 
+Action = Literal["add", "remove", "set", "update"]
+
+
 @dataclass(frozen=True)
 class Change:
-    """One write the plan asks for, and why."""
+    """One write the plan asks for, and why; ``was``: the value a ``set`` or ``update`` replaces."""
 
-    action: Literal["add", "remove", "set"]
+    action: Action
     subject: str
     subject_type: str
     target: Target
     reason: str
     row: int | None = None
+    was: str | None = None
 
 
 @dataclass
@@ -74,7 +77,7 @@ class Notice:
 
 NOTICES = {
     "duplicate": "rows repeat an earlier row and were collapsed into it",
-    "inactive_user": "rows name inactive users (kept: the grants apply if the user is reactivated)",
+    "inactive_user": "",  # the relation's own words (Relation.inactive_notice)
     "deleted_user": "rows name deleted users and were dropped (a deleted user holds nothing)",
     "inherited": "desired direct grants are already held through a group (added anyway, as direct grants)",
     "out_of_scope": "rows name something outside managed scope and were ignored",
@@ -97,6 +100,12 @@ class Diff:
     notices: list[Notice]
     managed_held: int  # targets in scope held before the changes (the base of the removal fraction)
     desired_rows: int
+    problems: list[str] = field(default_factory=list)  # rows asking for one key with two values
+
+    @property
+    def spec(self):
+        """The relation's module (``access/relations/``)."""
+        return relation_named(self.relation)
 
     @property
     def changes(self) -> SpilledSequence[Change]:
@@ -120,7 +129,10 @@ class Diff:
         return self.spill.counts[action]
 
     def counts(self) -> dict[str, int]:
-        return {**self.spill.counts, "subjects": self.spill.subject_count, "desired_rows": self.desired_rows,
+        counts = dict(self.spill.counts)
+        if not self.spec.updates:
+            del counts["update"]
+        return {**counts, "subjects": self.spill.subject_count, "desired_rows": self.desired_rows,
                 "managed_held": self.managed_held}
 
     def close(self) -> None:
@@ -145,10 +157,11 @@ def diff(
 ) -> Diff:
     """The changes that make ``current`` equal ``items`` within ``scope``; ``items`` is read once.
 
-    The desired set ``(subject, *target) -> first row`` and the changes go to a spill (a temporary SQLite
+    The desired set ``(subject, key) -> value, first row`` and the changes go to a spill (a temporary SQLite
     database with a small page cache): memory stays flat in the table's size and the number of changes.
     """
-    spill = Spill(width=2 if current.relation == "grants" else 1)
+    spec = current.spec
+    spill = Spill(width=len(spec.target_fields), key_width=spec.key_width)
     try:
         return _diff(items, current, scope, label, spill)
     except BaseException:
@@ -158,11 +171,13 @@ def diff(
 
 def _diff(items: Iterable[DesiredItem], current: CurrentState, scope: Scope, label: Callable[[str], str],
           spill: Spill) -> Diff:
+    spec = current.spec
     notices = {kind: Notice(kind, message) for kind, message in NOTICES.items()}
+    notices["inactive_user"].message = spec.inactive_notice or ""
     groups: set[str] = set()  # subjects of type group (everything else in a table is a user)
     named: set[str] = set()
+    problems: list[str] = []
     rows = 0
-    states = current.relation == "user_state"
     for item in items:
         rows += 1
         if item.subject_type == "user":
@@ -170,38 +185,30 @@ def _diff(items: Iterable[DesiredItem], current: CurrentState, scope: Scope, lab
             if state == "deleted":
                 notices["deleted_user"].note(f"row {item.row}: {label(item.subject)}")
                 continue
-            if state == "inactive" and not states:
+            if state == "inactive" and spec.inactive_notice:
                 notices["inactive_user"].note(f"row {item.row}: {label(item.subject)}")
         else:
             groups.add(item.subject)
-        key = item.subject if states else item.target[0]
+        key = spec.scope_key(item.subject, item.target)
         if scope.managed is not None and key not in scope.managed:
-            notices["out_of_scope"].note(
-                f"row {item.row}: {SCOPE_KIND[current.relation]} {label(key)} is not managed")
+            notices["out_of_scope"].note(f"row {item.row}: {spec.scope_word} {label(key)} is not managed")
             continue
         named.add(key)
-        first = spill.desire(item.subject, item.target, item.row)
-        if first is not None:
-            notices["duplicate"].note(f"row {item.row} repeats row {first}")
+        earlier = spill.desire(item.subject, item.target, item.row)
+        if earlier is None:
             continue
-        if states:
-            other = "active" if item.target[0] == "inactive" else "inactive"
-            earlier = spill.desired_row(item.subject, (other,))
-            if earlier is not None:
-                raise DesiredTableError(
-                    f"Rows {earlier} and {item.row} ask for {label(item.subject)} to be "
-                    f"both {other} and {item.target[0]}: keep one"
-                )
+        first, first_target = earlier
+        if first_target == item.target:
+            notices["duplicate"].note(f"row {item.row} repeats row {first}")
+        else:
+            problems.append(spec.conflict(first, item.row, item.subject, first_target, item.target, label))
     managed = scope.managed if scope.managed is not None else frozenset(named)
-    if states:
-        managed_held = _set_changes(spill, current)
-    else:
-        managed_held = _membership_changes(spill, groups, current, managed, scope, label, notices)
+    managed_held = _changes(spill, groups, current, managed, scope, label, notices)
     return Diff(current.relation, scope, frozenset(managed), spill,
-                [n for n in notices.values() if n.count], managed_held, rows)
+                [n for n in notices.values() if n.count], managed_held, rows, problems)
 
 
-def _membership_changes(
+def _changes(
     spill: Spill,
     groups: set[str],
     current: CurrentState,
@@ -210,38 +217,35 @@ def _membership_changes(
     label: Callable[[str], str],
     notices: Mapping[str, Notice],
 ) -> int:
-    what = SCOPE_KIND[current.relation]
-    for subject, target, row in spill.desired():  # by subject then row; only what is missing becomes a change
-        if target in current.held.get(subject, ()):
+    """Adds (sets, updates) for what is desired and not held, by subject then row; then, in ``sync`` mode,
+    removals of what is held in scope and not desired, by subject then target."""
+    spec = current.spec
+    for subject, target, row in spill.desired():  # only what is missing becomes a change
+        held = current.held.get(subject, ())
+        if target in held:
             continue
+        key = spec.key(target)
+        replaced = [t for t in held if spec.key(t) == key] if spec.key_width < len(target) else []
         kind = "group" if subject in groups else "user"
-        spill.add("add", subject, kind, target, f"row {row} of the desired table", row)
-        if current.relation == "grants" and kind == "user":
-            through = current.inherited(subject, target)
-            if through:
-                notices["inherited"].note(
-                    f"row {row}: {label(subject)} already holds {label(target[0])} on "
-                    f"{label(target[1])} through group {', '.join(label(g) for g in through)}")
+        reason = f"row {row} of the desired table"
+        if spec.key_width == 0:
+            spill.add("set", subject, kind, target, reason, row, replaced[0][-1] if replaced else None)
+        elif replaced:
+            spill.add("update", subject, kind, target, reason, row, replaced[0][-1])
+        else:
+            spill.add("add", subject, kind, target, reason, row)
+            spec.added(Change("add", subject, kind, target, reason, row), current, label, notices)
+    if not spec.removes:
+        return spill.desired_count
     managed_held = 0
     for subject in sorted(current.held):
         kind = current.subject_types.get(subject, "unknown")
-        if kind not in ("user", "group") or current.user_states.get(subject) == "deleted":
+        if kind not in spec.subject_types or current.user_states.get(subject) == "deleted":
             continue  # subjects a table cannot name are invisible to the sync
         for target in sorted(current.held[subject]):
-            if target[0] not in managed:
+            if spec.scope_key(subject, target) not in managed:
                 continue
             managed_held += 1
             if scope.mode == "sync" and spill.desired_row(subject, target) is None:
-                spill.add(
-                    "remove", subject, kind, target,
-                    f"holds managed {what} {label(target[0])}"
-                    + (f" on {label(target[1])}" if len(target) > 1 else "")
-                    + ", not in the desired state")
+                spill.add("remove", subject, kind, target, spec.removal_reason(target, label))
     return managed_held
-
-
-def _set_changes(spill: Spill, current: CurrentState) -> int:
-    for subject, target, row in spill.desired():  # a user has one desired state: by subject is by state too
-        if target not in current.held.get(subject, ()):
-            spill.add("set", subject, "user", target, f"row {row} of the desired table", row)
-    return spill.desired_count

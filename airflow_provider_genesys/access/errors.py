@@ -23,16 +23,17 @@ class DesiredTableError(GenesysAccessError, ValueError):
     """The desired table cannot be read: missing columns, an empty file, a malformed line or value."""
 
 
-class UnresolvedNamesError(GenesysAccessError, ValueError):
-    """Rows name users, roles, divisions, groups or queues that do not exist (or match several).
+class UnresolvedNamesError(DesiredTableError):
+    """Rows name users, roles, divisions, groups or queues that do not exist (or match several), hold a value
+    the relation does not accept, or contradict another row.
 
     ``problems`` holds one line per offending row, all of them, not only the first.
     """
 
-    def __init__(self, problems: Sequence[str]) -> None:
+    def __init__(self, problems: Sequence[str], what: str = "name something Genesys does not have") -> None:
         self.problems = list(problems)
         super().__init__(
-            f"{len(self.problems)} row(s) of the desired table name something Genesys does not have "
+            f"{len(self.problems)} row(s) of the desired table {what} "
             f"(fix or remove these rows, nothing was changed):\n{listing(self.problems)}"
         )
 

@@ -22,13 +22,13 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 from airflow_provider_genesys.access.desired import DesiredRow
+from airflow_provider_genesys.access.registry import relation as relation_named
 from airflow_provider_genesys.client import api_path
 from airflow_provider_genesys.exceptions import GenesysCloudApiError
 from airflow_provider_genesys.extract.fetch import ApiClient
 
 BY_EXTERNAL_ID = "/api/v2/users/externalid/{}/{}"
 CHUNK = 1000  # rows read before their new keys are looked up
-USER_COLUMN = {"group_members": "user", "queue_members": "user", "user_state": "user"}
 
 
 @dataclass
@@ -52,13 +52,10 @@ class ExternalIds:
 
 
 def user_keys(rows: Iterable[DesiredRow], relation: str) -> Iterator[str]:
-    """The user names of ``rows``: ``user`` of the membership and state relations, ``subject`` of user grants."""
+    """The user names of ``rows``, as the relation reads them (``user``; ``subject`` of user grants)."""
+    spec = relation_named(relation)
     for row in rows:
-        if relation == "grants":
-            if row["subject_type"].lower() == "user":
-                yield row["subject"]
-        else:
-            yield row[USER_COLUMN[relation]]
+        yield from spec.user_names(row)
 
 
 def lookup_keys(client: ApiClient, authority: str, keys: Iterable[str], *, max_workers: int = 4,

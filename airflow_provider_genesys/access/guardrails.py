@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from itertools import chain
 
-from airflow_provider_genesys.access.diff import Change, Diff
+from airflow_provider_genesys.access.diff import Diff
 from airflow_provider_genesys.access.errors import GuardrailError, PlanError
 from airflow_provider_genesys.access.state import CurrentState, Target
 
@@ -129,57 +129,25 @@ def _touching(diff: Diff, subjects: list[str], label, why: dict[str, str] | None
     return f"({changes} change(s), {removals} removal(s)): {', '.join(names)}{more}"
 
 
-def _after(current: CurrentState, changes: Iterable[Change]) -> dict[str, set[Target]]:
-    """What each subject ``changes`` touch holds directly once they are made."""
-    after: dict[str, set[Target]] = {}
-    for change in changes:
-        held = after.setdefault(change.subject, set(current.held.get(change.subject, ())))
-        if change.action == "remove":
-            held.discard(change.target)
-        else:
-            held.add(change.target)
-    return after
-
-
 def _admins(diff: Diff, current: CurrentState, rails: Guardrails, label) -> list[str]:
-    """Admin roles (``*`` permissions) left with too few active holders: by removing grants, deactivating
-    users (``user_state``) or removing members of a group holding an admin role (``group_members``).
+    """Admin roles (``*`` permissions) left with too few active holders, however the relation takes them
+    away (removing grants, deactivating users, removing members of a group holding one: its
+    ``admin_effect``).
 
     Only changes that can move an admin count are read back from the spill: grants of the admin roles
     removals touch, members of groups holding an admin role; a user's new state is looked up per holder.
     """
-    authz = current if diff.relation == "grants" else current.authz
+    authz = current if not diff.spec.needs_authz else current.authz
     if authz is None or not authz.admin_roles:
         return []
-    held, groups_now = authz.held, authz.user_groups
-    held_after: dict[str, set[Target]] = {}
-    groups_after: dict[str, set[str]] = {}
-    state_after = authz.user_states.get
-    if diff.relation == "grants":
-        roles = diff.spill.first_ids("remove") & authz.admin_roles
-        held_after = _after(authz, diff.changes_on(roles)) if roles else {}
-    elif diff.relation == "user_state":
-        roles = set(authz.admin_roles) if diff.spill.has_target(("inactive",)) else set()
-
-        def state_after(user: str, default: str | None = None) -> str | None:
-            target = diff.spill.target_of(user)
-            return target[0] if target else authz.user_states.get(user, default)
-    elif diff.relation == "group_members":
-        roles = set(authz.admin_roles) if diff.count("remove") else set()
-        admin_groups = {s for s, kind in authz.subject_types.items()
-                        if kind == "group" and any(t[0] in roles for t in held.get(s, ()))}
-        for change in diff.changes_on(admin_groups):
-            member_of = groups_after.setdefault(change.subject, set(groups_now.get(change.subject, ())))
-            if change.action == "remove":
-                member_of.discard(change.target[0])
-            else:
-                member_of.add(change.target[0])
-    else:
+    effect = diff.spec.admin_effect(diff, authz)
+    if effect is None:
         return []
+    state_after = effect.state_after or authz.user_states.get
     found = []
-    for role in sorted(roles):
+    for role in sorted(effect.roles):
         before_n = _active_holders(authz, role, {}, authz.user_states.get, {})
-        after_n = _active_holders(authz, role, held_after, state_after, groups_after)
+        after_n = _active_holders(authz, role, effect.held_after, state_after, effect.groups_after)
         if after_n < rails.min_admins and after_n < before_n:
             found.append(
                 f"min_admins: role {label(role)} holds * permissions and would keep {after_n} active holder(s) "
@@ -216,13 +184,13 @@ def _active_holders(authz: CurrentState, role: str, held_after: dict[str, set[Ta
 
 
 def _roleless(diff: Diff, current: CurrentState, rails: Guardrails, label) -> list[str]:
-    if diff.relation != "grants" or rails.allow_roleless or not diff.count("remove"):
+    if not diff.spec.roleless_rule or rails.allow_roleless or not diff.count("remove"):
         return []
     left, names = 0, []
     for subject, changes in diff.changes_by_subject():  # a subject's changes at a time, never the plan's
         if all(c.action != "remove" for c in changes):
             continue  # without a removal it keeps what it holds
-        after = _after(current, changes)[subject]
+        after = current.after(changes)[subject]
         if not after and current.held.get(subject) \
                 and not any(current.held.get(g) for g in current.user_groups.get(subject, ())):
             left += 1
@@ -237,8 +205,7 @@ def _roleless(diff: Diff, current: CurrentState, rails: Guardrails, label) -> li
 
 
 def _held_word(diff: Diff) -> str:
-    return {"grants": "grants", "group_members": "group memberships",
-            "queue_members": "queue memberships"}.get(diff.relation, "entries")
+    return diff.spec.held_word
 
 
 def _duration(delta: timedelta) -> str:

@@ -16,7 +16,8 @@ report. One JSON object per line; a line cut short by a kill (the last one) is i
 
     {"type": "run", "run": n, "plan": <checksum>, "time": ...}
     {"type": "intent", "write": id, "kind": ..., "method": ..., "path": ..., "changes": [i, ...], "time": ...}
-    {"type": "outcome", "write": id, "outcome": done|confirmed|absent|refused|not_sent|not_found|unknown, "status": ...,
+    {"type": "outcome", "write": id, "outcome": done|confirmed|absent|refused|split|not_sent|not_found|unknown,
+     "status": ...,
      "correlation_id": ..., "message": ..., "changes": [i, ...], "time": ...}
     {"type": "refused", "changes": [i, ...], "subject": id, "why": ..., "time": ...}
     {"type": "snapshot", "user": id, "grants": [[role, division], ...], "groups": [...], "queues": [...],
@@ -51,6 +52,7 @@ REFUSED = "refused"  # answered 4xx: not applied
 NOT_SENT = "not_sent"  # 429 or no connection after the client's retries: never processed
 NOT_FOUND = "not_found"  # 404 naming the subject (or group, queue): a user created moments ago can be 404
 UNKNOWN = "unknown"  # timeout, 5xx, cut connection: may or may not have been applied
+SPLIT = "split"  # refused as a whole (for its size?): its changes went again in smaller writes
 SETTLED = frozenset({DONE, CONFIRMED, ABSENT})
 
 
@@ -230,6 +232,6 @@ def snapshots_in(paths: Iterable[str | os.PathLike[str]]) -> dict[str, dict[str,
     return found
 
 
-__all__ = ["ABSENT", "CONFIRMED", "DONE", "NOT_FOUND", "NOT_SENT", "REFUSED", "SETTLED", "UNKNOWN", "Ledger",
+__all__ = ["ABSENT", "CONFIRMED", "DONE", "NOT_FOUND", "NOT_SENT", "REFUSED", "SETTLED", "SPLIT", "UNKNOWN", "Ledger",
            "LedgerConflictError", "LedgerState", "complete", "lease_path", "ledger_path", "newer_copy",
            "read_ledger", "read_lines", "report_path", "snapshots_in"]

@@ -15,6 +15,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
 from airflow_provider_genesys.access.errors import DesiredTableError
+from airflow_provider_genesys.access.registry import relation as relation_named
 
 UUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$", re.IGNORECASE)
 WILDCARD = "*"  # a grant on every division, present and future
@@ -182,6 +183,17 @@ class Directory:
     queues: NameIndex
     users: UserIndex
     problems: list[str] = field(default_factory=list)
+    more: dict[str, NameIndex] = field(default_factory=dict)  # a relation's own kinds (skills, languages, ...)
+
+    def index(self, kind: str) -> NameIndex:
+        """The index of ``kind`` (``roles``, ``groups``, ... or a relation's own, e.g. ``skills``)."""
+        if kind in self.more:
+            return self.more[kind]
+        return getattr(self, kind)
+
+    def indexes(self) -> list[NameIndex]:
+        """Every name index but the users'."""
+        return [self.roles, self.divisions, self.groups, self.queues, *self.more.values()]
 
     def lookup(self, index: NameIndex | UserIndex, row: int, column: str, text: str) -> str | None:
         """The id for ``text`` in ``column`` of ``row``, or ``None`` after recording the problem."""
@@ -215,41 +227,15 @@ class DesiredItem:
     target: tuple[str, ...]
 
 
-USER_STATES = ("active", "inactive")
-
-
 def resolve(rows: Iterable, rel: str, directory: Directory) -> Iterable[DesiredItem]:
-    """Resolve desired rows one at a time; rows that do not resolve are recorded in ``directory.problems``.
+    """Resolve desired rows one at a time, as the relation ``rel`` reads them; rows that do not resolve are
+    recorded in ``directory.problems``.
 
     The caller raises :class:`UnresolvedNamesError` once the stream is consumed, so every offending row is
     reported together.
     """
+    spec = relation_named(rel)
     for row in rows:
-        n = row.number
-        if rel == "grants":
-            kind = row["subject_type"].lower()
-            if kind not in ("user", "group"):
-                directory.invalid(n, "subject_type", row["subject_type"], ("user", "group"))
-                continue
-            index: NameIndex | UserIndex = directory.users if kind == "user" else directory.groups
-            subject = directory.lookup(index, n, "subject", row["subject"])
-            role = directory.lookup(directory.roles, n, "role", row["role"])
-            division = directory.division(n, row["division"])
-            if subject and role and division:
-                yield DesiredItem(n, subject, kind, (role, division))
-        elif rel in ("group_members", "queue_members"):
-            column = "group" if rel == "group_members" else "queue"
-            user = directory.lookup(directory.users, n, "user", row["user"])
-            holder = directory.lookup(directory.groups if column == "group" else directory.queues, n, column,
-                                      row[column])
-            if user and holder:
-                yield DesiredItem(n, user, "user", (holder,))
-        elif rel == "user_state":
-            user = directory.lookup(directory.users, n, "user", row["user"])
-            state = row["state"].lower()
-            if state not in USER_STATES:
-                directory.invalid(n, "state", row["state"], USER_STATES)
-            elif user:
-                yield DesiredItem(n, user, "user", (state,))
-        else:
-            raise DesiredTableError(f"Unknown relation {rel!r}")
+        item = spec.resolve(row, directory)
+        if item is not None:
+            yield item

@@ -18,19 +18,13 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import IO, Any
 
-from airflow_provider_genesys.access.diff import Change, Diff
+from airflow_provider_genesys.access.diff import Diff
 from airflow_provider_genesys.access.errors import PlanError
+from airflow_provider_genesys.access.registry import relation as relation_named
 from airflow_provider_genesys.access.spill import Spill, SpilledFingerprints
 from airflow_provider_genesys.access.state import CurrentState
 
 SCHEMA = "genesys-access-plan/1"
-# The names of a change's target, per relation (pinned: the desired table's column names).
-TARGET_FIELDS: Mapping[str, tuple[str, ...]] = {
-    "grants": ("role", "division"),
-    "group_members": ("group",),
-    "queue_members": ("queue",),
-    "user_state": ("state",),
-}
 SUMMARY_CHANGES = 20
 SUMMARY_LIMIT = 16_000  # characters: far below what an XCom or an approval body holds
 
@@ -81,8 +75,8 @@ def make_plan(diff: Diff, current: CurrentState, *, org_id: str, created_at: dat
     """The plan of ``diff``: ``label`` gives the names written next to ids for readers."""
     if created_at.tzinfo is None:
         raise PlanError("created_at must carry a time zone (use datetime.now(timezone.utc))")
-    fields = TARGET_FIELDS[diff.relation]
-    changes = diff.changes.mapped(lambda change: change_record(change, fields, label))
+    spec = relation_named(diff.relation)
+    changes = diff.changes.mapped(lambda change: spec.record(change, label))
     diff.spill.keep_fingerprints(current.fingerprint)
     fingerprints = SpilledFingerprints(diff.spill)
     scope = {"mode": diff.scope.mode, "managed": sorted(diff.managed),
@@ -94,19 +88,6 @@ def make_plan(diff: Diff, current: CurrentState, *, org_id: str, created_at: dat
                 warnings)
     plan._spill = diff.spill
     return plan
-
-
-def change_record(change: Change, fields: tuple[str, ...], label: Callable[[str], str]) -> dict[str, Any]:
-    record: dict[str, Any] = {"action": change.action, "subject": change.subject,
-                              "subject_type": change.subject_type, "subject_name": label(change.subject)}
-    for name, value in zip(fields, change.target, strict=True):
-        record[name] = value
-        if name != "state":
-            record[f"{name}_name"] = label(value)
-    record["reason"] = change.reason
-    if change.row is not None:
-        record["row"] = change.row
-    return record
 
 
 # json.dumps with these arguments, without building an encoder per call (a plan has a few per change).
@@ -220,12 +201,14 @@ def summary(plan: Plan, first: int = SUMMARY_CHANGES) -> str:
         f"({counts.get('managed_held', 0)} held in scope now).",
     ]
     if plan.changes:
-        fields = TARGET_FIELDS[plan.relation]
+        fields = relation_named(plan.relation).target_fields
         lines += ["", "| action | subject | " + " | ".join(fields) + " | why |",
                   "|---|---|" + "---|" * len(fields) + "---|"]
         for change in plan.changes[:first]:
             cells = [change["action"], change["subject_name"]]
             cells += [change.get(f"{f}_name", change[f]) for f in fields]
+            if "was" in change:  # a set or update: what it replaces
+                cells[-1] = f"{change.get('was_name', change['was'])} -> {cells[-1]}"
             cells.append(change["reason"])
             lines.append("| " + " | ".join(_cell(c) for c in cells) + " |")
         if len(plan.changes) > first:

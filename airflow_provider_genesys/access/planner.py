@@ -8,20 +8,18 @@ from collections.abc import Iterable
 from datetime import datetime
 
 from airflow_provider_genesys.access.desired import DesiredRow
-from airflow_provider_genesys.access.desired import relation as relation_spec
 from airflow_provider_genesys.access.diff import Mode, Scope, diff
 from airflow_provider_genesys.access.errors import GenesysAccessError, UnresolvedNamesError
 from airflow_provider_genesys.access.guardrails import Guardrails, Protected, check
 from airflow_provider_genesys.access.names import WILDCARD, Directory, NameIndex, Unresolved, resolve
 from airflow_provider_genesys.access.plan import Plan, make_plan
+from airflow_provider_genesys.access.registry import relation as relation_named
 from airflow_provider_genesys.access.state import CurrentState
-
-MANAGED_KIND = {"grants": "roles", "group_members": "groups", "queue_members": "queues"}
 
 
 def labeller(directory: Directory):
     """Id -> what a person reads (email, role name, ...); ``*`` reads as all divisions."""
-    indexes = (directory.roles, directory.divisions, directory.groups, directory.queues)
+    indexes = directory.indexes()
 
     def label(entity_id: str) -> str:
         if entity_id == WILDCARD:
@@ -37,18 +35,19 @@ def labeller(directory: Directory):
 
 
 def managed_ids(names: Iterable[str] | None, relation: str, directory: Directory) -> frozenset[str] | None:
-    """``managed_roles`` (or groups, queues) by id or name, as ids; every unknown one in one error."""
-    if names is None or relation == "user_state":
+    """``managed_roles`` (or groups, queues, skills, ...) by id or name, as ids; every unknown one in one error."""
+    spec = relation_named(relation)
+    if names is None or spec.managed_kind is None:
         return None
     if isinstance(names, str):
         names = [names]
-    index: NameIndex = getattr(directory, MANAGED_KIND[relation])
+    index: NameIndex = directory.index(spec.managed_kind)
     ids, problems = set(), []
     for name in names:
         try:
             ids.add(index.resolve(str(name).strip()))
         except Unresolved as why:
-            problems.append(f"managed {MANAGED_KIND[relation]} {name!r}: {why}")
+            problems.append(f"managed {spec.managed_kind} {name!r}: {why}")
     if problems:
         raise UnresolvedNamesError(problems)
     return frozenset(ids)
@@ -92,7 +91,7 @@ def plan_access(
 
     The plan reads its changes from the planning spill: write it and close it (``with plan:``).
     """
-    relation_spec(relation)
+    relation_named(relation)
     if current.relation != relation:
         raise GenesysAccessError(f"The current state is of {current.relation!r}, the plan of {relation!r}")
     rails = rails or Guardrails()
@@ -102,8 +101,11 @@ def plan_access(
     label = labeller(directory)
     changes = diff(resolve(rows, relation, directory), current, scope, label)
     try:
-        if directory.problems:
-            raise UnresolvedNamesError(directory.problems)
+        if directory.problems or changes.problems:
+            what = ("name something Genesys does not have" if not changes.problems else
+                    "contradict another row" if not directory.problems else
+                    "name something Genesys does not have or contradict another row")
+            raise UnresolvedNamesError(directory.problems + changes.problems, what)
         check(changes, current, rails, protected, label)
         return make_plan(changes, current, org_id=org_id, created_at=created_at, label=label)
     except BaseException:

@@ -14,8 +14,8 @@ import json
 from collections.abc import Iterator, Mapping
 from typing import IO, Any
 
-from airflow_provider_genesys.access.ledger import LedgerState
-from airflow_provider_genesys.access.plan import TARGET_FIELDS
+from airflow_provider_genesys.access.ledger import SPLIT, LedgerState
+from airflow_provider_genesys.access.registry import relation as relation_named
 
 STALE = "stale"  # the subject's state changed since the plan: refused, not written
 
@@ -25,8 +25,8 @@ def lines(state: LedgerState, changes: Mapping[int, Mapping[str, Any]], relation
     intents = {r["write"]: r for r in state.records if r.get("type") == "intent"}
     for record in state.records:
         kind = record.get("type")
-        if kind not in ("outcome", "refused"):
-            continue
+        if kind not in ("outcome", "refused") or record.get("outcome") == SPLIT:
+            continue  # a write split in smaller ones: they have the lines
         intent = intents.get(record.get("write"), {})
         for index in record.get("changes", ()):
             change = changes.get(index)
@@ -36,13 +36,15 @@ def lines(state: LedgerState, changes: Mapping[int, Mapping[str, Any]], relation
             line: dict[str, Any] = {"write": record.get("write"), "subject": change["subject"],
                                     "subject_name": change.get("subject_name", change["subject"]),
                                     "relation": rel}
-            for name in TARGET_FIELDS[rel]:
+            for name in (*relation_named(rel).target_fields, "was"):
+                if name == "was" and "was" not in change:
+                    continue
                 line[name] = change.get(name)
                 if f"{name}_name" in change:
                     line[f"{name}_name"] = change[f"{name}_name"]
             line.update({
                 "action": change["action"],
-                "outcome": record["outcome"] if kind == "outcome" else STALE,
+                "outcome": record["outcome"] if kind == "outcome" else record.get("outcome", STALE),
                 "status": record.get("status"), "correlation_id": record.get("correlation_id"),
                 "time": record.get("time"), "method": intent.get("method"), "path": intent.get("path"),
             })

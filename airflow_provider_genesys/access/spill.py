@@ -5,9 +5,10 @@ table and with the plan. Here they live in :func:`~airflow_provider_genesys.extr
 (as the extract's ``SeenIds`` do: a 2 MiB page cache, the rest in a file SQLite deletes itself), and are
 read back one at a time, always in the order they were added. Only counters stay in memory.
 
-Four tables: ``desired`` (subject, target) -> first row; ``changes`` in order (``seq``); ``subjects``, each
-touched subject with its first change (the order the plan lists fingerprints in); ``fingerprints``, kept
-when the plan is made. A target has one or two ids (``width``); a missing second id is stored as ``""``.
+Four tables: ``desired`` (subject, the target's key) -> its value and first row; ``changes`` in order
+(``seq``); ``subjects``, each touched subject with its first change (the order the plan lists fingerprints
+in); ``fingerprints``, kept when the plan is made. A target has one or two fields (``width``), of which the
+first ``key_width`` are its key (the rest its value); a missing second field is stored as ``""``.
 """
 
 from __future__ import annotations
@@ -20,15 +21,15 @@ from typing import Any, TypeVar
 from airflow_provider_genesys.extract.writer import temporary_database
 
 Target = tuple[str, ...]
-# (action, subject, subject_type, target, reason, row): the fields of ``diff.Change``, in its order.
-Record = tuple[str, str, str, Target, str, "int | None"]
+# (action, subject, subject_type, target, reason, row, was): the fields of ``diff.Change``, in its order.
+Record = tuple[str, str, str, Target, str, "int | None", "str | None"]
 T = TypeVar("T")
 U = TypeVar("U")
 _SCHEMA = (
-    "CREATE TABLE desired (subject TEXT NOT NULL, t1 TEXT NOT NULL, t2 TEXT NOT NULL, row INTEGER NOT NULL, "
-    "PRIMARY KEY (subject, t1, t2)) WITHOUT ROWID",
+    "CREATE TABLE desired (subject TEXT NOT NULL, k1 TEXT NOT NULL, k2 TEXT NOT NULL, value TEXT NOT NULL, "
+    "row INTEGER NOT NULL, PRIMARY KEY (subject, k1, k2)) WITHOUT ROWID",
     "CREATE TABLE changes (seq INTEGER PRIMARY KEY, action TEXT NOT NULL, subject TEXT NOT NULL, "
-    "subject_type TEXT NOT NULL, t1 TEXT NOT NULL, t2 TEXT NOT NULL, reason TEXT NOT NULL, row INTEGER)",
+    "subject_type TEXT NOT NULL, t1 TEXT NOT NULL, t2 TEXT NOT NULL, reason TEXT NOT NULL, row INTEGER, was TEXT)",
     "CREATE INDEX changes_by_subject ON changes (subject, seq)",
     "CREATE TABLE subjects (subject TEXT PRIMARY KEY, first INTEGER NOT NULL) WITHOUT ROWID",
     "CREATE INDEX subjects_by_first ON subjects (first)",
@@ -40,11 +41,12 @@ BATCH = 500  # rows fetched from a query at a time
 class Spill:
     """The desired set and the changes of one plan; :meth:`close` (or losing the last reference) deletes it."""
 
-    def __init__(self, width: int) -> None:
+    def __init__(self, width: int, key_width: int | None = None) -> None:
         self.width = width
+        self.key_width = width if key_width is None else key_width
         self.desired_count = 0
         self.subject_count = 0
-        self.counts = {"add": 0, "remove": 0, "set": 0}
+        self.counts = {"add": 0, "remove": 0, "set": 0, "update": 0}
         self._length = 0
         self._db = temporary_database()
         self._closer = weakref.finalize(self, self._db.close)
@@ -60,34 +62,40 @@ class Spill:
 
     # -- the desired set ---------------------------------------------------------------------------------
 
-    def desire(self, subject: str, target: Target, row: int) -> int | None:
-        """Remember that ``row`` asks for ``subject`` to hold ``target``; the earlier row if one already did."""
-        added = self._db.execute("INSERT OR IGNORE INTO desired VALUES (?, ?, ?, ?)",
-                                 (subject, *self._pad(target), row))
+    def desire(self, subject: str, target: Target, row: int) -> tuple[int, Target] | None:
+        """Remember that ``row`` asks for ``subject`` to hold ``target``. When an earlier row already asked for
+        the target's key: that row and what it asked for (the same target: a duplicate; another value: a
+        conflict)."""
+        k1, k2, value = self._split(target)
+        added = self._db.execute("INSERT OR IGNORE INTO desired VALUES (?, ?, ?, ?, ?)", (subject, k1, k2, value, row))
         if added.rowcount == 1:
             self.desired_count += 1
             return None
-        return self.desired_row(subject, target)
+        first, first_value = self._db.execute("SELECT row, value FROM desired WHERE subject = ? AND k1 = ? AND k2 = ?",
+                                              (subject, k1, k2)).fetchone()
+        return first, self._join(k1, k2, first_value)
 
     def desired_row(self, subject: str, target: Target) -> int | None:
-        """The row that first asked for ``(subject, target)``, or None when none did."""
-        found = self._db.execute("SELECT row FROM desired WHERE subject = ? AND t1 = ? AND t2 = ?",
-                                 (subject, *self._pad(target))).fetchone()
+        """The row that first asked for ``subject`` to hold ``target``'s key (whatever value), or None."""
+        k1, k2, _ = self._split(target)
+        found = self._db.execute("SELECT row FROM desired WHERE subject = ? AND k1 = ? AND k2 = ?",
+                                 (subject, k1, k2)).fetchone()
         return None if found is None else found[0]
 
     def desired(self) -> Iterator[tuple[str, Target, int]]:
         """``(subject, target, first row)`` by subject, then row."""
-        for subject, t1, t2, row in self._rows("SELECT subject, t1, t2, row FROM desired ORDER BY subject, row"):
-            yield subject, self._target(t1, t2), row
+        for subject, k1, k2, value, row in self._rows(
+                "SELECT subject, k1, k2, value, row FROM desired ORDER BY subject, row"):
+            yield subject, self._join(k1, k2, value), row
 
     # -- the changes -------------------------------------------------------------------------------------
 
     def add(self, action: str, subject: str, subject_type: str, target: Target, reason: str,
-            row: int | None = None) -> None:
-        """Append one change (``seq`` is its position)."""
+            row: int | None = None, was: str | None = None) -> None:
+        """Append one change (``seq`` is its position); ``was``: the value a set or update replaces."""
         seq = self._length
-        self._db.execute("INSERT INTO changes VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                         (seq, action, subject, subject_type, *self._pad(target), reason, row))
+        self._db.execute("INSERT INTO changes VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                         (seq, action, subject, subject_type, *self._pad(target), reason, row, was))
         if self._db.execute("INSERT OR IGNORE INTO subjects VALUES (?, ?)", (subject, seq)).rowcount == 1:
             self.subject_count += 1
         self._length += 1
@@ -99,20 +107,20 @@ class Spill:
     def changes(self, start: int = 0, stop: int | None = None) -> Iterator[Record]:
         """The changes from position ``start`` to ``stop`` (the end), in order."""
         stop = self._length if stop is None else stop
-        yield from self._records("SELECT action, subject, subject_type, t1, t2, reason, row FROM changes "
+        yield from self._records("SELECT action, subject, subject_type, t1, t2, reason, row, was FROM changes "
                                  "WHERE seq >= ? AND seq < ? ORDER BY seq", (start, stop))
 
     def changes_on(self, first_ids: Iterable[str]) -> Iterator[Record]:
         """The changes whose target's first id (role, group, queue, state) is one of ``first_ids``, in order."""
         ids = sorted(set(first_ids))
         marks = ", ".join("?" * len(ids))
-        query = ("SELECT action, subject, subject_type, t1, t2, reason, row FROM changes "  # noqa: S608
+        query = ("SELECT action, subject, subject_type, t1, t2, reason, row, was FROM changes "  # noqa: S608
                  f"WHERE t1 IN ({marks}) ORDER BY seq")  # placeholders only
         yield from self._records(query, ids)
 
     def changes_by_subject(self) -> Iterator[tuple[str, list[Record]]]:
         """Each touched subject with its changes (one subject's at a time), subjects in order of first change."""
-        query = ("SELECT c.action, c.subject, c.subject_type, c.t1, c.t2, c.reason, c.row FROM subjects s "
+        query = ("SELECT c.action, c.subject, c.subject_type, c.t1, c.t2, c.reason, c.row, c.was FROM subjects s "
                  "JOIN changes c ON c.subject = s.subject ORDER BY s.first, c.seq")
         for subject, records in groupby(self._records(query), key=lambda record: record[1]):
             yield subject, list(records)
@@ -177,9 +185,19 @@ class Spill:
     def _target(self, t1: str, t2: str) -> Target:
         return (t1, t2) if self.width == 2 else (t1,)
 
+    def _split(self, target: Target) -> tuple[str, str, str]:
+        """A target as (first key field, second key field, value), blanks where it has none."""
+        self._pad(target)
+        key, value = target[: self.key_width], target[self.key_width:]
+        return (key[0] if key else "", key[1] if len(key) > 1 else "", value[0] if value else "")
+
+    def _join(self, k1: str, k2: str, value: str) -> Target:
+        key = (k1, k2)[: self.key_width]
+        return key + ((value,) if self.width > self.key_width else ())
+
     def _records(self, query: str, args: Sequence[Any] = ()) -> Iterator[Record]:
-        for action, subject, subject_type, t1, t2, reason, row in self._rows(query, args):
-            yield action, subject, subject_type, self._target(t1, t2), reason, row
+        for action, subject, subject_type, t1, t2, reason, row, was in self._rows(query, args):
+            yield action, subject, subject_type, self._target(t1, t2), reason, row, was
 
     def _rows(self, query: str, args: Sequence[Any] = ()) -> Iterator[tuple[Any, ...]]:
         """A query's rows, fetched ``BATCH`` at a time (the database may be written to in between)."""

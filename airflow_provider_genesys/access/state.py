@@ -1,12 +1,13 @@
 """The current state the diff compares the desired table with, built from plain Genesys payloads.
 
-One model serves every relation: ``held`` maps a subject to what it holds directly, as targets
-(``(role_id, division_id)`` for grants, ``(group_id,)``, ``(queue_id,)``, ``(state,)``). For grants it
-also keeps each user's groups, so a grant held through a group is known as inherited (never a direct grant
-to remove, and worth a warning when the table asks for it again), and the roles that hold ``*``
-permissions (the org's admins, for the guardrail). Builders take the shapes the API returns (see
-``extract/plans/``): grant records or ``AuthzGrant`` entities, ``AuthzSubject`` payloads, users, group
-and queue member records, roles with their permission policies.
+One model serves every relation: ``held`` maps a subject to what it holds directly, as targets (tuples of
+ids and values: what each relation's are is in its module, ``access/relations/``). It also keeps each
+user's groups, so a grant held through a group is known as inherited (never a direct grant to remove, and
+worth a warning when the table asks for it again), and the roles that hold ``*`` permissions (the org's
+admins, for the guardrail). Builders take the shapes the API returns (see ``extract/plans/``): grant
+records or ``AuthzGrant`` entities, ``AuthzSubject`` payloads, users, group member records, roles with
+their permission policies; what a user payload or a membership means for the relation at hand, the
+relation says (``hold_user``, ``hold_member``).
 
 Memory is proportional to the org (its users and their grants), never to the desired table.
 """
@@ -18,6 +19,8 @@ import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
+
+from airflow_provider_genesys.access.registry import relation as relation_named
 
 Target = tuple[str, ...]
 SUBJECT_TYPES = ("user", "group")
@@ -38,6 +41,9 @@ class CurrentState:
     # admin guardrail sees deactivations and group removals that take an admin role away
     authz: CurrentState | None = None
 
+    def __post_init__(self) -> None:
+        self.spec = relation_named(self.relation)
+
     # -- builders ----------------------------------------------------------------------------------------
 
     def hold(self, subject_id: str, subject_type: str, target: Target) -> None:
@@ -53,8 +59,7 @@ class CurrentState:
             self.subject_types.setdefault(user_id, "user")
             if user.get("version") is not None:
                 self.versions[user_id] = int(user["version"])
-            if self.relation == "user_state":
-                self.held[user_id] = {(state,)}
+            self.spec.hold_user(self, user)
             for group in user.get("groups") or ():  # the users listing with expand=groups
                 self.add_member(str(group["id"]), user_id)
 
@@ -81,10 +86,9 @@ class CurrentState:
                 self.add_member(holder, subject_id)
 
     def add_member(self, group_id: str, user_id: str) -> None:
-        """``user_id`` is a member of ``group_id``: held for ``group_members``, inheritance for grants."""
-        if self.relation == "group_members":
-            self.hold(user_id, "user", (group_id,))
-        else:
+        """``user_id`` is a member of ``group_id``: a holding where the relation says so (``group_members``),
+        else what explains an inherited grant."""
+        if not self.spec.hold_member(self, group_id, user_id):
             self.user_groups.setdefault(user_id, set()).add(group_id)
             self.subject_types.setdefault(group_id, "group")
 
@@ -92,14 +96,6 @@ class CurrentState:
         """Extract ``group_members`` records (``groupId``, ``userId``)."""
         for record in records:
             self.add_member(str(record["groupId"]), str(record["userId"]))
-
-    def add_queue_members(self, records: Iterable[Mapping[str, Any]]) -> None:
-        """Extract ``queues`` member lines (``queueId``, ``member{id}``) or ``{"queueId", "userId"}``."""
-        for record in records:
-            if record.get("recordType", "member") != "member":
-                continue
-            user_id = record.get("userId") or (record.get("member") or {}).get("id")
-            self.hold(str(user_id), "user", (str(record["queueId"]),))
 
     def add_roles(self, roles: Iterable[Mapping[str, Any]]) -> None:
         """Roles (``GET /api/v2/authorization/roles``): remember the ones holding ``*`` permissions."""
@@ -115,6 +111,20 @@ class CurrentState:
 
     def state_of(self, user_id: str) -> str:
         return self.user_states.get(user_id, "deleted" if self.user_states else "active")
+
+    def after(self, changes: Iterable[Any]) -> dict[str, set[Target]]:
+        """What each subject ``changes`` (diff changes) touch holds directly once they are made."""
+        held_after: dict[str, set[Target]] = {}
+        for change in changes:
+            held = held_after.setdefault(change.subject, set(self.held.get(change.subject, ())))
+            if change.action == "remove":
+                held.discard(change.target)
+                continue
+            if change.action in ("set", "update"):  # the key's old value goes
+                key = self.spec.key(change.target)
+                held.difference_update([t for t in held if self.spec.key(t) == key])
+            held.add(change.target)
+        return held_after
 
     def fingerprint(self, subject_id: str) -> str:
         """sha256 of a canonical form of what ``subject_id`` holds directly: apply compares it before writing."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from collections.abc import Callable, Iterator
 from typing import Any, Protocol
@@ -21,7 +22,13 @@ class StatsClient(ApiClient, Protocol):
 
 
 class Progress:
-    """Logs records, pages and records/s at most every ``interval`` seconds (and once at the end)."""
+    """What a long extract is doing, for the task log: a line at most every ``interval`` seconds, a last one.
+
+    It is ticked by every record, by every page (from the fetcher's threads) and whenever the plan says what
+    it is busy with (``PageFetcher.doing``), so stretches without records (typing grant subjects, waiting
+    for an analytics job, a second pass whose records are all written already) show too, and the interval
+    bounds the lines however fast pages come. Counts and the plan's words only: never a record or a token.
+    """
 
     def __init__(
         self, dataset: str, interval: float, *, clock: Callable[[], float] = time.monotonic,
@@ -33,21 +40,34 @@ class Progress:
         self.logger = logger
         self.started = clock()
         self._last = self.started
+        self._lock = threading.Lock()
 
     def elapsed(self) -> float:
         return self.clock() - self.started
 
-    def tick(self, records: int, pages: int, *, final: bool = False) -> None:
-        now = self.clock()
-        if not final and now - self._last < self.interval:
-            return
-        self._last = now
-        seconds = now - self.started
-        rate = records / seconds if seconds > 0 else 0.0
-        self.logger.info(
-            "%s %s: %d records, %d pages, %.1f records/s, %.1f s",
-            self.dataset, "done" if final else "progress", records, pages, rate, seconds,
-        )
+    def tick(
+        self, records: int, pages: int, *, again: int = 0, activity: str | None = None, final: bool = False
+    ) -> None:
+        """Log a line if ``interval`` passed since the last one (always when ``final``).
+
+        :param records: records written so far; ``again``: records read again and not written twice.
+        :param activity: what the plan says it is doing, shown after the counts.
+        """
+        if not final and self.clock() - self._last < self.interval:
+            return  # the common case, without the lock
+        with self._lock:
+            now = self.clock()
+            if not final and now - self._last < self.interval:
+                return  # another thread logged meanwhile
+            self._last = now
+            seconds = now - self.started
+            rate = records / seconds if seconds > 0 else 0.0
+            self.logger.info(
+                "%s %s: %d records, %d pages%s, %.1f records/s, %.1f s%s",
+                self.dataset, "done" if final else "progress", records, pages,
+                f", {again} read again" if again else "", rate, seconds,
+                f"; {activity}" if activity and not final else "",
+            )
 
 
 def run_extract(
@@ -68,14 +88,20 @@ def run_extract(
     progress = Progress(dataset, progress_interval, clock=clock, logger=logger)
     with PageFetcher(client, max_workers=options.max_workers) as fetcher, \
             AtomicNdjsonWriter(destination) as writer:
+        def tick(final: bool = False) -> None:
+            progress.tick(writer.records, fetcher.pages, again=writer.duplicates, activity=fetcher.activity,
+                          final=final)
+
         def read() -> Iterator[dict]:
             return PLANS[dataset].plan(fetcher, options)
 
+        fetcher.on_progress = tick
         records = read() if dataset in SNAPSHOT_DATASETS else exact_passes(fetcher, read, dataset)
         for record in records:
             writer.write(record)
-            progress.tick(writer.records, fetcher.pages)
-    progress.tick(writer.records, fetcher.pages, final=True)
+            tick()
+        fetcher.on_progress = None
+    tick(final=True)
     if writer.duplicates:
         logger.info("%s: dropped %d records already written (read again to prove nothing moved, or "
                     "listed twice by a changing org)", dataset, writer.duplicates)

@@ -14,10 +14,11 @@ import threading
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from typing import Any, Protocol, TypeVar
 
 from airflow_provider_genesys.exceptions import GenesysCloudError
-from airflow_provider_genesys.paging import Page, page_count, page_size_for, parse_page
+from airflow_provider_genesys.paging import Page, page_count, page_size_for, parse_page, takes_page_parameters
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -39,14 +40,23 @@ class ApiClient(Protocol):
 
 
 class PageFetcher:
-    """Parallel, ordered page fetching through one thread-safe client; counts the pages it fetched."""
+    """Parallel, ordered page fetching through one thread-safe client; counts the pages it fetched.
 
-    def __init__(self, client: ApiClient, *, max_workers: int = 4) -> None:
+    ``on_progress`` (the engine's progress log) is called after every page, from whichever thread fetched
+    it, and whenever a plan says what it is busy with (:meth:`doing`, :meth:`progress`), so a stretch
+    without records (typing grant subjects, waiting for a job, a second pass) still shows in the task log.
+    """
+
+    def __init__(
+        self, client: ApiClient, *, max_workers: int = 4, on_progress: Callable[[], None] | None = None
+    ) -> None:
         if max_workers < 1:
             raise ValueError(f"max_workers must be at least 1; got {max_workers}")
         self.client = client
         self.max_workers = max_workers
         self.pages = 0
+        self.on_progress = on_progress
+        self.activity: str | None = None  # what the plan says it is doing now (shown in progress lines)
         # What a plan learns once per extract and reuses in later passes (exact_passes); values with a
         # close() method are closed with the fetcher.
         self.memo: dict[str, Any] = {}
@@ -67,10 +77,29 @@ class PageFetcher:
     def _counted(self) -> None:
         with self._lock:
             self.pages += 1
+        self.progress()
 
     def count_page(self) -> None:
         """Count a page a plan fetched itself (e.g. the cursor-paged results of an analytics job)."""
         self._counted()
+
+    def progress(self, activity: str | None = None) -> None:
+        """Let the progress log look at the clock (a page came, a job's status was read); ``activity``, if
+        given, says what the plan is doing from now on (until the enclosing :meth:`doing` block ends)."""
+        if activity is not None:
+            self.activity = activity
+        if self.on_progress is not None:
+            self.on_progress()
+
+    @contextmanager
+    def doing(self, activity: str) -> Iterator[None]:
+        """Say what the plan is busy with during the block (progress lines show it); then what it was before."""
+        previous = self.activity
+        self.progress(activity)
+        try:
+            yield
+        finally:
+            self.activity = previous
 
     def ordered_map(self, fn: Callable[[T], R], items: Iterable[T]) -> Iterator[R]:
         """``map(fn, items)`` on the pool, in order, with at most ``max_workers`` results in flight."""
@@ -88,6 +117,8 @@ class PageFetcher:
 
     def get_page(self, endpoint: str, params: Mapping[str, Any] | None, number: int) -> Page:
         """One page of a page-number listing, at the endpoint's largest page size unless given."""
+        if not takes_page_parameters(endpoint):
+            raise ValueError(f"{endpoint} takes no paging parameters: read it with listing() or sequential()")
         query = {"pageSize": page_size_for(endpoint), **(params or {}), "pageNumber": number}
         page = parse_page(self.client.request("GET", endpoint, params=query), endpoint)
         self._counted()
@@ -110,7 +141,14 @@ class PageFetcher:
     def listing(
         self, endpoint: str, params: Mapping[str, Any] | None = None, *, first: Page | None = None
     ) -> Iterator[dict]:
-        """Every entity of a page-number listing, in order; pass ``first`` if page 1 is already fetched."""
+        """Every entity of a listing, in order; pass ``first`` if page 1 is already fetched.
+
+        A listing whose operation takes no paging parameters (``paging.takes_page_parameters``) is read as
+        its envelope leads, one page after the other, with nothing added to the request.
+        """
+        if first is None and not takes_page_parameters(endpoint):
+            yield from self.sequential(endpoint, params)
+            return
         first = first or self.get_page(endpoint, params, 1)
         yield from first.entities
         yield from self.rest(endpoint, params, first)
@@ -156,14 +194,21 @@ def exact_passes(
     for number in range(1, max_passes + 1):
         total, count = 0, 0
         pages_before = fetcher.pages
-        for record in read():
-            key = str(record.get("id") if isinstance(record, dict) else record).encode()
-            total = (total + int.from_bytes(hashlib.blake2b(key, digest_size=16).digest(), "big")) % _MODULUS
-            count += 1
-            yield record
+        saying: AbstractContextManager[None] = nullcontext()
+        if number > 1:
+            saying = fetcher.doing(f"pass {number}: reading {what} again to prove nothing moved")
+        with saying:
+            for record in read():
+                key = str(record.get("id") if isinstance(record, dict) else record).encode()
+                total = (total + int.from_bytes(hashlib.blake2b(key, digest_size=16).digest(), "big")) % _MODULUS
+                count += 1
+                yield record
         fingerprint = (count, total)
         if (number == 1 and fetcher.pages - pages_before <= 1) or fingerprint == previous:
             return
+        if number == 1:
+            log.info("%s: read %d records in %d pages; reading them again to prove nothing moved between pages "
+                     "(pass 2 of at most %d)", what, count, fetcher.pages - pages_before, max_passes)
         if previous is not None:
             log.warning("%s changed while it was read (pass %d differs from pass %d): reading it again",
                         what, number, number - 1)

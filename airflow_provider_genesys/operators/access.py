@@ -33,7 +33,7 @@ from airflow_provider_genesys._compat import AirflowException, AirflowFailExcept
 from airflow_provider_genesys.access import report
 from airflow_provider_genesys.access.apply import SETTLE_TIMEOUT, Applier, ApplyResult, load_plan
 from airflow_provider_genesys.access.current import read_org, token_user
-from airflow_provider_genesys.access.desired import RELATIONS, DesiredRow, format_of, read_file, read_rows, read_sql
+from airflow_provider_genesys.access.desired import DesiredRow, format_of, read_file, read_rows, read_sql
 from airflow_provider_genesys.access.diff import MODES
 from airflow_provider_genesys.access.errors import GenesysAccessError, listing
 from airflow_provider_genesys.access.external import lookup_keys, user_keys
@@ -52,6 +52,7 @@ from airflow_provider_genesys.access.lock import ApplyLockedError, Lease, Ledger
 from airflow_provider_genesys.access.names import parse_user_key
 from airflow_provider_genesys.access.plan import Plan, checksum, summary, write
 from airflow_provider_genesys.access.planner import plan_access
+from airflow_provider_genesys.access.registry import RELATIONS
 from airflow_provider_genesys.operators.base import DEFAULT_CONN_ID, GenesysCloudBaseOperator, api_errors_as_failures
 
 UTC = timezone.utc  # datetime.UTC is Python 3.11+; the package supports 3.10

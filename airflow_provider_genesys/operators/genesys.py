@@ -196,7 +196,7 @@ class GenesysCloudExtractOperator(GenesysCloudBaseOperator):
     :param interval: interval datasets (``conversations``, ``user_presence``): ISO-8601 ``start/end``
         (templated); default: the DAG run's data interval, or for a manual run the previous UTC day
         (``airflow_provider_genesys.intervals``). Split a long one with
-        ``airflow_provider_genesys.extract.plans.analytics.interval_chunks`` and ``expand`` over the chunks.
+        ``airflow_provider_genesys.dag_helpers.interval_chunks`` and ``expand`` over the chunks.
     :param settle_minutes: interval datasets: extract an interval only once it ended this many minutes ago
         (default 60); earlier, the task fails with a retryable error.
     :param in_progress: ``conversations``: a conversation without ``conversationEnd`` fails the task with a

@@ -15,10 +15,10 @@ from typing import Any
 from airflow.sdk import BaseSensorOperator
 
 from airflow_provider_genesys._compat import AirflowFailException, AirflowSensorTimeout
-from airflow_provider_genesys.access.apply import target_of, visible
 from airflow_provider_genesys.access.current import read_org
 from airflow_provider_genesys.access.errors import GenesysAccessError, listing
 from airflow_provider_genesys.access.plan import loads
+from airflow_provider_genesys.access.registry import relation as relation_named
 from airflow_provider_genesys.hooks.genesys import GenesysCloudHook, api_errors_as_failures
 from airflow_provider_genesys.operators.access import object_path, read_plan_text, read_state
 
@@ -67,15 +67,12 @@ class GenesysAccessVerifySensor(BaseSensorOperator):
             if not made:
                 return True
             current = read_org(hook.client, plan.relation, max_workers=self.max_workers)[1]
+        spec = relation_named(plan.relation)
         self.missing = []
         for index in made:
             change = plan.changes[index]
-            target = target_of(plan.relation, change)
-            if not visible(change, target, current.held.get(change["subject"], set())):
-                names = ", ".join(str(change.get(f"{f}_name", change.get(f))) for f in ("role", "division", "group",
-                                                                                        "queue", "state")
-                                  if f in change)
-                self.missing.append(f"{change['action']} {change.get('subject_name', change['subject'])}: {names}")
+            if not spec.visible(change, current.held.get(change["subject"], set())):
+                self.missing.append(spec.describe(change))
         self.log.info("%d of %d applied changes visible", len(made) - len(self.missing), len(made))
         return not self.missing
 

@@ -118,6 +118,19 @@ class Settings:
         "conversations in each UTC day of the generated analytics history (see \"Analytics and routing\")",
         minimum=0,
     )
+    oauth_clients: int = option(
+        5,
+        "generated OAuth clients; past the five described in \"Ground truth\", numbered copies of them (their "
+        "grants too)",
+        minimum=0,
+    )
+    oauth_clients_listing: str = option(
+        "whole",
+        "what `GET /api/v2/oauth/clients` (an operation without query parameters) answers: `whole` (every "
+        "client in one answer, parameters ignored), `paged` (25 a page, `nextUri` to the next) or `strict` "
+        "(`whole`, and 400 to any query parameter); see \"Where Genesys publishes nothing\"",
+        choices=("whole", "paged", "strict"),
+    )
     queues: int = option(10, "routing queues; their members are drawn from the active users", minimum=1)
     wrapup_codes: int = option(20, "routing wrap-up codes", minimum=1)
     analytics_page_size: int = option(

@@ -65,7 +65,7 @@ class Backend:
         self.prefix_login = normalise_prefix(settings.path_prefix_login)
         self.prefix_api = normalise_prefix(settings.path_prefix_api)
         self.clock = Clock()
-        self.org = Org(settings.users, settings.seed)
+        self.org = Org(settings.users, settings.seed, oauth_clients=settings.oauth_clients)
         self.tokens = TokenStore(
             self.clock, settings.token_ttl, settings.token_rate_limit, settings.rate_window
         )

@@ -38,7 +38,7 @@ def test_where_genesys_publishes_nothing_lists_each_choice_option_with_its_value
     rows = [[cell.strip() for cell in line.split("|")[1:-1]] for line in doc.splitlines() if line.startswith("| `")]
     documented = {row[0].strip("`"): row[1] for row in rows}
     declared = {spec.name: spec for spec in option_fields() if spec.metadata["choices"]}
-    for name in ("wildcard_grants", "users_cap", "users_query", "expand"):
+    for name in ("wildcard_grants", "users_cap", "users_query", "expand", "oauth_clients_listing"):
         values = documented[name]
         assert set(re.findall(r"`([^`]+)`", values)) == set(declared[name].metadata["choices"]), name
         assert f"`{declared[name].default}` (default)" in values, name

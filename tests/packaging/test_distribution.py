@@ -20,7 +20,7 @@ from airflow_provider_genesys import __version__
 from tests.conftest import PROJECT_ROOT
 
 UV = [sys.executable, "-m", "uv"]
-# What every wheel must carry besides the code (issue 9: a package a user can install from PyPI).
+# What every wheel must carry besides the code (a package a user can install from PyPI).
 REQUIRED_CLASSIFIERS = ("Framework :: Apache Airflow", "Framework :: Apache Airflow :: Provider", "Typing :: Typed")
 
 

@@ -17,12 +17,8 @@ import pytest
 
 from airflow_provider_genesys.client import GenesysCloudClient
 from airflow_provider_genesys.extract import ExtractOptions, run_extract
-from airflow_provider_genesys.extract.plans.analytics import (
-    AnalyticsJobError,
-    DataNotAvailableError,
-    interval_chunks,
-    parse_interval,
-)
+from airflow_provider_genesys.extract.plans.analytics import AnalyticsJobError, DataNotAvailableError
+from airflow_provider_genesys.intervals import interval_chunks, parse_interval
 from airflow_provider_genesys.loaders import load_conversations
 from airflow_provider_genesys.settings import GenesysSettings
 from airflow_provider_genesys.testing import GenesysCloudEmulator

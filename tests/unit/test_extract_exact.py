@@ -1,5 +1,5 @@
-"""Exact users extracts while the org changes between pages (issue 7): every user present for the whole
-run is written exactly once, in each state filter, by page number and by cursor."""
+"""Exact users extracts while the org changes between pages: every user present for the whole run is
+written exactly once, in each state filter, by page number and by cursor."""
 
 from __future__ import annotations
 

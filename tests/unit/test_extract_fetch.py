@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import pytest
@@ -83,9 +85,16 @@ def test_max_workers_must_be_positive() -> None:
 
 
 class _Counting:
-    """A stand-in for PageFetcher: exact_passes reads only ``pages``."""
+    """A stand-in for PageFetcher: exact_passes reads ``pages`` and says which pass it reads (``doing``)."""
 
-    pages = 0
+    def __init__(self) -> None:
+        self.pages = 0
+        self.said: list[str] = []
+
+    @contextmanager
+    def doing(self, activity: str) -> Iterator[None]:
+        self.said.append(activity)
+        yield
 
 
 def _reader(fetcher: _Counting, passes: list[list[str]], pages_per_pass: int):
@@ -104,6 +113,7 @@ def test_exact_passes_reads_once_when_one_page_and_twice_otherwise() -> None:
     many = _Counting()
     out = [r["id"] for r in exact_passes(many, _reader(many, [["a", "b"], ["b", "a"]], 3), "x")]
     assert out == ["a", "b", "b", "a"]  # same ids in another order: equal, done after two passes
+    assert (one.said, many.said) == ([], ["pass 2: reading x again to prove nothing moved"])
 
 
 def test_exact_passes_reads_until_two_agree_then_gives_up() -> None:

@@ -82,7 +82,7 @@ def test_seen_ids_stay_exact_past_their_page_cache(monkeypatch: pytest.MonkeyPat
         seen.close()
 
 
-# -- temporary-file names, stale sweep, storage errors (issue 7) ----------------------------------------
+# -- temporary-file names, stale sweep, storage errors ---------------------------------------------------
 
 
 def test_temporary_names_say_who_and_when_and_only_dead_or_old_ones_are_stale(monkeypatch) -> None:

@@ -1,6 +1,7 @@
 """The import contract of the package: the API-client core knows nothing of Airflow, the layers import
-only downwards (core <- hooks <- operators, sensors, triggers), the runtime never imports the emulator,
-and no modules import each other in a circle.
+only downwards (core <- hooks <- operators, sensors, triggers, dag_helpers), the runtime never imports the
+emulator, no modules import each other in a circle, and nothing in the package imports a deprecated old
+place of a moved name (``_deprecation.MOVED``: those are aliases for users' old DAGs only).
 
 Read from the source with ``ast`` (module-level and function-level imports alike, ``TYPE_CHECKING`` ones
 too), plus one subprocess that imports the core and checks that Airflow was not loaded on the way.
@@ -22,16 +23,20 @@ ROOT = Path(__file__).resolve().parents[2] / PACKAGE
 # The API-client core (docs/architecture.md): usable without Airflow installed.
 CORE = (
     "regions", "settings", "auth", "ratelimit", "retrypolicy", "intervals", "paging", "transport", "client",
-    "exceptions", "jobs", "access",
+    "exceptions", "jobs", "access", "_deprecation",
     "extract",
 )
 HOOKS = (  # the Airflow glue the faces stand on
     "hooks", "lineage", "_compat", "_provider_info", "data_interval", "loaders",
 )
-FACES = ("operators", "sensors", "triggers")  # what DAGs use; they may use each other
+FACES = ("operators", "sensors", "triggers", "dag_helpers")  # what DAGs use; they may use each other
 TESTING = "testing"  # the emulator: runtime modules never import it
 LAYERS = {**dict.fromkeys(CORE, 0), **dict.fromkeys(HOOKS, 1), **dict.fromkeys(FACES, 2)}
-LAYER_NAMES = ("the core", "hooks", "operators/sensors/triggers")
+LAYER_NAMES = ("the core", "hooks", "operators/sensors/triggers/dag_helpers")
+# The one Airflow import the core may make, and only inside a function (never when a module is imported):
+# the deprecation warning class, looked up when a user's DAG uses a moved name (docs/decisions.md, "Public
+# interface"). Without Airflow installed that function falls back to DeprecationWarning.
+LAZY_AIRFLOW = {f"{PACKAGE}._deprecation": {"airflow.exceptions"}}
 
 
 def module_name(path: Path) -> str:
@@ -89,10 +94,84 @@ def test_the_contract_names_modules_that_exist():
     assert set(LAYERS) | {TESTING} <= present, sorted(set(LAYERS) - present)
 
 
+def is_airflow(target: str) -> bool:
+    return target == "airflow" or target.startswith("airflow.")
+
+
+@cache
+def module_level_imports(name: str) -> frozenset[str]:
+    """The absolute imports ``name`` runs when it is imported: those outside any function or class body."""
+    found: set[str] = set()
+    pending = list(ast.parse(modules()[name].read_text(encoding="utf-8")).body)
+    while pending:
+        node = pending.pop()
+        if isinstance(node, ast.Import):
+            found.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and not node.level:
+            found.add(node.module or "")
+        elif not isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.Lambda)):
+            pending.extend(ast.iter_child_nodes(node))
+    return frozenset(found)
+
+
 @pytest.mark.parametrize("name", [n for n in modules() if area(n) in CORE or area(n) == TESTING])
 def test_core_and_emulator_import_nothing_from_airflow(name):
-    airflow = sorted(t for t in imports_of(name) if t == "airflow" or t.startswith("airflow."))
+    airflow = sorted(t for t in imports_of(name) if is_airflow(t) and t not in LAZY_AIRFLOW.get(name, ()))
     assert not airflow, f"{name} imports {airflow}: the core and the emulator must work without Airflow"
+
+
+@pytest.mark.parametrize("name", sorted(LAZY_AIRFLOW))
+def test_the_cores_one_airflow_import_waits_until_it_is_used(name):
+    """The allowance above is for an import inside a function only: importing the module loads no Airflow."""
+    assert LAZY_AIRFLOW[name] <= imports_of(name), f"{name} no longer imports {LAZY_AIRFLOW[name]}: drop the allowance"
+    early = sorted(t for t in module_level_imports(name) if is_airflow(t))
+    assert not early, f"{name} imports {early} when it is imported; the core may only do that inside a function"
+
+
+def test_the_module_level_import_reader_sees_imports_inside_try_and_if(tmp_path, monkeypatch):
+    """What the check above relies on: top-level imports in ``try``/``if`` blocks count, function bodies do not."""
+    source = tmp_path / "probe.py"
+    source.write_text("try:\n    import airflow.a\nexcept ImportError:\n    pass\nif True:\n    from airflow import b\n"
+                      "def f():\n    import airflow.c\n", encoding="utf-8")
+    monkeypatch.setitem(modules(), "probe", source)
+    module_level_imports.cache_clear()
+    try:
+        assert module_level_imports("probe") == {"airflow.a", "airflow"}
+    finally:
+        module_level_imports.cache_clear()
+
+
+def named_imports(name: str) -> set[str]:
+    """``x.y`` for every ``from x import y`` of ``name`` (absolute), modules or not."""
+    tree = ast.parse(modules()[name].read_text(encoding="utf-8"))
+    return {f"{node.module}.{alias.name}" for node in ast.walk(tree)
+            if isinstance(node, ast.ImportFrom) and node.module and not node.level for alias in node.names}
+
+
+def pure_shims() -> set[str]:
+    """Old places that are nothing but aliases (every name in them moved): no code of the package may import
+    them. Read from ``_deprecation.MOVED``, the one table of moved names."""
+    from airflow_provider_genesys._deprecation import MOVED
+
+    shims = set()
+    for old in {entry.old for entry in MOVED}:
+        body = ast.parse(modules()[old].read_text(encoding="utf-8")).body
+        if not any(isinstance(node, (ast.FunctionDef, ast.ClassDef)) for node in body):
+            shims.add(old)
+    return shims
+
+
+def test_nothing_in_the_package_uses_a_deprecated_place():
+    """A deprecated place is for users' old DAGs: the package imports every moved name from where it lives
+    (else the package itself would warn, and the alias could never be removed)."""
+    from airflow_provider_genesys._deprecation import MOVED
+
+    moved = {entry.old_path for entry in MOVED}
+    shims = pure_shims()
+    wrong = [f"{name} imports {target}" for name in modules() for target in imports_of(name) | named_imports(name)
+             if target in moved or (target in shims and target != name)]
+    assert not wrong, "\n".join(wrong)
+    assert shims == {f"{PACKAGE}.extract.{old}" for old in ("analytics", "database", "conversations_database")}
 
 
 def test_layers_import_only_downwards():

@@ -145,3 +145,41 @@ def test_bare_list_is_one_page_and_non_listing_is_an_error() -> None:
     assert ids_of(FakeApi(ents("a", "b")), "/api/v2/authorization/divisionspermitted") == ["a", "b"]
     with pytest.raises(GenesysCloudError, match="not answer with a paged listing"):
         ids_of(FakeApi({"id": "s", "grants": []}), "/api/v2/authorization/subjects/s")
+
+
+# -- a listing whose operation takes no paging parameters (GET /api/v2/oauth/clients) ----------------------
+OAUTH = "/api/v2/oauth/clients"
+
+
+def test_a_listing_without_paging_parameters_is_sent_none() -> None:
+    api = FakeApi({"entities": ents("a", "b"), "pageSize": 2, "pageNumber": 1, "total": 2, "pageCount": 1})
+    assert ids_of(api, OAUTH) == ["a", "b"]
+    assert api.calls == [(OAUTH, {})]
+
+
+def test_its_next_uri_is_followed_when_genesys_fills_it() -> None:
+    api = FakeApi(
+        {"entities": ents("a"), "pageSize": 1, "pageNumber": 1, "pageCount": 2, "nextUri": f"{OAUTH}?pageNumber=2"},
+        {"entities": ents("b"), "pageSize": 1, "pageNumber": 2, "pageCount": 2},
+    )
+    assert ids_of(api, OAUTH) == ["a", "b"]
+    assert api.calls == [(OAUTH, {}), (f"{OAUTH}?pageNumber=2", {})]
+
+
+@pytest.mark.parametrize(
+    "envelope",
+    [{"pageCount": 3}, {"total": 5, "pageSize": 2}],  # more pages said by pageCount, or by total and pageSize
+)
+def test_more_pages_without_a_next_uri_is_an_error_not_a_short_listing(envelope: dict[str, int]) -> None:
+    api = FakeApi({"entities": ents("a", "b"), "pageNumber": 1, **envelope})
+    with pytest.raises(GenesysCloudError, match=r"page 1 of 3 without a nextUri .* takes no paging parameters"):
+        ids_of(api, OAUTH)
+    assert api.calls == [(OAUTH, {})]  # no pageNumber invented
+
+
+def test_a_next_uri_repeating_a_page_of_a_longer_listing_is_an_error() -> None:
+    looping = {"entities": ents("a"), "pageNumber": 1, "pageCount": 2, "nextUri": f"{OAUTH}?pageNumber=2"}
+    api = FakeApi(looping, dict(looping))
+    with pytest.raises(GenesysCloudError, match="page 1 of 2"):
+        ids_of(api, OAUTH)
+    assert len(api.calls) == 2

@@ -247,7 +247,7 @@ def test_extra_must_be_an_object() -> None:
         GenesysSettings.from_connection(login="a", password="b", extra=["region"])  # type: ignore[arg-type]
 
 
-# -- every extra key, good and bad values (issue 7) --------------------------------------------------------
+# -- every extra key, good and bad values ------------------------------------------------------------------
 # key -> (values accepted, [(value refused, fragment the error must contain)]). A key added to settings.py
 # without a row here fails test_every_extra_key_has_a_row: write its good and bad values down.
 READABLE = "<a readable file>"

@@ -34,6 +34,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
+from airflow_provider_genesys._deprecation import moved_getattr
 from airflow_provider_genesys.exceptions import GenesysCloudApiError, GenesysCloudError
 from airflow_provider_genesys.extract.fetch import PageFetcher
 from airflow_provider_genesys.intervals import (
@@ -74,24 +75,6 @@ class ConversationsInProgressError(DataNotAvailableError):
 
 class AnalyticsJobError(GenesysCloudError):
     """Every submitted job ended without readable results (``job_attempts`` exhausted)."""
-
-
-def interval_chunks(interval: str, hours: float = 6) -> list[str]:
-    """Split ``start/end`` into consecutive ``start/end`` chunks of at most ``hours`` (for ``expand``).
-
-    The chunks share their boundaries and the extract keeps conversations by start in ``[start, end)``, so
-    together they hold each conversation of the interval exactly once.
-    """
-    if hours <= 0:
-        raise ValueError(f"hours must be positive; got {hours}")
-    whole = parse_interval(interval)
-    step = timedelta(hours=hours)
-    chunks, start = [], whole.start
-    while start < whole.end:
-        end = min(start + step, whole.end)
-        chunks.append(str(Interval(start, end)))
-        start = end
-    return chunks
 
 
 @dataclass(frozen=True)
@@ -219,7 +202,9 @@ def details(
         job_id = family.job_id_of(submitted)
         log.info("%s job %s submitted for %s (attempt %d of %d)", family.name, job_id, interval, attempt,
                  job_attempts)
-        status = wait_for_job(fetcher.client, family, job_id, poll=poll, sleep=sleep)
+        with fetcher.doing(f"waiting for Genesys {family.name} job {job_id}"):
+            status = wait_for_job(fetcher.client, family, job_id, poll=poll, sleep=sleep,
+                                  on_status=lambda status: fetcher.progress(status.text))
         text = status.text
         if status.succeeded:
             unfinished = _Unfinished(source, interval) if in_progress == "refuse" else None
@@ -291,3 +276,7 @@ def _poll_of(options: Any) -> Callable[[int], float]:
     fixed = getattr(options, "poll_interval", None)
     return default_poll if fixed is None else (lambda _polls: float(fixed))
 
+
+# interval_chunks was documented here for a while: it lives in intervals.py, and this old place warns and gives
+# the object DAGs now import from airflow_provider_genesys.dag_helpers.
+__getattr__ = moved_getattr(__name__)

@@ -115,14 +115,17 @@ def _grants_by_division(
     if wildcard_grants == 0:
         # Unconfirmed endpoint: "no grants" and "not supported" look the same, so ask the role listings.
         log.info("No all-division grants from %s: reading them from the per-role listings", wildcard)
-        yield from _grants_by_role(fetcher, role_names, only_division=WILDCARD_DIVISION)
+        with fetcher.doing("reading the all-division (*) grants from every role's listing"):
+            yield from _grants_by_role(fetcher, role_names, only_division=WILDCARD_DIVISION)
     if unresolved:
         smallest: dict[str, str] = {}
         for record in unresolved:
             current = smallest.get(record["subjectId"])
             if current is None or holders.get(record["roleId"], 0) < holders.get(current, 0):
                 smallest[record["subjectId"]] = record["roleId"]
-        kinds = _types_from_roles(fetcher, set(smallest.values()))
+        with fetcher.doing(f"typing {len(smallest)} subjects no listing has (trustees) from their roles' "
+                           "listings"):
+            kinds = _types_from_roles(fetcher, set(smallest.values()))
         types.others.update({sid: kinds[sid] for sid in smallest if sid in kinds})  # for later passes
         for record in unresolved:
             kind = kinds.get(record["subjectId"], "unknown")

@@ -1,4 +1,8 @@
-"""OAuth clients (``GET /api/v2/oauth/clients``), without any secret Genesys returns."""
+"""OAuth clients (``GET /api/v2/oauth/clients``), without any secret Genesys returns.
+
+The operation takes no query parameter (the SDK's ``OAuthApi.get_oauth_clients``), so none is sent; its
+``OAuthClientEntityListing`` has ``nextUri``, which is followed when Genesys fills it (``paging.py``).
+"""
 
 from __future__ import annotations
 
@@ -18,4 +22,4 @@ def without_secrets(client: dict[str, Any]) -> dict[str, Any]:
 
 def oauth_clients(fetcher: PageFetcher, options: ExtractOptions) -> Iterator[dict]:
     """``OAuthClient`` records: id, name, ``authorizedGrantType``, ``state``, ``roleDivisions``, ..."""
-    return map(without_secrets, fetcher.listing(OAUTH_CLIENTS))
+    return map(without_secrets, fetcher.sequential(OAUTH_CLIENTS))

@@ -44,11 +44,13 @@ class SubjectTypes:
     """Subject ids of the org's users, groups and OAuth clients, read once per grants extract."""
 
     def __init__(self, fetcher: PageFetcher) -> None:
-        self.others: dict[str, str] = {g["id"]: "group" for g in fetcher.listing(GROUPS)}
-        self.others.update({c["id"]: "oauth_client" for c in fetcher.listing(OAUTH_CLIENTS)})
-        self.users = UserIds()
-        for user in users_in_state(fetcher, "any", {"pageSize": 500}):
-            self.users.add(user["id"])
+        with fetcher.doing("reading the groups, OAuth clients and users to tell which kind of subject each grant "
+                           "names (no grant is written before)"):
+            self.others: dict[str, str] = {g["id"]: "group" for g in fetcher.listing(GROUPS)}
+            self.others.update({c["id"]: "oauth_client" for c in fetcher.sequential(OAUTH_CLIENTS)})
+            self.users = UserIds()
+            for user in users_in_state(fetcher, "any", {"pageSize": 500}):
+                self.users.add(user["id"])
 
     def resolve(self, subject_id: str) -> str | None:
         """The subject's type, or ``None`` when no listing has it (a trustee, or a subject added since)."""

@@ -59,7 +59,7 @@ WriteEvent = tuple[float, str, str, str, str, str, int, list[dict[str, Any]]]
 class Org:
     """Ground truth of the emulated org; thread safe (mutations and cache builds hold one lock)."""
 
-    def __init__(self, users: int = 200, seed: int = 1) -> None:
+    def __init__(self, users: int = 200, seed: int = 1, *, oauth_clients: int | None = None) -> None:
         if users < 0:
             raise ValueError(f"users must be >= 0; got {users}")
         self.seed = seed
@@ -106,7 +106,7 @@ class Org:
         ]
         self.divisions: list[dict[str, Any]] = [self.division(i) for i in range(len(cat.DIVISIONS))]
         self.roles: list[dict[str, Any]] = [self.role(i) for i in range(len(cat.ROLES))]
-        self.subjects = Subjects(self, users)  # groups, OAuth clients, trustees (org/subjects.py)
+        self.subjects = Subjects(self, users, oauth_clients)  # groups, OAuth clients, trustees (org/subjects.py)
 
     # ---- users -------------------------------------------------------------------------------------
     def _append_user(self, i: int, state: int | None) -> None:

@@ -3,10 +3,11 @@
 Genesys grants roles to five kinds of subject (``SubjectDivisionGrants.type``: ``PC_USER``, ``PC_GROUP``,
 ``PC_OAUTH_CLIENT``, ``PC_TRUSTEE_USER``, ``PC_TRUSTEE_GROUP``). Users live in :class:`~.directory.Org`; this
 module generates the rest for the same seed. Their number is fixed when the org is created (groups: one
-per 25 users, at least 3, at most 200); a group's members are derived from a hash of each user, so users
-added later join groups too, and deleted users leave them. ``POST``/``DELETE /api/v2/groups/{id}/members``
-change them through a small overlay (:meth:`Subjects.change_members`); grant writes naming a group change
-``grants`` (:meth:`Subjects.change_grants`).
+per 25 users, at least 3, at most 200; OAuth clients: the five of :data:`OAUTH_CLIENTS`, or as many as
+asked, each past the fifth a numbered copy of one of them, grants included); a group's members are derived
+from a hash of each user, so users added later join groups too, and deleted users leave them.
+``POST``/``DELETE /api/v2/groups/{id}/members`` change them through a small overlay
+(:meth:`Subjects.change_members`); grant writes naming a group change ``grants`` (:meth:`Subjects.change_grants`).
 
 Trustee subjects belong to another (trustor) organisation: they appear in grant listings only, never in
 the users, groups or OAuth client listings.
@@ -45,6 +46,17 @@ TRUSTEES: tuple[tuple[str, str, tuple[tuple[int, int], ...]], ...] = (
 )
 
 
+def _client_template(n: int) -> tuple[str, str, str, tuple[tuple[int, int], ...]]:
+    """The row of :data:`OAUTH_CLIENTS` OAuth client ``n`` is made from (past the fifth: copies, in turn)."""
+    return OAUTH_CLIENTS[n % len(OAUTH_CLIENTS)]
+
+
+def _client_name(n: int) -> str:
+    """``Wallboard`` for the first five; ``Wallboard 2``, ``Wallboard 3``, ... for their copies."""
+    copy = n // len(OAUTH_CLIENTS)
+    return _client_template(n)[0] + (f" {copy + 1}" if copy else "")
+
+
 @dataclass(frozen=True)
 class Subject:
     """A non-user subject and what the API shows of it."""
@@ -74,7 +86,7 @@ SubjectGrant = tuple[Subject, int, int, float]  # (subject, role index, division
 class Subjects:
     """Groups, OAuth clients and trustees of one org, and their (static) grants."""
 
-    def __init__(self, org: UserDirectory, user_count: int) -> None:
+    def __init__(self, org: UserDirectory, user_count: int, client_count: int | None = None) -> None:
         self._org = org
         self._digest = digest
         _uuid = seeded_uuid
@@ -84,10 +96,10 @@ class Subjects:
             Subject(gid, f"{cat.DEPARTMENTS[g % len(cat.DEPARTMENTS)]} team {g + 1}", GROUP, f"/api/v2/groups/{gid}")
             for g, gid in enumerate(_uuid(seed, "group", g) for g in range(group_count))
         ]
+        clients = len(OAUTH_CLIENTS) if client_count is None else client_count
         self.clients = [
-            Subject(cid, name, OAUTH_CLIENT, f"/api/v2/oauth/clients/{cid}")
-            for cid, (name, *_rest) in zip((_uuid(seed, "oauth", n) for n in range(len(OAUTH_CLIENTS))),
-                                           OAUTH_CLIENTS, strict=True)
+            Subject(cid, _client_name(n), OAUTH_CLIENT, f"/api/v2/oauth/clients/{cid}")
+            for n, cid in enumerate(_uuid(seed, "oauth", n) for n in range(clients))
         ]
         trustee_ids = [_uuid(seed, "trustee", n) for n in range(len(TRUSTEES))]
         self.trustees = [
@@ -102,8 +114,8 @@ class Subjects:
             elif g % 2 == 0:
                 role = (cat.AGENT, cat.SUPERVISOR, 8, 9, 10, 11)[g // 2 % 6]
                 self.grants += [(group, role, g % divisions, _MADE + g), (group, cat.USER, 0, _MADE + g)]
-        for client, (_, _, _, pairs) in zip(self.clients, OAUTH_CLIENTS, strict=True):
-            self.grants += [(client, role, division, _MADE) for role, division in pairs]
+        for n, client in enumerate(self.clients):
+            self.grants += [(client, role, division, _MADE) for role, division in _client_template(n)[3]]
         for trustee, (_, _, pairs) in zip(self.trustees, TRUSTEES, strict=True):
             self.grants += [(trustee, role, division, _MADE) for role, division in pairs]
         self.by_id = {s.id: s for s in (*self.groups, *self.clients, *self.trustees)}
@@ -190,7 +202,7 @@ class Subjects:
     def render_client(self, n: int) -> dict[str, Any]:
         """``OAuthClient`` as ``GET /api/v2/oauth/clients`` lists it, ``secret`` included (as Genesys may)."""
         subject = self.clients[n]
-        _, grant_type, state, pairs = OAUTH_CLIENTS[n]
+        _, grant_type, state, pairs = _client_template(n)
         org = self._org
         return {
             "id": subject.id,

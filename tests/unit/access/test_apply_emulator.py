@@ -229,6 +229,23 @@ def test_a_subject_changed_between_plan_and_apply_is_refused_not_overwritten(emu
     assert {c["subject"] for c in remaining} == {victim}, "every other subject was applied"
 
 
+def test_a_role_deleted_between_plan_and_apply_is_refused_up_front_in_one_line(emu, tmp_path: Path) -> None:
+    rows = desired_rows()
+    plan_uri = make_plan(tmp_path, rows)
+    plan = loads(Path(plan_uri.removeprefix("file://")).read_text(), org_id=org_id())
+    role = plan.changes[0]["role"]
+    emu.org.delete_role(role)  # its grants vanish with it: their holders changed since the plan (stale)
+    emu.stats.reset()
+    with pytest.raises(AirflowFailException) as failed:
+        apply(plan_uri)
+    assert sum(writes_sent(emu).values()) == 0, "no doomed write was sent"
+    report = [json.loads(line) for line in (tmp_path / "plan.report.ndjson").read_text().splitlines()]
+    outcomes = Counter(r["outcome"] for r in report)
+    assert outcomes == {"refused": 8, "stale": 9}, "the 8 gainers refused up front; those who lost it: stale"
+    assert f"role {ROLE} ({role}) was deleted since the plan: its 8 change(s) were not sent" in str(failed.value)
+    assert str(failed.value).count("was deleted since the plan") == 1, "one line for the role, not one per change"
+
+
 def test_a_write_applied_but_answered_503_is_read_back_not_sent_again(emu, tmp_path: Path) -> None:
     rows = desired_rows()
     role_reads, subject_reads = ("GET /api/v2/authorization/roles/{roleId}/subjectgrants",

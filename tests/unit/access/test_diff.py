@@ -9,6 +9,7 @@ import pytest
 from airflow_provider_genesys.access.diff import Change, Scope, diff
 from airflow_provider_genesys.access.errors import DesiredTableError
 from airflow_provider_genesys.access.names import DesiredItem
+from airflow_provider_genesys.access.relations.queue_members import add_queue_members
 from airflow_provider_genesys.access.state import CurrentState
 from tests.unit.access.org import ANN, BOB, CAT, CLIENT, DAN, EVE, grants_state
 
@@ -98,7 +99,7 @@ def test_group_and_queue_memberships():
         ("add", ANN, ("g-leads",)), ("remove", BOB, ("g-leads",))]
     assert result.changes[1].reason == "holds managed group g-leads, not in the desired state"
     queues = CurrentState("queue_members")
-    queues.add_queue_members([{"recordType": "queue", "id": "q-tech"},
+    add_queue_members(queues, [{"recordType": "queue", "id": "q-tech"},
                               {"recordType": "member", "queueId": "q-tech", "member": {"id": ANN}}])
     result = diff([DesiredItem(1, BOB, "user", ("q-tech",))], queues, Scope())
     assert [(c.action, c.subject) for c in result.changes] == [("add", BOB), ("remove", ANN)]
@@ -110,10 +111,13 @@ def test_user_state_sets_only_what_differs_and_refuses_contradictions():
                        {"id": DAN, "state": "deleted"}, {"id": EVE, "state": "active"}])
     result = diff([DesiredItem(1, ANN, "user", ("inactive",)), DesiredItem(2, CAT, "user", ("inactive",)),
                    DesiredItem(3, DAN, "user", ("active",))], current, Scope())
-    assert result.changes == [Change("set", ANN, "user", ("inactive",), "row 1 of the desired table", 1)]
+    assert result.changes == [Change("set", ANN, "user", ("inactive",), "row 1 of the desired table", 1, "active")]
     assert [n.kind for n in result.notices] == ["deleted_user"]
-    with pytest.raises(DesiredTableError, match=r"Rows 1 and 2 ask for .* both inactive and active: keep one"):
-        diff([DesiredItem(1, ANN, "user", ("inactive",)), DesiredItem(2, ANN, "user", ("active",))], current, Scope())
+    both = diff([DesiredItem(1, ANN, "user", ("inactive",)), DesiredItem(2, ANN, "user", ("active",)),
+                 DesiredItem(3, EVE, "user", ("active",)), DesiredItem(4, EVE, "user", ("inactive",))],
+                current, Scope())
+    assert both.problems == [f"rows 1 and 2 ask for {ANN} to be both inactive and active: keep one",
+                             f"rows 3 and 4 ask for {EVE} to be both active and inactive: keep one"]
 
 
 def test_a_bad_mode_is_refused():

@@ -21,6 +21,7 @@ from airflow_provider_genesys.access.guardrails import Guardrails, Protected, ch
 from airflow_provider_genesys.access.names import DesiredItem, Directory, NameIndex, UserIndex
 from airflow_provider_genesys.access.plan import checksum, dumps, loads, summary, write
 from airflow_provider_genesys.access.planner import plan_access
+from airflow_provider_genesys.access.relations.queue_members import add_queue_members
 from airflow_provider_genesys.access.spill import Spill, SpilledFingerprints, SpilledSequence
 from airflow_provider_genesys.access.state import CurrentState
 from airflow_provider_genesys.operators.access import GenesysAccessPlanOperator
@@ -63,8 +64,8 @@ def random_org(rng: random.Random, relation: str, users: int = 60) -> tuple[Dire
         current = CurrentState(relation)
         current.add_users(people)
         current.add_group_members(members)
-        current.add_queue_members({"queueId": rng.choice(QUEUES)["id"], "userId": uid(n)}
-                                  for n in range(users) if rng.random() < 0.3)
+        add_queue_members(current, ({"queueId": rng.choice(QUEUES)["id"], "userId": uid(n)}
+                                    for n in range(users) if rng.random() < 0.3))
         current.authz = authz()
     directory = Directory(NameIndex.of("role", ROLES), NameIndex.of("division", DIVISIONS),
                           NameIndex.of("group", GROUPS), NameIndex.of("queue", QUEUES), UserIndex.of(people))
@@ -268,7 +269,7 @@ def test_the_desired_set_keeps_each_entrys_first_row_and_reads_back_by_subject_t
         assert spill.desire("b", ("r1", "d1"), 1) is None
         assert spill.desire("a", ("r1", "*"), 2) is None
         assert spill.desire("b", ("r0", "d1"), 3) is None
-        assert spill.desire("b", ("r1", "d1"), 4) == 1, "a repeat names the row that first asked"
+        assert spill.desire("b", ("r1", "d1"), 4) == (1, ("r1", "d1")), "a repeat names the row that first asked"
         assert spill.desired_count == 3
         assert list(spill.desired()) == [("a", ("r1", "*"), 2), ("b", ("r1", "d1"), 1), ("b", ("r0", "d1"), 3)]
         assert spill.desired_row("a", ("r1", "*")) == 2
@@ -279,18 +280,37 @@ def test_the_desired_set_keeps_each_entrys_first_row_and_reads_back_by_subject_t
         spill.close()
 
 
+def test_a_key_with_a_value_is_desired_once_and_a_second_value_is_a_conflict():
+    """A proficiency per skill (key width 1 of 2): the key is what rows repeat or contradict."""
+    spill = Spill(width=2, key_width=1)
+    try:
+        assert spill.desire("u1", ("s1", "3"), 1) is None
+        assert spill.desire("u1", ("s1", "3"), 2) == (1, ("s1", "3")), "the same value: a duplicate"
+        assert spill.desire("u1", ("s1", "5"), 3) == (1, ("s1", "3")), "another value: the first row and its value"
+        assert spill.desired_row("u1", ("s1", "4")) == 1, "removals look a key up whatever its value"
+        assert list(spill.desired()) == [("u1", ("s1", "3"), 1)]
+    finally:
+        spill.close()
+    state = Spill(width=1, key_width=0)  # one value per subject (a state, a division)
+    try:
+        assert state.desire("u1", ("inactive",), 1) is None
+        assert state.desire("u1", ("active",), 2) == (1, ("inactive",))
+    finally:
+        state.close()
+
+
 def test_changes_read_back_in_order_with_counts_subjects_and_views():
     spill = Spill(width=1)
     try:
-        made = [("add", "u2", "user", ("g1",), "row 1 of the desired table", 1),
-                ("add", "u1", "user", ("g2",), "row 2 of the desired table", 2),
-                ("remove", "u2", "user", ("g3",), "holds managed group G3, not in the desired state", None),
-                ("remove", "u3", "user", ("g1",), "holds managed group G1, not in the desired state", None)]
+        made = [("add", "u2", "user", ("g1",), "row 1 of the desired table", 1, None),
+                ("add", "u1", "user", ("g2",), "row 2 of the desired table", 2, None),
+                ("remove", "u2", "user", ("g3",), "holds managed group G3, not in the desired state", None, None),
+                ("remove", "u3", "user", ("g1",), "holds managed group G1, not in the desired state", None, None)]
         for record in made:
             spill.add(*record)
         assert list(spill.changes()) == made
         assert len(spill) == 4
-        assert spill.counts == {"add": 2, "remove": 2, "set": 0}
+        assert spill.counts == {"add": 2, "remove": 2, "set": 0, "update": 0}
         assert spill.subject_count == 3
         assert list(spill.subjects()) == ["u2", "u1", "u3"]
         assert list(spill.subjects(by_name=True)) == ["u1", "u2", "u3"]
@@ -373,7 +393,7 @@ def test_the_spill_file_is_gone_when_the_plan_closes_and_when_planning_fails(mon
     loaded.close()  # and closing it does nothing
 
     spills: list[Spill] = []
-    monkeypatch.setattr(diff_module, "Spill", lambda width: spills.append(Spill(width)) or spills[-1])
+    monkeypatch.setattr(diff_module, "Spill", lambda **shape: spills.append(Spill(**shape)) or spills[-1])
     with pytest.raises(GuardrailError, match="max_removals: the plan removes 29900"):
         plan_access(read_rows(rows, "grants"), relation="grants", directory=directory, current=current,
                     org_id=ORG, created_at=NOW)
@@ -419,7 +439,7 @@ org = operator_tests.org
 
 def test_the_plan_operator_deletes_the_spill_whether_the_plan_is_written_or_not(conn, org, tmp_path, monkeypatch):
     spills: list[Spill] = []
-    monkeypatch.setattr(diff_module, "Spill", lambda width: spills.append(Spill(width)) or spills[-1])
+    monkeypatch.setattr(diff_module, "Spill", lambda **shape: spills.append(Spill(**shape)) or spills[-1])
     rows = operator_tests.holders_rows(org, "Agent")[1:]  # one removal
     result = GenesysAccessPlanOperator(task_id="plan", relation="grants", rows=rows, allow_roleless=True,
                                        plan_path=str(tmp_path / "plan.json")).execute({})

@@ -5,13 +5,15 @@ from __future__ import annotations
 
 from typing import Any
 
-from airflow_provider_genesys.access.writes import (
-    GROUP_MEMBERS_PER_CALL,
-    QUEUE_MEMBERS_PER_CALL,
-    ROLE_SUBJECTS_PER_CALL,
-    one_grant_deletes,
-    writes_for,
-)
+from airflow_provider_genesys.access.registry import relation
+from airflow_provider_genesys.access.relations.grants import ROLE_SUBJECTS_PER_CALL, one_grant_deletes
+from airflow_provider_genesys.access.relations.group_members import GROUP_MEMBERS_PER_CALL
+from airflow_provider_genesys.access.relations.queue_members import QUEUE_MEMBERS_PER_CALL
+
+
+def writes_for(name: str, changes):
+    """The relation's writes for ``changes``, as apply asks its module for them."""
+    return relation(name).writes(list(changes))
 
 
 def grant(action: str, subject: str, role: str, division: str, kind: str = "user") -> dict[str, Any]:
@@ -49,7 +51,7 @@ def test_subjects_share_a_role_write_only_with_the_same_division_set_and_type() 
     shapes = sorted((w.kind, w.path, tuple(w.body.get("subjectIds", ())), tuple(w.body.get("divisionIds", ())),
                      w.params.get("subjectType")) for w in writes)
     assert shapes == [
-        ("bulkadd", "/api/v2/authorization/subjects/u3/bulkadd", (), (), None),
+        ("bulkadd", "/api/v2/authorization/subjects/u3/bulkadd", (), (), "PC_USER"),
         ("role_grant", "/api/v2/authorization/roles/r-sup", ("g1", "g2"), ("d-sales",), "PC_GROUP"),
         ("role_grant", "/api/v2/authorization/roles/r-sup", ("u1", "u2"), ("d-home", "d-sales"), "PC_USER"),
     ]
@@ -57,6 +59,8 @@ def test_subjects_share_a_role_write_only_with_the_same_division_set_and_type() 
     assert bulkadd.body == {"grants": [{"roleId": "r-sup", "divisionId": "d-sales"},
                                        {"roleId": "r-qe", "divisionId": "*"}]}
     assert carried(writes) == list(range(len(changes)))
+    group = writes_for("grants", indexed([grant("add", "g1", "r-qe", "*", "group")]))
+    assert [(w.kind, w.params) for w in group] == [("bulkadd", {"subjectType": "PC_GROUP"})]
 
 
 def test_removals_are_one_bulkremove_per_subject_after_every_add() -> None:
