@@ -133,6 +133,7 @@ class LedgerLock(_Held):
             record = json.loads(self.path.read_text(encoding="utf-8"))
         except (OSError, ValueError):
             record = None
+        record = record if isinstance(record, dict) else None
         return (
             f"Another apply of the plan {self.plan} is running: the lock {self.path} is held by "
             f"{_who(record, 'in ' + str(self.path))}. {STOPPED} If its process is gone, the lock is free already "
@@ -243,6 +244,8 @@ class Lease(_Held):
                 self.check()
             except ApplyLockedError:
                 return  # the next ledger line raises it
+            except Exception as err:  # a store's own error type: keep beating while the lease lasts
+                self.warn(f"could not renew the lease {self.object(self.number)} ({err!r}); trying again")
 
     # -- lease objects ----------------------------------------------------------------------------------
 
@@ -337,7 +340,6 @@ class Lease(_Held):
             f"renewed until {record.get('expires', '?')}. {STOPPED} If its worker died, the lease expires at that "
             "time and a retry after it proceeds."
         )
-
 
 
 __all__ = ["LEASE_SECONDS", "RENEW_EVERY", "ApplyLockedError", "Lease", "LedgerLock"]
