@@ -169,6 +169,7 @@ COMPAT_TESTS = (
     "tests/e2e",
     "tests/compat",
     "tests/unit/access/test_apply_emulator.py",
+    "tests/unit/access/test_apply_once.py",
     "tests/unit/access/test_plan_operator.py",
     "tests/unit/test_api_operator.py",
     "tests/unit/test_audit_operator.py",

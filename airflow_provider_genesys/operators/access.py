@@ -8,6 +8,8 @@ guardrails fail the task with ``AirflowFailException`` saying what to fix.
 
 GenesysAccessApplyOperator applies a plan (``access.apply``): it keeps the ledger next to the plan (a local
 copy first when the plan is on object storage) and writes the report next to it, the task's output Asset.
+One apply per plan at a time: it holds the ledger's lock, and for a plan on object storage a lease beside
+the plan (``access/lock.py``), and continues from the newer of the two copies of the ledger.
 The verify sensor (``sensors/access.py``) reads the same ledger. Design: docs/access.md.
 """
 
@@ -16,8 +18,9 @@ from __future__ import annotations
 import gzip
 import hashlib
 import json
+import os
 import tempfile
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import closing, contextmanager, suppress
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -35,7 +38,17 @@ from airflow_provider_genesys.access.diff import MODES
 from airflow_provider_genesys.access.errors import GenesysAccessError, GuardrailError, listing
 from airflow_provider_genesys.access.external import lookup_keys, user_keys
 from airflow_provider_genesys.access.guardrails import RULE_KINDS, Guardrails, rule_value
-from airflow_provider_genesys.access.ledger import Ledger, ledger_path, read_ledger, report_path, snapshots_in
+from airflow_provider_genesys.access.ledger import (
+    Ledger,
+    LedgerConflictError,
+    lease_path,
+    ledger_path,
+    newer_copy,
+    read_ledger,
+    report_path,
+    snapshots_in,
+)
+from airflow_provider_genesys.access.lock import ApplyLockedError, Lease, LedgerLock
 from airflow_provider_genesys.access.names import parse_user_key
 from airflow_provider_genesys.access.plan import Plan, checksum, summary, write
 from airflow_provider_genesys.access.planner import plan_access
@@ -280,20 +293,72 @@ def _duration(value: timedelta | float | int | None, name: str) -> timedelta | N
     raise ValueError(f"{name} must be a timedelta, a number of seconds, or None; got {value!r}.")
 
 
+def beside(plan_path: ObjectStoragePath, name: str) -> ObjectStoragePath:
+    """``name`` on the plan's storage, through the plan's connection (Airflow 3.3's ``ObjectStoragePath``
+    keeps ``conn_id`` out of ``storage_options``, where earlier ones had it)."""
+    conn_id = getattr(plan_path, "conn_id", None) or plan_path.storage_options.get("conn_id")
+    return ObjectStoragePath(name, conn_id=conn_id)
+
+
 def ledger_file(plan_path: ObjectStoragePath, local: str | None) -> tuple[Path, ObjectStoragePath | None]:
     """The ledger's local file, and the copy next to the plan when the plan is not on a local disk.
 
     A local plan keeps its ledger beside it (``<plan>.ledger.ndjson``): fsync'd appends need a file system.
     A plan on object storage gets a local ledger (``ledger_path``, or the worker's temporary folder) that is
-    copied next to the plan when apply ends; a run that finds no local ledger starts from that copy.
+    copied next to the plan when apply ends; a run continues from whichever of the two is newer.
     """
     if plan_path.protocol in ("file", "local", ""):
         return Path(ledger_path(plan_path.path)), None
-    remote = ObjectStoragePath(ledger_path(str(plan_path)), conn_id=plan_path.storage_options.get("conn_id"))
+    remote = beside(plan_path, ledger_path(str(plan_path)))
     if local:
         return Path(local), remote
     digest = hashlib.sha256(str(plan_path).encode()).hexdigest()[:20]
     return Path(tempfile.gettempdir()) / "genesys-access" / f"{digest}.ledger.ndjson", remote
+
+
+@contextmanager
+def one_apply(plan_path: ObjectStoragePath, local: Path, remote: ObjectStoragePath | None,
+              warn: Callable[[str], None]) -> Iterator[Lease | None]:
+    """Hold the ledger's lock, and for a plan on object storage the lease beside it, for the whole run.
+
+    Yields the lease (``None`` for a local plan: its lock cannot be lost while the process lives).
+    """
+    with LedgerLock(local, str(plan_path)):
+        if remote is None:
+            yield None
+            return
+        with Lease(plan_path.fs, lease_path(plan_path.path), str(plan_path), warn=warn) as lease:
+            yield lease
+
+
+def take_newer_ledger(local: Path, remote: ObjectStoragePath) -> None:
+    """Continue from the newer copy of the ledger: a worker's own file may be older than the copy beside the
+    plan (another worker applied since) and must then be replaced by it, never the other way round."""
+    if not remote.exists():
+        return
+    theirs = remote.read_text()
+    if local.exists() and newer_copy(local.read_text(encoding="utf-8"), theirs, local_name=str(local),
+                                     remote_name=str(remote)) == "local":
+        return
+    local.parent.mkdir(parents=True, exist_ok=True)
+    partial = local.with_name(local.name + ".partial")
+    with partial.open("w", encoding="utf-8") as out:
+        out.write(theirs)
+        out.flush()
+        os.fsync(out.fileno())
+    os.replace(partial, local)
+
+
+def publish_ledger(local: Path, remote: ObjectStoragePath) -> None:
+    """Copy the ledger beside the plan, unless the copy there holds lines this one lacks."""
+    text = local.read_text(encoding="utf-8")
+    if remote.exists() and newer_copy(text, remote.read_text(), local_name=str(local),
+                                      remote_name=str(remote)) == "remote":
+        raise LedgerConflictError(
+            f"The ledger beside the plan, {remote}, moved on while this apply ran (another apply wrote it): it "
+            f"was not overwritten. This run's ledger is {local}; make a new plan to apply what is left."
+        )
+    remote.write_text(text)
 
 
 def read_plan_text(plan_path: ObjectStoragePath) -> str:
@@ -319,7 +384,8 @@ class GenesysAccessApplyOperator(GenesysCloudBaseOperator):
     :param max_plan_age: refuse an older plan (timedelta or seconds; None: any age). Default 24 hours.
     :param plan_conn_id: the connection of the plan's storage.
     :param ledger_path: a local (or mounted) file for the ledger when the plan is on object storage; put it
-        on a volume every worker sees so a rerun on another worker reads it (templated).
+        on a volume every worker sees so a rerun on another worker reads it and its lock excludes across
+        workers (templated).
     :param restore_from: ``user_state`` only: earlier plans (or their ledgers) whose leaver snapshots are
         restored to the users this plan reactivates: direct grants, groups and queues (templated).
     :param fail_on_refused: fail the task (after applying the rest) when subjects were refused as changed
@@ -358,25 +424,15 @@ class GenesysAccessApplyOperator(GenesysCloudBaseOperator):
         plan_path = object_path(self.plan, self.plan_conn_id, "plan")
         text = read_plan_text(plan_path)
         local, remote = ledger_file(plan_path, self.ledger_path)
-        if remote is not None and not local.exists() and remote.exists():
-            local.parent.mkdir(parents=True, exist_ok=True)
-            local.write_text(remote.read_text())
-        with self.hook as hook, api_errors_as_failures():
-            try:
-                plan = load_plan(text, org_id=hook.get_organization()["id"], now=datetime.now(UTC),
-                                 max_age=self.max_plan_age)
-                restore = snapshots_in(self._restore_ledgers()) if self.restore_from else {}
-                with closing(Ledger(local, checksum(plan.document()))) as ledger:
-                    applier = Applier(plan, hook.client, ledger, restore=restore, max_workers=self.max_workers,
-                                      settle_timeout=self.settle_timeout)
-                    try:
-                        result = applier.apply()
-                    finally:
-                        report_uri = self._report(plan_path, applier, plan)
-                        if remote is not None:
-                            remote.write_text(local.read_text())
-            except GenesysAccessError as err:  # WritePermissionError too: a 403 stops everything
-                raise AirflowFailException(str(err)) from None
+        try:
+            with one_apply(plan_path, local, remote, self.log.warning) as lease:
+                if remote is not None:
+                    take_newer_ledger(local, remote)
+                result, plan, report_uri = self._apply(plan_path, text, local, remote, lease)
+        except ApplyLockedError as err:  # another apply of this plan runs: retryable (docs/decisions.md)
+            raise AirflowException(str(err)) from None
+        except GenesysAccessError as err:  # WritePermissionError too: a 403 stops everything
+            raise AirflowFailException(str(err)) from None
         lineage.emit_destination_asset(self.outlets, context, report_uri, REPORT_ALIAS_PREFIX)
         self._log(result, plan, report_uri)
         if self.fail_on_refused and (result.refused_subjects or result.failed):
@@ -389,6 +445,24 @@ class GenesysAccessApplyOperator(GenesysCloudBaseOperator):
         return {"plan": str(plan_path), "report": report_uri, "ledger": str(remote or local),
                 "writes": result.writes, "settled": result.settled, "changes": len(plan.changes),
                 "refused_subjects": sorted(result.refused_subjects), "failed": result.failed}
+
+    def _apply(self, plan_path: ObjectStoragePath, text: str, local: Path, remote: ObjectStoragePath | None,
+               lease: Lease | None) -> tuple[ApplyResult, Plan, str]:
+        with self.hook as hook, api_errors_as_failures():
+            plan = load_plan(text, org_id=hook.get_organization()["id"], now=datetime.now(UTC),
+                             max_age=self.max_plan_age)
+            restore = snapshots_in(self._restore_ledgers()) if self.restore_from else {}
+            guard = lease.check if lease is not None else None
+            with closing(Ledger(local, checksum(plan.document()), guard=guard)) as ledger:
+                applier = Applier(plan, hook.client, ledger, restore=restore, max_workers=self.max_workers,
+                                  settle_timeout=self.settle_timeout)
+                try:
+                    result = applier.apply()
+                finally:
+                    report_uri = self._report(plan_path, applier, plan)
+                    if remote is not None and lease is not None and not lease.lost:  # lost: the taker's copy
+                        publish_ledger(local, remote)
+        return result, plan, report_uri
 
     def _restore_ledgers(self) -> list[str]:
         paths = [self.restore_from] if isinstance(self.restore_from, str) else list(self.restore_from or ())
@@ -405,7 +479,7 @@ class GenesysAccessApplyOperator(GenesysCloudBaseOperator):
         return found
 
     def _report(self, plan_path: ObjectStoragePath, applier: Applier, plan: Plan) -> str:
-        target = ObjectStoragePath(report_path(str(plan_path)), conn_id=plan_path.storage_options.get("conn_id"))
+        target = beside(plan_path, report_path(str(plan_path)))
         try:
             with target.open("w") as out:
                 report.write(out, applier.state, applier.changes, plan.relation)
@@ -449,14 +523,19 @@ def json_relation(text: str) -> str:
 
 
 def read_state(plan_path: ObjectStoragePath, local: str | None):
-    """The ledger of a plan, read only: the local file if this worker has it, else the copy beside the plan."""
+    """The ledger of a plan, read only and without its lock (apply may be writing it: a line cut short is
+    skipped): the newer of this worker's file and the copy beside the plan."""
     file, remote = ledger_file(plan_path, local)
-    if file.exists():
-        with file.open(encoding="utf-8") as lines:
-            return read_ledger(lines)
-    if remote is not None and remote.exists():
-        return read_ledger(remote.read_text().splitlines())
-    return None
+    mine = file.read_text(encoding="utf-8") if file.exists() else None
+    theirs = remote.read_text() if remote is not None and remote.exists() else None
+    if mine is not None and theirs is not None:
+        try:
+            newer = newer_copy(mine, theirs, local_name=str(file), remote_name=str(remote))
+        except LedgerConflictError as err:
+            raise AirflowFailException(str(err)) from None
+        mine = mine if newer == "local" else theirs
+    text = mine if mine is not None else theirs
+    return None if text is None else read_ledger(text.splitlines())
 
 
 __all__ = ["GenesysAccessApplyOperator", "GenesysAccessPlanOperator"]
