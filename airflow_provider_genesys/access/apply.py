@@ -78,7 +78,7 @@ class Api(Protocol):
     """What apply needs of the client (``GenesysCloudClient``)."""
 
     def request(self, method: str, endpoint: str, *, params: Mapping[str, Any] | None = None,
-                json: Any = None) -> Any: ...
+                json: Any = None, retry_non_idempotent: bool | None = None) -> Any: ...
 
     def paginate(self, endpoint: str, *, params: Mapping[str, Any] | None = None) -> Iterable[dict]: ...
 
@@ -273,12 +273,20 @@ class Applier:
         attempts = 0
         while True:
             try:
-                self.client.request(write.method, write.path, params=write.params or None, json=self._body(write))
+                # Never the client's resend: a write whose outcome is unknown is the ledger's to settle, whatever
+                # the connection's retry_non_idempotent says.
+                self.client.request(write.method, write.path, params=write.params or None, json=self._body(write),
+                                    retry_non_idempotent=False)
             except GenesysCloudApiError as err:
                 if (write.versioned and err.status in STALE_VERSION and attempts < VERSION_RETRIES
                         and (err.status == 409 or "version" in err.message.lower())):
                     attempts += 1
                     self._reread_version(write)
+                    rest, refused = self._recheck(write, write_id)
+                    if rest is None:
+                        self._counted(write)
+                        return not refused
+                    write = rest
                     continue
                 self._counted(write)
                 if write.splittable and err.status in SPLIT_ON and err.failure not in UNSURE:
@@ -289,6 +297,41 @@ class Applier:
                 self._done(write, write_id)
                 self._counted(write)
                 return True
+
+    def _recheck(self, write: Write, write_id: str) -> tuple[Write | None, bool]:
+        """After a version conflict someone else changed the group or user since apply read it: before sending
+        again, read what the write changes. A change the read shows made is confirmed; one whose subject no
+        longer holds what the plan saw (nor what the plan wants) moved under us and is refused by name, not
+        overwritten. The rest goes again (None: nothing is left to send), and whether any was refused."""
+        cache: dict[str, Any] = {}
+        shown, moved, rest = [], [], []
+        for index in write.changes:
+            change = self.changes[index]
+            spec = self.spec_of(change)
+            held = spec.read_back(self.client, change, cache)
+            if spec.visible(change, held):
+                shown.append(index)
+            elif spec.moved(change, held):
+                moved.append(index)
+            else:
+                rest.append(index)
+        self.versions.update(cache.get("versions", {}))
+        if shown:
+            self.ledger.append({"type": "outcome", "write": write_id, "outcome": CONFIRMED, "changes": shown,
+                                "message": "read back after a version conflict: already made"})
+        for index in moved:
+            subject = self.changes[index]["subject"]
+            why = ("changed by someone else while apply was writing it (a version conflict, and its state is no "
+                   "longer the plan's): not overwritten; make a new plan to include it")
+            self.result.refused_subjects[subject] = why
+            self.ledger.append({"type": "refused", "subject": subject, "why": why, "changes": [index]})
+            log.warning("Refused %s: %s", self.changes[index].get("subject_name", subject), why)
+        if not rest:
+            return None, bool(moved)
+        if len(rest) == len(write.changes):
+            return write, bool(moved)
+        parts = [part for part in write.parts or () if part[0] in rest]
+        return (write.rebuild(parts) if write.rebuild is not None and parts else None), bool(moved)
 
     def _counted(self, write: Write) -> None:
         self.result.writes += 1

@@ -4,8 +4,9 @@ guardrails, write the plan. No I/O: the caller reads the table and the current s
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from datetime import datetime
+from typing import Any
 
 from airflow_provider_genesys.access.desired import DesiredRow
 from airflow_provider_genesys.access.diff import Mode, Scope, diff
@@ -87,10 +88,13 @@ def plan_access(
     oauth_client_id: str | None = None,
     token_user_id: str | None = None,
     manage_groups: bool | None = None,
+    restore: Mapping[str, Mapping[str, Any]] | None = None,
 ) -> Plan:
     """The plan that makes ``current`` equal the desired ``rows`` in scope, or the error saying what to fix.
 
     The plan reads its changes from the planning spill: write it and close it (``with plan:``).
+    ``restore``: leaver snapshots by user (earlier ledgers'); a user the plan reactivates gets back what its
+    snapshot holds, as changes of the plan (reviewed, checksummed, applied once like the others).
     """
     relation_named(relation)
     if current.relation != relation:
@@ -109,7 +113,9 @@ def plan_access(
             raise UnresolvedNamesError(directory.problems + changes.problems, what)
         losses = changes.spec.losses(changes, current, label)
         check(changes, current, rails, protected, label, losses)
-        return make_plan(changes, current, org_id=org_id, created_at=created_at, label=label, losses=losses.details)
+        extra = changes.spec.planned_restores(changes, restore, label) if restore else []
+        return make_plan(changes, current, org_id=org_id, created_at=created_at, label=label, losses=losses.details,
+                         extra=extra)
     except BaseException:
         changes.close()  # the spill goes with the refused plan
         raise

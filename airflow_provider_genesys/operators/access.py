@@ -20,6 +20,7 @@ import hashlib
 import json
 import os
 import tempfile
+import warnings
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import closing, contextmanager, suppress
 from datetime import datetime, timedelta, timezone
@@ -29,7 +30,12 @@ from typing import Any
 from airflow.sdk import ObjectStoragePath
 
 from airflow_provider_genesys import lineage
-from airflow_provider_genesys._compat import AirflowException, AirflowFailException, BaseHook
+from airflow_provider_genesys._compat import (
+    AirflowException,
+    AirflowFailException,
+    AirflowProviderDeprecationWarning,
+    BaseHook,
+)
 from airflow_provider_genesys.access import report
 from airflow_provider_genesys.access.apply import SETTLE_TIMEOUT, Applier, ApplyResult, load_plan
 from airflow_provider_genesys.access.current import read_org, token_user
@@ -97,10 +103,13 @@ class GenesysAccessPlanOperator(GenesysCloudBaseOperator):
     :param manage_groups: whether a ``grants`` sync manages groups' own grants too (``None``, the default:
         when the table names a group; a table naming only people leaves groups' grants alone). Templated.
     :param allow_empty: accept a desired table without rows.
+    :param restore_from: ``user_state`` only: earlier plans (or their ledgers) whose leaver snapshots are
+        restored to the users this plan reactivates (direct grants, groups and queues), as changes of this
+        plan: shown in its summary, approved with it, applied once like the others (templated).
     """
 
     template_fields: Sequence[str] = ("desired", "sql", "rows", "plan_path", "managed_roles", "protected_subjects",
-                                      *RULE_KINDS)
+                                      "restore_from", *RULE_KINDS)
 
     def __init__(
         self,
@@ -123,6 +132,7 @@ class GenesysAccessPlanOperator(GenesysCloudBaseOperator):
         min_admins: int = 2,
         allow_roleless: bool = False,
         manage_groups: bool | None = None,
+        restore_from: Sequence[str] | str | None = None,
         allow_empty: bool = False,
         max_workers: int = 4,
         genesys_conn_id: str = DEFAULT_CONN_ID,
@@ -141,6 +151,9 @@ class GenesysAccessPlanOperator(GenesysCloudBaseOperator):
                     raise ValueError(str(err)) from None
         if relation not in RELATIONS:
             raise ValueError(f"relation {relation!r} is not supported; use one of: {', '.join(RELATIONS)}.")
+        if restore_from is not None and relation != "user_state":
+            raise ValueError(f"restore_from is for relation='user_state' (it restores what reactivated users held), "
+                             f"not {relation!r}.")
         sources = [name for name, value in (("desired", desired), ("sql", sql), ("rows", rows)) if value is not None]
         if len(sources) != 1:
             raise ValueError(f"Give exactly one of desired=, sql= or rows= (got {', '.join(sources) or 'none'}).")
@@ -163,6 +176,7 @@ class GenesysAccessPlanOperator(GenesysCloudBaseOperator):
         self.min_admins, self.allow_roleless, self.manage_groups = min_admins, allow_roleless, manage_groups
         self.templated_rules = {name for name, value in rules.items() if _has_template(value)}
         self.protected_subjects = protected_subjects
+        self.restore_from = restore_from
         self.allow_empty = allow_empty
         self.max_workers = max_workers
 
@@ -200,6 +214,7 @@ class GenesysAccessPlanOperator(GenesysCloudBaseOperator):
                     created_at=datetime.now(UTC), managed=self.managed_roles, mode=self.mode,  # type: ignore[arg-type]
                     rails=rails, protected_subjects=self.protected_subjects,
                     oauth_client_id=settings.client_id, token_user_id=user, manage_groups=manage_groups,
+                    restore=snapshots_in(restore_ledgers(self.restore_from)) if self.restore_from else None,
                 )
         except GuardrailError as err:
             raise AirflowFailException(f"{err}\n{self._override_hint(err)}") from None
@@ -275,6 +290,22 @@ class GenesysAccessPlanOperator(GenesysCloudBaseOperator):
         finally:
             cursor.close()
             connection.close()
+
+
+def restore_ledgers(restore_from: Sequence[str] | str | None) -> list[str]:
+    """The ledgers ``restore_from`` names: earlier plans (their ledgers beside them) or ledgers, local paths."""
+    paths = [restore_from] if isinstance(restore_from, str) else list(restore_from or ())
+    found = []
+    for path in paths:
+        name = path if path.endswith(".ndjson") else ledger_path(path)
+        local = name.removeprefix("file://")
+        if not Path(local).exists():
+            raise AirflowFailException(
+                f"restore_from {path!r}: no ledger at {local}; give the plan paths (or ledgers) of the runs "
+                "that deactivated the users"
+            )
+        found.append(local)
+    return found
 
 
 REPORT_ALIAS_PREFIX = "genesys-access-report "
@@ -386,8 +417,9 @@ class GenesysAccessApplyOperator(GenesysCloudBaseOperator):
     :param ledger_path: a local (or mounted) file for the ledger when the plan is on object storage; put it
         on a volume every worker sees so a rerun on another worker reads it and its lock excludes across
         workers (templated).
-    :param restore_from: ``user_state`` only: earlier plans (or their ledgers) whose leaver snapshots are
-        restored to the users this plan reactivates: direct grants, groups and queues (templated).
+    :param restore_from: deprecated: give it to the plan task (``GenesysAccessPlanOperator(restore_from=...)``),
+        so the restores are in the plan people approve, under its checksum. Here it still restores the users
+        this plan reactivates whose plan holds no restores, through the same writes and ledger.
     :param fail_on_refused: fail the task (after applying the rest) when subjects were refused as changed
         since the plan, or writes were refused; default True, so verify does not run on a partial apply.
     """
@@ -416,6 +448,12 @@ class GenesysAccessApplyOperator(GenesysCloudBaseOperator):
             kwargs["outlets"] = [lineage.destination_outlet(report_path(plan), uri, REPORT_ALIAS_PREFIX)]
         super().__init__(genesys_conn_id=genesys_conn_id, **kwargs)
         self.plan, self.plan_conn_id, self.ledger_path = plan, plan_conn_id, ledger_path
+        if restore_from is not None:
+            warnings.warn(
+                "GenesysAccessApplyOperator(restore_from=...) is deprecated since airflow-provider-genesys 0.2.0: "
+                "give restore_from to GenesysAccessPlanOperator, so the restores are in the plan that is reviewed "
+                "and checksummed (docs/access.md, \"Leavers\"). It goes in 0.3.0 at the earliest.",
+                AirflowProviderDeprecationWarning, stacklevel=2)
         self.restore_from = restore_from
         self.fail_on_refused = fail_on_refused
         self.max_workers = max_workers
@@ -451,7 +489,7 @@ class GenesysAccessApplyOperator(GenesysCloudBaseOperator):
         with self.hook as hook, api_errors_as_failures():
             plan = load_plan(text, org_id=hook.get_organization()["id"], now=datetime.now(UTC),
                              max_age=self.max_plan_age)
-            restore = snapshots_in(self._restore_ledgers()) if self.restore_from else {}
+            restore = snapshots_in(restore_ledgers(self.restore_from)) if self.restore_from else {}
             guard = lease.check if lease is not None else None
             with closing(Ledger(local, checksum(plan.document()), guard=guard)) as ledger:
                 applier = Applier(plan, hook.client, ledger, restore=restore, max_workers=self.max_workers,
@@ -463,20 +501,6 @@ class GenesysAccessApplyOperator(GenesysCloudBaseOperator):
                     if remote is not None and lease is not None and not lease.lost:  # lost: the taker's copy
                         publish_ledger(local, remote)
         return result, plan, report_uri
-
-    def _restore_ledgers(self) -> list[str]:
-        paths = [self.restore_from] if isinstance(self.restore_from, str) else list(self.restore_from or ())
-        found = []
-        for path in paths:
-            name = path if path.endswith(".ndjson") else ledger_path(path)
-            local = name.removeprefix("file://")
-            if not Path(local).exists():
-                raise AirflowFailException(
-                    f"restore_from {path!r}: no ledger at {local}; give the plan paths (or ledgers) of the runs "
-                    "that deactivated the users"
-                )
-            found.append(local)
-        return found
 
     def _report(self, plan_path: ObjectStoragePath, applier: Applier, plan: Plan) -> str:
         target = beside(plan_path, report_path(str(plan_path)))

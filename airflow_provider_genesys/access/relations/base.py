@@ -21,6 +21,7 @@ from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar
 
+from airflow_provider_genesys.access.errors import DesiredTableError
 from airflow_provider_genesys.access.names import WILDCARD, DesiredItem, Directory, NameIndex
 from airflow_provider_genesys.access.writes import Write
 
@@ -208,6 +209,15 @@ class Relation:
             return all(self.key(t) != key for t in held)
         return target in set(held)
 
+    def moved(self, record: Mapping[str, Any], held: Iterable[Target]) -> bool:
+        """Whether ``held`` (read now) is neither what the plan saw before the change nor what it makes: a set
+        or update whose key holds a third value (a user made deleted, moved to a third division)."""
+        if record["action"] in ("add", "remove"):
+            return False  # not visible means held as the plan saw it
+        key = self.key(self.target(record))
+        now = {t for t in held if self.key(t) == key}
+        return bool(now) and now != {(*key, self.previous(record))}
+
     def undo(self, record: Mapping[str, Any], held: set[Target]) -> set[Target]:
         """``held`` with one change apply attempted taken back (what the subject held before it)."""
         target = self.target(record)
@@ -253,6 +263,12 @@ class Relation:
     def restores(self, plan_changes: Any, snapshots: Mapping[str, Mapping[str, Any]]) -> dict[str, dict[str, Any]]:
         """Changes apply adds to the plan's own (leavers' restores), by a key of their own."""
         return {}
+
+    def planned_restores(self, diff: Diff, snapshots: Mapping[str, Mapping[str, Any]], label: Label,
+                         ) -> list[dict[str, Any]]:
+        """Changes of other relations the plan makes beside its own (a leaver's restores)."""
+        raise DesiredTableError(f"restore_from is for user_state plans (it restores what reactivated users held), "
+                                f"not {self.name}")
 
     # -- guardrails ----------------------------------------------------------------------------------------
 

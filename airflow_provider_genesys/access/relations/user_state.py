@@ -118,12 +118,34 @@ class UserState(Relation):
                 f"the restore of {len(waiting)} user(s) waits for their reactivation to be done: run apply again")
         yield ready
 
+    def planned_restores(self, diff: Any, snapshots: Mapping[str, Mapping[str, Any]], label: Any,
+                         ) -> list[dict[str, Any]]:
+        """The adds that give each user the plan reactivates what its latest leaver snapshot holds, with names
+        beside ids, after the plan's own changes."""
+        found = []
+        for change in diff.changes_where("set"):
+            if change.target != ("active",):
+                continue
+            for item in restore_items(change.subject, snapshots.get(change.subject)):
+                record = {k: item[k] for k in ("action", "subject", "subject_type")}
+                record.update(subject_name=label(change.subject), relation=item["relation"])
+                for name in ("role", "division", "group", "queue"):
+                    if name in item:
+                        record.update({name: item[name], f"{name}_name": label(item[name])})
+                found.append({**record, "reason": item["reason"]})
+        return found
+
     def restores(self, plan_changes: Iterable[Mapping[str, Any]],
                  snapshots: Mapping[str, Mapping[str, Any]]) -> dict[str, dict[str, Any]]:
-        """What reactivated users' snapshots hold, as adds keyed by what they add (stable across runs)."""
+        """What reactivated users' snapshots hold, as adds keyed by what they add (stable across runs); for
+        ``restore_from`` given to apply (deprecated: the plan's own restores are reviewed and checksummed).
+        Users whose restores the plan holds already are left to it."""
+        plan_changes = list(plan_changes)
+        planned = {c["subject"] for c in plan_changes if c.get("relation", self.name) != self.name}
         found: dict[str, dict[str, Any]] = {}
         for change in plan_changes:
-            if change.get("relation", self.name) != self.name or change["state"] != "active":
+            if change.get("relation", self.name) != self.name or change["state"] != "active" \
+                    or change["subject"] in planned:
                 continue
             for item in restore_items(change["subject"], snapshots.get(change["subject"])):
                 key = ":".join(["restore", item["subject"], item["relation"],
@@ -139,8 +161,9 @@ def restore_items(user: str, snapshot: Mapping[str, Any] | None) -> list[dict[st
     items = [{"relation": "grants", "role": r, "division": d} for r, d in snapshot.get("grants", ())]
     items += [{"relation": "group_members", "group": g} for g in snapshot.get("groups", ())]
     items += [{"relation": "queue_members", "queue": q} for q in snapshot.get("queues", ())]
-    return [{"action": "add", "subject": user, "subject_type": "user", "reason": "restored from the leaver snapshot",
-             **item} for item in items]
+    when = f" of {snapshot['time']}" if snapshot.get("time") else ""
+    return [{"action": "add", "subject": user, "subject_type": "user", **item,
+             "reason": f"restored from the leaver snapshot{when}"} for item in items]
 
 
 def user_state_write(index: int, user: str, state: str) -> Write:

@@ -224,8 +224,60 @@ def test_a_stale_group_version_is_read_again_and_the_write_resent(client, reques
                                  [{"status_code": 409, "json": {"message": "version 4 does not match 6"}},
                                   {"status_code": 202, "json": {}}])
     requests_mock.get(API + "/api/v2/groups/g1", json={"id": "g1", "version": 6})
+    listing = requests_mock.get(API + "/api/v2/groups/g1/members", json={"entities": [{"id": BOB}], "pageCount": 1})
     result = applier(plan, client, tmp_path, before).apply()
     assert [r.json()["version"] for r in members.request_history] == [4, 6]
+    assert listing.call_count == 1, "the group is read before sending again: someone else changed it"
+    assert result.ok
+
+
+def test_after_a_version_conflict_a_change_someone_else_made_is_confirmed_not_sent_again(
+        client, requests_mock, tmp_path):
+    before = CurrentState("group_members")
+    before.held[ANN] = set()
+    before.held[BOB] = set()
+    before.versions["g1"] = 4
+    plan = make_plan("group_members", [
+        {"action": "add", "subject": ANN, "subject_type": "user", "group": "g1", "reason": "test"},
+        {"action": "add", "subject": BOB, "subject_type": "user", "group": "g1", "reason": "test"}], before)
+    members = requests_mock.post(API + "/api/v2/groups/g1/members",
+                                 [{"status_code": 409, "json": {"message": "version 4 does not match 5"}},
+                                  {"status_code": 202, "json": {}}])
+    requests_mock.get(API + "/api/v2/groups/g1", json={"id": "g1", "version": 5})
+    requests_mock.get(API + "/api/v2/groups/g1/members", json={"entities": [{"id": ANN}], "pageCount": 1})
+    result = applier(plan, client, tmp_path, before).apply()
+    assert [r.json()["memberIds"] for r in members.request_history] == [[ANN, BOB], [BOB]]
+    assert result.ok
+    assert result.settled == 2
+
+
+def test_after_a_version_conflict_a_user_whose_state_moved_is_refused_by_name(client, requests_mock, tmp_path):
+    """The plan reactivates Ann; meanwhile someone deleted her: the conflict's read shows a third state, so the
+    write is not sent again over the newer edit."""
+    before = CurrentState("user_state")
+    before.add_users([{"id": ANN, "state": "inactive", "version": 3}])
+    plan = make_plan("user_state", [{"action": "set", "subject": ANN, "subject_type": "user", "subject_name": "Ann",
+                                     "state": "active", "reason": "test"}], before)
+    patch = requests_mock.patch(API + f"/api/v2/users/{ANN}", status_code=409,
+                                json={"message": "version 3 does not match the current version"})
+    requests_mock.get(API + f"/api/v2/users/{ANN}", json={"id": ANN, "state": "deleted", "version": 4})
+    result = applier(plan, client, tmp_path, before).apply()
+    assert patch.call_count == 1
+    assert list(result.refused_subjects) == [ANN]
+    assert "changed by someone else while apply was writing it" in result.refused_subjects[ANN]
+
+
+def test_apply_never_lets_the_client_resend_a_write_whatever_the_connection_says(make_client, requests_mock,
+                                                                                 tmp_path):
+    """retry_non_idempotent=True in the connection lets the client resend a POST answered 503; apply's own
+    writes are the ledger's to settle: sent once, then read back."""
+    client = make_client(max_retry_wait=0, retry_non_idempotent=True)
+    before = grants_state({ANN: set()})
+    plan = make_plan("grants", [grant("add", ANN, "r-sup", "d-sales")], before)
+    bulkadd = requests_mock.post(SUBJECT.format(ANN) + "/bulkadd", [{"status_code": 503}, {"status_code": 204}])
+    requests_mock.get(SUBJECT.format(ANN), json=subject_body(ANN, {("r-sup", "d-sales")}))
+    result = applier(plan, client, tmp_path, before).apply()
+    assert bulkadd.call_count == 1
     assert result.ok
 
 

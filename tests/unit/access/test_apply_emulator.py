@@ -11,6 +11,7 @@ import os
 import signal
 import subprocess
 import sys
+import warnings
 from collections import Counter
 from collections.abc import Iterator
 from contextlib import closing
@@ -24,11 +25,17 @@ from airflow.providers.openlineage.extractors.base import DefaultExtractor
 from airflow.sdk import Asset, AssetAlias
 from airflow.sdk.execution_time.context import OutletEventAccessors
 
-from airflow_provider_genesys._compat import AirflowException, AirflowFailException, AirflowSensorTimeout
+from airflow_provider_genesys._compat import (
+    AirflowException,
+    AirflowFailException,
+    AirflowProviderDeprecationWarning,
+    AirflowSensorTimeout,
+)
 from airflow_provider_genesys.access.apply import Applier
 from airflow_provider_genesys.access.current import read_org
 from airflow_provider_genesys.access.ledger import Ledger, read_ledger
 from airflow_provider_genesys.access.plan import checksum, loads
+from airflow_provider_genesys.exceptions import GenesysCloudApiError
 from airflow_provider_genesys.hooks.genesys import GenesysCloudHook
 from airflow_provider_genesys.operators.access import GenesysAccessApplyOperator, GenesysAccessPlanOperator
 from airflow_provider_genesys.sensors.access import GenesysAccessVerifySensor
@@ -162,6 +169,7 @@ import os, signal, sys
 from airflow_provider_genesys.access.apply import Applier
 from airflow_provider_genesys.access.ledger import Ledger
 from airflow_provider_genesys.access.plan import checksum, loads
+from airflow_provider_genesys.exceptions import GenesysCloudApiError
 from airflow_provider_genesys.hooks.genesys import GenesysCloudHook
 
 plan_file, ledger_file, after = sys.argv[1], sys.argv[2], int(sys.argv[3])
@@ -321,7 +329,9 @@ def test_a_connection_without_write_permission_fails_and_writes_nothing_more(emu
     assert sum(writes_sent(emu).values()) == 1
 
 
-def test_leavers_are_snapshotted_and_a_reactivation_can_restore_them(emu, tmp_path: Path) -> None:
+def a_leaver(tmp_path: Path) -> tuple[str, set, set, str]:
+    """A user with grants and groups, deactivated by an applied plan (snapshotted), then stripped of its grants
+    and groups as an org may do to a deactivated user. Returns the user, what it held, and the leave plan."""
     _, current = org_state()
     leaver = next(u for u, held in sorted(current.held.items())
                   if current.user_states.get(u) == "active" and len(held) >= 2 and current.user_groups.get(u))
@@ -338,12 +348,82 @@ def test_leavers_are_snapshotted_and_a_reactivation_can_restore_them(emu, tmp_pa
                      json={"grants": [{"roleId": r, "divisionId": d} for r, d in held]})
         for group in groups:
             hook.request("DELETE", f"/api/v2/groups/{group}/members", params={"ids": leaver})
-    back = make_plan(tmp_path, [{"user": leaver, "state": "active"}], "user_state", "back.json")
-    apply(back, restore_from=[leave])
+    return leaver, held, groups, leave
+
+
+def restore_plan(tmp_path: Path, leaver: str, leave: str) -> str:
+    operator = GenesysAccessPlanOperator(task_id="plan", relation="user_state", rows=[{"user": leaver,
+                                         "state": "active"}], plan_path=str(tmp_path / "back.json"),
+                                         restore_from=[leave])
+    result = operator.execute({})
+    assert "to restore" in result["summary"], "the restores are in the plan people approve"
+    return result["plan"]
+
+
+def test_leavers_are_snapshotted_and_the_reactivating_plan_restores_them(emu, tmp_path: Path) -> None:
+    leaver, held, groups, leave = a_leaver(tmp_path)
+    back = restore_plan(tmp_path, leaver, leave)
+    plan = loads(Path(back.removeprefix("file://")).read_text(), org_id=org_id())
+    assert plan.counts["restore"] == len(plan.changes) - 1 >= len(held) + len(groups)
+    assert {"grants", "group_members"} <= {c["relation"] for c in plan.changes[1:]}
+    assert all(c["reason"].startswith("restored from the leaver snapshot of ") for c in plan.changes[1:])
+    result = apply(back)
+    assert result["settled"] == len(plan.changes)
     _, after = org_state()
     assert after.held[leaver] == held
     assert after.user_groups[leaver] == groups
     assert after.user_states[leaver] == "active"
+    assert apply(back)["writes"] == 0, "a rerun finds everything done"
+
+
+@pytest.mark.parametrize("planned", [True, False], ids=["restore_from on the plan", "restore_from on apply"])
+def test_a_restore_whose_write_never_went_through_is_sent_by_the_rerun_not_lost(emu, tmp_path: Path,
+                                                                                planned: bool) -> None:
+    """A 429 on the restore's write fails the run retryable; the rerun sends it (before, it skipped every
+    restore already attempted and reported success while the change stayed undone)."""
+    leaver, held, _, leave = a_leaver(tmp_path)
+    if planned:
+        back, options = restore_plan(tmp_path, leaver, leave), {}
+    else:
+        back = make_plan(tmp_path, [{"user": leaver, "state": "active"}], "user_state", "back.json")
+        options = {"restore_from": [leave]}
+    emu.faults.rate_limit(retry_after=1, count=1, method="POST", path=r"/api/v2/authorization/")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", AirflowProviderDeprecationWarning)
+        with pytest.raises(GenesysCloudApiError):
+            apply(back, **options)
+        _, between = org_state()
+        assert not held <= between.held.get(leaver, set())
+        apply(back, **options)
+    _, after = org_state()
+    assert after.held[leaver] == held
+
+
+def test_a_restore_applied_but_answered_503_is_read_back_not_sent_again(emu, tmp_path: Path) -> None:
+    leaver, held, _, leave = a_leaver(tmp_path)
+    back = restore_plan(tmp_path, leaver, leave)
+    emu.faults.write_applied_then_5xx(503, method="POST", path=r"/api/v2/authorization/(subjects/[^/]+/bulkadd|roles/)")
+    emu.stats.reset()
+    result = apply(back)
+    assert result["failed"] == []
+    grant_writes = sum(n for route, n in writes_sent(emu).items() if "/authorization/" in route)
+    assert grant_writes == 1, "the restore's grant write was read back, not sent again"
+    _, after = org_state()
+    assert after.held[leaver] == held
+
+
+def test_restore_from_given_to_apply_still_works_with_a_deprecation_warning(emu, tmp_path: Path) -> None:
+    leaver, held, groups, leave = a_leaver(tmp_path)
+    back = make_plan(tmp_path, [{"user": leaver, "state": "active"}], "user_state", "back.json")
+    with pytest.warns(AirflowProviderDeprecationWarning, match="give restore_from to GenesysAccessPlanOperator"):
+        operator = GenesysAccessApplyOperator(task_id="apply", plan=back, restore_from=[leave])
+    operator.execute({})
+    _, after = org_state()
+    assert after.held[leaver] == held
+    assert after.user_groups[leaver] == groups
+    with pytest.warns(AirflowProviderDeprecationWarning):
+        again = GenesysAccessApplyOperator(task_id="apply", plan=back, restore_from=[leave]).execute({})
+    assert again["writes"] == 0, "the restores are keyed by what they add: the rerun finds them done"
 
 
 def test_the_report_is_the_runs_output_asset_and_openlineage_output(emu, tmp_path: Path) -> None:
