@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections import Counter
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -72,6 +73,7 @@ STALE_VERSION = (409, 400)  # Genesys answers a stale version 409; Terraform ret
 SETTLE_TIMEOUT = 300.0
 SETTLE_FIRST_WAIT, SETTLE_MAX_WAIT = 2.0, 60.0  # the backoff between re-reads of unknown outcomes
 WITNESSES = 5  # changes of the latest 2xx write read to tell whether reads caught up
+PROGRESS_EVERY = 30.0  # seconds between progress lines while writing
 
 
 class Api(Protocol):
@@ -133,7 +135,7 @@ class Applier:
     def __init__(self, plan: Plan, client: Api, ledger: Ledger, *, restore: Mapping[str, Mapping] | None = None,
                  on_write: Callable[[Write], None] | None = None, max_workers: int = 4,
                  reader: Callable[[str], CurrentState] | None = None, settle_timeout: float = SETTLE_TIMEOUT,
-                 sleep: Callable[[float], None] | None = None) -> None:
+                 sleep: Callable[[float], None] | None = None, clock: Callable[[], float] | None = None) -> None:
         self.plan, self.client, self.ledger = plan, client, ledger
         self.relation = plan.relation
         self.spec = relation_named(plan.relation)
@@ -153,6 +155,9 @@ class Applier:
         self.sleep = sleep or getattr(client, "sleep", None) or time.sleep
         self.unknown: dict[int | str, int] = {}  # change -> the write number after which its outcome became unknown
         self.limits: dict[str, int] = {}  # write kind -> the most parts a call carried after a refusal for size
+        self.unknown_why: Counter[str] = Counter()  # how the unknown outcomes came about ("answered 503", ...)
+        self.clock = clock or time.monotonic  # progress lines: at most one per PROGRESS_EVERY of it
+        self._planned_writes, self._last_line = 0, 0.0
         self._witness: tuple[int, list[int]] = (0, [])  # (write number, changes) of the latest 2xx write
 
     @property
@@ -172,10 +177,20 @@ class Applier:
         self.run = self.ledger.start_run()
         current = self.read(self.relation)
         self.versions = dict(current.versions)
+        log.info("Re-reading the org's %s state before writing (the plan has %d change(s))", self.relation,
+                 len(self.changes))
         pending = self._gone(self._accepted(current))
+        done = sum(1 for i in self.changes if self.state.settled(i))
+        log.info("%d change(s) to send; %d done already (by an earlier run or shown by the re-read), %d to read "
+                 "back first, %d subject(s) refused as changed since the plan", len(pending), done, len(self.unknown),
+                 len(self.result.refused_subjects))
         self.spec.before_writes(self, pending)
         for phase in self.spec.phases(self, pending):  # a phase's writes, then its unknown outcomes settled
-            self._send_all(self._writes(phase, current))
+            writes = self._writes(phase, current)
+            self._planned_writes, self._sent_in_phase = len(writes), 0
+            self._send_all(writes)
+            if writes:
+                log.info("Sent %d write(s) for %d change(s)", len(writes), len(phase))
             self._settle()
         self.result.settled = sum(1 for i in range(len(self.plan.changes)) if self.state.settled(i))
         return self.result
@@ -335,6 +350,13 @@ class Applier:
 
     def _counted(self, write: Write) -> None:
         self.result.writes += 1
+        self._sent_in_phase = getattr(self, "_sent_in_phase", 0) + 1
+        now = self.clock()
+        if now - self._last_line >= PROGRESS_EVERY:
+            self._last_line = now
+            log.info("Writes sent so far: %d (this phase: %d of about %d); %d change(s) done, %d with an unknown "
+                     "outcome to read back", self.result.writes, self._sent_in_phase, self._planned_writes,
+                     sum(1 for i in self.changes if self.state.settled(i)), len(self.unknown))
         if self.on_write is not None:
             self.on_write(write)
 
@@ -405,6 +427,7 @@ class Applier:
             )
         if unknown:
             if resend:
+                self.unknown_why[f"answered {err.status}" if err.status else "no answer"] += 1
                 for index in write.changes:
                     self.unknown.setdefault(index, self._sent)  # settled after the other writes (_settle)
             else:
@@ -428,8 +451,14 @@ class Applier:
     def _settle(self) -> None:
         """Decide the unknown outcomes once reads have caught up; re-send (once) only what is still absent."""
         waited, wait = 0.0, SETTLE_FIRST_WAIT
+        if self.unknown:
+            why = ", ".join(f"{n} {what}" for what, n in sorted(self.unknown_why.items())) or "an earlier run's"
+            log.info("Reading back %d change(s) whose write's outcome is unknown (%s); waiting up to %gs for "
+                     "Genesys' reads to catch up, re-reading every %g-%g s; nothing is sent again before",
+                     len(self.unknown), why, self.settle_timeout, SETTLE_FIRST_WAIT, SETTLE_MAX_WAIT)
         while self.unknown:
             shown, missing = self.check(sorted(self.unknown, key=_order), self._read_cache(self.unknown))
+            log.info("Read back after %gs: %d shown (confirmed), %d not shown yet", waited, len(shown), len(missing))
             if shown:
                 self.ledger.append({"type": "outcome", "write": f"{self.run}-read", "outcome": CONFIRMED,
                                     "changes": shown, "message": "read back after an unknown outcome"})
@@ -441,19 +470,27 @@ class Applier:
             if caught_up or (caught_up is None and waited >= self.settle_timeout):
                 break
             if waited >= self.settle_timeout:
+                log.warning("settle_timeout=%gs passed and reads still lag this run's later writes: the %d change(s) "
+                            "not shown are left for the task's retry, which reads them back first",
+                            self.settle_timeout, len(missing))
                 self.result.retry.append(
                     f"{len(missing)} change(s) whose write had an unknown outcome are not shown, and reads still "
                     f"lag this run's later writes after settle_timeout={self.settle_timeout:g}s: nothing was sent "
                     "again; the task's retry reads them back first")
                 self.unknown.clear()
+                self.unknown_why.clear()
                 return
             step = min(wait, self.settle_timeout - waited)
             self.sleep(step)
             waited, wait = waited + step, min(wait * 2, SETTLE_MAX_WAIT)
         missing = sorted(self.unknown, key=_order)
         self.unknown.clear()
+        self.unknown_why.clear()
         if not missing:
             return
+        log.info("Reads have caught up (%s) and %d change(s) still do not show: their writes were not applied; "
+                 "sending them again, once", "a later write shows" if self._witness[1] else
+                 f"settle_timeout={self.settle_timeout:g}s passed", len(missing))
         by_relation: dict[str, list[tuple[int, Mapping[str, Any]]]] = {}
         for i in missing:
             change = self.changes[i]

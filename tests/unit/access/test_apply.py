@@ -353,3 +353,23 @@ def test_an_outcome_unknown_twice_is_left_for_a_later_run_not_sent_a_third_time(
     assert len(result.retry) == 1
     assert "outcome unknown twice" in result.retry[0]
     assert not result.ok
+
+
+def test_apply_says_what_it_does_while_it_waits_for_reads(client, clock, requests_mock, tmp_path, caplog):
+    """A rerun waiting its settle_timeout is not a hang: the log says what it waits for, how long, and what
+    it decided."""
+    before = grants_state({ANN: set()})
+    plan = make_plan("grants", [grant("add", ANN, "r-sup", "d-sales")], before)
+    requests_mock.post(SUBJECT.format(ANN) + "/bulkadd", [{"status_code": 503}, {"status_code": 204}])
+    requests_mock.get(SUBJECT.format(ANN), json=subject_body(ANN, set()))
+    with caplog.at_level("INFO", logger="airflow_provider_genesys.access.apply"):
+        applier(plan, client, tmp_path, before, settle_timeout=300).apply()
+    lines = [r.getMessage() for r in caplog.records if r.name == "airflow_provider_genesys.access.apply"]
+    assert lines[0] == "Re-reading the org's grants state before writing (the plan has 1 change(s))"
+    assert lines[1].startswith("1 change(s) to send; 0 done already")
+    assert ("Reading back 1 change(s) whose write's outcome is unknown (1 answered 503); waiting up to 300s for "
+            "Genesys' reads to catch up, re-reading every 2-60 s; nothing is sent again before") in lines
+    assert "Read back after 0s: 0 shown (confirmed), 1 not shown yet" in lines
+    assert ("Reads have caught up (settle_timeout=300s passed) and 1 change(s) still do not show: their writes "
+            "were not applied; sending them again, once") in lines
+    assert len(lines) < 20, "a line per re-read (about ten in 5 minutes), not per request"
