@@ -67,6 +67,7 @@ UNSURE = (Failure.UNKNOWN_OUTCOME, Failure.SERVER_ERROR, Failure.RATE_LIMITED, F
 # per call for some (the role bulk-grant, a division move), and halving also isolates one bad subject.
 SPLIT_ON = (400, 404, 413)
 VERSION_RETRIES = 3  # re-reads of a group's or user's version after a conflict, per write
+CONFLICT_WAIT = 1.0  # seconds before reading back a write refused as a concurrent change (then 2, 4)
 STALE_VERSION = (409, 400)  # Genesys answers a stale version 409; Terraform retries a 400 "version" too
 # How long reads may lag a write: Genesys documents that permission changes "can take minutes" to show
 # (docs/decisions.md). Unknown outcomes are re-read for up to this long before anything is decided.
@@ -201,7 +202,8 @@ class Applier:
         for i in indexes:
             by_relation.setdefault(self.changes[i].get("relation", self.relation), []).append((i, self.changes[i]))
         return [write for relation, items in by_relation.items()
-                for write in relation_named(relation).writes(items, current if relation == self.relation else None)]
+                for write in relation_named(relation).writes(items, current if relation == self.relation else None,
+                                                             self.plan.scope if relation == self.relation else None)]
 
     def own(self, index: int | str) -> bool:
         """Whether a change is of the plan's relation (not a restore of another one)."""
@@ -293,10 +295,13 @@ class Applier:
                 self.client.request(write.method, write.path, params=write.params or None, json=self._body(write),
                                     retry_non_idempotent=False)
             except GenesysCloudApiError as err:
-                if (write.versioned and err.status in STALE_VERSION and attempts < VERSION_RETRIES
-                        and (err.status == 409 or "version" in err.message.lower())):
+                if ((write.versioned or write.retry_on_conflict) and err.status in STALE_VERSION
+                        and attempts < VERSION_RETRIES and (err.status == 409 or "version" in err.message.lower())):
                     attempts += 1
-                    self._reread_version(write)
+                    if write.versioned:
+                        self._reread_version(write)
+                    else:  # a concurrent change with no version to send: let it land, then look
+                        self.sleep(CONFLICT_WAIT * 2 ** (attempts - 1))
                     rest, refused = self._recheck(write, write_id)
                     if rest is None:
                         self._counted(write)

@@ -147,7 +147,7 @@ def _removals(diff: Diff, rails: Guardrails, losses: Losses) -> list[str]:
         if share > fraction:
             needed = math.ceil(share * 100) / 100
             held = f"managed {_held_word(diff)}" if losses.base == diff.managed_held and losses.plain else (
-                "active users" if losses.what == "deactivation(s)" else
+                losses.base_words or
                 f"holdings of managed {diff.spec.scope_word}s by people now (directly or through a group)")
             found.append(
                 f"max_removal_fraction: the plan {'removes ' + str(count) if losses.plain else _taking(losses, diff)}"
@@ -159,8 +159,8 @@ def _removals(diff: Diff, rails: Guardrails, losses: Losses) -> list[str]:
 
 def _taking(losses: Losses, diff: Diff) -> str:
     """What the plan takes away, as people read it."""
-    if losses.what == "deactivation(s)":
-        return f"deactivates {losses.count} user(s) (a deactivated person loses all access: each counts as a removal)"
+    if losses.phrase is not None:
+        return losses.phrase.format(n=losses.count)
     if losses.plain:
         return f"removes {losses.count}"
     groups = "; ".join(f"group {d['subject_name']} loses {d['role_name']} on {d['division_name']}: {d['lose']} "

@@ -93,6 +93,14 @@ class Relation:
     def read(self, org: OrgReader, current: CurrentState) -> None:
         """Add the relation's own listings to ``current`` (roles, divisions, groups and users are read already)."""
 
+    # The users listing's expand this relation reads its holdings from (``skills``), if any.
+    user_expand: ClassVar[str | None] = None
+
+    def user_extra(self, user: Mapping[str, Any]) -> dict[str, Any]:
+        """What the relation keeps of a users-listing entry beyond id, email, state, name and version (kept
+        small: the org's users are held while planning)."""
+        return {}
+
     def hold_user(self, current: CurrentState, user: Mapping[str, Any]) -> None:
         """What a user payload (the users listing) says this relation holds."""
 
@@ -236,8 +244,10 @@ class Relation:
         """The value a set or update replaced."""
         return self.text(record["was"])
 
-    def writes(self, items: list[Indexed], current: CurrentState | None = None) -> list[Write]:
-        """The fewest writes that make ``items`` (plan changes with their indexes), adds first."""
+    def writes(self, items: list[Indexed], current: CurrentState | None = None,
+               scope: Mapping[str, Any] | None = None) -> list[Write]:
+        """The fewest writes that make ``items`` (plan changes with their indexes), adds first. ``current``: the
+        state apply re-read (None when settling); ``scope``: the plan's."""
         raise NotImplementedError
 
     def fallback(self, write: Write, status: int | None,
@@ -299,13 +309,15 @@ class Losses:
     count: int
     base: int
     removals: int
-    what: str = "removal(s)"
+    # How the count reads when it is not removals ("deactivates {n} user(s) (...)"), and what ``base`` counts.
+    phrase: str | None = None
+    base_words: str | None = None
     details: list[dict[str, Any]] = field(default_factory=list)
 
     @property
     def plain(self) -> bool:
         """Whether every removal is one person losing one thing (the messages then say just that)."""
-        return self.count == self.removals and not self.details and self.what == "removal(s)"
+        return self.count == self.removals and not self.details and self.phrase is None
 
 
 @dataclass

@@ -97,7 +97,7 @@ class Grants(Relation):
 
     # -- writes --------------------------------------------------------------------------------------------
 
-    def writes(self, items: list[Indexed], current: Any = None) -> list[Write]:
+    def writes(self, items: list[Indexed], current: Any = None, scope: Mapping[str, Any] | None = None) -> list[Write]:
         adds = [c for c in items if c[1]["action"] != "remove"]
         removes = [c for c in items if c[1]["action"] == "remove"]
         return grant_adds(adds) + per_subject("bulkremove", removes)

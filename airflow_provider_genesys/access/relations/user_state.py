@@ -58,7 +58,7 @@ class UserState(Relation):
     def previous(self, record: Mapping[str, Any]) -> str:
         return "inactive" if record["state"] == "active" else "active"
 
-    def writes(self, items: list[Indexed], current: Any = None) -> list[Write]:
+    def writes(self, items: list[Indexed], current: Any = None, scope: Mapping[str, Any] | None = None) -> list[Write]:
         ordered = sorted(items, key=lambda c: c[1]["state"] != "active")  # reactivations first
         return [user_state_write(index, change["subject"], change["state"]) for index, change in ordered]
 
@@ -74,7 +74,9 @@ class UserState(Relation):
         of the org's active users."""
         leaving = sum(1 for _ in diff.spill.changes_where("set") if _[3] == ("inactive",))
         active = sum(1 for state in current.user_states.values() if state == "active")
-        return Losses(leaving, active, leaving, what="deactivation(s)")
+        return Losses(leaving, active, leaving, base_words="active users",
+                      phrase="deactivates {n} user(s) (a deactivated person loses all access: each counts as a "
+                             "removal)")
 
     def admin_effect(self, diff: Any, authz: Any) -> AdminEffect | None:
         roles = set(authz.admin_roles) if diff.spill.has_target(("inactive",)) else set()

@@ -129,7 +129,7 @@ def _read_directly(fetcher: PageFetcher, holding: Holding, direct: DirectReads, 
     """The records of ``users`` from their own listings (or an earlier pass's reads of them), in order."""
     entries = {user["id"]: direct.get(user["id"]) for user in users}
     unread = [user for user in users if entries[user["id"]] is None]
-    for user, read in zip(unread, fetcher.ordered_map(lambda u: _entries(fetcher, holding, u["id"]), unread),
+    for user, read in zip(unread, fetcher.ordered_map(lambda u: entries_of(fetcher, holding, u["id"]), unread),
                           strict=True):
         direct.users_read += 1
         if read is not None:  # None (404): deleted, or too new to read, since the listing: holds nothing now
@@ -140,7 +140,7 @@ def _read_directly(fetcher: PageFetcher, holding: Holding, direct: DirectReads, 
             yield holding_record(holding, user, entry)
 
 
-def _entries(fetcher: PageFetcher, holding: Holding, user_id: str) -> list[dict] | None:
+def entries_of(fetcher: PageFetcher, holding: Holding, user_id: str) -> list[dict] | None:
     """Every page of one user's own listing, one after the other (this runs on the pool); ``None`` on 404."""
     entries: list[dict] = []
     try:
