@@ -84,13 +84,16 @@ class GenesysAccessPlanOperator(GenesysCloudBaseOperator):
     """
     Plan the changes that make Genesys equal a desired table; write the plan, change nothing.
 
-    :param relation: ``grants``, ``group_members``, ``queue_members`` or ``user_state``.
+    :param relation: ``grants``, ``group_members``, ``queue_members``, ``user_state``, ``user_skills``,
+        ``user_languages`` or ``user_division`` (docs/access.md, "Relations and their columns").
     :param plan_path: where the plan JSON goes (fsspec URL or absolute path; templated).
     :param desired: the desired table as a CSV or NDJSON file (``.gz`` allowed; templated).
     :param sql: or a query whose columns are the relation's (templated), run through ``sql_conn_id``.
     :param rows: or the rows themselves (a list of dicts, e.g. from XCom; templated).
-    :param managed_roles: the roles (groups, queues for the membership relations) the sync manages, by id or
-        name; default: those the table names.
+    :param managed: what the sync manages, by id or name: the roles of ``grants``, the groups or queues of the
+        membership relations, the skills or languages of ``user_skills``/``user_languages``; default: those the
+        table names (``user_state`` and ``user_division`` manage the users the table names).
+    :param managed_roles: the same argument under its first name (kept for DAGs that use it).
     :param mode: ``sync`` (add and remove) or ``add_only``.
     :param user_key: how the table names users: by id or email (default), or ``external:<authority>``: by
         the key Genesys keeps in their external ids under that authority (each distinct key looked up once;
@@ -108,7 +111,7 @@ class GenesysAccessPlanOperator(GenesysCloudBaseOperator):
         plan: shown in its summary, approved with it, applied once like the others (templated).
     """
 
-    template_fields: Sequence[str] = ("desired", "sql", "rows", "plan_path", "managed_roles", "protected_subjects",
+    template_fields: Sequence[str] = ("desired", "sql", "rows", "plan_path", "managed", "protected_subjects",
                                       "restore_from", *RULE_KINDS)
 
     def __init__(
@@ -123,6 +126,7 @@ class GenesysAccessPlanOperator(GenesysCloudBaseOperator):
         sql_conn_id: str | None = None,
         rows: list[dict[str, Any]] | None = None,
         plan_conn_id: str | None = None,
+        managed: Sequence[str] | None = None,
         managed_roles: Sequence[str] | None = None,
         mode: str = "sync",
         user_key: str = "id_or_email",
@@ -151,6 +155,8 @@ class GenesysAccessPlanOperator(GenesysCloudBaseOperator):
                     raise ValueError(str(err)) from None
         if relation not in RELATIONS:
             raise ValueError(f"relation {relation!r} is not supported; use one of: {', '.join(RELATIONS)}.")
+        if managed is not None and managed_roles is not None:
+            raise ValueError("Give managed= or managed_roles= (its first name), not both.")
         if restore_from is not None and relation != "user_state":
             raise ValueError(f"restore_from is for relation='user_state' (it restores what reactivated users held), "
                              f"not {relation!r}.")
@@ -171,7 +177,7 @@ class GenesysAccessPlanOperator(GenesysCloudBaseOperator):
         self.desired, self.desired_conn_id, self.format = desired, desired_conn_id, format
         self.sql, self.sql_conn_id, self.rows = sql, sql_conn_id, rows
         self.plan_path, self.plan_conn_id = plan_path, plan_conn_id
-        self.managed_roles = managed_roles
+        self.managed = managed if managed is not None else managed_roles
         self.max_removals, self.max_removal_fraction = max_removals, max_removal_fraction
         self.min_admins, self.allow_roleless, self.manage_groups = min_admins, allow_roleless, manage_groups
         self.templated_rules = {name for name, value in rules.items() if _has_template(value)}
@@ -179,6 +185,11 @@ class GenesysAccessPlanOperator(GenesysCloudBaseOperator):
         self.restore_from = restore_from
         self.allow_empty = allow_empty
         self.max_workers = max_workers
+
+    @property
+    def managed_roles(self) -> Sequence[str] | None:
+        """``managed`` under its first name."""
+        return self.managed
 
     @property
     def rails(self) -> Guardrails:
@@ -211,7 +222,7 @@ class GenesysAccessPlanOperator(GenesysCloudBaseOperator):
             with self._desired_rows() as rows:
                 plan = plan_access(
                     rows, relation=self.relation, directory=directory, current=current, org_id=org_id,
-                    created_at=datetime.now(UTC), managed=self.managed_roles, mode=self.mode,  # type: ignore[arg-type]
+                    created_at=datetime.now(UTC), managed=self.managed, mode=self.mode,  # type: ignore[arg-type]
                     rails=rails, protected_subjects=self.protected_subjects,
                     oauth_client_id=settings.client_id, token_user_id=user, manage_groups=manage_groups,
                     restore=snapshots_in(restore_ledgers(self.restore_from)) if self.restore_from else None,
