@@ -158,7 +158,7 @@ class Applier:
         self.limits: dict[str, int] = {}  # write kind -> the most parts a call carried after a refusal for size
         self.unknown_why: Counter[str] = Counter()  # how the unknown outcomes came about ("answered 503", ...)
         self.clock = clock or time.monotonic  # progress lines: at most one per PROGRESS_EVERY of it
-        self._planned_writes, self._last_line = 0, 0.0
+        self._planned_writes, self._sent_in_phase, self._last_line = 0, 0, 0.0
         self._witness: tuple[int, list[int]] = (0, [])  # (write number, changes) of the latest 2xx write
 
     @property
@@ -176,10 +176,10 @@ class Applier:
 
     def apply(self) -> ApplyResult:
         self.run = self.ledger.start_run()
-        current = self.read(self.relation)
-        self.versions = dict(current.versions)
         log.info("Re-reading the org's %s state before writing (the plan has %d change(s))", self.relation,
                  len(self.changes))
+        current = self.read(self.relation)
+        self.versions = dict(current.versions)
         pending = self._gone(self._accepted(current))
         done = sum(1 for i in self.changes if self.state.settled(i))
         log.info("%d change(s) to send; %d done already (by an earlier run or shown by the re-read), %d to read "
@@ -355,7 +355,7 @@ class Applier:
 
     def _counted(self, write: Write) -> None:
         self.result.writes += 1
-        self._sent_in_phase = getattr(self, "_sent_in_phase", 0) + 1
+        self._sent_in_phase += 1
         now = self.clock()
         if now - self._last_line >= PROGRESS_EVERY:
             self._last_line = now

@@ -71,6 +71,8 @@ class Relation:
         "rows name inactive users (kept: the grants apply if the user is reactivated)")
     # The permission each kind of write needs (Genesys' API reference for each endpoint).
     permissions: ClassVar[Mapping[str, str]] = {}
+    # Whether set/update changes write the value they replace into the plan (apply reads it to take them back).
+    records_was: ClassVar[bool] = True
     # Target fields that name something of the org, and the Directory index that knows it: apply refuses
     # up front a change whose role (division, group, ...) was deleted since the plan.
     field_kinds: ClassVar[Mapping[str, str]] = {}
@@ -177,9 +179,6 @@ class Relation:
         if change.row is not None:
             record["row"] = change.row
         return record
-
-    # Whether set/update changes write the value they replace into the plan (apply reads it to take them back).
-    records_was: ClassVar[bool] = True
 
     def field_value(self, name: str, value: str) -> Any:
         """A target field as the plan writes it (ids and states as strings; a relation may write numbers)."""
