@@ -81,7 +81,7 @@ class Api(Protocol):
     """What apply needs of the client (``GenesysCloudClient``)."""
 
     def request(self, method: str, endpoint: str, *, params: Mapping[str, Any] | None = None,
-                json: Any = None, retry_non_idempotent: bool | None = None) -> Any: ...
+                json: Any = None, once: bool = False) -> Any: ...
 
     def paginate(self, endpoint: str, *, params: Mapping[str, Any] | None = None) -> Iterable[dict]: ...
 
@@ -291,9 +291,9 @@ class Applier:
         while True:
             try:
                 # Never the client's resend: a write whose outcome is unknown is the ledger's to settle, whatever
-                # the connection's retry_non_idempotent says.
+                # its method (PUT, DELETE) and the connection's retry_non_idempotent.
                 self.client.request(write.method, write.path, params=write.params or None, json=self._body(write),
-                                    retry_non_idempotent=False)
+                                    once=True)
             except GenesysCloudApiError as err:
                 if ((write.versioned or write.retry_on_conflict) and err.status in STALE_VERSION
                         and attempts < VERSION_RETRIES and (err.status == 409 or "version" in err.message.lower())):

@@ -267,6 +267,35 @@ def test_after_a_version_conflict_a_user_whose_state_moved_is_refused_by_name(cl
     assert "changed by someone else while apply was writing it" in result.refused_subjects[ANN]
 
 
+@pytest.mark.parametrize("method", ["PUT", "DELETE"])
+def test_the_client_never_resends_an_apply_write_of_an_idempotent_method(make_client, requests_mock, tmp_path,
+                                                                         method):
+    """PUT and DELETE are safe twice for the client's retry table; apply's are the ledger's to settle (a PUT of
+    a user's whole skill set resent after someone changed it would overwrite them)."""
+    client = make_client(max_retry_wait=0)
+    before = CurrentState("user_skills")
+    before.subject_types[ANN] = "user"
+    before.held[ANN] = {("s-1", "2"), ("s-2", "3")}
+    change = {"action": "remove" if method == "DELETE" else "update", "subject": ANN, "subject_type": "user",
+              "skill": "s-1", "proficiency": 2 if method == "DELETE" else 4, "reason": "test"}
+    if method == "PUT":
+        change["was"] = 2
+    plan = make_plan("user_skills", [change], before)
+    plan.scope["managed"] = ["s-1", "s-2"] if method == "PUT" else ["s-1"]  # a replace only if all is managed
+    target = API + f"/api/v2/users/{ANN}/routingskills" + ("/bulk" if method == "PUT" else "/s-1")
+    if method == "PUT":  # a whole set managed: a replace; the test's plan has no removal, so force it
+        plan.changes.append({"action": "remove", "subject": ANN, "subject_type": "user", "skill": "s-2",
+                             "proficiency": 3, "reason": "test"})
+        plan.fingerprints[ANN] = before.fingerprint(ANN)
+    write = requests_mock.register_uri(method, target, [{"status_code": 503}, {"status_code": 200, "json": {}}])
+    requests_mock.get(API + f"/api/v2/users/{ANN}/routingskills",
+                      json={"entities": [{"id": "s-1", "proficiency": 4.0}] if method == "PUT" else [
+                          {"id": "s-2", "proficiency": 3.0}], "pageCount": 1})
+    result = applier(plan, client, tmp_path, before).apply()
+    assert write.call_count == 1
+    assert result.ok
+
+
 def test_apply_never_lets_the_client_resend_a_write_whatever_the_connection_says(make_client, requests_mock,
                                                                                  tmp_path):
     """retry_non_idempotent=True in the connection lets the client resend a POST answered 503; apply's own
