@@ -134,6 +134,7 @@ def big_org() -> Iterator[GenesysCloudEmulator]:
         yield emu
 
 
+@pytest.mark.slow  # a volume run, about 40 s: the main suite runs it, the compatibility matrix does not
 def test_a_10000_user_org_equals_the_wfm_tables_under_delay_missing_expands_faults_and_kill_9(
     big_org: GenesysCloudEmulator, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
