@@ -1,7 +1,8 @@
 """Skills, languages and divisions end to end: a 10,000-user org made equal to a WFM/HR export (2,000 agents'
 skills changed, 300 agents' languages, 200 users moved division) under propagation delay, the users
 listing's expand missing for 5% of users, writes applied then answered 503, and a kill -9 in the middle of
-the skills apply, with every change received by the emulator once; the guardrails on cases made for them;
+the skills apply: every write apply sent received once (but PUTs and DELETEs answered 503, which the client
+itself sends again) and every change in the emulator's audit log once; the guardrails on cases made for them;
 the example DAG on a real Airflow (``airflow dags test``) with its approval answered through the REST API.
 
 As in test_access_sync, the engine runs in-process (the operators' ``execute``) where an Airflow process adds
