@@ -83,6 +83,7 @@ NOTICES = {
     "deleted_user": "rows name deleted users and were dropped (a deleted user holds nothing)",
     "inherited": "desired direct grants are already held through a group (added anyway, as direct grants)",
     "out_of_scope": "rows name something outside managed scope and were ignored",
+    "inactive_removed": "",  # the relation's own words (Relation.inactive_removal_notice)
     "groups_kept": ("grants of managed roles held by groups were left alone: the table names no group (add the "
                     "groups' rows, or pass manage_groups=True to manage groups' grants too)"),
 }
@@ -182,6 +183,7 @@ def _diff(items: Iterable[DesiredItem], current: CurrentState, scope: Scope, lab
     spec = current.spec
     notices = {kind: Notice(kind, message) for kind, message in NOTICES.items()}
     notices["inactive_user"].message = spec.inactive_notice or ""
+    notices["inactive_removed"].message = spec.inactive_removal_notice or ""
     groups: set[str] = set()  # subjects of type group (everything else in a table is a user)
     named: set[str] = set()
     problems: list[str] = []
@@ -262,4 +264,6 @@ def _changes(
             managed_held += 1
             if scope.mode == "sync" and spill.desired_row(subject, target) is None:
                 spill.add("remove", subject, kind, target, spec.removal_reason(target, label))
+                if spec.inactive_removal_notice and current.user_states.get(subject) == "inactive":
+                    notices["inactive_removed"].note(f"{label(subject)}: {spec.describe_target(target, label)}")
     return managed_held

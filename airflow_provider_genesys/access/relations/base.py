@@ -69,6 +69,9 @@ class Relation:
     # Rows naming inactive users are kept with this warning (None: no warning).
     inactive_notice: ClassVar[str | None] = (
         "rows name inactive users (kept: the grants apply if the user is reactivated)")
+    # Removals from inactive users are warned with these words (None: not): an export of active people only
+    # removes what the people it leaves out hold.
+    inactive_removal_notice: ClassVar[str | None] = None
     # The permission each kind of write needs (Genesys' API reference for each endpoint).
     permissions: ClassVar[Mapping[str, str]] = {}
     # Whether set/update changes write the value they replace into the plan (apply reads it to take them back).

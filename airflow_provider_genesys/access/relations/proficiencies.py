@@ -49,6 +49,8 @@ class Proficiencies(Relation):
     replaceable: ClassVar[bool] = False  # a PUT of the whole set exists
     key_width = 1
     inactive_notice = "rows name inactive users (kept: they hold it if reactivated)"
+    inactive_removal_notice = ("removals are of inactive users (a table of active agents only removes what the "
+                               "agents it leaves out hold: list them too, or plan with mode='add_only')")
 
     @property
     def kind(self) -> str:

@@ -232,3 +232,19 @@ def test_a_skill_deleted_between_plan_and_apply_is_refused_up_front(tmp_path):
         assert sum(writes_sent(emu).values()) == 0
         assert len(result.failed) == 1
         assert "was deleted since the plan: its 5 change(s) were not sent" in result.failed[0]
+
+
+def test_removals_from_inactive_agents_left_out_of_the_table_are_warned():
+    """An export of active agents only removes what inactive agents hold: the plan says so."""
+    with emulator() as emu:
+        client = client_for(emu, sleep=emu.advance_clock)
+        _, current = read_org(client, "user_skills")
+        rows = [{"user": u, "skill": s, "proficiency": p} for u, held in sorted(current.held.items())
+                if current.user_states.get(u) == "active" for s, p in sorted(held)]
+        inactive = sum(len(h) for u, h in current.held.items() if current.user_states.get(u) == "inactive")
+        assert inactive
+        plan = plan_of(client, "user_skills", rows)
+        (notice,) = [w for w in plan.warnings if w["kind"] == "inactive_removed"]
+        assert notice["count"] == inactive == plan.counts["remove"]
+        assert notice["message"].startswith("removals are of inactive users")
+        plan.close()
