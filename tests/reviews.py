@@ -1,0 +1,141 @@
+"""Answer an access review's decision tasks through Airflow's REST API, as each reviewer would.
+
+The review demo (``dev.py review-demo``), the e2e test and the deployment test answer the way a reviewer's
+browser or tool does: log in as that reviewer (SimpleAuthManager's ``POST /auth/token`` with a user name and
+password: reviewers are distinct Airflow users, so ``assigned_users`` is enforced and another reviewer's
+answer gets 403), list the run's waiting decisions (``GET .../dagRuns/{run_id}/hitlDetails``), then ``PATCH
+.../taskInstances/decide/{map_index}/hitlDetails`` with the chosen option and the form's fields.
+
+Reviewers are Airflow users named by their Genesys email (``assigned_users="email"``), configured with
+``[core] simple_auth_manager_users`` and a passwords file (:func:`airflow_users`). ``airflow dags test`` runs no
+scheduler, so nothing applies a decision task's timeout there: :func:`expire` moves one task's deadline to now
+and runs the scheduler's own timeout sweep, as a scheduler does when the deadline passes.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+from datetime import timedelta
+import urllib.error
+import urllib.request
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+from tests.approvals import hitl_path
+
+ADMIN = "admin"
+DECIDE = "decide"
+
+
+def password_of(user: str) -> str:
+    """A fixed password per user (test and demo deployments only)."""
+    return "pw-" + hashlib.sha256(user.encode()).hexdigest()[:16]
+
+
+def airflow_users(reviewers: list[str], passwords_file: Path) -> dict[str, str]:
+    """The environment that makes ``admin`` and each reviewer a SimpleAuthManager user (role ``user``: may answer
+    what it is assigned) with :func:`password_of` as password, written to ``passwords_file``."""
+    users = [ADMIN, *dict.fromkeys(reviewers)]
+    passwords_file.write_text(json.dumps({u: password_of(u) for u in users}))
+    return {
+        "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": ",".join(
+            f"{u}:{'admin' if u == ADMIN else 'user'}" for u in users),
+        "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE": str(passwords_file),
+        "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_ALL_ADMINS": "False",
+    }
+
+
+class Api:
+    """Airflow's REST API as one user: over HTTP (``base_url``) or in this process (the api-server's app)."""
+
+    def __init__(self, user: str, *, base_url: str | None = None, app: Any = None) -> None:
+        self.user, self.base_url, self._client = user, (base_url or "").rstrip("/"), None
+        if app is not None:
+            from fastapi.testclient import TestClient
+
+            self._client = TestClient(app)
+        status, body = self._send("POST", "/auth/token", {"username": user, "password": password_of(user)})
+        if status != 201:
+            raise RuntimeError(f"POST /auth/token as {user} answered {status}: {body}")
+        self._token = body["access_token"]
+
+    def _send(self, method: str, path: str, body: Any = None) -> tuple[int, Any]:
+        headers = {"Content-Type": "application/json"}
+        if getattr(self, "_token", None):
+            headers["Authorization"] = f"Bearer {self._token}"
+        if self._client is not None:
+            answer = self._client.request(method, path, json=body, headers=headers)
+            return answer.status_code, answer.json() if answer.content else None
+        request = urllib.request.Request(f"{self.base_url}{path}", method=method, headers=headers,
+                                         data=None if body is None else json.dumps(body).encode())
+        try:
+            with urllib.request.urlopen(request, timeout=30) as answer:
+                return answer.status, json.loads(answer.read() or b"null")
+        except urllib.error.HTTPError as err:
+            return err.code, json.loads(err.read() or b"null")
+
+    def call(self, method: str, path: str, body: Any = None) -> tuple[int, Any]:
+        return self._send(method, path, body)
+
+
+def in_process_app() -> Any:
+    """The api-server's FastAPI app (public API and auth manager) on this process's metadata database."""
+    from airflow.api_fastapi.app import create_app
+
+    return create_app(apps="core")
+
+
+def waiting(api: Api, dag_id: str, run_id: str) -> list[dict[str, Any]]:
+    """The run's decision tasks waiting for an answer (each with its map index, assigned users, form)."""
+    status, body = api.call("GET", f"/api/v2/dags/{quote(dag_id, safe='')}/dagRuns/{quote(run_id, safe='')}/"
+                                   f"hitlDetails?task_id={DECIDE}&response_received=false&limit=1000")
+    if status != 200:
+        raise RuntimeError(f"GET hitlDetails answered {status}: {body}")
+    return sorted(body["hitl_details"], key=lambda d: d["task_instance"]["map_index"])
+
+
+def wait_for(api: Api, dag_id: str, run_id: str, count: int, *, timeout: float, alive: Any = None) -> list[dict]:
+    """Poll until ``count`` decision tasks wait (``alive()`` false or the timeout: RuntimeError)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        found = waiting(api, dag_id, run_id)
+        if len(found) >= count:
+            return found
+        if alive is not None and not alive():
+            raise RuntimeError(f"the run {run_id} ended with {len(found)} of {count} decision tasks asking")
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"{len(found)} of {count} decision tasks asked within {timeout:.0f} s")
+        time.sleep(0.5)  # a polling interval, not synchronisation
+
+
+def answer(api: Api, dag_id: str, run_id: str, detail: dict[str, Any], option: str, *,
+           revoke: list[int] = (), justification: str = "") -> tuple[int, Any]:  # type: ignore[assignment]
+    """PATCH one decision as ``api``'s user: every field of the form is sent (Airflow 3.1 also lists the DAG's
+    params there and wants them all back), the review's two with the given values."""
+    fields = {name: (spec.get("value") if isinstance(spec, dict) else spec)
+              for name, spec in (detail.get("params") or {}).items()}
+    fields.update({"revoke": [str(n) for n in revoke], "justification": justification})
+    path = hitl_path(dag_id, run_id, DECIDE, detail["task_instance"]["map_index"])
+    return api.call("PATCH", path, {"chosen_options": [option], "params_input": fields})
+
+
+def expire(dag_id: str, run_id: str, map_index: int) -> None:
+    """Move one waiting decision task's deadline to now and run the scheduler's timeout sweep (Airflow 3.3+:
+    ``SchedulerJobRunner.check_awaiting_input_timeouts``), which records the task's default as its answer."""
+    import logging
+    from types import SimpleNamespace
+
+    from airflow.jobs.scheduler_job_runner import SchedulerJobRunner
+    from airflow.models.taskinstance import TaskInstance
+    from airflow.utils import timezone
+    from airflow.utils.session import create_session
+    from sqlalchemy import update
+
+    with create_session() as session:
+        session.execute(update(TaskInstance).where(
+            TaskInstance.dag_id == dag_id, TaskInstance.run_id == run_id, TaskInstance.task_id == DECIDE,
+            TaskInstance.map_index == map_index).values(trigger_timeout=timezone.utcnow() - timedelta(seconds=1)))
+    SchedulerJobRunner.check_awaiting_input_timeouts(SimpleNamespace(log=logging.getLogger("sweep")))
