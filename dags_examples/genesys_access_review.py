@@ -12,7 +12,8 @@ is one campaign; give the DAG a schedule (``"0 6 1 1,4,7,10 *"``: quarterly) to 
 3. ``close``: gathers every decision, refuses revocations of users whose grants changed since the snapshot,
    writes the evidence (NDJSON, CSV, a Markdown summary) and the desired table for the plan.
 4. ``plan`` -> ``apply`` -> ``verify``: the access engine removes exactly the revoked grants (guardrails:
-   at most ``MAX_REMOVALS``), exactly once, and waits until Genesys shows it.
+   at most ``MAX_REMOVALS``), exactly once, and waits until Genesys shows it. Clear ``close`` and what follows
+   to run them again (e.g. after a guardrail stopped the plan): the new plan goes to a file of its own.
 5. ``evidence``: adds what apply did to each evidence line (removed, refused and why, not applied); the
    evidence and the summary are its output Assets. It runs even when the plan was refused, and then fails.
 
@@ -43,7 +44,9 @@ DEFAULT_DIR = Path(__file__).resolve().parents[1] / "demo_output" / "review"
 MANAGED_ROLES = ["Supervisor"]  # the roles whose direct grants are reviewed (and only those can change)
 MAX_REMOVALS = 25  # more revocations than this stop at the plan, naming the rule (the evidence keeps them all)
 REVIEW = "{{ params.review_dir }}/{{ run_id }}.review.ndjson"
-PLAN = "{{ params.review_dir }}/{{ run_id }}.plan.json"
+# A plan per try: clearing close and what follows re-plans (and re-applies) into a new file beside the first.
+PLAN_PATH = "{{ params.review_dir }}/{{ run_id }}.plan-{{ ti.try_number }}.json"
+PLAN = "{{ ti.xcom_pull(task_ids='plan')['plan'] }}"
 PLAN_MADE = "{{ (ti.xcom_pull(task_ids='plan') or {}).get('plan', '') }}"  # empty when the plan was refused
 
 
@@ -85,7 +88,7 @@ def genesys_access_review() -> None:
         mode="sync",
         rows=close.output["rows"],
         managed_roles=close.output["managed_roles"],
-        plan_path=PLAN,
+        plan_path=PLAN_PATH,
         max_removals=MAX_REMOVALS,
     )
     apply = GenesysAccessApplyOperator(task_id="apply", plan=PLAN)
