@@ -1,5 +1,6 @@
 #!/usr/bin/env python3
-"""One entry point for a fresh clone: ``python3 dev.py demo``, ``access-demo``, ``test`` and ``compat``.
+"""One entry point for a fresh clone: ``python3 dev.py demo``, ``access-demo``, ``review-demo``, ``test`` and
+``compat``.
 
 Each creates what it needs on its own (a ``.venv`` with the package and its test extras, a project-local
 Airflow home with a SQLite database), so a new machine needs nothing but Python 3.10+ and the package
@@ -33,6 +34,7 @@ DEMO_HOME = ROOT / ".airflow"
 DEMO_DAG = "genesys_users_permissions_extract"
 DEMO_OUTPUT = ROOT / "demo_output"
 ACCESS_DAG = "genesys_access_sync"
+REVIEW_DAG = "genesys_access_review"
 # The browser test drives Debian's Chromium (Playwright cannot download its own browser on these machines).
 CHROMIUM = Path("/usr/bin/chromium")
 
@@ -379,6 +381,47 @@ def run_access_demo(answer: str) -> int:
     return 0
 
 
+def run_review_demo() -> int:
+    """The access review DAG (open -> decisions -> close -> plan -> apply -> verify -> evidence) on a real Airflow
+    against the bundled emulator, three reviewers answering through Airflow's REST API as themselves.
+
+    A reviewer table (``user``, ``reviewer``) splits today's Supervisors between three reviewers; a second
+    process logs in as each (SimpleAuthManager users with passwords: each may answer only their own task) and
+    answers: keep all, revoke two items with a justification, no answer (the default keep applies).
+    """
+    ensure_venv("examples")
+    env = migrated_airflow()
+    review = DEMO_OUTPUT / "review"
+    with emulator_connection(env) as base_url:
+        if base_url is None:
+            return 1
+        if review.exists():
+            shutil.rmtree(review)
+        table = review / "reviewers.csv"
+        _say(f"writing the reviewer table {table} from the emulator's org (today's Supervisors, three reviewers)")
+        subprocess.run([str(PYTHON), "-m", "tests.reviews", "table", "--out", str(table)], env=env, check=True,
+                       cwd=ROOT)
+        conf = {"review_dir": str(review), "reviewers": str(table)}
+        _say(f"airflow dags test {REVIEW_DAG}")
+        run = subprocess.Popen([str(PYTHON), "-m", "airflow", "dags", "test", REVIEW_DAG, "--conf", json.dumps(conf)],
+                               env=env)
+        reviewers = subprocess.Popen([str(PYTHON), "-m", "tests.reviews", "answer", "--dag-id", REVIEW_DAG],
+                                     env=env, cwd=ROOT)
+        result = run.wait()
+        if reviewers.poll() is None:  # the run ended before every reviewer was asked (a failed open)
+            reviewers.terminate()
+        reviewers.wait(timeout=30)
+    if result != 0:
+        return result
+    _say("done. The review, its evidence (NDJSON, CSV), summary, plan, ledger and report:")
+    for path in sorted(review.rglob("*")):
+        if path.is_file():
+            print(f"  {path}  ({path.stat().st_size:,} bytes)")
+    for summary in review.glob("*.summary.md"):
+        print("\n" + summary.read_text())
+    return 0
+
+
 def _table_counts(database: Path) -> str:
     """Row counts of the demo database's tables, so the user sees at once that something landed."""
     with closing(sqlite3.connect(database)) as db:
@@ -395,6 +438,8 @@ def main(argv: list[str] | None = None) -> int:
                             "the bundled emulator")
     access.add_argument("--answer", choices=("ask", "approve", "reject"), default="ask",
                         help="the approval's answer (ask: show the plan and read y/N; approve without a terminal)")
+    sub.add_parser("review-demo", help="run the access review DAG (open, a decision per reviewer, close, plan, apply, "
+                   "evidence) against the bundled emulator, three reviewers answering through the REST API")
     test = sub.add_parser("test", help="ruff and the whole test suite (then, without arguments, the compat "
                                        "matrix); any further arguments go to pytest")
     test.add_argument("--quick", action="store_true",
@@ -410,6 +455,10 @@ def main(argv: list[str] | None = None) -> int:
         if rest:
             parser.error(f"access-demo takes no further arguments: {' '.join(rest)}")
         return run_access_demo(args.answer)
+    if args.command == "review-demo":
+        if rest:
+            parser.error(f"review-demo takes no arguments: {' '.join(rest)}")
+        return run_review_demo()
     if args.command == "compat":
         if rest:
             parser.error(f"compat takes no arguments: {' '.join(rest)}")

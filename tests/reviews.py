@@ -17,9 +17,9 @@ from __future__ import annotations
 import hashlib
 import json
 import time
-from datetime import timedelta
 import urllib.error
 import urllib.request
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
@@ -139,3 +139,99 @@ def expire(dag_id: str, run_id: str, map_index: int) -> None:
             TaskInstance.dag_id == dag_id, TaskInstance.run_id == run_id, TaskInstance.task_id == DECIDE,
             TaskInstance.map_index == map_index).values(trigger_timeout=timezone.utcnow() - timedelta(seconds=1)))
     SchedulerJobRunner.check_awaiting_input_timeouts(SimpleNamespace(log=logging.getLogger("sweep")))
+
+
+# -- the review demo (dev.py review-demo) ---------------------------------------------------------------------
+
+def demo_table(out: Path, role: str = "Supervisor", reviewers: int = 3) -> list[str]:
+    """Write a reviewer table for every direct holder of ``role``: the holders in ``reviewers`` contiguous
+    shares, each reviewed by one active user who does not hold the role. The reviewers' emails."""
+    from airflow_provider_genesys.access.review.scope import read_snapshot
+    from tests.access_scenario import client_from_env
+
+    with client_from_env() as client:
+        snapshot = read_snapshot(client, [role])
+    try:
+        store = snapshot.store
+        holders = [email for (email,) in store.rows(
+            "SELECT DISTINCT u.email FROM grants g JOIN users u ON u.id = g.subject WHERE g.kind = 'user' AND "
+            "u.state != 'deleted' ORDER BY u.email")]
+        people = [email for (email,) in store.rows(
+            "SELECT email FROM users WHERE state = 'active' AND email IS NOT NULL AND id NOT IN (SELECT subject "
+            "FROM grants) ORDER BY email LIMIT ?", (reviewers,))]
+    finally:
+        snapshot.close()
+    share = -(-len(holders) // len(people))
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text("user,reviewer\n" + "".join(f"{user},{people[n // share]}\n" for n, user in enumerate(holders)))
+    return people
+
+
+def demo_answers(dag_id: str, timeout: float) -> None:
+    """Wait for the run's decision tasks, then answer as three reviewers: the first keeps all, the second
+    revokes two items with a justification, the third does not answer (the default applies)."""
+    import os
+
+    home = Path(os.environ.get("AIRFLOW_HOME") or ".")
+    passwords = home / "review-demo-passwords.json"
+    os.environ.update(airflow_users([], passwords))
+    app = in_process_app()
+    admin = Api(ADMIN, app=app)
+    from tests.approvals import running_run
+
+    deadline = time.monotonic() + timeout
+    while (run_id := running_run(admin, dag_id)) is None:
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"no run of {dag_id} started within {timeout:.0f} s")
+        time.sleep(0.5)  # a polling interval, not synchronisation
+    while True:  # the open task's reviews: how many decision tasks will ask
+        status, body = admin.call("GET", f"/api/v2/dags/{quote(dag_id, safe='')}/dagRuns/{quote(run_id, safe='')}/"
+                                         "taskInstances/open/xcomEntries/return_value")
+        if status == 200:
+            opened = body["value"] if not isinstance(body["value"], str) else json.loads(body["value"])
+            break
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"the open task of {run_id} did not finish within {timeout:.0f} s")
+        time.sleep(0.5)
+    details = wait_for(admin, dag_id, run_id, len(opened), timeout=max(1.0, deadline - time.monotonic()))
+    os.environ.update(airflow_users([u["id"] for d in details for u in d["assigned_users"]], passwords))
+    for n, detail in enumerate(details):
+        user = detail["assigned_users"][0]["id"]
+        print(f"\n=== {detail['subject']} (map index {detail['task_instance']['map_index']}) ===\n"
+              + "\n".join((detail.get("body") or "").splitlines()[:14]), flush=True)
+        items = [int(k) for k in detail["params"]["revoke"]["schema"]["examples"]]
+        if n == 0:
+            status, _ = answer(Api(user, app=app), dag_id, run_id, detail, "Keep all",
+                               justification="Everyone on my team still supervises a queue.")
+            print(f"-> {user} answers Keep all ({status})", flush=True)
+        elif n == 1:
+            revoke = items[:2]
+            status, _ = answer(Api(user, app=app), dag_id, run_id, detail, "Revoke selected", revoke=revoke,
+                               justification="Moved to the billing team; no longer supervises.")
+            print(f"-> {user} answers Revoke selected, items {revoke} ({status})", flush=True)
+        else:
+            expire(dag_id, run_id, detail["task_instance"]["map_index"])
+            print(f"-> {user} does not answer: their deadline is moved to now and the scheduler's timeout sweep "
+                  "applies the review's default (keep); `airflow dags test` runs no scheduler", flush=True)
+
+
+def main(argv: list[str] | None = None) -> int:
+    import argparse
+
+    parser = argparse.ArgumentParser(description="The access review demo's reviewer table and answers.")
+    sub = parser.add_subparsers(dest="command", required=True)
+    table = sub.add_parser("table", help="write a reviewer table of three reviewers from the org")
+    table.add_argument("--out", required=True, type=Path)
+    answers = sub.add_parser("answer", help="answer the running review as three reviewers")
+    answers.add_argument("--dag-id", default="genesys_access_review")
+    answers.add_argument("--timeout", type=float, default=600)
+    args = parser.parse_args(argv)
+    if args.command == "table":
+        print(json.dumps({"reviewers": demo_table(args.out)}))
+    else:
+        demo_answers(args.dag_id, args.timeout)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
