@@ -28,6 +28,26 @@ from tests.approvals import hitl_path
 
 ADMIN = "admin"
 DECIDE = "decide"
+# The e2e and deployment campaign: Supervisor on this division of the seed-1, 1,000-user emulator org (14 items
+# for 5 managers and the fallback).
+DIVISION = "Back Office"
+
+
+def all_grants(emu: Any) -> set[tuple[str, str, str, str]]:
+    """Every grant of the emulator's org: (subject, type, role, division)."""
+    return set(emu.org.iter_all_grants())
+
+
+def expected_reviewers(emu: Any, role: str, division: str) -> dict[str, str]:
+    """The ground truth: each in-scope user's reviewer (their active manager, else the fallback)."""
+    everyone = {u["id"]: u for u in emu.org.iter_users("any")}
+    holders = {s for s, kind, r, d in emu.org.iter_all_grants() if kind == "PC_USER" and r == role and d == division}
+    found = {}
+    for user in holders:
+        manager = (everyone[user].get("manager") or {}).get("id")
+        active = manager and manager != user and everyone[manager]["state"] == "active"
+        found[user] = manager if active else "fallback"
+    return found
 
 
 def password_of(user: str) -> str:

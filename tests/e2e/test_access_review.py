@@ -31,12 +31,12 @@ from airflow_provider_genesys.testing import GenesysCloudEmulator
 from tests import reviews
 from tests.approvals import running_run
 from tests.e2e.conftest import DagRunner
+from tests.reviews import DIVISION, all_grants, expected_reviewers
 
 pytestmark = pytest.mark.e2e
 DAG = "genesys_access_review"
 CONN_ENV = "AIRFLOW_CONN_GENESYS_CLOUD_DEFAULT"
 WRITES = ("POST ", "PATCH ", "DELETE ")
-DIVISION = "Back Office"  # Supervisor on it: 14 items for 5 managers and the fallback (seed 1, 1,000 users)
 
 
 def _airflow_line() -> tuple[int, int]:
@@ -50,28 +50,12 @@ def writes_sent(emu: GenesysCloudEmulator) -> int:
     return sum(n for route, n in emu.stats.by_path.items() if route.startswith(WRITES) and " /api/v2/" in route)
 
 
-def all_grants(emu: GenesysCloudEmulator) -> set[tuple[str, str, str, str]]:
-    return set(emu.org.iter_all_grants())
-
-
 class Ti:
     def __init__(self) -> None:
         self.xcom: dict[str, Any] = {}
 
     def xcom_push(self, key: str, value: Any) -> None:
         self.xcom[key] = value
-
-
-def expected_reviewers(emu: GenesysCloudEmulator, role: str, division: str) -> dict[str, str]:
-    """The ground truth: each in-scope user's reviewer (their active manager, else the fallback)."""
-    everyone = {u["id"]: u for u in emu.org.iter_users("any")}
-    holders = {s for s, kind, r, d in emu.org.iter_all_grants() if kind == "PC_USER" and r == role and d == division}
-    found = {}
-    for user in holders:
-        manager = (everyone[user].get("manager") or {}).get("id")
-        active = manager and manager != user and everyone[manager]["state"] == "active"
-        found[user] = manager if active else FALLBACK
-    return found
 
 
 @pytest.mark.skipif(_airflow_line() < (3, 3), reason="Airflow < 3.3's `dags test` cannot run a human-in-the-loop "
