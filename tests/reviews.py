@@ -133,8 +133,8 @@ def wait_for(api: Api, dag_id: str, run_id: str, count: int, *, timeout: float, 
 
 def answer(api: Api, dag_id: str, run_id: str, detail: dict[str, Any], option: str, *,
            revoke: list[int] = (), justification: str = "") -> tuple[int, Any]:  # type: ignore[assignment]
-    """PATCH one decision as ``api``'s user: every field of the form is sent (Airflow 3.1 also lists the DAG's
-    params there and wants them all back), the review's two with the given values."""
+    """PATCH one decision as ``api``'s user: every field of the form is sent back (as the UI does), the review's
+    two with the given values."""
     fields = {name: (spec.get("value") if isinstance(spec, dict) else spec)
               for name, spec in (detail.get("params") or {}).items()}
     fields.update({"revoke": [str(n) for n in revoke], "justification": justification})

@@ -70,7 +70,8 @@ def form(review: Review, key: str) -> Form:
         + (" (and the removals still pass the plan's guardrails)." if default == "revoke" else "."),
         "",
         f"Choose **{KEEP_ALL}** if everyone still needs this access. To remove some of it, pick the item numbers "
-        f"under *Items to revoke* and choose **{REVOKE_SELECTED}** (or **{REVOKE_ALL}**). The justification goes "
+        f"under *Items to revoke* (below the table; type a name to find it) and choose **{REVOKE_SELECTED}** (or "
+        f"**{REVOKE_ALL}**). The justification goes "
         "into the audit evidence with your name and the time. Revocations are applied by the same DAG, after "
         "every reviewer answered, through a plan and its guardrails.",
         "",
