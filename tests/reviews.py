@@ -17,14 +17,12 @@ from __future__ import annotations
 import hashlib
 import json
 import time
-import urllib.error
-import urllib.request
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
-from tests.approvals import hitl_path
+from tests.approvals import HttpAirflowApi, hitl_path
 
 ADMIN = "admin"
 DECIDE = "decide"
@@ -68,11 +66,14 @@ def airflow_users(reviewers: list[str], passwords_file: Path) -> dict[str, str]:
     }
 
 
-class Api:
-    """Airflow's REST API as one user: over HTTP (``base_url``) or in this process (the api-server's app)."""
+class Api(HttpAirflowApi):
+    """Airflow's REST API as one user (logged in with a password): over HTTP (``base_url``), or in this process
+    through the api-server's own app (``app``)."""
 
     def __init__(self, user: str, *, base_url: str | None = None, app: Any = None) -> None:
-        self.user, self.base_url, self._client = user, (base_url or "").rstrip("/"), None
+        super().__init__(base_url or "http://testserver")
+        self.user = user
+        self._client = None
         if app is not None:
             from fastapi.testclient import TestClient
 
@@ -83,22 +84,11 @@ class Api:
         self._token = body["access_token"]
 
     def _send(self, method: str, path: str, body: Any = None) -> tuple[int, Any]:
-        headers = {"Content-Type": "application/json"}
-        if getattr(self, "_token", None):
-            headers["Authorization"] = f"Bearer {self._token}"
-        if self._client is not None:
-            answer = self._client.request(method, path, json=body, headers=headers)
-            return answer.status_code, answer.json() if answer.content else None
-        request = urllib.request.Request(f"{self.base_url}{path}", method=method, headers=headers,
-                                         data=None if body is None else json.dumps(body).encode())
-        try:
-            with urllib.request.urlopen(request, timeout=30) as answer:
-                return answer.status, json.loads(answer.read() or b"null")
-        except urllib.error.HTTPError as err:
-            return err.code, json.loads(err.read() or b"null")
-
-    def call(self, method: str, path: str, body: Any = None) -> tuple[int, Any]:
-        return self._send(method, path, body)
+        if self._client is None:
+            return super()._send(method, path, body)
+        headers = {"Authorization": f"Bearer {self._token}"} if self._token else {}
+        answer = self._client.request(method, path, json=body, headers=headers)
+        return answer.status_code, answer.json() if answer.content else None
 
 
 def in_process_app() -> Any:
