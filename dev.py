@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
-"""One entry point for a fresh clone: ``python3 dev.py demo``, ``access-demo``, ``review-demo``, ``test`` and
-``compat``.
+"""One entry point for a fresh clone: ``python3 dev.py demo``, ``access-demo``, ``skills-demo``, ``review-demo``,
+``test`` and ``compat``.
 
 Each creates what it needs on its own (a ``.venv`` with the package and its test extras, a project-local
 Airflow home with a SQLite database), so a new machine needs nothing but Python 3.10+ and the package
@@ -34,6 +34,7 @@ DEMO_HOME = ROOT / ".airflow"
 DEMO_DAG = "genesys_users_permissions_extract"
 DEMO_OUTPUT = ROOT / "demo_output"
 ACCESS_DAG = "genesys_access_sync"
+SKILLS_DAG = "genesys_skills_sync"
 REVIEW_DAG = "genesys_access_review"
 # The browser test drives Debian's Chromium (Playwright cannot download its own browser on these machines).
 CHROMIUM = Path("/usr/bin/chromium")
@@ -171,7 +172,9 @@ COMPAT_TESTS = (
     "tests/e2e",
     "tests/compat",
     "tests/unit/access/test_apply_emulator.py",
+    "tests/unit/access/test_apply_once.py",
     "tests/unit/access/test_plan_operator.py",
+    "tests/unit/review/test_operators.py",
     "tests/unit/test_api_operator.py",
     "tests/unit/test_audit_operator.py",
     "tests/unit/test_availability_sensor.py",
@@ -190,13 +193,13 @@ COMPAT_MARKERS = "not slow"
 # What those tests import besides the package's own dependencies (from its ``examples`` extra).
 COMPAT_REQUIREMENTS = ("pytest>=8", "pytest-xdist>=3.5", "requests-mock>=1.11",
                        "apache-airflow-providers-openlineage>=2.0")
-# Outside the clone: CI clones into a new folder each time, the venvs stay. GENESYS_COMPAT_CACHE overrides.
 # The deployment test of the oldest line (a Celery deployment with a triggerer, where a human-in-the-loop task
 # defers): its own venv, the line's plus these at their newest. The celery provider of the line's time (3.17.1
 # with Airflow 3.1.8) hangs its prefork pool at start (each child blocks in kombu's after-fork cleanup of the
 # Redis connection), so no task ever runs; a user deploying 3.1.8 today installs the current provider.
 DEPLOYMENT_REQUIREMENTS = ("apache-airflow-providers-celery>=3.26", "celery<5.7", "redis>=5", "psycopg[binary]>=3.1")
 DEPLOYMENT_TESTS = ("tests/deployment/test_access_review_deployment.py",)
+# Outside the clone: CI clones into a new folder each time, the venvs stay. GENESYS_COMPAT_CACHE overrides.
 COMPAT_CACHE = Path(os.environ.get("GENESYS_COMPAT_CACHE") or Path.home() / ".cache" / "airflow-provider-genesys"
                     / "compat")
 COMPAT_ARTIFACTS = ROOT / "test-artifacts" / "compat"
@@ -368,7 +371,25 @@ def run_demo() -> int:
 
 
 def run_access_demo(answer: str) -> int:
-    """The access DAG (plan -> approval -> apply -> verify) on a real Airflow against the bundled emulator.
+    """The access DAG (plan -> approval -> apply -> verify) on a real Airflow against the bundled emulator."""
+    folder = DEMO_OUTPUT / "access"
+    return run_approval_demo(ACCESS_DAG, folder, answer, f"the desired table {folder / 'desired.csv'} (today's "
+                             "Supervisors, 2 fewer, 2 moved, 5 more)", ["--out", str(folder / "desired.csv")])
+
+
+def run_skills_demo(answer: str) -> int:
+    """The skills and languages DAG (two plans -> one approval -> two applies -> two verifies), the same way."""
+    folder = DEMO_OUTPUT / "skills"
+    return run_approval_demo(SKILLS_DAG, folder, answer, f"the WFM tables {folder / 'skills.csv'} and languages.csv "
+                             "(every agent's skills and languages; 12 agents' skills and 6 agents' languages added, "
+                             "removed or changed in proficiency)",
+                             ["--skills", str(folder / "skills.csv"), "--languages", str(folder / "languages.csv")])
+
+
+def run_approval_demo(dag_id: str, folder: Path, answer: str, tables: str, scenario: list[str]) -> int:
+    """``dag_id`` on a real Airflow against the bundled emulator, its tables written into ``folder`` (emptied
+    first) from the emulator's org by ``tests.access_scenario`` (``scenario``: its arguments; ``tables``: what
+    they are, for a person).
 
     ``airflow dags test`` waits for an approval's answer without giving one; a second process answers it
     through Airflow's REST API (the api-server's app, in-process, on the same metadata database).
@@ -376,28 +397,25 @@ def run_access_demo(answer: str) -> int:
     ensure_venv("examples")
     env = migrated_airflow()
     env["AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_ALL_ADMINS"] = "True"  # GET /auth/token without a password
-    access = DEMO_OUTPUT / "access"
     with emulator_connection(env) as base_url:
         if base_url is None:
             return 1
-        if access.exists():
-            shutil.rmtree(access)
-        _say(f"writing the desired table {access / 'desired.csv'} from the emulator's org "
-             "(today's Supervisors, 2 fewer, 2 moved, 5 more)")
-        subprocess.run([str(PYTHON), "-m", "tests.access_scenario",
-                        "--out", str(access / "desired.csv")], env=env, check=True, cwd=ROOT)
-        _say(f"airflow dags test {ACCESS_DAG}")
-        run = subprocess.Popen([str(PYTHON), "-m", "airflow", "dags", "test", ACCESS_DAG], env=env)
+        if folder.exists():
+            shutil.rmtree(folder)
+        _say(f"writing {tables} from the emulator's org")
+        subprocess.run([str(PYTHON), "-m", "tests.access_scenario", *scenario], env=env, check=True, cwd=ROOT)
+        _say(f"airflow dags test {dag_id}")
+        run = subprocess.Popen([str(PYTHON), "-m", "airflow", "dags", "test", dag_id], env=env)
         approver = subprocess.Popen([str(PYTHON), "-m", "tests.approvals",
-                                     "--dag-id", ACCESS_DAG, "--answer", answer], env=env, cwd=ROOT)
+                                     "--dag-id", dag_id, "--answer", answer], env=env, cwd=ROOT)
         result = run.wait()
         if approver.poll() is None:  # the run ended before its approval asked (a failed plan)
             approver.terminate()
         approver.wait(timeout=30)
     if result != 0:
         return result
-    _say("done. The plan, its ledger and the report of every write:")
-    for path in sorted(access.rglob("*")):
+    _say("done. The tables, the plans, their ledgers and the report of every write:")
+    for path in sorted(folder.rglob("*")):
         if path.is_file():
             print(f"  {path}  ({path.stat().st_size:,} bytes)")
     return 0
@@ -458,8 +476,11 @@ def main(argv: list[str] | None = None) -> int:
     sub.add_parser("demo", help="run the users-and-permissions extract DAG against the bundled emulator")
     access = sub.add_parser("access-demo", help="run the access sync DAG (plan, approval, apply, verify) against "
                             "the bundled emulator")
-    access.add_argument("--answer", choices=("ask", "approve", "reject"), default="ask",
-                        help="the approval's answer (ask: show the plan and read y/N; approve without a terminal)")
+    skills = sub.add_parser("skills-demo", help="run the skills and languages sync DAG (two plans, one approval, "
+                            "apply, verify) against the bundled emulator")
+    for demo in (access, skills):
+        demo.add_argument("--answer", choices=("ask", "approve", "reject"), default="ask",
+                          help="the approval's answer (ask: show the plans and read y/N; approve without a terminal)")
     sub.add_parser("review-demo", help="run the access review DAG (open, a decision per reviewer, close, plan, apply, "
                    "evidence) against the bundled emulator, three reviewers answering through the REST API")
     test = sub.add_parser("test", help="ruff and the whole test suite (then, without arguments, the compat "
@@ -480,6 +501,10 @@ def main(argv: list[str] | None = None) -> int:
         if rest:
             parser.error(f"access-demo takes no further arguments: {' '.join(rest)}")
         return run_access_demo(args.answer)
+    if args.command == "skills-demo":
+        if rest:
+            parser.error(f"skills-demo takes no further arguments: {' '.join(rest)}")
+        return run_skills_demo(args.answer)
     if args.command == "review-demo":
         if rest:
             parser.error(f"review-demo takes no arguments: {' '.join(rest)}")

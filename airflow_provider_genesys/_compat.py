@@ -29,6 +29,9 @@ except ImportError:  # Airflow < 3.2
         TaskDeferred,
     )
 
+# The deprecation warning of Airflow's providers: airflow.exceptions on every 3.x line we declare.
+from airflow.exceptions import AirflowProviderDeprecationWarning
+
 try:
     from airflow.sdk import BaseHook
 except ImportError:  # Airflow < 3.1
@@ -70,6 +73,7 @@ __all__ = [
     "AirflowException",
     "AirflowFailException",
     "AirflowNotFoundException",
+    "AirflowProviderDeprecationWarning",
     "AirflowRescheduleException",
     "AirflowSensorTimeout",
     "AirflowSkipException",

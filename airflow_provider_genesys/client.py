@@ -128,15 +128,20 @@ class _Call:
     query: dict[str, str]
     body: Any
     repeatable: bool  # the caller said a POST/PATCH is safe to send twice (retry_non_idempotent)
+    once: bool = False  # the caller settles an unknown outcome itself: never resent, whatever the method
     retry_until: float = float("inf")  # on the client's clock: max_retry_time after the call started
 
     def failed(self, kind: str, error: GenesysCloudApiError) -> RetryableFailure | GenesysCloudApiError:
         """What to raise for a failed attempt, as the retry policy's cell says: retry it, or say why not."""
         if error.action is Action.FAIL_NOW and error.failure in (Failure.UNKNOWN_OUTCOME, Failure.SERVER_ERROR):
             n = error.attempts
+            attempts = f"{n} attempt{'s' if n != 1 else ''}"
+            if self.once:
+                return error.with_attempts(n, f"{attempts}; not retried: the caller reads back what it may have "
+                                              "changed before sending it again")
             return error.with_attempts(
                 n,
-                f"{n} attempt{'s' if n != 1 else ''}; not retried: {self.method} is not idempotent and may "
+                f"{attempts}; not retried: {self.method} is not idempotent and may "
                 "have been processed, so the outcome is unknown: check (read back) what it changes before "
                 "running it again (set retry_non_idempotent if sending it twice is safe, e.g. a query)",
             )
@@ -248,8 +253,13 @@ class GenesysCloudClient:
         params: Mapping[str, Any] | None = None,
         json: Any = None,
         retry_non_idempotent: bool | None = None,
+        once: bool = False,
     ) -> Any | None:
-        """Send one API call with retries; return the parsed JSON body (None when empty)."""
+        """Send one API call with retries; return the parsed JSON body (None when empty).
+
+        ``once``: a call whose unknown outcome (a timeout, a 5xx) the caller settles itself is never sent again
+        by the client, whatever its method (the access engine's writes: its ledger reads them back); a 429 or a
+        connection never made is still resent (nothing was processed)."""
         method = method.upper()
         if retry_non_idempotent is None:
             retry_non_idempotent = self.settings.retry_non_idempotent
@@ -260,6 +270,7 @@ class GenesysCloudClient:
             _encode_params(params),
             json,
             repeatable=bool(retry_non_idempotent),
+            once=once,
             retry_until=self._clock() + self._policy.max_retry_time,
         )
         return call_with_retries(
@@ -322,7 +333,7 @@ class GenesysCloudClient:
                     method=call.method,
                     endpoint=call.endpoint,
                     failure=Failure.NOT_SENT,
-                    repeatable=call.repeatable,
+                    repeatable=call.repeatable, once=call.once,
                 )
             self._sleep(seconds)
 
@@ -355,7 +366,7 @@ class GenesysCloudClient:
                 endpoint=call.endpoint,
                 attempts=number,
                 failure=Failure.NOT_SENT if nothing_sent(exc) else Failure.UNKNOWN_OUTCOME,
-                repeatable=call.repeatable,
+                repeatable=call.repeatable, once=call.once,
             )
             raise call.failed(type(exc).__name__, error) from None
         finally:
@@ -393,7 +404,7 @@ class GenesysCloudClient:
                 endpoint=call.endpoint,
                 attempts=number,
                 correlation_id=response.headers.get("inin-correlation-id"),
-                repeatable=call.repeatable,
+                repeatable=call.repeatable, once=call.once,
             )
             raise call.failed("invalid JSON body", error) from None
 
@@ -423,7 +434,7 @@ class GenesysCloudClient:
             attempts=number,
             retry_after=info.retry_after,
             details=body.get("details") or None,
-            repeatable=call.repeatable,
+            repeatable=call.repeatable, once=call.once,
         )
 
     # -- paging -------------------------------------------------------------------------------------

@@ -51,6 +51,7 @@ class GenesysCloudApiError(GenesysCloudError):
         summary: str | None = None,
         failure: Failure | None = None,
         repeatable: bool = False,
+        once: bool = False,
     ) -> None:
         self.status = status
         self.code = code
@@ -65,12 +66,13 @@ class GenesysCloudApiError(GenesysCloudError):
         self.summary = summary
         self.failure = failure if failure is not None else failure_of(status)
         self.repeatable = repeatable
+        self.once = once
         super().__init__(status, code, message)
 
     @property
     def action(self) -> Action:
         """What the retry policy does after this error (the client's retries, if any, are behind it)."""
-        return action(self.failure, calls_of(self.method, self.repeatable))
+        return action(self.failure, calls_of(self.method, self.repeatable, self.once))
 
     @property
     def retryable(self) -> bool:

@@ -71,8 +71,11 @@ _COLUMNS = (Calls.IDEMPOTENT, Calls.REPEATABLE, Calls.WRITE)
 _UNKNOWN_OUTCOME_STATUSES = frozenset({408, 502, 503, 504})
 
 
-def calls_of(method: str | None, repeatable: bool = False) -> Calls:
-    """The kind of call: an unknown method counts as a write (the safe assumption)."""
+def calls_of(method: str | None, repeatable: bool = False, once: bool = False) -> Calls:
+    """The kind of call: an unknown method counts as a write (the safe assumption), and so does any call the
+    caller sends ``once`` (it settles an unknown outcome itself, as the access engine's ledger does)."""
+    if once:
+        return Calls.WRITE
     if method is not None and method.upper() in IDEMPOTENT_METHODS:
         return Calls.IDEMPOTENT
     return Calls.REPEATABLE if repeatable else Calls.WRITE

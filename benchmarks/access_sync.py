@@ -11,6 +11,9 @@ documented 300 per minute by default):
   (a desired CSV from ``tests/access_scenario.py``); plan, then apply (one process, as the operators do).
 - ``gain``: only the 1,000 users gaining one role in one division: target at most 10 writes (one
   ``POST /api/v2/authorization/roles/{roleId}`` carries many subjects).
+- ``gain, at most 100 a call``: the same, on an emulator whose role bulk-grant takes at most 100 subjects a
+  call (``role_grant_max_subjects``: Genesys publishes no maximum): apply halves a refused write and keeps the
+  size that went in, so the writes stay within about twice the fewest (10).
 Peak memory of apply (tracemalloc, above what was allocated before) is measured in ``scenario``; planning's
 memory against a 100,000-row table is ``benchmarks/access_memory.py``'s. Not a timed test: numbers go in
 docs/access.md and the CHANGELOG.
@@ -41,7 +44,9 @@ from airflow_provider_genesys.testing import GenesysCloudEmulator
 from tests.access_scenario import GRANT_COLUMNS, make_scenario, write_csv
 
 WRITES = ("POST ", "PATCH ", "DELETE ")
-SIZES = {"scenario": {"gain": 1000, "move": 200, "lose": 100}, "gain": {"gain": 1000, "move": 0, "lose": 0}}
+GAIN = {"gain": 1000, "move": 0, "lose": 0}
+CASES = {"scenario": ({"gain": 1000, "move": 200, "lose": 100}, {}), "gain": (GAIN, {}),
+         "gain, at most 100 a call": (GAIN, {"role_grant_max_subjects": 100})}
 
 
 def client_of(emu: GenesysCloudEmulator) -> GenesysCloudClient:
@@ -65,25 +70,28 @@ def extract(users: int, limit: int, window: float, folder: Path) -> None:
 
 
 def sync(case: str, users: int, limit: int, window: float, folder: Path) -> None:
-    with GenesysCloudEmulator(users=users, rate_limit=limit, rate_window=window) as emu, client_of(emu) as client:
+    sizes, options = CASES[case]
+    with GenesysCloudEmulator(users=users, rate_limit=limit, rate_window=window, **options) as emu, \
+            client_of(emu) as client:
         started = time.monotonic()
         directory, current = read_org(client, "grants")
-        scenario = make_scenario(directory, current, **SIZES[case])
-        desired = write_csv(scenario.grants, folder / f"{case}.csv", GRANT_COLUMNS)
+        scenario = make_scenario(directory, current, **sizes)
+        name = case.replace(" ", "_").replace(",", "")
+        desired = write_csv(scenario.grants, folder / f"{name}.csv", GRANT_COLUMNS)
         org_id = client.request("GET", "/api/v2/organizations/me")["id"]
         with desired.open("rb") as rows:
             made = plan_access(read_file(rows, "grants", "csv"), relation="grants", directory=directory,
                                current=current, org_id=org_id, created_at=datetime.now(UTC), managed=["Supervisor"],
                                rails=Guardrails(max_removals=None, max_removal_fraction=None, allow_roleless=True),
                                oauth_client_id=client.settings.client_id)
-        with made, (folder / f"{case}.json").open("w") as out:
+        with made, (folder / f"{name}.json").open("w") as out:
             write(made, out)
-        plan = loads((folder / f"{case}.json").read_text(), org_id=org_id)  # apply reads the file, as the operator
+        plan = loads((folder / f"{name}.json").read_text(), org_id=org_id)  # apply reads the file, as the operator
         planned = client.stats.snapshot()["requests"]
         plan_seconds = time.monotonic() - started
         started = time.monotonic()
         tracemalloc.start()
-        with closing(Ledger(folder / f"{case}.ledger.ndjson", checksum(plan.document()))) as ledger:
+        with closing(Ledger(folder / f"{name}.ledger.ndjson", checksum(plan.document()))) as ledger:
             result = Applier(plan, client, ledger).apply()
         peak = tracemalloc.get_traced_memory()[1]
         tracemalloc.stop()
@@ -103,7 +111,7 @@ def main() -> None:
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as folder:
         extract(args.users, args.limit, args.window, Path(folder))
-        for case in SIZES:
+        for case in CASES:
             sync(case, args.users, args.limit, args.window, Path(folder))
 
 

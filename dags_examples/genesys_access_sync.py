@@ -3,9 +3,10 @@ Ops automation from data: keep who holds a role in Genesys Cloud equal to a tabl
 an approval, and an apply that is safe to kill and rerun.
 
 1. ``plan``: reads the desired table (CSV: ``subject``, ``subject_type``, ``role``, ``division``) and the
-   org's current grants, checks the guardrails (at most ``MAX_REMOVALS`` removals, protected subjects, the
-   org's admins), writes the plan JSON to ``{plan_dir}/{run_id}.json`` and returns its path and a Markdown
-   summary. It never writes to Genesys.
+   org's current grants, checks the guardrails (at most ``MAX_REMOVALS`` people losing access, protected
+   subjects, the org's admins; a run loosens one with conf, e.g. ``{"max_removals": 300}``), writes the plan
+   JSON to ``{plan_dir}/{run_id}.json`` and returns its path and a Markdown summary. It never writes to
+   Genesys.
 2. ``approve``: Airflow's ``ApprovalOperator`` (Airflow 3.1+) shows the summary in the UI's Required
    Actions (or answer through the REST API: ``PATCH .../taskInstances/approve/-1/hitlDetails``).
    ``Reject``, or no answer within a day, skips apply and verify: nothing is written.
@@ -52,7 +53,7 @@ WAIT_ARGUMENT = (
 # the desired table there. Point the params at your own storage.
 DEFAULT_BASE = Path(__file__).resolve().parents[1] / "demo_output" / "access"
 MANAGED_ROLES = ["Supervisor"]  # only grants of these roles are ever added or removed
-MAX_REMOVALS = 25  # more removals than this fail the plan (override for one run: a larger value)
+MAX_REMOVALS = 25  # people losing access (a group's grant: each member) past this fail the plan
 PLAN = "{{ ti.xcom_pull(task_ids='plan')['plan'] }}"
 
 
@@ -68,6 +69,14 @@ PLAN = "{{ ti.xcom_pull(task_ids='plan')['plan'] }}"
                          description="The desired table: a CSV path or URL (s3://, gs://, file://...)."),
         "plan_dir": Param(str(DEFAULT_BASE / "plans"), type="string",
                           description="Where the plan, its ledger and report go (path or URL)."),
+        # The guardrails, so that one run can loosen a rule that refused its plan: trigger it with conf, e.g.
+        # {"max_removals": 300}. The defaults are what an unattended run accepts.
+        "max_removals": Param(MAX_REMOVALS, type=["integer", "null"], minimum=0,
+                              description="At most this many people lose access (null: no limit)."),
+        "max_removal_fraction": Param(0.2, type=["number", "null"], minimum=0, maximum=1,
+                                      description="At most this share of what people hold in scope is removed."),
+        "min_admins": Param(2, type="integer", minimum=0,
+                            description="Roles with * permissions keep at least this many active holders."),
     },
 )
 def genesys_access_sync() -> None:
@@ -77,7 +86,9 @@ def genesys_access_sync() -> None:
         desired="{{ params.desired }}",
         plan_path="{{ params.plan_dir }}/{{ run_id }}.json",
         managed_roles=MANAGED_ROLES,
-        max_removals=MAX_REMOVALS,
+        max_removals="{{ params.max_removals }}",
+        max_removal_fraction="{{ params.max_removal_fraction }}",
+        min_admins="{{ params.min_admins }}",
     )
     if ApprovalOperator is None:
         return

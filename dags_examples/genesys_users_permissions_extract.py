@@ -1,10 +1,11 @@
 """
 Daily extract of a Genesys Cloud org's users and permissions into files and a SQL database.
 
-Eight extract tasks run in parallel (users, roles, permissions, divisions, grants, groups, group_members,
-oauth_clients), each writing NDJSON to ``file://{base}/{ds}/{dataset}.ndjson`` atomically; then
-``load_database`` replaces the tables of a real database from those files and builds ``access`` (user x
-role x division x permission, held directly or through a group) and ``oauth_client_access``. By default
+Twelve extract tasks run in parallel (users, roles, permissions, divisions, grants, groups, group_members,
+oauth_clients, and who can take which interactions: skills, languages, user_skills, user_languages), each
+writing NDJSON to ``file://{base}/{ds}/{dataset}.ndjson`` atomically; then ``load_database`` replaces the
+tables of a real database from those files and builds ``access`` (user x role x division x permission, held
+directly or through a group) and ``oauth_client_access``. By default
 the database is SQLite at ``{base}/genesys.db``; set the ``database_conn_id`` param to load any database
 Airflow has a SQL hook for (PostgreSQL, MySQL/MariaDB, ...). Every run replaces the tables as one set, so
 rerunning a day never duplicates rows. See docs/operators.md and docs/databases.md.
@@ -28,6 +29,7 @@ from airflow_provider_genesys.operators.genesys import GenesysCloudExtractOperat
 log = logging.getLogger(__name__)
 DATASETS = (
     "users", "roles", "permissions", "divisions", "grants", "groups", "group_members", "oauth_clients",
+    "skills", "languages", "user_skills", "user_languages",
 )
 # The project's demo_output folder (this file lives in <project>/dags_examples/).
 DEFAULT_BASE = str(Path(__file__).resolve().parents[1] / "demo_output")

@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections import Counter
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -66,19 +67,21 @@ UNSURE = (Failure.UNKNOWN_OUTCOME, Failure.SERVER_ERROR, Failure.RATE_LIMITED, F
 # per call for some (the role bulk-grant, a division move), and halving also isolates one bad subject.
 SPLIT_ON = (400, 404, 413)
 VERSION_RETRIES = 3  # re-reads of a group's or user's version after a conflict, per write
+CONFLICT_WAIT = 1.0  # seconds before reading back a write refused as a concurrent change (then 2, 4)
 STALE_VERSION = (409, 400)  # Genesys answers a stale version 409; Terraform retries a 400 "version" too
 # How long reads may lag a write: Genesys documents that permission changes "can take minutes" to show
 # (docs/decisions.md). Unknown outcomes are re-read for up to this long before anything is decided.
 SETTLE_TIMEOUT = 300.0
 SETTLE_FIRST_WAIT, SETTLE_MAX_WAIT = 2.0, 60.0  # the backoff between re-reads of unknown outcomes
 WITNESSES = 5  # changes of the latest 2xx write read to tell whether reads caught up
+PROGRESS_EVERY = 30.0  # seconds between progress lines while writing
 
 
 class Api(Protocol):
     """What apply needs of the client (``GenesysCloudClient``)."""
 
     def request(self, method: str, endpoint: str, *, params: Mapping[str, Any] | None = None,
-                json: Any = None) -> Any: ...
+                json: Any = None, once: bool = False) -> Any: ...
 
     def paginate(self, endpoint: str, *, params: Mapping[str, Any] | None = None) -> Iterable[dict]: ...
 
@@ -133,7 +136,7 @@ class Applier:
     def __init__(self, plan: Plan, client: Api, ledger: Ledger, *, restore: Mapping[str, Mapping] | None = None,
                  on_write: Callable[[Write], None] | None = None, max_workers: int = 4,
                  reader: Callable[[str], CurrentState] | None = None, settle_timeout: float = SETTLE_TIMEOUT,
-                 sleep: Callable[[float], None] | None = None) -> None:
+                 sleep: Callable[[float], None] | None = None, clock: Callable[[], float] | None = None) -> None:
         self.plan, self.client, self.ledger = plan, client, ledger
         self.relation = plan.relation
         self.spec = relation_named(plan.relation)
@@ -153,6 +156,9 @@ class Applier:
         self.sleep = sleep or getattr(client, "sleep", None) or time.sleep
         self.unknown: dict[int | str, int] = {}  # change -> the write number after which its outcome became unknown
         self.limits: dict[str, int] = {}  # write kind -> the most parts a call carried after a refusal for size
+        self.unknown_why: Counter[str] = Counter()  # how the unknown outcomes came about ("answered 503", ...)
+        self.clock = clock or time.monotonic  # progress lines: at most one per PROGRESS_EVERY of it
+        self._planned_writes, self._sent_in_phase, self._last_line = 0, 0, 0.0
         self._witness: tuple[int, list[int]] = (0, [])  # (write number, changes) of the latest 2xx write
 
     @property
@@ -170,12 +176,22 @@ class Applier:
 
     def apply(self) -> ApplyResult:
         self.run = self.ledger.start_run()
+        log.info("Re-reading the org's %s state before writing (the plan has %d change(s))", self.relation,
+                 len(self.changes))
         current = self.read(self.relation)
         self.versions = dict(current.versions)
         pending = self._gone(self._accepted(current))
+        done = sum(1 for i in self.changes if self.state.settled(i))
+        log.info("%d change(s) to send; %d done already (by an earlier run or shown by the re-read), %d to read "
+                 "back first, %d subject(s) refused as changed since the plan", len(pending), done, len(self.unknown),
+                 len(self.result.refused_subjects))
         self.spec.before_writes(self, pending)
         for phase in self.spec.phases(self, pending):  # a phase's writes, then its unknown outcomes settled
-            self._send_all(self._writes(phase, current))
+            writes = self._writes(phase, current)
+            self._planned_writes, self._sent_in_phase = len(writes), 0
+            self._send_all(writes)
+            if writes:
+                log.info("Sent %d write(s) for %d change(s)", len(writes), len(phase))
             self._settle()
         self.result.settled = sum(1 for i in range(len(self.plan.changes)) if self.state.settled(i))
         return self.result
@@ -186,7 +202,8 @@ class Applier:
         for i in indexes:
             by_relation.setdefault(self.changes[i].get("relation", self.relation), []).append((i, self.changes[i]))
         return [write for relation, items in by_relation.items()
-                for write in relation_named(relation).writes(items, current if relation == self.relation else None)]
+                for write in relation_named(relation).writes(items, current if relation == self.relation else None,
+                                                             self.plan.scope if relation == self.relation else None)]
 
     def own(self, index: int | str) -> bool:
         """Whether a change is of the plan's relation (not a restore of another one)."""
@@ -273,12 +290,23 @@ class Applier:
         attempts = 0
         while True:
             try:
-                self.client.request(write.method, write.path, params=write.params or None, json=self._body(write))
+                # Never the client's resend: a write whose outcome is unknown is the ledger's to settle, whatever
+                # its method (PUT, DELETE) and the connection's retry_non_idempotent.
+                self.client.request(write.method, write.path, params=write.params or None, json=self._body(write),
+                                    once=True)
             except GenesysCloudApiError as err:
-                if (write.versioned and err.status in STALE_VERSION and attempts < VERSION_RETRIES
-                        and (err.status == 409 or "version" in err.message.lower())):
+                if ((write.versioned or write.retry_on_conflict) and err.status in STALE_VERSION
+                        and attempts < VERSION_RETRIES and (err.status == 409 or "version" in err.message.lower())):
                     attempts += 1
-                    self._reread_version(write)
+                    if write.versioned:
+                        self._reread_version(write)
+                    else:  # a concurrent change with no version to send: let it land, then look
+                        self.sleep(CONFLICT_WAIT * 2 ** (attempts - 1))
+                    rest, refused = self._recheck(write, write_id)
+                    if rest is None:
+                        self._counted(write)
+                        return not refused
+                    write = rest
                     continue
                 self._counted(write)
                 if write.splittable and err.status in SPLIT_ON and err.failure not in UNSURE:
@@ -290,8 +318,50 @@ class Applier:
                 self._counted(write)
                 return True
 
+    def _recheck(self, write: Write, write_id: str) -> tuple[Write | None, bool]:
+        """After a version conflict someone else changed the group or user since apply read it: before sending
+        again, read what the write changes. A change the read shows made is confirmed; one whose subject no
+        longer holds what the plan saw (nor what the plan wants) moved under us and is refused by name, not
+        overwritten. The rest goes again (None: nothing is left to send), and whether any was refused."""
+        cache: dict[str, Any] = {}
+        shown, moved, rest = [], [], []
+        for index in write.changes:
+            change = self.changes[index]
+            spec = self.spec_of(change)
+            held = spec.read_back(self.client, change, cache)
+            if spec.visible(change, held):
+                shown.append(index)
+            elif spec.moved(change, held):
+                moved.append(index)
+            else:
+                rest.append(index)
+        self.versions.update(cache.get("versions", {}))
+        if shown:
+            self.ledger.append({"type": "outcome", "write": write_id, "outcome": CONFIRMED, "changes": shown,
+                                "message": "read back after a version conflict: already made"})
+        for index in moved:
+            subject = self.changes[index]["subject"]
+            why = ("changed by someone else while apply was writing it (a version conflict, and its state is no "
+                   "longer the plan's): not overwritten; make a new plan to include it")
+            self.result.refused_subjects[subject] = why
+            self.ledger.append({"type": "refused", "subject": subject, "why": why, "changes": [index]})
+            log.warning("Refused %s: %s", self.changes[index].get("subject_name", subject), why)
+        if not rest:
+            return None, bool(moved)
+        if len(rest) == len(write.changes):
+            return write, bool(moved)
+        parts = [part for part in write.parts or () if part[0] in rest]
+        return (write.rebuild(parts) if write.rebuild is not None and parts else None), bool(moved)
+
     def _counted(self, write: Write) -> None:
         self.result.writes += 1
+        self._sent_in_phase += 1
+        now = self.clock()
+        if now - self._last_line >= PROGRESS_EVERY:
+            self._last_line = now
+            log.info("Writes sent so far: %d (this phase: %d of about %d); %d change(s) done, %d with an unknown "
+                     "outcome to read back", self.result.writes, self._sent_in_phase, self._planned_writes,
+                     sum(1 for i in self.changes if self.state.settled(i)), len(self.unknown))
         if self.on_write is not None:
             self.on_write(write)
 
@@ -362,6 +432,7 @@ class Applier:
             )
         if unknown:
             if resend:
+                self.unknown_why[f"answered {err.status}" if err.status else "no answer"] += 1
                 for index in write.changes:
                     self.unknown.setdefault(index, self._sent)  # settled after the other writes (_settle)
             else:
@@ -385,8 +456,14 @@ class Applier:
     def _settle(self) -> None:
         """Decide the unknown outcomes once reads have caught up; re-send (once) only what is still absent."""
         waited, wait = 0.0, SETTLE_FIRST_WAIT
+        if self.unknown:
+            why = ", ".join(f"{n} {what}" for what, n in sorted(self.unknown_why.items())) or "an earlier run's"
+            log.info("Reading back %d change(s) whose write's outcome is unknown (%s); waiting up to %gs for "
+                     "Genesys' reads to catch up, re-reading every %g-%g s; nothing is sent again before",
+                     len(self.unknown), why, self.settle_timeout, SETTLE_FIRST_WAIT, SETTLE_MAX_WAIT)
         while self.unknown:
             shown, missing = self.check(sorted(self.unknown, key=_order), self._read_cache(self.unknown))
+            log.info("Read back after %gs: %d shown (confirmed), %d not shown yet", waited, len(shown), len(missing))
             if shown:
                 self.ledger.append({"type": "outcome", "write": f"{self.run}-read", "outcome": CONFIRMED,
                                     "changes": shown, "message": "read back after an unknown outcome"})
@@ -398,19 +475,27 @@ class Applier:
             if caught_up or (caught_up is None and waited >= self.settle_timeout):
                 break
             if waited >= self.settle_timeout:
+                log.warning("settle_timeout=%gs passed and reads still lag this run's later writes: the %d change(s) "
+                            "not shown are left for the task's retry, which reads them back first",
+                            self.settle_timeout, len(missing))
                 self.result.retry.append(
                     f"{len(missing)} change(s) whose write had an unknown outcome are not shown, and reads still "
                     f"lag this run's later writes after settle_timeout={self.settle_timeout:g}s: nothing was sent "
                     "again; the task's retry reads them back first")
                 self.unknown.clear()
+                self.unknown_why.clear()
                 return
             step = min(wait, self.settle_timeout - waited)
             self.sleep(step)
             waited, wait = waited + step, min(wait * 2, SETTLE_MAX_WAIT)
         missing = sorted(self.unknown, key=_order)
         self.unknown.clear()
+        self.unknown_why.clear()
         if not missing:
             return
+        log.info("Reads have caught up (%s) and %d change(s) still do not show: their writes were not applied; "
+                 "sending them again, once", "a later write shows" if self._witness[1] else
+                 f"settle_timeout={self.settle_timeout:g}s passed", len(missing))
         by_relation: dict[str, list[tuple[int, Mapping[str, Any]]]] = {}
         for i in missing:
             change = self.changes[i]

@@ -90,7 +90,9 @@ def read_org(client: ApiClient, relation: str, *, user_key: str = "id_or_email",
         divisions = list(fetcher.listing(DIVISIONS))
         groups = list(fetcher.listing(GROUPS))
         current.versions.update({str(g["id"]): int(g["version"]) for g in groups if g.get("version") is not None})
-        users = [{k: u.get(k) for k in USER_FIELDS} for u in users_in_state(fetcher, "any", {"pageSize": 500})]
+        params = {"pageSize": 500, **({"expand": spec.user_expand} if spec.user_expand else {})}
+        users = [{**{k: u.get(k) for k in USER_FIELDS}, **spec.user_extra(u)}
+                 for u in users_in_state(fetcher, "any", params)]
         current.add_users(users)
         if spec.needs_authz:
             current.authz = CurrentState("grants")

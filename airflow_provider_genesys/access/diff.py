@@ -34,10 +34,12 @@ EXAMPLES = 20  # rows a warning quotes; its count says how many there are
 
 @dataclass(frozen=True)
 class Scope:
-    """What the sync may touch: ``managed`` ids (roles, groups or queues; ``None``: those the table names)."""
+    """What the sync may touch: ``managed`` ids (roles, groups or queues; ``None``: those the table names);
+    ``groups``: whether groups' own grants are managed too (``None``: when the table names a group)."""
 
     managed: frozenset[str] | None = None
     mode: Mode = "sync"
+    groups: bool | None = None
 
     def __post_init__(self) -> None:
         if self.mode not in MODES:
@@ -81,6 +83,9 @@ NOTICES = {
     "deleted_user": "rows name deleted users and were dropped (a deleted user holds nothing)",
     "inherited": "desired direct grants are already held through a group (added anyway, as direct grants)",
     "out_of_scope": "rows name something outside managed scope and were ignored",
+    "inactive_removed": "",  # the relation's own words (Relation.inactive_removal_notice)
+    "groups_kept": ("grants of managed roles held by groups were left alone: the table names no group (add the "
+                    "groups' rows, or pass manage_groups=True to manage groups' grants too)"),
 }
 
 
@@ -119,6 +124,10 @@ class Diff:
     def changes_on(self, first_ids: Iterable[str]) -> Iterator[Change]:
         """The changes whose target's first id (role, group, queue, state) is one of ``first_ids``."""
         return map(_change, self.spill.changes_on(first_ids))
+
+    def changes_where(self, action: str, subject_type: str | None = None) -> Iterator[Change]:
+        """The ``action`` changes (of subjects of ``subject_type``), in order."""
+        return map(_change, self.spill.changes_where(action, subject_type))
 
     def changes_by_subject(self) -> Iterator[tuple[str, list[Change]]]:
         """Each touched subject with its changes, in order of first change (one subject's in memory)."""
@@ -174,6 +183,7 @@ def _diff(items: Iterable[DesiredItem], current: CurrentState, scope: Scope, lab
     spec = current.spec
     notices = {kind: Notice(kind, message) for kind, message in NOTICES.items()}
     notices["inactive_user"].message = spec.inactive_notice or ""
+    notices["inactive_removed"].message = spec.inactive_removal_notice or ""
     groups: set[str] = set()  # subjects of type group (everything else in a table is a user)
     named: set[str] = set()
     problems: list[str] = []
@@ -238,6 +248,8 @@ def _changes(
     if not spec.removes:
         return spill.desired_count
     managed_held = 0
+    # A table that names no group (an HR export of people) does not manage groups: their grants stay.
+    groups_managed = scope.groups if scope.groups is not None else bool(groups)
     for subject in sorted(current.held):
         kind = current.subject_types.get(subject, "unknown")
         if kind not in spec.subject_types or current.user_states.get(subject) == "deleted":
@@ -245,7 +257,13 @@ def _changes(
         for target in sorted(current.held[subject]):
             if spec.scope_key(subject, target) not in managed:
                 continue
+            if kind == "group" and not groups_managed:
+                if scope.mode == "sync" and spill.desired_row(subject, target) is None:
+                    notices["groups_kept"].note(f"group {label(subject)} holds {spec.describe_target(target, label)}")
+                continue
             managed_held += 1
             if scope.mode == "sync" and spill.desired_row(subject, target) is None:
                 spill.add("remove", subject, kind, target, spec.removal_reason(target, label))
+                if spec.inactive_removal_notice and current.user_states.get(subject) == "inactive":
+                    notices["inactive_removed"].note(f"{label(subject)}: {spec.describe_target(target, label)}")
     return managed_held

@@ -13,9 +13,11 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from itertools import chain
+from typing import Any
 
 from airflow_provider_genesys.access.diff import Diff
-from airflow_provider_genesys.access.errors import GuardrailError, PlanError
+from airflow_provider_genesys.access.errors import GenesysAccessError, GuardrailError, PlanError
+from airflow_provider_genesys.access.relations.base import Losses
 from airflow_provider_genesys.access.state import CurrentState, Target
 
 # The removal fraction is only a signal once removals are more than a handful: removing 2 of 3 grants of a
@@ -33,6 +35,51 @@ class Guardrails:
     min_admins: int = 2
     allow_roleless: bool = False
     max_plan_age: timedelta | None = timedelta(hours=24)
+
+
+# The rules a run may loosen, and what each takes: a whole number (None: no limit), a share between 0 and 1
+# (None: no limit), a whole number, a yes/no. Values rendered from templates arrive as text.
+RULE_KINDS = {"max_removals": "count_or_none", "max_removal_fraction": "share_or_none", "min_admins": "count",
+              "allow_roleless": "flag", "manage_groups": "flag_or_none"}
+_WORDS = {"count_or_none": "a whole number >= 0, or None (no limit)", "share_or_none": "a number between 0 and 1, "
+          "or None (no limit)", "count": "a whole number >= 0", "flag": "True or False",
+          "flag_or_none": "True, False or None (decided by the table)"}
+_NONE = ("", "none", "null")
+_TRUE, _FALSE = ("true", "yes", "1", "on"), ("false", "no", "0", "off")
+
+
+class RuleValueError(GenesysAccessError, ValueError):
+    """A guardrail argument is not a value of its kind (a typo, or a template rendering to text)."""
+
+
+def rule_value(name: str, value: Any) -> Any:
+    """``value`` for the rule ``name`` as its kind wants it; text (a rendered template, a DAG param) is read
+    as that kind. :class:`RuleValueError` names the rule, the value and what it takes."""
+    kind = RULE_KINDS[name]
+    text = value.strip().lower() if isinstance(value, str) else None
+    try:
+        if value is None or text in _NONE:
+            if kind.endswith("_or_none"):
+                return None
+            raise ValueError
+        if kind.startswith("flag"):
+            if isinstance(value, bool):
+                return value
+            if text in _TRUE or text in _FALSE:
+                return text in _TRUE
+            raise ValueError
+        if isinstance(value, bool):
+            raise ValueError
+        number = float(text) if text is not None else value
+        if kind.startswith("count"):
+            if float(number) != int(number) or int(number) < 0:
+                raise ValueError
+            return int(number)
+        if not 0 <= float(number) <= 1:
+            raise ValueError
+        return float(number)
+    except (ValueError, TypeError, OverflowError):
+        raise RuleValueError(f"{name}={value!r} is not {_WORDS[kind]}") from None
 
 
 @dataclass
@@ -54,10 +101,14 @@ class Protected:
 
 
 def check(diff: Diff, current: CurrentState, rails: Guardrails, protected: Protected,
-          label=str) -> None:
-    """Raise :class:`GuardrailError` naming every rule the diff breaks; return when all hold."""
+          label=str, losses: Losses | None = None) -> None:
+    """Raise :class:`GuardrailError` naming every rule the diff breaks; return when all hold.
+
+    ``losses``: the people the plan takes access from, as the relation counts them (computed here if not
+    given)."""
+    losses = losses or diff.spec.losses(diff, current, label)
     violations = [
-        *_removals(diff, rails),
+        *_removals(diff, rails, losses),
         *_protected(diff, protected, label),
         *_admins(diff, current, rails, label),
         *_roleless(diff, current, rails, label),
@@ -79,25 +130,44 @@ def check_plan_age(created_at: datetime, now: datetime, max_age: timedelta | Non
         )
 
 
-def _removals(diff: Diff, rails: Guardrails) -> list[str]:
-    removals = diff.count("remove")
+def _removals(diff: Diff, rails: Guardrails, losses: Losses) -> list[str]:
+    """``max_removals`` and ``max_removal_fraction`` count people losing access: a removal that takes a role
+    from every member of a group counts once per member who loses it, a deactivation counts as a removal."""
+    count = losses.count
     found = []
-    if rails.max_removals is not None and removals > rails.max_removals:
+    if rails.max_removals is not None and count > rails.max_removals:
         found.append(
-            f"max_removals: the plan removes {removals}, more than max_removals={rails.max_removals}. Check "
-            f"the desired table; if the removals are intended, pass max_removals={removals} for this run"
+            f"max_removals: the plan {_taking(losses, diff)}, more than max_removals={rails.max_removals}. "
+            f"Check the desired table; if {'the removals are ' if losses.plain else ''}intended, pass "
+            f"max_removals={count} for this run"
         )
     fraction = rails.max_removal_fraction
-    if fraction is not None and removals > FRACTION_FLOOR and diff.managed_held:
-        share = removals / diff.managed_held
+    if fraction is not None and count > FRACTION_FLOOR and losses.base:
+        share = count / losses.base
         if share > fraction:
             needed = math.ceil(share * 100) / 100
+            held = f"managed {_held_word(diff)}" if losses.base == diff.managed_held and losses.plain else (
+                losses.base_words or
+                f"holdings of managed {diff.spec.scope_word}s by people now (directly or through a group)")
             found.append(
-                f"max_removal_fraction: the plan removes {removals} of the {diff.managed_held} managed "
-                f"{_held_word(diff)} ({share:.0%}), more than max_removal_fraction={fraction}. Check the desired "
-                f"table; if intended, pass max_removal_fraction={needed} for this run"
+                f"max_removal_fraction: the plan {'removes ' + str(count) if losses.plain else _taking(losses, diff)}"
+                f" of the {losses.base} {held} ({share:.0%}), more than max_removal_fraction={fraction}. Check the "
+                f"desired table; if intended, pass max_removal_fraction={needed} for this run"
             )
     return found
+
+
+def _taking(losses: Losses, diff: Diff) -> str:
+    """What the plan takes away, as people read it."""
+    if losses.phrase is not None:
+        return losses.phrase.format(n=losses.count)
+    if losses.plain:
+        return f"removes {losses.count}"
+    groups = "; ".join(f"group {d['subject_name']} loses {d['role_name']} on {d['division_name']}: {d['lose']} "
+                       f"active member(s) lose it" for d in losses.details[:3])
+    more = f" and {len(losses.details) - 3} more group grant(s)" if len(losses.details) > 3 else ""
+    return (f"takes access away {losses.count} time(s) ({losses.removals} removal(s); a group's grant counts once "
+            f"per active member who loses the role: {groups}{more})")
 
 
 def _protected(diff: Diff, protected: Protected, label) -> list[str]:

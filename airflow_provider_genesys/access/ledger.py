@@ -25,19 +25,23 @@ report. One JSON object per line; a line cut short by a kill (the last one) is i
 
 Changes are named by their index in the plan (``changes[i]``); the plan's checksum in each ``run`` line
 ties the ledger to one plan, so a ledger of another plan is refused.
+
+One apply writes a ledger at a time (``lock.py``: the caller holds the lock, and gives the lease's check as
+``guard``). A plan on object storage has two copies of its ledger, the worker's and the one beside the plan;
+:func:`newer_copy` says which one to continue from, and refuses two that each hold lines the other lacks.
 """
 
 from __future__ import annotations
 
 import json
 import os
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from airflow_provider_genesys.access.errors import PlanError
+from airflow_provider_genesys.access.errors import GenesysAccessError, PlanError
 
 UTC = timezone.utc  # datetime.UTC is Python 3.11+; the package supports 3.10
 
@@ -64,6 +68,11 @@ def ledger_path(plan_path: str) -> str:
 def report_path(plan_path: str) -> str:
     """Where the report of the plan at ``plan_path`` goes: ``<plan without .json>.report.ndjson``."""
     return _beside(plan_path, ".report.ndjson")
+
+
+def lease_path(plan_path: str) -> str:
+    """Where apply's lease objects for a plan on object storage go: the folder ``<plan without .json>.lease``."""
+    return _beside(plan_path, ".lease")
 
 
 def _beside(plan_path: str, suffix: str) -> str:
@@ -124,15 +133,24 @@ def read_lines(lines: Iterable[str]) -> Iterator[dict[str, Any]]:
 
 
 class Ledger:
-    """An append-only, fsync'd NDJSON file on a local (or mounted) file system."""
+    """An append-only, fsync'd NDJSON file on a local (or mounted) file system.
 
-    def __init__(self, path: str | os.PathLike[str], plan_checksum: str) -> None:
+    ``guard`` is called before each line is written and raises when this run may no longer write (its lease
+    on a plan on object storage was lost): the line, and the write it announces, never happen.
+    """
+
+    def __init__(self, path: str | os.PathLike[str], plan_checksum: str, *,
+                 guard: Callable[[], None] | None = None) -> None:
         self.path = Path(path)
         self.plan_checksum = plan_checksum
+        self.guard = guard
         self.state = LedgerState()
+        cut = False
         if self.path.exists():
             with self.path.open(encoding="utf-8") as old:
-                for record in read_lines(old):
+                text = old.read()
+                cut = bool(text) and not text.endswith("\n")
+                for record in read_lines(text.splitlines()):
                     if record.get("type") == "run" and record.get("plan") != plan_checksum:
                         raise PlanError(
                             f"The ledger {self.path} belongs to another plan (checksum {record.get('plan')}, "
@@ -141,12 +159,16 @@ class Ledger:
                     self.state.add(record)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._file = self.path.open("a", encoding="utf-8")
+        if cut:  # a last line cut short: the next one starts on a line of its own, or both would be unreadable
+            self._file.write("\n")
 
     def close(self) -> None:
         self._file.close()
 
     def append(self, record: dict[str, Any]) -> dict[str, Any]:
         """Write one line and fsync it before returning: once this returns, a kill cannot lose it."""
+        if self.guard is not None:
+            self.guard()
         record.setdefault("time", now_iso())
         self._file.write(json.dumps(record, separators=(",", ":"), ensure_ascii=False) + "\n")
         self._file.flush()
@@ -168,6 +190,37 @@ def read_ledger(lines: Iterable[str]) -> LedgerState:
     return state
 
 
+class LedgerConflictError(GenesysAccessError):
+    """The two copies of a ledger each hold lines the other lacks, or the copy beside the plan moved on."""
+
+
+def complete(text: str) -> str:
+    """``text`` up to its last newline: a last line cut short by a kill was never a record."""
+    return text[: text.rfind("\n") + 1]
+
+
+def newer_copy(local: str, remote: str, *, local_name: str, remote_name: str) -> str:
+    """Which copy of a ledger holds everything: ``"local"`` (the worker's) or ``"remote"`` (beside the plan).
+
+    A ledger only grows, so of two copies of one ledger, one is the other plus the lines written since: that
+    one is newer. Two copies that differ inside their common length were continued separately (two applies
+    from different copies): neither holds every write, so neither may replace the other.
+    """
+    ours, theirs = complete(local), complete(remote)
+    if theirs.startswith(ours):
+        return "remote" if len(theirs) > len(ours) else "local"
+    if ours.startswith(theirs):
+        return "local"
+    line = next(i for i, (a, b) in enumerate(zip(ours.splitlines(), theirs.splitlines(), strict=False), 1)
+                if a != b)
+    raise LedgerConflictError(
+        f"The ledger {local_name} and its copy {remote_name} differ from line {line} on: each holds writes the "
+        "other lacks (two applies ran from different copies, e.g. one on another worker after this one was "
+        "killed). Apply stops so that neither is overwritten and nothing is sent twice. Keep both files and "
+        "make a new plan: planning reads the org as it is now, so it includes what both runs did."
+    )
+
+
 def snapshots_in(paths: Iterable[str | os.PathLike[str]]) -> dict[str, dict[str, Any]]:
     """The latest leaver snapshot per user across earlier ledgers (later files and lines win)."""
     found: dict[str, dict[str, Any]] = {}
@@ -180,4 +233,5 @@ def snapshots_in(paths: Iterable[str | os.PathLike[str]]) -> dict[str, dict[str,
 
 
 __all__ = ["ABSENT", "CONFIRMED", "DONE", "NOT_FOUND", "NOT_SENT", "REFUSED", "SETTLED", "SPLIT", "UNKNOWN", "Ledger",
-           "LedgerState", "ledger_path", "read_ledger", "read_lines", "report_path", "snapshots_in"]
+           "LedgerConflictError", "LedgerState", "complete", "lease_path", "ledger_path", "newer_copy",
+           "read_ledger", "read_lines", "report_path", "snapshots_in"]

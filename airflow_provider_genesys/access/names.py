@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import difflib
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 
 from airflow_provider_genesys.access.errors import DesiredTableError
@@ -90,6 +90,8 @@ class UserIndex:
     authority: str | None = None
     suggest: bool = True
     _locals: dict[str, str] = field(default_factory=dict, repr=False)  # local part -> email (suggestions)
+    names_by_id: dict[str, str] = field(default_factory=dict, repr=False)  # id -> display name (hints)
+    _names: dict[str, list[str]] = field(default_factory=dict, repr=False)  # casefolded name -> ids
 
     @classmethod
     def of(cls, users: Iterable[Mapping], *, user_key: str = "id_or_email",
@@ -106,6 +108,8 @@ class UserIndex:
             label = user.get("email") or user.get("username") or user.get("name")
             if label:
                 index.labels[user_id] = str(label)
+            if user.get("name"):
+                index.names_by_id[user_id] = str(user["name"])
             for key in ("email", "username"):
                 if user.get(key):
                     index.email.setdefault(str(user[key]).casefold(), user_id)
@@ -144,6 +148,20 @@ class UserIndex:
 
     def state(self, user_id: str) -> str:
         return self.by_id.get(user_id, "deleted")
+
+    def named(self, text: str) -> str:
+        """``; a user is called that (ann@x): name users by email or id`` when ``text`` is a person's name."""
+        if "@" in text or UUID.match(text):
+            return ""
+        if not self._names:
+            for user_id, name in self.names_by_id.items():
+                self._names.setdefault(name.casefold(), []).append(user_id)
+        ids = self._names.get(text.casefold(), [])
+        if not ids:
+            return ""
+        shown = ", ".join(self.label(i) for i in ids[:3])
+        what = "a user is" if len(ids) == 1 else f"{len(ids)} users are"
+        return f"; {what} called that ({shown}): name users by email or id"
 
     def label(self, user_id: str) -> str:
         return self.labels.get(user_id, user_id)
@@ -195,18 +213,46 @@ class Directory:
         """Every name index but the users'."""
         return [self.roles, self.divisions, self.groups, self.queues, *self.more.values()]
 
-    def lookup(self, index: NameIndex | UserIndex, row: int, column: str, text: str) -> str | None:
-        """The id for ``text`` in ``column`` of ``row``, or ``None`` after recording the problem."""
+    def at(self, row: int, values: Iterable[str] = ()) -> None:
+        """The row being resolved: its number and its values, which every problem line names (rows from a
+        query without ORDER BY have no other order: the number alone would point nowhere)."""
+        shown = [v for v in values if v]
+        self._where = f"row {row} ({', '.join(shown)})" if shown else f"row {row}"
+
+    def where(self, row: int) -> str:
+        where = getattr(self, "_where", "")
+        return where if where.startswith(f"row {row} (") or where == f"row {row}" else f"row {row}"
+
+    def lookup(self, index: NameIndex | UserIndex, row: int, column: str, text: str,
+               hint: Callable[[str], str | None] | None = None) -> str | None:
+        """The id for ``text`` in ``column`` of ``row``, or ``None`` after recording the problem (with what
+        the org does have under that name, when it is something else: ``hint`` says what to do then)."""
         if not text:
-            self.problems.append(f"row {row}: the {column} is blank")
+            self.problems.append(f"{self.where(row)}: the {column} is blank")
             return None
         if len(self.problems) >= SUGGESTED_PROBLEMS:  # keep a table of many typos fast
             index.suggest = False
         try:
             return index.resolve(text)
         except Unresolved as why:
-            self.problems.append(f"row {row}: {column} {text!r}: {why}")
+            self.problems.append(f"{self.where(row)}: {column} {text!r}: {why}{self._elsewhere(index, text, hint)}")
             return None
+
+    def _elsewhere(self, index: NameIndex | UserIndex, text: str, hint: Callable[[str], str | None] | None) -> str:
+        """``; a group is called that: ...`` when another kind of thing has this exact name or id."""
+        for other in self.indexes():
+            if other is index:
+                continue
+            try:
+                found = other.resolve(text)
+            except Unresolved:
+                continue
+            advice = (hint(other.kind) if hint else None) or "is it in the right column?"
+            shown = f" ({found})" if found != text else ""
+            return f"; a {other.kind} is called that{shown}: {advice}"
+        if isinstance(index, UserIndex):
+            return index.named(text)
+        return ""
 
     def division(self, row: int, text: str) -> str | None:
         if text == WILDCARD:
@@ -214,7 +260,7 @@ class Directory:
         return self.lookup(self.divisions, row, "division", text)
 
     def invalid(self, row: int, column: str, text: str, allowed: Iterable[str]) -> None:
-        self.problems.append(f"row {row}: {column} {text!r} is not one of {', '.join(allowed)}")
+        self.problems.append(f"{self.where(row)}: {column} {text!r} is not one of {', '.join(allowed)}")
 
 
 @dataclass(frozen=True)
@@ -235,7 +281,10 @@ def resolve(rows: Iterable, rel: str, directory: Directory) -> Iterable[DesiredI
     reported together.
     """
     spec = relation_named(rel)
+    columns = spec.columns
     for row in rows:
+        directory.at(row.number, [row[c] for c in columns.required]
+                     + [row[c] for c, default in columns.optional.items() if row[c] != default])
         item = spec.resolve(row, directory)
         if item is not None:
             yield item

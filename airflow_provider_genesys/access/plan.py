@@ -47,6 +47,9 @@ class Plan:
     counts: dict[str, int]
     warnings: list[dict[str, Any]] = field(default_factory=list)
     schema: str = SCHEMA
+    # Removals that take access from several people (a group's grant: its members), one line each; written
+    # only when there are some (plans without them read as before).
+    losses: list[dict[str, Any]] = field(default_factory=list)
     _spill: Spill | None = field(default=None, init=False, repr=False, compare=False)
 
     def close(self) -> None:
@@ -61,17 +64,46 @@ class Plan:
         self.close()
 
     def document(self) -> dict[str, Any]:
-        return {"schema": self.schema, "org_id": self.org_id, "created_at": self.created_at,
-                "relation": self.relation, "scope": self.scope, "counts": self.counts,
-                "warnings": self.warnings, "fingerprints": self.fingerprints, "changes": self.changes}
+        document = {"schema": self.schema, "org_id": self.org_id, "created_at": self.created_at,
+                    "relation": self.relation, "scope": self.scope, "counts": self.counts}
+        if self.losses:
+            document["losses"] = self.losses
+        return {**document, "warnings": self.warnings, "fingerprints": self.fingerprints, "changes": self.changes}
 
     @property
     def created(self) -> datetime:
         return datetime.fromisoformat(self.created_at)
 
 
+class Chained(Sequence[dict[str, Any]]):
+    """The diff's changes (spilled) followed by a few more made beside it (a leaver's restores)."""
+
+    def __init__(self, first: Sequence[dict[str, Any]], then: list[dict[str, Any]]) -> None:
+        self.first, self.then = first, then
+
+    def __len__(self) -> int:
+        return len(self.first) + len(self.then)
+
+    def __iter__(self) -> Iterator[dict[str, Any]]:
+        yield from self.first
+        yield from self.then
+
+    def __getitem__(self, index: Any) -> Any:
+        if isinstance(index, slice):
+            start, stop, step = index.indices(len(self))
+            if step != 1:
+                return list(self)[index]
+            head = list(self.first[start:min(stop, len(self.first))]) if start < len(self.first) else []
+            return head + self.then[max(0, start - len(self.first)):max(0, stop - len(self.first))]
+        position = index + len(self) if index < 0 else index
+        if not 0 <= position < len(self):
+            raise IndexError("change index out of range")
+        return self.first[position] if position < len(self.first) else self.then[position - len(self.first)]
+
+
 def make_plan(diff: Diff, current: CurrentState, *, org_id: str, created_at: datetime,
-              label: Callable[[str], str] = str) -> Plan:
+              label: Callable[[str], str] = str, losses: list[dict[str, Any]] | None = None,
+              extra: list[dict[str, Any]] | None = None) -> Plan:
     """The plan of ``diff``: ``label`` gives the names written next to ids for readers."""
     if created_at.tzinfo is None:
         raise PlanError("created_at must carry a time zone (use datetime.now(timezone.utc))")
@@ -82,10 +114,16 @@ def make_plan(diff: Diff, current: CurrentState, *, org_id: str, created_at: dat
     scope = {"mode": diff.scope.mode, "managed": sorted(diff.managed),
              "managed_names": [label(m) for m in sorted(diff.managed)],
              "managed_from": "the desired table" if diff.scope.managed is None else "managed list"}
+    if diff.scope.groups is not None:  # said explicitly (manage_groups=): the plan shows it
+        scope["groups"] = "managed" if diff.scope.groups else "kept"
     warnings = [{"kind": n.kind, "message": n.message, "count": n.count, "examples": n.examples}
                 for n in diff.notices]
-    plan = Plan(org_id, created_at.isoformat(), diff.relation, scope, changes, fingerprints, diff.counts(),
-                warnings)
+    counts = diff.counts()
+    if extra:  # changes of other relations the plan makes too (restores): counted apart
+        changes = Chained(changes, extra)
+        counts["restore"] = len(extra)
+    plan = Plan(org_id, created_at.isoformat(), diff.relation, scope, changes, fingerprints, counts,
+                warnings, losses=list(losses or ()))
     plan._spill = diff.spill
     return plan
 
@@ -197,16 +235,24 @@ def summary(plan: Plan, first: int = SUMMARY_CHANGES) -> str:
         "",
         f"**{counts.get('add', 0)} to add, {counts.get('remove', 0)} to remove"
         + (f", {counts['set']} to set" if counts.get("set") else "")
+        + (f", {counts['update']} to update" if counts.get("update") else "")
+        + (f", {counts['restore']} to restore" if counts.get("restore") else "")
         + f"** across {counts.get('subjects', 0)} subject(s), from {counts.get('desired_rows', 0)} desired rows "
         f"({counts.get('managed_held', 0)} held in scope now).",
     ]
+    for loss in plan.losses:
+        keeps = "keeps" if loss["keep"] == 1 else "keep"
+        keep = f", {loss['keep']} {keeps} it through another grant" if loss["keep"] else ""
+        lines.append(f"- group {_cell(loss['subject_name'])} loses {_cell(loss['role_name'])} on "
+                     f"{_cell(loss['division_name'])}: {loss['lose']} member(s) lose it{keep}"
+                     + (f" (e.g. {', '.join(_cell(e) for e in loss['examples'])})" if loss["examples"] else ""))
     if plan.changes:
         fields = relation_named(plan.relation).target_fields
         lines += ["", "| action | subject | " + " | ".join(fields) + " | why |",
                   "|---|---|" + "---|" * len(fields) + "---|"]
         for change in plan.changes[:first]:
             cells = [change["action"], change["subject_name"]]
-            cells += [change.get(f"{f}_name", change[f]) for f in fields]
+            cells += [change.get(f"{f}_name", change.get(f, "")) for f in fields]
             if "was" in change:  # a set or update: what it replaces
                 cells[-1] = f"{change.get('was_name', change['was'])} -> {cells[-1]}"
             cells.append(change["reason"])

@@ -4,8 +4,9 @@ guardrails, write the plan. No I/O: the caller reads the table and the current s
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from datetime import datetime
+from typing import Any
 
 from airflow_provider_genesys.access.desired import DesiredRow
 from airflow_provider_genesys.access.diff import Mode, Scope, diff
@@ -86,16 +87,20 @@ def plan_access(
     protected_subjects: Iterable[str] = (),
     oauth_client_id: str | None = None,
     token_user_id: str | None = None,
+    manage_groups: bool | None = None,
+    restore: Mapping[str, Mapping[str, Any]] | None = None,
 ) -> Plan:
     """The plan that makes ``current`` equal the desired ``rows`` in scope, or the error saying what to fix.
 
     The plan reads its changes from the planning spill: write it and close it (``with plan:``).
+    ``restore``: leaver snapshots by user (earlier ledgers'); a user the plan reactivates gets back what its
+    snapshot holds, as changes of the plan (reviewed, checksummed, applied once like the others).
     """
     relation_named(relation)
     if current.relation != relation:
         raise GenesysAccessError(f"The current state is of {current.relation!r}, the plan of {relation!r}")
     rails = rails or Guardrails()
-    scope = Scope(managed_ids(managed, relation, directory), mode)
+    scope = Scope(managed_ids(managed, relation, directory), mode, manage_groups)
     protected = Protected.of(protected_ids(protected_subjects, directory),
                              oauth_client_id=oauth_client_id, token_user_id=token_user_id)
     label = labeller(directory)
@@ -106,8 +111,11 @@ def plan_access(
                     "contradict another row" if not directory.problems else
                     "name something Genesys does not have or contradict another row")
             raise UnresolvedNamesError(directory.problems + changes.problems, what)
-        check(changes, current, rails, protected, label)
-        return make_plan(changes, current, org_id=org_id, created_at=created_at, label=label)
+        losses = changes.spec.losses(changes, current, label)
+        check(changes, current, rails, protected, label, losses)
+        extra = changes.spec.planned_restores(changes, restore, label) if restore else []
+        return make_plan(changes, current, org_id=org_id, created_at=created_at, label=label, losses=losses.details,
+                         extra=extra)
     except BaseException:
         changes.close()  # the spill goes with the refused plan
         raise

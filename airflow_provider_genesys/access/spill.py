@@ -125,6 +125,16 @@ class Spill:
         for subject, records in groupby(self._records(query), key=lambda record: record[1]):
             yield subject, list(records)
 
+    def changes_where(self, action: str, subject_type: str | None = None) -> Iterator[Record]:
+        """The ``action`` changes (of subjects of ``subject_type``), in order."""
+        yield from self._records("SELECT action, subject, subject_type, t1, t2, reason, row, was FROM changes "
+                                 "WHERE action = ? AND subject_type LIKE ? ORDER BY seq", (action, subject_type or "%"))
+
+    def has_change(self, subject: str, action: str, target: Target) -> bool:
+        """Whether the plan has this change."""
+        return self._db.execute("SELECT 1 FROM changes WHERE subject = ? AND action = ? AND t1 = ? AND t2 = ? LIMIT 1",
+                                (subject, action, *self._pad(target))).fetchone() is not None
+
     def first_ids(self, action: str) -> set[str]:
         """The distinct first ids of the targets of ``action`` changes (a handful of roles or groups)."""
         return {t1 for (t1,) in self._rows("SELECT DISTINCT t1 FROM changes WHERE action = ?", (action,))}

@@ -40,6 +40,9 @@ class CurrentState:
     # For user_state and group_members: the org's grants state (roles, grants, members, user states), so the
     # admin guardrail sees deactivations and group removals that take an admin role away
     authz: CurrentState | None = None
+    # Users whose listing entry lacked what the relation reads from it (an expand Genesys left out): the
+    # relation reads them one by one
+    unread: list[str] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         self.spec = relation_named(self.relation)

@@ -25,6 +25,9 @@ class Write:
     versioned: str | None = None  # a group or user id whose current version goes into the body
     version_path: str | None = None  # where that version is read (GET)
     absent_on_404: bool = False  # a removal of one thing: 404 means there is nothing to remove (done)
+    # Refused as a concurrent change (409, or 400 naming the version) without a version to send: read back and
+    # sent again after a short wait (Genesys' Terraform provider retries user updates so).
+    retry_on_conflict: bool = False
     # A write carrying many subjects (or members, users) can be split: ``parts`` are the changes of each, in
     # body order, and ``rebuild`` makes the same write for some of them (apply halves a write refused for
     # its size, which Genesys does not publish for every endpoint).

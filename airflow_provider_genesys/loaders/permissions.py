@@ -3,6 +3,10 @@
 ``load_extracts`` replaces every table here at once (``replace_tables`` in ``loaders/database.py``), so a
 reader sees the previous load or the new one, never a mix, and a rerun replaces rather than appends.
 
+``skills``, ``languages``, ``user_skills`` and ``user_languages`` (who holds which routing skill and
+language, with its proficiency) are part of the set when their four files are given (``ROUTING_DATASETS``);
+without them those tables are left as they are.
+
 ``effective_grants`` is who holds which role in which division: every grant, a group's grants once per
 member (``via`` the group id, else ``direct``), and a ``*`` grant once per division. ``access`` is user x
 role x division x permission from it, ``oauth_client_access`` the same for OAuth clients: each effective
@@ -40,6 +44,13 @@ TABLES: dict[str, tuple[str, ...]] = {
     "group_members": (f"group_id {KEY}", f"user_id {KEY}", "PRIMARY KEY (group_id, user_id)"),
     "oauth_clients": (f"id {KEY} PRIMARY KEY", "name TEXT", "authorized_grant_type TEXT", "state TEXT",
                       "record TEXT"),
+    "skills": (f"id {KEY} PRIMARY KEY", "name TEXT", f"division_id {KEY}", "state TEXT", "record TEXT"),
+    "languages": (f"id {KEY} PRIMARY KEY", "name TEXT", "state TEXT", "record TEXT"),
+    # proficiency: a number 0.0-5.0 (Genesys keeps a float; the UI shows whole stars)
+    "user_skills": (f"user_id {KEY}", f"skill_id {KEY}", "proficiency DOUBLE PRECISION", "state TEXT",
+                    "PRIMARY KEY (user_id, skill_id)"),
+    "user_languages": (f"user_id {KEY}", f"language_id {KEY}", "proficiency DOUBLE PRECISION", "state TEXT",
+                       "PRIMARY KEY (user_id, language_id)"),
     # derived (DERIVED_SQL): who holds which role in which division, wildcard "*" expanded to every division
     "effective_grants": (f"subject_id {KEY}", f"subject_type {KEY}", f"role_id {KEY}", f"division_id {KEY}",
                          f"via {KEY}"),
@@ -158,6 +169,22 @@ def oauth_client_rows(client: dict) -> Iterator[tuple]:
            json.dumps(client))
 
 
+def skill_rows(skill: dict) -> Iterator[tuple]:
+    yield (skill["id"], skill.get("name"), _ref(skill.get("division")), skill.get("state"), json.dumps(skill))
+
+
+def language_rows(language: dict) -> Iterator[tuple]:
+    yield (language["id"], language.get("name"), language.get("state"), json.dumps(language))
+
+
+def user_skill_rows(holding: dict) -> Iterator[tuple]:
+    yield (holding["userId"], holding["skillId"], holding.get("proficiency"), holding.get("state"))
+
+
+def user_language_rows(holding: dict) -> Iterator[tuple]:
+    yield (holding["userId"], holding["languageId"], holding.get("proficiency"), holding.get("state"))
+
+
 # table -> (dataset file it comes from, record -> rows)
 LOADERS: dict[str, tuple[str, Callable[[dict], Iterator[tuple]]]] = {
     "users": ("users", user_rows),
@@ -169,7 +196,14 @@ LOADERS: dict[str, tuple[str, Callable[[dict], Iterator[tuple]]]] = {
     "groups": ("groups", group_rows),
     "group_members": ("group_members", group_member_rows),
     "oauth_clients": ("oauth_clients", oauth_client_rows),
+    "skills": ("skills", skill_rows),
+    "languages": ("languages", language_rows),
+    "user_skills": ("user_skills", user_skill_rows),
+    "user_languages": ("user_languages", user_language_rows),
 }
+# Loaded when all of their files are given, else left as they are (load_extracts' callers before they existed
+# pass the other files only).
+ROUTING_DATASETS = ("skills", "languages", "user_skills", "user_languages")
 
 
 def _unique(rows: Iterable[tuple], key_width: int) -> Iterator[tuple]:
@@ -190,16 +224,24 @@ def load_extracts(
 ) -> dict[str, int]:
     """Replace every table from ``files`` (dataset name -> NDJSON path) at once (``replace_tables``); row counts.
 
-    ``placeholder`` is the driver's parameter marker (a hook's ``placeholder``); ``dialect`` defaults to the
-    one the connection's driver tells (``connection_dialect``).
+    The routing skill and language tables are part of the set when the files of all of ``ROUTING_DATASETS``
+    are given (none of them: those tables are left as they are). ``placeholder`` is the driver's parameter
+    marker (a hook's ``placeholder``); ``dialect`` defaults to the one the connection's driver tells
+    (``connection_dialect``).
     """
-    missing = sorted({dataset for dataset, _ in LOADERS.values()} - set(files))
+    routing = [dataset for dataset in ROUTING_DATASETS if dataset in files]
+    if routing and len(routing) < len(ROUTING_DATASETS):
+        absent = ", ".join(d for d in ROUTING_DATASETS if d not in files)
+        raise ValueError(f"load_extracts loads {', '.join(ROUTING_DATASETS)} together; missing: {absent}")
+    loaders = {table: loader for table, loader in LOADERS.items() if loader[0] not in ROUTING_DATASETS or routing}
+    missing = sorted({dataset for dataset, _ in loaders.values()} - set(files))
     if missing:
         raise ValueError(f"load_extracts needs the files of every dataset; missing: {', '.join(missing)}")
+    tables = {table: columns for table, columns in TABLES.items() if table in loaders or table in DERIVED}
 
     def fill(cursor: Any) -> dict[str, int]:
         counts: dict[str, int] = {}
-        for table, (dataset, to_rows) in LOADERS.items():
+        for table, (dataset, to_rows) in loaders.items():
             rows = (row for record in iter_ndjson(files[dataset]) for row in to_rows(record))
             if table == "permissions":
                 rows = _unique(rows, 3)
@@ -210,4 +252,4 @@ def load_extracts(
             counts[table] = int(cursor.fetchall()[0][0])
         return counts
 
-    return replace_tables(connection, TABLES, fill, dialect=dialect)
+    return replace_tables(connection, tables, fill, dialect=dialect)

@@ -63,9 +63,12 @@ class GenesysAccessVerifySensor(BaseSensorOperator):
                 plan = loads(text, org_id=hook.get_organization()["id"])
             except GenesysAccessError as err:
                 raise AirflowFailException(str(err)) from None
-            made = [i for i in range(len(plan.changes)) if state.settled(i)]
+            made = [i for i in range(len(plan.changes)) if state.settled(i)
+                    and plan.changes[i].get("relation", plan.relation) == plan.relation]
             if not made:
+                self.log.info("The ledger records no change made to the plan's %s: nothing to verify", plan.relation)
                 return True
+            self.log.info("Re-reading the org's %s state to see %d change(s) apply made", plan.relation, len(made))
             current = read_org(hook.client, plan.relation, max_workers=self.max_workers)[1]
         spec = relation_named(plan.relation)
         self.missing = []
@@ -73,7 +76,9 @@ class GenesysAccessVerifySensor(BaseSensorOperator):
             change = plan.changes[index]
             if not spec.visible(change, current.held.get(change["subject"], set())):
                 self.missing.append(spec.describe(change))
-        self.log.info("%d of %d applied changes visible", len(made) - len(self.missing), len(made))
+        self.log.info("%d of %d applied changes visible%s", len(made) - len(self.missing), len(made),
+                      f"; not yet: {'; '.join(self.missing[:5])}" + (" ..." if len(self.missing) > 5 else "")
+                      if self.missing else "")
         return not self.missing
 
     def execute(self, context: Any) -> Any:

@@ -52,6 +52,15 @@ def stale_version(mode: str, entity: str, sent: object, current: int) -> ApiErro
     return ApiError(409, "conflict", message) if mode == "409" else bad_request(message)
 
 
+def concurrent_change(mode: str, entity: str) -> ApiError:
+    """A write refused because another change to the same entity is still being applied: Genesys' user
+    version moved underneath it (``mode`` is the ``version_conflict`` option: 409, or the 400 whose message
+    Genesys' Terraform provider retries on)."""
+    message = (f"The version of {entity} does not match the current version: another change to it is still "
+               "being applied. Retry the request.")
+    return ApiError(409, "conflict", message) if mode == "409" else bad_request(message)
+
+
 def error_body(
     status: int, code: str, message: str, correlation_id: str, limit: dict[str, object] | None = None
 ) -> dict[str, Any]:

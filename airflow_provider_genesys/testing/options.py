@@ -32,16 +32,18 @@ def option(
     *,
     choices: tuple[str, ...] = (),
     minimum: float | None = None,
+    maximum: float | None = None,
     required: bool = False,
 ) -> Any:
     """A ``Settings`` field: its default and what ``--help`` and the docs say about it.
 
     :param choices: the only values accepted (for behaviours Genesys does not publish).
     :param minimum: the smallest value accepted (``None`` stays allowed for optional limits).
+    :param maximum: the largest value accepted.
     :param required: an empty string is refused.
     """
     return field(default=default, metadata={"help": help, "choices": choices, "minimum": minimum,
-                                            "required": required})
+                                            "maximum": maximum, "required": required})
 
 
 @dataclass(frozen=True)
@@ -100,6 +102,14 @@ class Settings:
         "honoured",
         "`expand` values are `honoured` or `dropped` (Genesys resolves them best effort)",
         choices=("honoured", "dropped"),
+    )
+    expand_missing_percent: int = option(
+        0,
+        "with `expand` honoured, this share of users (the same users every time, from the seed) come back "
+        "from the users and group-member listings without any expanded field (`skills`, `languages`, "
+        "`groups`, ...): best effort that fails for some users only",
+        minimum=0,
+        maximum=100,
     )
     org_rate_limit: int | None = option(
         None,
@@ -177,6 +187,25 @@ class Settings:
         "retries both)",
         choices=("409", "400"),
     )
+    routing_write_conflict_seconds: float = option(
+        0.0,
+        "a write to a user's routing skills or languages less than this many seconds of the emulator clock "
+        "after the previous one to that user is refused as a concurrent change (`version_conflict`: 409 or "
+        "400 \"does not match the current version\", which Genesys' Terraform provider retries); `0`: off",
+        minimum=0,
+    )
+    division_move_max: int | None = option(
+        None,
+        "the most object ids `POST /api/v2/authorization/divisions/{divisionId}/objects/USER` takes per call "
+        "(Genesys publishes none; `None`: no limit); more answer 400 `bad.request` naming the limit",
+        minimum=1,
+    )
+    role_grant_max_subjects: int | None = option(
+        None,
+        "the most `subjectIds` `POST /api/v2/authorization/roles/{roleId}` takes per call (Genesys publishes "
+        "none; `None`: no limit); more answer 400 `bad.request` naming the limit",
+        minimum=1,
+    )
     token_user: str = option(
         "",
         "the user behind user tokens (SAML2 bearer, authorization code and their refreshes, "
@@ -211,6 +240,8 @@ def _problem(spec: Field[Any], value: Any) -> str | None:
         return "must be a non-empty string"
     if meta["minimum"] is not None and value is not None and value < meta["minimum"]:
         return f"must be >= {meta['minimum']:g}"
+    if meta["maximum"] is not None and value is not None and value > meta["maximum"]:
+        return f"must be <= {meta['maximum']:g}"
     return None
 
 

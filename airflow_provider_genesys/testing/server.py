@@ -205,6 +205,7 @@ class RequestHandler(BaseHTTPRequestHandler):
             except OAuthError as exc:
                 status, payload = exc.status, exc.body()
             except ApiError as exc:
+                route = getattr(exc, "route", route)
                 headers.update(exc.headers)
                 status = exc.status
                 payload = error_body(exc.status, exc.code, exc.message, correlation_id, exc.limit)
@@ -352,16 +353,20 @@ class RequestHandler(BaseHTTPRequestHandler):
             route_error = None
         except ApiError as exc:
             route_error = exc
-        token = backend.tokens.check(self.headers.get("Authorization"))
-        backend.rate_limit(token.value, headers)
-        backend.writes.settle()  # writes whose propagation delay has passed show from this request on
-        if route_error is not None or handler is None:
-            raise route_error or ApiError(404, "not.found", path)
-        job_state = next((f.options["state"] for f in fired if f.kind == "job_state"), None)
-        call = Call(
-            self.command, path, Params(parse_qs(query, keep_blank_values=True)), body, args, token, job_state
-        )
-        status, payload = handler(call)
+        try:
+            token = backend.tokens.check(self.headers.get("Authorization"))
+            backend.rate_limit(token.value, headers)
+            backend.writes.settle()  # writes whose propagation delay has passed show from this request on
+            if route_error is not None or handler is None:
+                raise route_error or ApiError(404, "not.found", path)
+            job_state = next((f.options["state"] for f in fired if f.kind == "job_state"), None)
+            call = Call(
+                self.command, path, Params(parse_qs(query, keep_blank_values=True)), body, args, token, job_state
+            )
+            status, payload = handler(call)
+        except ApiError as exc:
+            exc.route = route  # a refused request is counted under its route, as an answered one
+            raise
         return route, status, payload
 
     def _send(

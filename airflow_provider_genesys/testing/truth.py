@@ -1,5 +1,6 @@
 """Ground truth of what a users-and-permissions extract and load must give, computed from the org alone
-(independently of the extract plans and of the loader's SQL), for tests of either."""
+(independently of the extract plans and of the loader's SQL), for tests of either: grants, access, and who
+holds which routing skill and language."""
 
 from __future__ import annotations
 
@@ -9,6 +10,14 @@ from airflow_provider_genesys.testing.org import Org
 
 SUBJECT_TYPES = {"PC_USER": "user", "PC_GROUP": "group", "PC_OAUTH_CLIENT": "oauth_client",
                  "PC_TRUSTEE_USER": "trustee_user", "PC_TRUSTEE_GROUP": "trustee_group"}
+
+
+def holdings(org: Org, kind: str) -> list[tuple[str, str, float]]:
+    """``(userId, skillId or languageId, proficiency)`` of every skill (``kind="skill"``) or language a user
+    holds, as ``user_skills`` / ``user_languages`` records spell them (deleted users hold none)."""
+    ids = org.proficiencies.catalogues[kind].ids
+    return sorted((org.user_id(i), ids[k], level) for i in range(len(org.user_ids_by_index()))
+                  for k, level in org.holdings(kind, i).items())
 
 
 def grants(org: Org) -> list[tuple[str, str, str, str]]:

@@ -47,7 +47,7 @@ pytestmark = pytest.mark.e2e
 CONN_ENV = "AIRFLOW_CONN_GENESYS_CLOUD_DEFAULT"
 ROLE = "Supervisor"
 DAG = "genesys_access_sync"
-WRITES = ("POST ", "PATCH ", "DELETE ")
+WRITES = ("POST ", "PATCH ", "PUT ", "DELETE ")
 DELAY = 30  # seconds of the emulator clock before a write shows in reads
 
 
@@ -297,10 +297,11 @@ def test_every_guardrail_fires_on_a_case_made_for_it_and_nothing_is_written(
     assert writes_sent(org) == before
 
 
-def run_example_dag(env: dict[str, str], conf: dict[str, str], answer: str, cwd: Path) -> dict[str, Any]:
-    """``airflow dags test`` of the example DAG, its approval answered through Airflow's REST API from here
-    (the api-server's app in-process, on the run's metadata database); the approval's details."""
-    run = subprocess.Popen([sys.executable, "-m", "airflow", "dags", "test", DAG, "--conf", json.dumps(conf)],
+def run_example_dag(env: dict[str, str], conf: dict[str, str], answer: str, cwd: Path, dag: str = DAG
+                    ) -> dict[str, Any]:
+    """``airflow dags test`` of an example DAG with one approval (``approve``), answered through Airflow's REST
+    API from here (the api-server's app in-process, on the run's metadata database); the approval's details."""
+    run = subprocess.Popen([sys.executable, "-m", "airflow", "dags", "test", dag, "--conf", json.dumps(conf)],
                            env=env, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     try:
         api = InProcessAirflowApi()
@@ -309,10 +310,10 @@ def run_example_dag(env: dict[str, str], conf: dict[str, str], answer: str, cwd:
         while detail is None:
             assert run.poll() is None, f"the run ended before its approval asked:\n{run.stdout.read()[-6000:]}"  # type: ignore[union-attr]
             assert time.monotonic() < deadline, "the approval did not ask within 240 s"
-            run_id = running_run(api, DAG)
-            detail = run_id and pending_approval(api, DAG, run_id, "approve")
+            run_id = running_run(api, dag)
+            detail = run_id and pending_approval(api, dag, run_id, "approve")
             time.sleep(0.2)
-        respond(api, DAG, str(run_id), "approve", answer)
+        respond(api, dag, str(run_id), "approve", answer)
         output, _ = run.communicate(timeout=240)
     finally:
         if run.poll() is None:

@@ -18,7 +18,8 @@ def read(path: Path) -> list[dict]:
     return [json.loads(line) for line in path.read_text().splitlines()]
 
 
-DATASETS = ("users", "roles", "permissions", "divisions", "grants", "groups", "group_members", "oauth_clients")
+DATASETS = ("users", "roles", "permissions", "divisions", "grants", "groups", "group_members", "oauth_clients",
+            "skills", "languages", "user_skills", "user_languages")
 def test_extract_and_load_match_the_org(run_dag, tmp_path: Path) -> None:
     base = tmp_path / "out"
     with GenesysCloudEmulator(users=300, seed=42) as emu:
@@ -66,6 +67,10 @@ def test_extract_and_load_match_the_org(run_dag, tmp_path: Path) -> None:
             assert (access, clients) == truth.access(org)
             assert any(row[-1] != "direct" for row in access)
             assert clients
+            for kind in ("skill", "language"):  # who can take which interactions, with the proficiency
+                held = sorted(db.execute(f"SELECT user_id, {kind}_id, proficiency FROM user_{kind}s"))
+                assert held == truth.holdings(org, kind)
+                assert ids(f"{kind}s") == sorted(org.proficiencies.catalogues[kind].ids)
         finally:
             db.close()
 

@@ -82,7 +82,7 @@ def test_the_checker_catches_wrong_names_and_types():
     assert problems({"permissionMap": {"x": [{"divisionAware": 1}]}}, "DomainPermissionCollection")
 
 
-USER_EXPANDS = "authorization,employerInfo,dateLastLogin,lasttokenissued,groups"
+USER_EXPANDS = "authorization,employerInfo,dateLastLogin,lasttokenissued,groups,skills,languages"
 # (request, model): every read endpoint, with the parameters that add fields
 READS: list[tuple[str, dict[str, Any], str]] = [
     ("/api/v2/users", {"pageSize": 50, "state": "any", "expand": USER_EXPANDS}, "UserEntityListing"),
@@ -106,6 +106,12 @@ READS: list[tuple[str, dict[str, Any], str]] = [
     ("/api/v2/groups/{group}/members", {"pageSize": 100, "expand": USER_EXPANDS}, "UserEntityListing"),
     ("/api/v2/oauth/clients", {}, "OAuthClientEntityListing"),
     ("/api/v2/oauth/clients/{client}", {}, "OAuthClient"),
+    ("/api/v2/routing/skills", {"pageSize": 100}, "SkillEntityListing"),
+    ("/api/v2/routing/skills/{skill}", {}, "RoutingSkill"),
+    ("/api/v2/routing/languages", {"pageSize": 100, "sortOrder": "DESC"}, "LanguageEntityListing"),
+    ("/api/v2/routing/languages/{language}", {}, "Language"),
+    ("/api/v2/users/{agent_user}/routingskills", {"pageSize": 100}, "UserSkillEntityListing"),
+    ("/api/v2/users/{agent_user}/routinglanguages", {"sortOrder": "DESC"}, "UserLanguageEntityListing"),
     ("/api/v2/tokens/me", {}, "TokenInfo"),
     ("/api/v2/organizations/me", {}, "Organization"),
 ]
@@ -118,8 +124,12 @@ def test_read_endpoints_match_the_models(shared_emu, shared_client, path, params
     agent = next(r["id"] for r in org.roles if r["name"] == "Agent")
     home = next(d["id"] for d in org.divisions if d["homeDivision"])
     group, client = org.subjects.groups[0].id, org.subjects.clients[0].id  # group 0 holds a "*" grant
+    agent_user = next(u for u in org.user_ids("active") if org.user_skills(org.index_of(u))
+                      and org.user_languages(org.index_of(u)))
+    skill, language = (org.proficiencies.catalogues[kind].ids[0] for kind in ("skill", "language"))
     body = shared_client.ok(
-        path.format(user=admin, role=agent, division=home, group=group, client=client), **params
+        path.format(user=admin, role=agent, division=home, group=group, client=client, agent_user=agent_user,
+                    skill=skill, language=language), **params
     )
     if "entities" in body:
         assert body["entities"], f"{path} returned no entities: the check would prove nothing"

@@ -40,11 +40,19 @@ GRANTS = [
 GROUPS = [{"id": "g1", "name": "EU agents", "memberCount": 2}]
 GROUP_MEMBERS = [{"id": "g1:u1", "groupId": "g1", "userId": "u1"}, {"id": "g1:u9", "groupId": "g1", "userId": "u9"}]
 OAUTH_CLIENTS = [{"id": "c1", "name": "export", "authorizedGrantType": "CLIENT-CREDENTIALS", "state": "active"}]
+SKILLS = [{"id": "s-billing", "name": "Billing", "division": {"id": "d-eu"}, "state": "active", "version": "1"}]
+LANGUAGES = [{"id": "l-en", "name": "English", "state": "active"}, {"id": "l-fr", "name": "French", "state": "active"}]
+USER_SKILLS = [{"id": "u1:s-billing", "userId": "u1", "userName": "Ada", "skillId": "s-billing", "skillName": "Billing",
+                "proficiency": 3.5, "state": "active"}]
+USER_LANGUAGES = [{"id": f"u{n}:l-en", "userId": f"u{n}", "languageId": "l-en", "proficiency": 5.0, "state": "active"}
+                  for n in (1, 2)]
+ROUTING = {"skills": SKILLS, "languages": LANGUAGES, "user_skills": USER_SKILLS, "user_languages": USER_LANGUAGES}
 
 
 def write_files(base: Path, **override: list[dict]) -> dict[str, Path]:
     data = {"users": USERS, "roles": ROLES, "permissions": PERMISSIONS, "divisions": DIVISIONS,
-            "grants": GRANTS, "groups": GROUPS, "group_members": GROUP_MEMBERS, "oauth_clients": OAUTH_CLIENTS}
+            "grants": GRANTS, "groups": GROUPS, "group_members": GROUP_MEMBERS, "oauth_clients": OAUTH_CLIENTS,
+            **ROUTING}
     data.update(override)
     files = {}
     for name, records in data.items():
@@ -62,7 +70,8 @@ def test_tables_and_access_expansion(tmp_path: Path) -> None:
     db = tmp_path / "g.db"
     counts = load_extracts(sqlite3.connect(db), write_files(tmp_path))
     assert counts == {"users": 2, "roles": 2, "role_policies": 3, "permissions": 4, "divisions": 2,
-                      "grants": 2, "groups": 1, "group_members": 2, "oauth_clients": 1,
+                      "grants": 2, "groups": 1, "group_members": 2, "oauth_clients": 1, "skills": 1,
+                      "languages": 2, "user_skills": 1, "user_languages": 2,
                       "effective_grants": 3, "access": 9, "oauth_client_access": 0}
     access = "SELECT user_id, role_id, division_id, domain, entity_type, action, in_catalogue, via FROM access"
     admin = [(d, *perm) for d in ("d-eu", "d-home") for perm in (
@@ -114,3 +123,30 @@ def test_missing_dataset_file_is_a_clear_error(tmp_path: Path) -> None:
     del files["grants"]
     with pytest.raises(ValueError, match="missing: grants"):
         load_extracts(sqlite3.connect(tmp_path / "g.db"), files)
+
+
+def test_routing_skills_and_languages_load_with_their_proficiency(tmp_path: Path) -> None:
+    db = tmp_path / "g.db"
+    load_extracts(sqlite3.connect(db), write_files(tmp_path))
+    assert rows(db, "SELECT id, name, division_id, state FROM skills") == [("s-billing", "Billing", "d-eu", "active")]
+    assert rows(db, "SELECT user_id, skill_id, proficiency, state FROM user_skills") == [
+        ("u1", "s-billing", 3.5, "active")]
+    who_speaks = "SELECT u.name, l.name FROM user_languages x JOIN users u ON u.id = x.user_id " \
+                 "JOIN languages l ON l.id = x.language_id"
+    assert rows(db, who_speaks) == [("Ada", "English"), ("Bob", "English")]
+
+
+def test_routing_tables_are_left_alone_without_their_files_and_need_all_four(tmp_path: Path) -> None:
+    db = tmp_path / "g.db"
+    load_extracts(sqlite3.connect(db), write_files(tmp_path))
+    files = write_files(tmp_path, users=USERS[:1])
+    for dataset in ROUTING:
+        del files[dataset]
+    counts = load_extracts(sqlite3.connect(db), files)  # a caller that extracts no skills
+    assert "user_skills" not in counts
+    assert rows(db, "SELECT id FROM users") == [("u1",)]
+    assert rows(db, "SELECT user_id FROM user_languages") == [("u1",), ("u2",)]  # the previous load's
+    partial = write_files(tmp_path)
+    del partial["user_languages"]
+    with pytest.raises(ValueError, match="together; missing: user_languages"):
+        load_extracts(sqlite3.connect(db), partial)

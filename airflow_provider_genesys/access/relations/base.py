@@ -21,6 +21,7 @@ from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar
 
+from airflow_provider_genesys.access.errors import DesiredTableError
 from airflow_provider_genesys.access.names import WILDCARD, DesiredItem, Directory, NameIndex
 from airflow_provider_genesys.access.writes import Write
 
@@ -68,8 +69,13 @@ class Relation:
     # Rows naming inactive users are kept with this warning (None: no warning).
     inactive_notice: ClassVar[str | None] = (
         "rows name inactive users (kept: the grants apply if the user is reactivated)")
+    # Removals from inactive users are warned with these words (None: not): an export of active people only
+    # removes what the people it leaves out hold.
+    inactive_removal_notice: ClassVar[str | None] = None
     # The permission each kind of write needs (Genesys' API reference for each endpoint).
     permissions: ClassVar[Mapping[str, str]] = {}
+    # Whether set/update changes write the value they replace into the plan (apply reads it to take them back).
+    records_was: ClassVar[bool] = True
     # Target fields that name something of the org, and the Directory index that knows it: apply refuses
     # up front a change whose role (division, group, ...) was deleted since the plan.
     field_kinds: ClassVar[Mapping[str, str]] = {}
@@ -91,6 +97,14 @@ class Relation:
 
     def read(self, org: OrgReader, current: CurrentState) -> None:
         """Add the relation's own listings to ``current`` (roles, divisions, groups and users are read already)."""
+
+    # The users listing's expand this relation reads its holdings from (``skills``), if any.
+    user_expand: ClassVar[str | None] = None
+
+    def user_extra(self, user: Mapping[str, Any]) -> dict[str, Any]:
+        """What the relation keeps of a users-listing entry beyond id, email, state, name and version (kept
+        small: the org's users are held while planning)."""
+        return {}
 
     def hold_user(self, current: CurrentState, user: Mapping[str, Any]) -> None:
         """What a user payload (the users listing) says this relation holds."""
@@ -130,6 +144,11 @@ class Relation:
     def added(self, change: Change, current: CurrentState, label: Label, notices: Mapping[str, Notice]) -> None:
         """A hook for warnings about an add (grants: already held through a group)."""
 
+    def describe_target(self, target: Target, label: Label) -> str:
+        """A target for a person: ``Supervisor on Sales``."""
+        return " on ".join(label(v) if f in self.named_fields else str(v) for f, v in zip(self.target_fields, target,
+                                                                                          strict=True))
+
     def removal_reason(self, target: Target, label: Label) -> str:
         return f"holds managed {self.scope_word} {label(target[0])}, not in the desired state"
 
@@ -163,9 +182,6 @@ class Relation:
         if change.row is not None:
             record["row"] = change.row
         return record
-
-    # Whether set/update changes write the value they replace into the plan (apply reads it to take them back).
-    records_was: ClassVar[bool] = True
 
     def field_value(self, name: str, value: str) -> Any:
         """A target field as the plan writes it (ids and states as strings; a relation may write numbers)."""
@@ -203,6 +219,15 @@ class Relation:
             return all(self.key(t) != key for t in held)
         return target in set(held)
 
+    def moved(self, record: Mapping[str, Any], held: Iterable[Target]) -> bool:
+        """Whether ``held`` (read now) is neither what the plan saw before the change nor what it makes: a set
+        or update whose key holds a third value (a user made deleted, moved to a third division)."""
+        if record["action"] in ("add", "remove"):
+            return False  # not visible means held as the plan saw it
+        key = self.key(self.target(record))
+        now = {t for t in held if self.key(t) == key}
+        return bool(now) and now != {(*key, self.previous(record))}
+
     def undo(self, record: Mapping[str, Any], held: set[Target]) -> set[Target]:
         """``held`` with one change apply attempted taken back (what the subject held before it)."""
         target = self.target(record)
@@ -221,8 +246,10 @@ class Relation:
         """The value a set or update replaced."""
         return self.text(record["was"])
 
-    def writes(self, items: list[Indexed], current: CurrentState | None = None) -> list[Write]:
-        """The fewest writes that make ``items`` (plan changes with their indexes), adds first."""
+    def writes(self, items: list[Indexed], current: CurrentState | None = None,
+               scope: Mapping[str, Any] | None = None) -> list[Write]:
+        """The fewest writes that make ``items`` (plan changes with their indexes), adds first. ``current``: the
+        state apply re-read (None when settling); ``scope``: the plan's."""
         raise NotImplementedError
 
     def fallback(self, write: Write, status: int | None,
@@ -249,6 +276,12 @@ class Relation:
         """Changes apply adds to the plan's own (leavers' restores), by a key of their own."""
         return {}
 
+    def planned_restores(self, diff: Diff, snapshots: Mapping[str, Mapping[str, Any]], label: Label,
+                         ) -> list[dict[str, Any]]:
+        """Changes of other relations the plan makes beside its own (a leaver's restores)."""
+        raise DesiredTableError(f"restore_from is for user_state plans (it restores what reactivated users held), "
+                                f"not {self.name}")
+
     # -- guardrails ----------------------------------------------------------------------------------------
 
     # The allow_roleless rule applies (a subject left with no role at all).
@@ -257,6 +290,36 @@ class Relation:
     def admin_effect(self, diff: Diff, authz: CurrentState) -> AdminEffect | None:
         """How the plan changes who holds admin roles (None: it cannot)."""
         return None
+
+    def losses(self, diff: Diff, current: CurrentState, label: Label) -> Losses:
+        """What ``max_removals`` and ``max_removal_fraction`` count: here each removal is one person losing
+        one thing (a relation whose removals take access from more people, or that takes access otherwise,
+        counts its own way)."""
+        return Losses(diff.count("remove"), diff.managed_held, diff.count("remove"))
+
+
+@dataclass
+class Losses:
+    """People losing access through a plan, as the removal guardrails count it.
+
+    ``count``: each removal counts at least once, and once more for each other person it takes access from
+    (a group's grant: each active member who holds the role on the division through nothing else).
+    ``base``: what the removal fraction divides by (holdings in scope now, in the same unit). ``removals``:
+    the plan's own removals (or deactivations), for messages. ``details``: one line per change that takes
+    access from several people (the plan file's ``losses`` and its summary)."""
+
+    count: int
+    base: int
+    removals: int
+    # How the count reads when it is not removals ("deactivates {n} user(s) (...)"), and what ``base`` counts.
+    phrase: str | None = None
+    base_words: str | None = None
+    details: list[dict[str, Any]] = field(default_factory=list)
+
+    @property
+    def plain(self) -> bool:
+        """Whether every removal is one person losing one thing (the messages then say just that)."""
+        return self.count == self.removals and not self.details and self.phrase is None
 
 
 @dataclass

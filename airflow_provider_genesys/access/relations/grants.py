@@ -24,7 +24,7 @@ from typing import Any
 
 from airflow_provider_genesys.access.names import DesiredItem, Directory, NameIndex, UserIndex
 from airflow_provider_genesys.access.registry import register
-from airflow_provider_genesys.access.relations.base import AdminEffect, Columns, Indexed, Relation, Target
+from airflow_provider_genesys.access.relations.base import AdminEffect, Columns, Indexed, Losses, Relation, Target
 from airflow_provider_genesys.access.writes import Write, chunks, splittable
 from airflow_provider_genesys.client import api_path
 
@@ -65,7 +65,7 @@ class Grants(Relation):
             directory.invalid(n, "subject_type", row["subject_type"], ("user", "group"))
             return None
         index: NameIndex | UserIndex = directory.users if kind == "user" else directory.groups
-        subject = directory.lookup(index, n, "subject", row["subject"])
+        subject = directory.lookup(index, n, "subject", row["subject"], _subject_hint if kind == "user" else None)
         role = directory.lookup(directory.roles, n, "role", row["role"])
         division = directory.division(n, row["division"])
         if subject and role and division:
@@ -97,7 +97,7 @@ class Grants(Relation):
 
     # -- writes --------------------------------------------------------------------------------------------
 
-    def writes(self, items: list[Indexed], current: Any = None) -> list[Write]:
+    def writes(self, items: list[Indexed], current: Any = None, scope: Mapping[str, Any] | None = None) -> list[Write]:
         adds = [c for c in items if c[1]["action"] != "remove"]
         removes = [c for c in items if c[1]["action"] == "remove"]
         return grant_adds(adds) + per_subject("bulkremove", removes)
@@ -149,12 +149,91 @@ class Grants(Relation):
 
     # -- guardrails ----------------------------------------------------------------------------------------
 
+    def losses(self, diff: Any, current: Any, label: Any) -> Losses:
+        """People who lose a role on a division: a user whose direct grant goes (once, even if a group still
+        gives it), and each active member of a group whose grant goes who holds it through nothing else
+        after the plan (no direct grant kept or added, no other group keeping or gaining it)."""
+        removals = diff.count("remove")
+        base = max(diff.managed_held, _people_holding(current, diff.managed))
+        if not removals:
+            return Losses(0, base, 0)
+        spill = diff.spill
+        group_removals = [(c.subject, c.target) for c in diff.changes_where("remove", "group")]
+        losing: dict[Target, list[str]] = {}  # (role, division) -> groups losing it, in plan order
+        for group, target in group_removals:
+            losing.setdefault(target, []).append(group)
+        members = _members(current) if group_removals else {}
+
+        def keeps(user: str, target: Target, group: str) -> bool:
+            """Whether ``user`` holds ``target`` after the plan other than through ``group``."""
+            if target in current.held.get(user, ()) and not spill.has_change(user, "remove", target):
+                return True
+            if spill.has_change(user, "add", target):
+                return True
+            for other in current.user_groups.get(user, ()):
+                if other == group:
+                    continue
+                if (target in current.held.get(other, ()) and other not in losing.get(target, ())) \
+                        or spill.has_change(other, "add", target):
+                    return True
+            return False
+
+        count = removals - len(group_removals)  # each user's removal: one person (at least)
+        details = []
+        for group, target in group_removals:
+            lose, keep, counted = [], 0, 0
+            earlier = losing[target][: losing[target].index(group)]
+            for user in sorted(members.get(group, ())):
+                if current.user_states.get(user) != "active":
+                    continue
+                if keeps(user, target, group):
+                    keep += 1
+                    continue
+                lose.append(user)
+                counted_elsewhere = spill.has_change(user, "remove", target) or any(
+                    user in members.get(g, ()) for g in earlier)
+                counted += not counted_elsewhere
+            count += max(1, counted)
+            details.append({"subject": group, "subject_name": label(group), "role": target[0],
+                            "role_name": label(target[0]), "division": target[1], "division_name": label(target[1]),
+                            "lose": len(lose), "keep": keep, "examples": [label(u) for u in lose[:3]]})
+        return Losses(count, base, removals, details=details)
+
     def admin_effect(self, diff: Any, authz: Any) -> AdminEffect | None:
         from_changes = diff.spill.first_ids("remove") & authz.admin_roles
         effect = AdminEffect(set(from_changes))
         if from_changes:
             effect.held_after = authz.after(diff.changes_on(from_changes))
         return effect
+
+
+def _members(current: Any) -> dict[str, set[str]]:
+    """Group -> its members (the inverse of ``current.user_groups``)."""
+    members: dict[str, set[str]] = {}
+    for user, groups in current.user_groups.items():
+        for group in groups:
+            members.setdefault(group, set()).add(user)
+    return members
+
+
+def _people_holding(current: Any, managed: frozenset[str]) -> int:
+    """Holdings of managed roles by people now, each (user, role, division) once, directly or through groups."""
+    total = 0
+    for user, state in current.user_states.items():
+        if state == "deleted":
+            continue
+        held = {t for t in current.held.get(user, ()) if t[0] in managed}
+        for group in current.user_groups.get(user, ()):
+            held.update(t for t in current.held.get(group, ()) if t[0] in managed)
+        total += len(held)
+    return total
+
+
+def _subject_hint(kind: str) -> str | None:
+    """What to do when a user row's subject is something else's name."""
+    if kind == "group":
+        return "give its row subject_type=group (a column subject_type with user or group)"
+    return None
 
 
 def grant_adds(adds: list[Indexed], per_call: int = ROLE_SUBJECTS_PER_CALL) -> list[Write]:

@@ -33,7 +33,7 @@ class Membership(Relation):
             return DesiredItem(n, user, "user", (holder,))
         return None
 
-    def writes(self, items: list[Indexed], current: Any = None) -> list[Write]:
+    def writes(self, items: list[Indexed], current: Any = None, scope: Mapping[str, Any] | None = None) -> list[Write]:
         adds = [c for c in items if c[1]["action"] != "remove"]
         removes = [c for c in items if c[1]["action"] == "remove"]
         return self.member_writes(adds) + self.member_writes(removes)

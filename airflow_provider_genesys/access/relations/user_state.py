@@ -18,7 +18,7 @@ from typing import Any
 
 from airflow_provider_genesys.access.names import DesiredItem, Directory
 from airflow_provider_genesys.access.registry import register
-from airflow_provider_genesys.access.relations.base import AdminEffect, Columns, Indexed, Relation, Target
+from airflow_provider_genesys.access.relations.base import AdminEffect, Columns, Indexed, Losses, Relation, Target
 from airflow_provider_genesys.access.writes import Write
 from airflow_provider_genesys.client import api_path
 
@@ -58,7 +58,7 @@ class UserState(Relation):
     def previous(self, record: Mapping[str, Any]) -> str:
         return "inactive" if record["state"] == "active" else "active"
 
-    def writes(self, items: list[Indexed], current: Any = None) -> list[Write]:
+    def writes(self, items: list[Indexed], current: Any = None, scope: Mapping[str, Any] | None = None) -> list[Write]:
         ordered = sorted(items, key=lambda c: c[1]["state"] != "active")  # reactivations first
         return [user_state_write(index, change["subject"], change["state"]) for index, change in ordered]
 
@@ -68,6 +68,15 @@ class UserState(Relation):
         if body.get("version") is not None:
             cache.setdefault("versions", {})[subject] = int(body["version"])
         return {(str(body.get("state")),)}
+
+    def losses(self, diff: Any, current: Any, label: Any) -> Losses:
+        """A deactivated person loses everything: each deactivation counts as one person losing access, out
+        of the org's active users."""
+        leaving = sum(1 for _ in diff.spill.changes_where("set") if _[3] == ("inactive",))
+        active = sum(1 for state in current.user_states.values() if state == "active")
+        return Losses(leaving, active, leaving, base_words="active users",
+                      phrase="deactivates {n} user(s) (a deactivated person loses all access: each counts as a "
+                             "removal)")
 
     def admin_effect(self, diff: Any, authz: Any) -> AdminEffect | None:
         roles = set(authz.admin_roles) if diff.spill.has_target(("inactive",)) else set()
@@ -111,12 +120,34 @@ class UserState(Relation):
                 f"the restore of {len(waiting)} user(s) waits for their reactivation to be done: run apply again")
         yield ready
 
+    def planned_restores(self, diff: Any, snapshots: Mapping[str, Mapping[str, Any]], label: Any,
+                         ) -> list[dict[str, Any]]:
+        """The adds that give each user the plan reactivates what its latest leaver snapshot holds, with names
+        beside ids, after the plan's own changes."""
+        found = []
+        for change in diff.changes_where("set"):
+            if change.target != ("active",):
+                continue
+            for item in restore_items(change.subject, snapshots.get(change.subject)):
+                record = {k: item[k] for k in ("action", "subject", "subject_type")}
+                record.update(subject_name=label(change.subject), relation=item["relation"])
+                for name in ("role", "division", "group", "queue"):
+                    if name in item:
+                        record.update({name: item[name], f"{name}_name": label(item[name])})
+                found.append({**record, "reason": item["reason"]})
+        return found
+
     def restores(self, plan_changes: Iterable[Mapping[str, Any]],
                  snapshots: Mapping[str, Mapping[str, Any]]) -> dict[str, dict[str, Any]]:
-        """What reactivated users' snapshots hold, as adds keyed by what they add (stable across runs)."""
+        """What reactivated users' snapshots hold, as adds keyed by what they add (stable across runs); for
+        ``restore_from`` given to apply (deprecated: the plan's own restores are reviewed and checksummed).
+        Users whose restores the plan holds already are left to it."""
+        plan_changes = list(plan_changes)
+        planned = {c["subject"] for c in plan_changes if c.get("relation", self.name) != self.name}
         found: dict[str, dict[str, Any]] = {}
         for change in plan_changes:
-            if change.get("relation", self.name) != self.name or change["state"] != "active":
+            if change.get("relation", self.name) != self.name or change["state"] != "active" \
+                    or change["subject"] in planned:
                 continue
             for item in restore_items(change["subject"], snapshots.get(change["subject"])):
                 key = ":".join(["restore", item["subject"], item["relation"],
@@ -132,8 +163,9 @@ def restore_items(user: str, snapshot: Mapping[str, Any] | None) -> list[dict[st
     items = [{"relation": "grants", "role": r, "division": d} for r, d in snapshot.get("grants", ())]
     items += [{"relation": "group_members", "group": g} for g in snapshot.get("groups", ())]
     items += [{"relation": "queue_members", "queue": q} for q in snapshot.get("queues", ())]
-    return [{"action": "add", "subject": user, "subject_type": "user", "reason": "restored from the leaver snapshot",
-             **item} for item in items]
+    when = f" of {snapshot['time']}" if snapshot.get("time") else ""
+    return [{"action": "add", "subject": user, "subject_type": "user", **item,
+             "reason": f"restored from the leaver snapshot{when}"} for item in items]
 
 
 def user_state_write(index: int, user: str, state: str) -> Write:

@@ -3,17 +3,17 @@
 A plan is a generator of records; it never holds a whole dataset in memory (only ids of roles,
 divisions, groups, queues or OAuth clients, which are few). One module per API area, like Genesys' SDKs:
 ``users``, ``authorization``, ``groups``, ``oauth``, ``analytics`` (interval datasets through details
-jobs) and ``routing``. ``PLANS`` is the one registry: a new dataset is one entry here, and what the docs
-and the README say about the datasets is generated from it (:func:`markdown_table`, :func:`dataset_list`;
-``tests/unit/test_docs_tables.py`` fails when a doc and this table disagree). See docs/operators.md for the
-reasoning behind each plan.
+jobs), ``routing`` and ``skills`` (routing skills and languages, and who holds them). ``PLANS`` is the
+one registry: a new dataset is one entry here, and what the docs and the README say about the datasets is
+generated from it (:func:`markdown_table`, :func:`dataset_list`; ``tests/unit/test_docs_tables.py`` fails
+when a doc and this table disagree). See docs/operators.md for the reasoning behind each plan.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from airflow_provider_genesys.extract.plans import analytics, authorization, groups, oauth, routing, users
+from airflow_provider_genesys.extract.plans import analytics, authorization, groups, oauth, routing, skills, users
 from airflow_provider_genesys.extract.plans.common import USER_STATES, ExtractOptions, Plan
 
 
@@ -87,6 +87,24 @@ PLANS: dict[str, Dataset] = {
         '`{"recordType": "member", "id": "<queueId>/<userId>", "queueId", "member": <QueueMember>}`',
     ),
     "wrapup_codes": Dataset(routing.wrapup_codes, "`GET /api/v2/routing/wrapupcodes`", "Genesys' `WrapupCode`"),
+    "skills": Dataset(skills.skills, "`GET /api/v2/routing/skills`", "Genesys' `RoutingSkill` `{id, name, division, "
+                      "state, version, ...}`"),
+    "languages": Dataset(skills.languages, "`GET /api/v2/routing/languages`", "Genesys' `Language` `{id, name, "
+                         "state, version, ...}`"),
+    "user_skills": Dataset(
+        skills.user_skills,
+        "`GET /api/v2/users?expand=skills` (page size 500, active and inactive users); for each user that comes "
+        "back without `skills` (Genesys resolves expands best effort), `GET /api/v2/users/{id}/routingskills`",
+        '`{"id": "<userId>:<skillId>", "userId", "userName", "skillId", "skillName", "proficiency", "state"}`, '
+        "one per skill a user holds (`proficiency` a number 0-5, `state` the assignment's: `active`, `inactive`)",
+    ),
+    "user_languages": Dataset(
+        skills.user_languages,
+        "`GET /api/v2/users?expand=languages` (page size 500, active and inactive users); for each user that "
+        "comes back without `languages`, `GET /api/v2/users/{id}/routinglanguages`",
+        '`{"id": "<userId>:<languageId>", "userId", "userName", "languageId", "languageName", "proficiency", '
+        '"state"}`, one per language a user holds',
+    ),
 }
 DATASETS = tuple(PLANS)
 # Datasets read from one asynchronous job's results: the job answers for a closed interval, a snapshot that

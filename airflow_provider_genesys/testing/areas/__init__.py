@@ -3,12 +3,14 @@
     calls.py          what every area shares: Context (what it is built from), Call, Route, json_body
     router.py         the route table: 404 for an unknown path, 405 for another method
     users.py          UsersApi          /api/v2/users, /users/query, /users/{id}
+    user_routing.py   UsersApi          a user's routing skills and languages, their writes
     authorization.py  AuthorizationApi  roles, permissions, divisions, subjects, /users/{id}/roles, grant writes
     groups.py         GroupsApi         /api/v2/groups, a group's members
     oauth.py          OAuthApi          /api/v2/oauth/clients
     organization.py   OrganizationApi   /api/v2/organizations/me, /api/v2/tokens/me
     audits.py         AuditsApi         the asynchronous audit query
-    routing.py        RoutingApi        queues, queue members, wrap-up codes
+    routing.py        RoutingApi        queues, queue members, wrap-up codes, skill and language catalogues
+    objects.py        ObjectsApi        moving users to a division
     analytics.py      AnalyticsApi      analytics details jobs and data availability
 
 To add an area: a module with a class built from a ``Context`` whose ``routes()`` returns its rows, and one
@@ -24,9 +26,11 @@ from airflow_provider_genesys.testing.areas.authorization import AuthorizationAp
 from airflow_provider_genesys.testing.areas.calls import Area, Context
 from airflow_provider_genesys.testing.areas.groups import GroupsApi
 from airflow_provider_genesys.testing.areas.oauth import OAuthApi
+from airflow_provider_genesys.testing.areas.objects import ObjectsApi
 from airflow_provider_genesys.testing.areas.organization import OrganizationApi
 from airflow_provider_genesys.testing.areas.router import Router
 from airflow_provider_genesys.testing.areas.routing import RoutingApi
+from airflow_provider_genesys.testing.areas.user_routing import UserRoutingApi
 from airflow_provider_genesys.testing.areas.users import UsersApi
 
 # Every area, one line each; their routes are tried in this order.
@@ -39,6 +43,8 @@ AREAS: tuple[type[Area], ...] = (
     AuditsApi,
     RoutingApi,
     AnalyticsApi,
+    UserRoutingApi,
+    ObjectsApi,
 )
 
 __all__ = ["AREAS", "Area", "Context", "Router", "build_areas"]

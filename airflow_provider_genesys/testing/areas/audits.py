@@ -7,9 +7,11 @@ under) yields, as Genesys records role membership, one ``Role``/``MemberAdd`` ev
 the interval and one ``Role``/``MemberRemove`` per grant an API write removed inside it (see
 :meth:`Org.grant_events`): the entity is the role, ``propertyChanges`` name the user and the division.
 ``Directory`` yields one ``User``/``Create`` event per user created inside it and one ``User``/``Update``
-per state change ``PATCH /api/v2/users/{id}`` made; ``Groups`` one ``DirectoryGroup``/``MemberAdd`` or
-``MemberRemove`` per member a group-members write changed, ``Routing`` one ``Queue``/``MemberAdd`` or
-``MemberRemove`` per queue member changed (:attr:`Org.write_events`); other services none.
+per state change ``PATCH /api/v2/users/{id}`` made and per division move; ``Groups`` one
+``DirectoryGroup``/``MemberAdd`` or ``MemberRemove`` per member a group-members write changed, ``Routing`` one
+``Queue``/``MemberAdd`` or ``MemberRemove`` per queue member changed and one ``RoutingSkill`` (``RoutingLanguage``)
+``MemberAdd``/``MemberUpdate``/``MemberRemove`` per skill (language) a user gained, changed or lost
+(:attr:`Org.write_events`); other services none.
 Result pages hold up to 500 events; ``sortOrder`` is ``ascending`` (default) or ``descending``.
 """
 

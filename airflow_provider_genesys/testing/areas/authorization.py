@@ -370,6 +370,9 @@ class AuthorizationApi:
         for name, value in lists.items():
             if not isinstance(value, list) or not value or not all(isinstance(v, str) and v for v in value):
                 raise bad_request(f"{name} must be a non-empty list of ids: {SUBJECT_DIVISIONS_BODY}.")
+        limit, count = self.settings.role_grant_max_subjects, len(lists["subjectIds"])
+        if limit is not None and count > limit:
+            raise bad_request(f"A maximum of {limit} subjectIds are allowed per request; got {count}.")
         subject_ids, division_ids = list(dict.fromkeys(lists["subjectIds"])), list(dict.fromkeys(lists["divisionIds"]))
         subjects: list[int | Subject] = []
         unknown: list[str] = []

@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from airflow_provider_genesys.testing.areas.calls import SEGMENT, Call, Context, Route, json_body
-from airflow_provider_genesys.testing.areas.users import UserLookup, expand_of
+from airflow_provider_genesys.testing.areas.users import UserLookup, listing_expand
 from airflow_provider_genesys.testing.errors import bad_request, not_found, stale_version
 from airflow_provider_genesys.testing.paging import page_envelope
 
@@ -60,12 +60,12 @@ class GroupsApi:
         members = self.org.subjects.members(self._group(call.args[0]))
         if call.params.choice("sortOrder", "ASC", ("ASC", "DESC")) == "DESC":
             members = members[::-1]
-        expand = expand_of(call.params, self.settings)
+        expand = listing_expand(call.params, self.settings, self.org.seed)
         return 200, page_envelope(
             call.path,
             call.params,
             members,
-            lambda i: self.org.render_user(i, expand),
+            lambda i: self.org.render_user(i, expand(i)),
             max_page_size=MEMBERS_MAX_PAGE_SIZE,
         )
 

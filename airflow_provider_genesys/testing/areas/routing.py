@@ -1,5 +1,5 @@
-"""RoutingApi: queues, a queue's members (read, add, remove) and wrap-up codes (the model is
-``org/routing.py``)."""
+"""RoutingApi: queues, a queue's members (read, add, remove), wrap-up codes (the model is ``org/routing.py``)
+and the skill and language catalogues (``org/skills.py``; what users hold is ``user_routing.py``)."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from typing import Any
 from airflow_provider_genesys.testing.areas.calls import SEGMENT, Call, Context, Route, json_body
 from airflow_provider_genesys.testing.areas.users import UserLookup
 from airflow_provider_genesys.testing.errors import bad_request, not_found
+from airflow_provider_genesys.testing.org.skills import LANGUAGE, SKILL
 from airflow_provider_genesys.testing.paging import page_envelope
 
 MAX_PAGE_SIZE = 100  # RoutingApi.get_routing_queue_members: "Max value is 100"; the house value elsewhere
@@ -32,6 +33,11 @@ class RoutingApi:
             ("POST", f"/api/v2/routing/queues/{SEGMENT}/members", "/api/v2/routing/queues/{queueId}/members",
              self.change_queue_members),
             ("GET", "/api/v2/routing/wrapupcodes", "/api/v2/routing/wrapupcodes", self.list_wrapup_codes),
+            ("GET", "/api/v2/routing/skills", "/api/v2/routing/skills", self.list_skills),
+            ("GET", f"/api/v2/routing/skills/{SEGMENT}", "/api/v2/routing/skills/{skillId}", self.get_skill),
+            ("GET", "/api/v2/routing/languages", "/api/v2/routing/languages", self.list_languages),
+            ("GET", f"/api/v2/routing/languages/{SEGMENT}", "/api/v2/routing/languages/{languageId}",
+             self.get_language),
         ]
 
     def list_queues(self, call: Call) -> tuple[int, Any]:
@@ -88,3 +94,43 @@ class RoutingApi:
 
         self.writes.apply(apply)
         return 204, None
+
+    # ---- the skill and language catalogues ---------------------------------------------------------
+    def _catalogue(self, call: Call, kind: str, *, sortable: bool) -> tuple[int, Any]:
+        """A catalogue by name: ``name`` keeps entries starting with it (case-insensitive), ``id`` a list."""
+        catalogue = self.org.proficiencies.catalogues[kind]
+        params = call.params
+        order = sorted(catalogue.live(), key=lambda k: (catalogue.names[k].lower(), catalogue.ids[k]))
+        name, ids = (params.get("name") or "").lower(), set(params.list("id"))
+        if name:
+            order = [k for k in order if catalogue.names[k].lower().startswith(name)]
+        if ids:
+            order = [k for k in order if catalogue.ids[k] in ids]
+        if sortable and params.choice("sortOrder", "ASC", ("ASC", "DESC")) == "DESC":
+            order = order[::-1]
+        return 200, page_envelope(call.path, params, order, lambda k: self._render(kind, k),
+                                  max_page_size=MAX_PAGE_SIZE)
+
+    def _render(self, kind: str, k: int) -> dict[str, Any]:
+        catalogue = self.org.proficiencies.catalogues[kind]
+        return catalogue.render(k, self.org.division_ref(catalogue.division(k)) if kind == SKILL else None)
+
+    def _entry(self, kind: str, entry_id: str) -> dict[str, Any]:
+        k = self.org.proficiencies.catalogues[kind].index_of(entry_id)
+        if k is None:
+            raise not_found(f"The {kind} {entry_id} was not found.")
+        return self._render(kind, k)
+
+    def list_skills(self, call: Call) -> tuple[int, Any]:
+        """``SkillEntityListing`` (the SDK's ``get_routing_skills`` takes no ``sortOrder``)."""
+        return self._catalogue(call, SKILL, sortable=False)
+
+    def get_skill(self, call: Call) -> tuple[int, Any]:
+        return 200, self._entry(SKILL, call.args[0])
+
+    def list_languages(self, call: Call) -> tuple[int, Any]:
+        """``LanguageEntityListing``."""
+        return self._catalogue(call, LANGUAGE, sortable=True)
+
+    def get_language(self, call: Call) -> tuple[int, Any]:
+        return 200, self._entry(LANGUAGE, call.args[0])

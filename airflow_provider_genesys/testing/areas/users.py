@@ -1,17 +1,20 @@
 """UsersApi: ``/api/v2/users`` (page-number listing with its result cap), ``/users/query`` (cursor paging),
 one user and its ``PATCH`` (state, with the user's version), external ids (HR keys), the token's own user
-(``/users/me``), with the ``expand`` values other areas' user listings share (:func:`expand_of`) and the user
-lookup every area's writes share (:class:`UserLookup`: a user created moments ago can be 404)."""
+(``/users/me``), with the ``expand`` values other areas' user listings share (:func:`expand_of`,
+:func:`listing_expand`) and the user lookup every area's writes share (:class:`UserLookup`: a user created
+moments ago can be 404). A user's routing skills and languages are ``user_routing.py``."""
 
 from __future__ import annotations
 
 import bisect
+from collections.abc import Callable
 from typing import Any
 
 from airflow_provider_genesys.testing.areas.calls import SEGMENT, Call, Context, Route, json_body
 from airflow_provider_genesys.testing.errors import ApiError, bad_request, not_found, stale_version
 from airflow_provider_genesys.testing.options import Settings
 from airflow_provider_genesys.testing.org.directory import STATE_FILTERS
+from airflow_provider_genesys.testing.org.seeded import digest
 from airflow_provider_genesys.testing.paging import (
     Params,
     cursor_uri,
@@ -36,6 +39,16 @@ def state_filter(params: Params) -> str:
 def expand_of(params: Params, settings: Settings) -> frozenset[str]:
     """The ``expand`` values honoured (none with ``expand="dropped"``: Genesys resolves them best effort)."""
     return frozenset(params.list("expand")) if settings.expand == "honoured" else frozenset()
+
+
+def listing_expand(params: Params, settings: Settings, seed: int) -> Callable[[int], frozenset[str]]:
+    """The ``expand`` values a user listing honours for user ``i``: :func:`expand_of`, except none for the
+    ``expand_missing_percent`` of users (the same users every time: a hash of the seed and the user)."""
+    wanted = expand_of(params, settings)
+    percent = settings.expand_missing_percent
+    if not wanted or not percent:
+        return lambda i: wanted
+    return lambda i: frozenset() if digest(seed, "expand-missing", i)[0] % 100 < percent else wanted
 
 
 class UserLookup:
@@ -112,12 +125,12 @@ class UsersApi:
             order = [i for i in order if i in wanted]
         if descending:
             order = order[::-1]
-        expand = expand_of(params, self.settings)
+        expand = listing_expand(params, self.settings, self.org.seed)
         body = page_envelope(
             call.path,
             params,
             order,
-            lambda i: self.org.render_user(i, expand),
+            lambda i: self.org.render_user(i, expand(i)),
             max_page_size=USERS_MAX_PAGE_SIZE,
         )
         return 200, body
@@ -142,8 +155,8 @@ class UsersApi:
         else:
             start = bisect.bisect_right(ids, last) if last is not None else 0
             chunk, more = order[start : start + size], start + size < len(ids)
-        expand = expand_of(params, self.settings)
-        body: dict[str, Any] = {"entities": [self.org.render_user(i, expand) for i in chunk]}
+        expand = listing_expand(params, self.settings, self.org.seed)
+        body: dict[str, Any] = {"entities": [self.org.render_user(i, expand(i)) for i in chunk]}
         if more and chunk:
             next_cursor = encode_cursor(self.org.user_id(chunk[-1]))
             body["cursor"] = next_cursor

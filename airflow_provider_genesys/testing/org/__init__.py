@@ -4,6 +4,7 @@
     catalogue.py      fixed names: roles, divisions, permissions, first/last names, titles
     directory.py      Org: users, roles, divisions, permissions and user grants (the ground truth, ``emu.org``)
     subjects.py       groups (with members), OAuth clients, trustees and their grants (``emu.org.subjects``)
+    skills.py         routing skill and language catalogues, what each user holds (``emu.org.proficiencies``)
     routing.py        queues, their members and wrap-up codes (``emu.analytics.routing``)
     conversations.py  the conversation and presence history (``emu.analytics.history``)
 

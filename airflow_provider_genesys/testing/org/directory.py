@@ -1,10 +1,12 @@
 """The generated org: deterministic for a seed, compact enough for 100,000 users.
 
-Per user only the id, the name (for sorting) and a state byte are stored; every other attribute and the
-user's grants are derived on demand from a hash of ``(seed, index)``. Grants changed through the API live in
-a small overlay (only the changed users' full grant lists, plus a log of removed grants for the audit
-events). Listing orders and grant indexes are built lazily and cached until the org changes (see
-:meth:`Org.add_users` / :meth:`Org.remove_users`); grant writes patch the cached grant index in place.
+Per user only the id, the name (for sorting) and a state byte are stored; every other attribute, the
+user's grants, division, routing skills and languages are derived on demand from a hash of
+``(seed, index)``. Grants changed through the API live in a small overlay (only the changed users' full
+grant lists, plus a log of removed grants for the audit events); so do moved users' divisions and changed
+skill and language sets (``skills.py``). Listing orders and grant indexes are built lazily and cached until
+the org changes (see :meth:`Org.add_users` / :meth:`Org.remove_users`); grant writes patch the cached grant
+index in place.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ import airflow_provider_genesys.testing.org.catalogue as cat
 from airflow_provider_genesys.testing.clock import iso
 from airflow_provider_genesys.testing.org.seeded import digest as _digest
 from airflow_provider_genesys.testing.org.seeded import seeded_uuid as _uuid
+from airflow_provider_genesys.testing.org.skills import LANGUAGE, SKILL, Held, Proficiencies
 from airflow_provider_genesys.testing.org.subjects import USER, Subject, Subjects
 
 T = TypeVar("T")
@@ -98,7 +101,9 @@ class Org:
         self._added_at: dict[int, float] = {}  # users added while the emulator runs: when
         self._deleted_roles: set[int] = set()
         self._deleted_divisions: set[int] = set()
-        self.write_events: list[WriteEvent] = []  # group, queue and user changes (grants: grant_events)
+        self._moved: dict[int, int] = {}  # users a division move changed: their division index now
+        self.proficiencies = Proficiencies(seed)  # skill and language catalogues, users' sets (skills.py)
+        self.write_events: list[WriteEvent] = []  # group, queue, user, skill changes (grants: grant_events)
         for i in range(users):
             self._append_user(i, None)
         self.permissions: list[dict[str, Any]] = [
@@ -238,7 +243,7 @@ class Org:
         user_id, name = self._ids[i], self._names[i]
         first, last = name.split(" ", 1)
         email = f"{_slug(first)}.{_slug(last)}.{i + 1}@{self._org_slug}.example.com"
-        division = self._user_division(d)
+        division = self.user_division(i)
         user: dict[str, Any] = {
             "id": user_id,
             "name": name,
@@ -267,6 +272,11 @@ class Org:
                  "selfUri": self.subjects.groups[g].self_uri}
                 for g in member_of
             ]
+        for kind, name in ((SKILL, "skills"), (LANGUAGE, "languages")):
+            if name in expand:
+                held = self.holdings(kind, i)
+                user[name] = [self.proficiencies.render_entry(kind, user_id, k, held[k])
+                              for k in self.proficiencies.ordered(kind, held)]
         if "employerInfo" in expand:
             user["employerInfo"] = {
                 "officialName": name,
@@ -283,7 +293,76 @@ class Org:
 
     @staticmethod
     def _user_division(d: bytes) -> int:
+        """The division a user is created in (its generated grants name it, wherever it moves later)."""
         return 0 if d[19] % 100 < 55 else 1 + d[19] % (len(cat.DIVISIONS) - 1)
+
+    def user_division(self, i: int) -> int:
+        """The user's division index now (``User.division``): where it was created unless moved since."""
+        moved = self._moved.get(i)
+        return moved if moved is not None else self._user_division(_digest(self.seed, "user", i))
+
+    def user_division_id(self, i: int) -> str:
+        return self._division_ids[self.user_division(i)]
+
+    def move_users(self, users: Sequence[int], division: int, now: float) -> list[int]:
+        """Move users to a division (``POST /api/v2/authorization/divisions/{id}/objects/USER``); each
+        move is audited (``Directory``/``User``/``Update``, property ``divisionId``). Returns the users
+        that moved (those already there do not)."""
+        with self._lock:
+            moved = [i for i in dict.fromkeys(users) if self.user_division(i) != division]
+            for i in moved:
+                old = self.user_division_id(i)
+                self._moved[i] = division
+                self.write_events.append((now, "Directory", "User", "Update", self._ids[i], self._names[i], i, [
+                    {"property": "divisionId", "oldValues": [old], "newValues": [self._division_ids[division]]}]))
+            if moved:
+                self.version += 1
+                self._cache.pop("division_counts", None)
+            return moved
+
+    # ---- routing skills and languages (skills.py) ---------------------------------------------------
+    def holdings(self, kind: str, i: int) -> Held:
+        """What user ``i`` holds of ``kind`` (``skill`` or ``language``): catalogue index -> proficiency."""
+        return {} if self._states[i] == DELETED else self.proficiencies.held(kind, i)
+
+    def user_skills(self, i: int) -> dict[str, float]:
+        """Ground truth: the user's routing skills, ``{skillId: proficiency}``."""
+        return self._by_id(SKILL, self.holdings(SKILL, i))
+
+    def user_languages(self, i: int) -> dict[str, float]:
+        """Ground truth: the user's routing languages, ``{languageId: proficiency}``."""
+        return self._by_id(LANGUAGE, self.holdings(LANGUAGE, i))
+
+    def _by_id(self, kind: str, held: Held) -> dict[str, float]:
+        ids = self.proficiencies.catalogues[kind].ids
+        return {ids[k]: level for k, level in held.items()}
+
+    def change_proficiencies(
+        self, kind: str, i: int, now: float, *, put: dict[int, float] | None = None,
+        remove: frozenset[int] = frozenset(), replace: bool = False,
+    ) -> None:
+        """What the skill and language writes call (catalogue indexes); each entry that changed is audited
+        as ``Routing``/``RoutingSkill`` (``RoutingLanguage``) ``MemberAdd``, ``MemberUpdate`` or
+        ``MemberRemove`` with the entry as entity and ``propertyChanges`` ``userId`` and ``proficiency``."""
+        with self._lock:
+            if self._states[i] == DELETED:
+                return  # deleted while the write was pending: it lands on nobody
+            catalogue = self.proficiencies.catalogues[kind]
+            entity = "RoutingSkill" if kind == SKILL else "RoutingLanguage"
+            changed = self.proficiencies.change(kind, i, put=put, remove=remove, replace=replace)
+            for k, old, new in changed:
+                action = "MemberAdd" if old is None else "MemberRemove" if new is None else "MemberUpdate"
+                user = [self._ids[i]]
+                changes = [
+                    {"property": "userId", "oldValues": [] if old is None else user,
+                     "newValues": [] if new is None else user},
+                    {"property": "proficiency", "oldValues": [] if old is None else [f"{old:g}"],
+                     "newValues": [] if new is None else [f"{new:g}"]},
+                ]
+                self.write_events.append((now, "Routing", entity, action, catalogue.ids[k], catalogue.names[k], i,
+                                          changes))
+            if changed:
+                self.version += 1
 
     # ---- grants ------------------------------------------------------------------------------------
     def grants_of(self, i: int) -> list[Grant]:
@@ -499,7 +578,7 @@ class Org:
             counts = [0] * len(cat.DIVISIONS)
             for i in range(len(self._ids)):
                 if self._states[i] != DELETED:
-                    counts[self._user_division(_digest(self.seed, "user", i))] += 1
+                    counts[self.user_division(i)] += 1
             return counts
 
         return self._cached("division_counts", build)[division]

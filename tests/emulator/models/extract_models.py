@@ -74,6 +74,17 @@ ROOTS = (
     "WritableEntity",
     "UpdateUser",
     "UserExternalIdentifier",
+    # routing skills, languages and division moves
+    "UserRoutingSkill",
+    "UserRoutingSkillPost",
+    "UserSkillEntityListing",
+    "UserRoutingLanguage",
+    "UserRoutingLanguagePost",
+    "UserLanguageEntityListing",
+    "RoutingSkill",
+    "SkillEntityListing",
+    "Language",
+    "LanguageEntityListing",
 )
 PRIMITIVES = {"str", "int", "float", "bool", "datetime", "date", "object"}
 

@@ -224,8 +224,89 @@ def test_a_stale_group_version_is_read_again_and_the_write_resent(client, reques
                                  [{"status_code": 409, "json": {"message": "version 4 does not match 6"}},
                                   {"status_code": 202, "json": {}}])
     requests_mock.get(API + "/api/v2/groups/g1", json={"id": "g1", "version": 6})
+    listing = requests_mock.get(API + "/api/v2/groups/g1/members", json={"entities": [{"id": BOB}], "pageCount": 1})
     result = applier(plan, client, tmp_path, before).apply()
     assert [r.json()["version"] for r in members.request_history] == [4, 6]
+    assert listing.call_count == 1, "the group is read before sending again: someone else changed it"
+    assert result.ok
+
+
+def test_after_a_version_conflict_a_change_someone_else_made_is_confirmed_not_sent_again(
+        client, requests_mock, tmp_path):
+    before = CurrentState("group_members")
+    before.held[ANN] = set()
+    before.held[BOB] = set()
+    before.versions["g1"] = 4
+    plan = make_plan("group_members", [
+        {"action": "add", "subject": ANN, "subject_type": "user", "group": "g1", "reason": "test"},
+        {"action": "add", "subject": BOB, "subject_type": "user", "group": "g1", "reason": "test"}], before)
+    members = requests_mock.post(API + "/api/v2/groups/g1/members",
+                                 [{"status_code": 409, "json": {"message": "version 4 does not match 5"}},
+                                  {"status_code": 202, "json": {}}])
+    requests_mock.get(API + "/api/v2/groups/g1", json={"id": "g1", "version": 5})
+    requests_mock.get(API + "/api/v2/groups/g1/members", json={"entities": [{"id": ANN}], "pageCount": 1})
+    result = applier(plan, client, tmp_path, before).apply()
+    assert [r.json()["memberIds"] for r in members.request_history] == [[ANN, BOB], [BOB]]
+    assert result.ok
+    assert result.settled == 2
+
+
+def test_after_a_version_conflict_a_user_whose_state_moved_is_refused_by_name(client, requests_mock, tmp_path):
+    """The plan reactivates Ann; meanwhile someone deleted her: the conflict's read shows a third state, so the
+    write is not sent again over the newer edit."""
+    before = CurrentState("user_state")
+    before.add_users([{"id": ANN, "state": "inactive", "version": 3}])
+    plan = make_plan("user_state", [{"action": "set", "subject": ANN, "subject_type": "user", "subject_name": "Ann",
+                                     "state": "active", "reason": "test"}], before)
+    patch = requests_mock.patch(API + f"/api/v2/users/{ANN}", status_code=409,
+                                json={"message": "version 3 does not match the current version"})
+    requests_mock.get(API + f"/api/v2/users/{ANN}", json={"id": ANN, "state": "deleted", "version": 4})
+    result = applier(plan, client, tmp_path, before).apply()
+    assert patch.call_count == 1
+    assert list(result.refused_subjects) == [ANN]
+    assert "changed by someone else while apply was writing it" in result.refused_subjects[ANN]
+
+
+@pytest.mark.parametrize("method", ["PUT", "DELETE"])
+def test_the_client_never_resends_an_apply_write_of_an_idempotent_method(make_client, requests_mock, tmp_path,
+                                                                         method):
+    """PUT and DELETE are safe twice for the client's retry table; apply's are the ledger's to settle (a PUT of
+    a user's whole skill set resent after someone changed it would overwrite them)."""
+    client = make_client(max_retry_wait=0)
+    before = CurrentState("user_skills")
+    before.subject_types[ANN] = "user"
+    before.held[ANN] = {("s-1", "2"), ("s-2", "3")}
+    change = {"action": "remove" if method == "DELETE" else "update", "subject": ANN, "subject_type": "user",
+              "skill": "s-1", "proficiency": 2 if method == "DELETE" else 4, "reason": "test"}
+    if method == "PUT":
+        change["was"] = 2
+    plan = make_plan("user_skills", [change], before)
+    plan.scope["managed"] = ["s-1", "s-2"] if method == "PUT" else ["s-1"]  # a replace only if all is managed
+    target = API + f"/api/v2/users/{ANN}/routingskills" + ("/bulk" if method == "PUT" else "/s-1")
+    if method == "PUT":  # a whole set managed: a replace; the test's plan has no removal, so force it
+        plan.changes.append({"action": "remove", "subject": ANN, "subject_type": "user", "skill": "s-2",
+                             "proficiency": 3, "reason": "test"})
+        plan.fingerprints[ANN] = before.fingerprint(ANN)
+    write = requests_mock.register_uri(method, target, [{"status_code": 503}, {"status_code": 200, "json": {}}])
+    requests_mock.get(API + f"/api/v2/users/{ANN}/routingskills",
+                      json={"entities": [{"id": "s-1", "proficiency": 4.0}] if method == "PUT" else [
+                          {"id": "s-2", "proficiency": 3.0}], "pageCount": 1})
+    result = applier(plan, client, tmp_path, before).apply()
+    assert write.call_count == 1
+    assert result.ok
+
+
+def test_apply_never_lets_the_client_resend_a_write_whatever_the_connection_says(make_client, requests_mock,
+                                                                                 tmp_path):
+    """retry_non_idempotent=True in the connection lets the client resend a POST answered 503; apply's own
+    writes are the ledger's to settle: sent once, then read back."""
+    client = make_client(max_retry_wait=0, retry_non_idempotent=True)
+    before = grants_state({ANN: set()})
+    plan = make_plan("grants", [grant("add", ANN, "r-sup", "d-sales")], before)
+    bulkadd = requests_mock.post(SUBJECT.format(ANN) + "/bulkadd", [{"status_code": 503}, {"status_code": 204}])
+    requests_mock.get(SUBJECT.format(ANN), json=subject_body(ANN, {("r-sup", "d-sales")}))
+    result = applier(plan, client, tmp_path, before).apply()
+    assert bulkadd.call_count == 1
     assert result.ok
 
 
@@ -301,3 +382,23 @@ def test_an_outcome_unknown_twice_is_left_for_a_later_run_not_sent_a_third_time(
     assert len(result.retry) == 1
     assert "outcome unknown twice" in result.retry[0]
     assert not result.ok
+
+
+def test_apply_says_what_it_does_while_it_waits_for_reads(client, clock, requests_mock, tmp_path, caplog):
+    """A rerun waiting its settle_timeout is not a hang: the log says what it waits for, how long, and what
+    it decided."""
+    before = grants_state({ANN: set()})
+    plan = make_plan("grants", [grant("add", ANN, "r-sup", "d-sales")], before)
+    requests_mock.post(SUBJECT.format(ANN) + "/bulkadd", [{"status_code": 503}, {"status_code": 204}])
+    requests_mock.get(SUBJECT.format(ANN), json=subject_body(ANN, set()))
+    with caplog.at_level("INFO", logger="airflow_provider_genesys.access.apply"):
+        applier(plan, client, tmp_path, before, settle_timeout=300).apply()
+    lines = [r.getMessage() for r in caplog.records if r.name == "airflow_provider_genesys.access.apply"]
+    assert lines[0] == "Re-reading the org's grants state before writing (the plan has 1 change(s))"
+    assert lines[1].startswith("1 change(s) to send; 0 done already")
+    assert ("Reading back 1 change(s) whose write's outcome is unknown (1 answered 503); waiting up to 300s for "
+            "Genesys' reads to catch up, re-reading every 2-60 s; nothing is sent again before") in lines
+    assert "Read back after 0s: 0 shown (confirmed), 1 not shown yet" in lines
+    assert ("Reads have caught up (settle_timeout=300s passed) and 1 change(s) still do not show: their writes "
+            "were not applied; sending them again, once") in lines
+    assert len(lines) < 20, "a line per re-read (about ten in 5 minutes), not per request"

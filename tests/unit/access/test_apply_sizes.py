@@ -100,5 +100,40 @@ def test_one_bad_subject_is_isolated_in_a_few_calls_and_the_others_go_in(client,
     assert applier.result.settled == 499
     assert role.call_count <= 2 * math.ceil(math.log2(500)) + 1, "halving, not one call per subject"
     assert bulkadd.call_count == 1, "the subject alone is tried by its own bulkadd: 404 means maybe just created"
-    assert applier.result.retry and "404" in applier.result.retry[0]
+    assert len(applier.result.retry) == 1
+    assert "404" in applier.result.retry[0]
     assert "role_grant" not in applier.limits, "a refusal of one half only is the content, not the size"
+
+
+@pytest.mark.parametrize("limit", [None, 100])
+def test_against_the_emulator_the_org_ends_exact_under_every_per_call_limit(monkeypatch, tmp_path, limit):
+    """The emulator's role_grant_max_subjects stands for the maximum Genesys does not publish: the gainers all
+    hold the role, each subject granted once, within about twice the fewest writes."""
+    import json
+
+    from airflow_provider_genesys.access.current import read_org
+    from airflow_provider_genesys.hooks.genesys import GenesysCloudHook
+    from airflow_provider_genesys.operators.access import GenesysAccessApplyOperator, GenesysAccessPlanOperator
+    from airflow_provider_genesys.testing import GenesysCloudEmulator
+
+    with GenesysCloudEmulator(users=700, seed=5, role_grant_max_subjects=limit) as emu:
+        monkeypatch.setenv("AIRFLOW_CONN_GENESYS_CLOUD_DEFAULT",
+                           json.dumps(emu.connection_dict(max_retry_wait=0, max_attempts=3)))
+        with GenesysCloudHook() as hook:
+            directory, current = read_org(hook.client, "grants")
+        role = directory.roles.resolve("Supervisor")
+        division = sorted(directory.divisions.by_id)[0]
+        holders = {s for s, held in current.held.items() if any(r == role for r, _ in held)}
+        gainers = sorted(u for u, state in current.user_states.items() if state == "active" and u not in holders)
+        assert len(gainers) > 450
+        rows = [{"subject": u, "role": "Supervisor", "division": division} for u in gainers]
+        plan = GenesysAccessPlanOperator(task_id="plan", relation="grants", rows=rows, mode="add_only",
+                                         plan_path=str(tmp_path / "plan.json")).execute({})["plan"]
+        emu.stats.reset()
+        GenesysAccessApplyOperator(task_id="apply", plan=plan).execute({})
+        role_writes = emu.stats.by_path["POST /api/v2/authorization/roles/{roleId}"]
+        fewest = 1 if limit is None else math.ceil(len(gainers) / limit)
+        assert role_writes <= 2 * fewest + math.ceil(math.log2(500)), (role_writes, fewest)
+        with GenesysCloudHook() as hook:
+            _, after = read_org(hook.client, "grants")
+        assert all((role, division) in after.held[u] for u in gainers)

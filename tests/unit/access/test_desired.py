@@ -117,7 +117,8 @@ def test_rows_from_xcom_and_sql():
 
 
 def test_unknown_relation_and_format_list_the_choices():
-    with pytest.raises(DesiredTableError, match="grants, group_members, queue_members, user_state"):
+    with pytest.raises(DesiredTableError, match="grants, group_members, queue_members, user_division, "
+                                                "user_languages, user_skills, user_state"):
         rows_of(b"a\n", rel="roles")
     with pytest.raises(DesiredTableError, match="format='csv'"):
         format_of("s3://bucket/desired.xlsx")

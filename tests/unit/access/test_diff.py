@@ -20,7 +20,7 @@ def item(row, subject, role, division, kind="user"):
 
 def test_sync_adds_what_is_missing_and_removes_managed_grants_not_desired():
     current = grants_state()
-    result = diff([item(1, ANN, "r-sup", "d-home"), item(2, BOB, "r-qe", "*")], current, Scope())
+    result = diff([item(1, ANN, "r-sup", "d-home"), item(2, BOB, "r-qe", "*")], current, Scope(groups=True))
     assert result.managed == {"r-sup", "r-qe"}
     assert result.changes == [
         Change("add", ANN, "user", ("r-sup", "d-home"), "row 1 of the desired table", 1),
@@ -35,13 +35,29 @@ def test_sync_adds_what_is_missing_and_removes_managed_grants_not_desired():
                                "managed_held": 3}
 
 
+def test_a_table_that_names_no_group_leaves_groups_grants_alone_and_says_so():
+    """An HR export lists people: a group holding a managed role keeps it unless the table names a group
+    (or manage_groups=True), and the plan warns which groups it left alone."""
+    current = grants_state()
+    result = diff([item(1, ANN, "r-sup", "d-home"), item(2, BOB, "r-qe", "*")], current, Scope())
+    assert [(c.action, c.subject) for c in result.changes] == [("add", ANN), ("remove", ANN)]
+    (notice,) = result.notices
+    assert notice.kind == "groups_kept"
+    assert notice.examples == ["group g-leads holds r-sup on d-support"]
+    assert result.counts()["managed_held"] == 2, "groups' grants are outside the scope"
+    named = diff([item(1, ANN, "r-sup", "d-home"), item(2, "g-other", "r-emp", "d-home", "group")], current, Scope())
+    assert ("remove", "g-leads") in [(c.action, c.subject) for c in named.changes], "a table naming a group"
+    assert diff([item(1, ANN, "r-sup", "d-home")], current, Scope(groups=False, mode="add_only")).notices == []
+
+
 def test_add_only_never_removes():
     result = diff([item(1, ANN, "r-sup", "d-home")], grants_state(), Scope(mode="add_only"))
     assert [c.action for c in result.changes] == ["add"]
 
 
 def test_explicit_managed_roles_remove_grants_of_roles_the_table_does_not_name():
-    result = diff([item(1, ANN, "r-sup", "d-sales")], grants_state(), Scope(frozenset({"r-sup", "r-qe"})))
+    result = diff([item(1, ANN, "r-sup", "d-sales")], grants_state(), Scope(frozenset({"r-sup", "r-qe"}),
+                                                                            groups=True))
     assert [(c.action, c.subject, c.target) for c in result.changes] == [
         ("remove", BOB, ("r-qe", "*")), ("remove", "g-leads", ("r-sup", "d-support"))]
 
@@ -64,7 +80,7 @@ def test_a_grant_held_through_a_group_is_never_removed_and_a_desired_one_is_flag
     assert notice.kind == "inherited"
     assert notice.examples == [f"row 1: {BOB} already holds r-sup on d-support through group g-leads"]
     # with the group's grant gone from the table, the group loses it; Bob's inherited grant is not "removed"
-    result = diff([item(1, ANN, "r-sup", "d-sales")], current, Scope())
+    result = diff([item(1, ANN, "r-sup", "d-sales")], current, Scope(groups=True))
     assert [(c.action, c.subject) for c in result.changes] == [("remove", "g-leads")]
 
 
@@ -157,7 +173,7 @@ def random_case(rng: random.Random):
     items = [DesiredItem(row, *rng.choice(subjects), (rng.choice(roles), rng.choice(divisions)))
              for row in range(1, rng.randint(1, 80))]
     managed = None if rng.random() < 0.5 else frozenset(rng.sample(roles, rng.randint(0, 6)))
-    return current, items, Scope(managed, rng.choice(["sync", "add_only"]))
+    return current, items, Scope(managed, rng.choice(["sync", "add_only"]), rng.choice([None, None, True, False]))
 
 
 @pytest.mark.parametrize("seed", range(300))
@@ -165,6 +181,7 @@ def test_applying_the_diff_yields_the_desired_state_within_scope(seed):
     current, items, scope = random_case(random.Random(seed))
     result = diff(items, current, scope)
     managed = result.managed
+    groups_managed = scope.groups if scope.groups is not None else any(it.subject_type == "group" for it in items)
     after = apply(current, result.changes)
     wanted: dict[str, set] = {}
     for it in items:
@@ -177,8 +194,10 @@ def test_applying_the_diff_yields_the_desired_state_within_scope(seed):
         in_scope_now = {t for t in now if t[0] in managed}
         # unmanaged roles are never touched
         assert {t for t in now if t[0] not in managed} == {t for t in before if t[0] not in managed}
-        if kind == "oauth_client":
+        if kind == "oauth_client" or (kind == "group" and not groups_managed and subject not in wanted):
             assert now == before
+        elif kind == "group" and not groups_managed:
+            assert wanted[subject] <= in_scope_now
         elif scope.mode == "sync":
             assert in_scope_now == wanted.get(subject, set())
         else:
@@ -187,4 +206,4 @@ def test_applying_the_diff_yields_the_desired_state_within_scope(seed):
     # running the diff again on the result changes nothing (a rerun is a no-op)
     again = CurrentState("grants", after, dict(current.subject_types), dict(current.user_states),
                          current.user_groups)
-    assert diff(items, again, Scope(managed, scope.mode)).changes == []
+    assert diff(items, again, Scope(managed, scope.mode, scope.groups)).changes == []

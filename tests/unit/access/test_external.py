@@ -94,11 +94,11 @@ def test_unknown_keys_are_all_listed_with_their_rows_and_other_unresolved_names(
     assert [(i.row, i.subject) for i in items] == [(1, user_id("E1")), (4, "g1")]
     error = UnresolvedNamesError(directory.problems)
     assert error.problems == [
-        "row 2: subject 'E404': no user has external id 'E404' under authority 'hr'",
-        "row 3: subject 'E405': no user has external id 'E405' under authority 'hr'",
-        "row 3: role 'Agnet': no role is called 'Agnet' (closest: 'Agent')",
-        "row 5: subject 'E404': no user has external id 'E404' under authority 'hr'",
-        "row 5: division 'Nowhere': no division is called 'Nowhere'",
+        "row 2 (E404, Agent, *): subject 'E404': no user has external id 'E404' under authority 'hr'",
+        "row 3 (E405, Agnet, *): subject 'E405': no user has external id 'E405' under authority 'hr'",
+        "row 3 (E405, Agnet, *): role 'Agnet': no role is called 'Agnet' (closest: 'Agent')",
+        "row 5 (E404, Agent, Nowhere): subject 'E404': no user has external id 'E404' under authority 'hr'",
+        "row 5 (E404, Agent, Nowhere): division 'Nowhere': no division is called 'Nowhere'",
     ]
 
 

@@ -8,7 +8,14 @@ import pytest
 
 from airflow_provider_genesys.access.diff import Change, Diff, Scope, diff
 from airflow_provider_genesys.access.errors import GuardrailError, PlanError
-from airflow_provider_genesys.access.guardrails import Guardrails, Protected, check, check_plan_age
+from airflow_provider_genesys.access.guardrails import (
+    Guardrails,
+    Protected,
+    RuleValueError,
+    check,
+    check_plan_age,
+    rule_value,
+)
 from airflow_provider_genesys.access.names import DesiredItem
 from airflow_provider_genesys.access.spill import Spill
 from airflow_provider_genesys.access.state import CurrentState
@@ -123,8 +130,9 @@ def test_admins_through_a_group_count_and_an_org_already_short_is_not_blocked_by
     # Ann loses admin; Eve and Bob (through Team Leads) remain
     assert violations([item(1, EVE, "r-admin", "*"), item(2, "g-leads", "r-admin", "d-home", "group")],
                       current=current) == []
-    # the group loses it too: Eve alone
-    assert violations([item(1, EVE, "r-admin", "*")], current=current)[0].startswith("min_admins")
+    # the group loses it too (a table naming no group leaves groups alone unless told): Eve alone
+    assert violations([item(1, EVE, "r-admin", "*")], current=current) == []
+    assert violations([item(1, EVE, "r-admin", "*")], Scope(groups=True), current=current)[0].startswith("min_admins")
 
 
 def test_a_subject_left_without_any_role_is_refused_unless_allowed():
@@ -188,3 +196,94 @@ def test_removing_members_of_a_group_holding_an_admin_role_is_refused_below_min_
                             "(now 2)")
     assert violations(keep_ann, Scope(frozenset({"g-leads"})), current=current,
                       rails=Guardrails(min_admins=1)) == []
+
+
+# -- the removal rules count people -------------------------------------------------------------------------
+
+
+def support_org(members: int = 106) -> CurrentState:
+    """Group Support (``members`` active members) holds Telephony Admin on Billing; its first member also
+    holds it directly, so it keeps it when the group loses it."""
+    people = [{"id": uid(200 + n), "state": "active"} for n in range(members)]
+    return grants_state(grants=[("g-support", "group", "r-tel", "d-billing"), (uid(200), "user", "r-tel", "d-billing"),
+                                (ANN, "user", "r-emp", "d-home")],
+                        members=[{"groupId": "g-support", "userId": p["id"]} for p in people], users=[*USERS, *people])
+
+
+def test_a_groups_grant_counts_once_for_each_member_who_loses_the_role():
+    current = support_org()
+    # a users-only table managing Telephony Admin, told to manage groups: Support loses it
+    rails = Guardrails(max_removals=10, max_removal_fraction=None, allow_roleless=True)
+    found = violations([item(1, uid(200), "r-tel", "d-billing")], Scope(frozenset({"r-tel"}), groups=True), rails,
+                       current=current)
+    assert found == [
+        "max_removals: the plan takes access away 105 time(s) (1 removal(s); a group's grant counts once per active "
+        "member who loses the role: group g-support loses r-tel on d-billing: 105 active member(s) lose it), more "
+        "than max_removals=10. Check the desired table; if intended, pass max_removals=105 for this run"]
+    # the same table without manage_groups: a table naming no group leaves the group's grant alone
+    assert violations([item(1, uid(200), "r-tel", "d-billing")], Scope(frozenset({"r-tel"})), rails,
+                      current=current) == []
+
+
+def test_the_removal_fraction_counts_people_out_of_what_people_hold():
+    current = support_org(20)
+    found = violations([item(1, uid(200), "r-tel", "d-billing")], Scope(frozenset({"r-tel"}), groups=True),
+                       Guardrails(max_removals=None, max_removal_fraction=0.5, allow_roleless=True), current=current)
+    assert [v.split(" (")[0] for v in found] == ["max_removal_fraction: the plan takes access away 19 time(s)"]
+    assert "of the 20 holdings of managed roles by people now (directly or through a group) (95%)" in found[0]
+
+
+def test_the_plan_summary_says_what_a_groups_removal_takes_from_its_members():
+    from airflow_provider_genesys.access.desired import read_rows
+    from airflow_provider_genesys.access.names import Directory, NameIndex, UserIndex
+    from airflow_provider_genesys.access.plan import summary
+    from airflow_provider_genesys.access.planner import plan_access
+
+    people = [{"id": uid(200 + n), "state": "active", "email": f"p{n}@example.com"} for n in range(106)]
+    current = support_org()
+    directory = Directory(NameIndex.of("role", [{"id": "r-tel", "name": "Telephony Admin"}]),
+                          NameIndex.of("division", [{"id": "d-billing", "name": "Billing"}]),
+                          NameIndex.of("group", [{"id": "g-support", "name": "Support"}]), NameIndex("queue"),
+                          UserIndex.of([*USERS, *people]))
+    with plan_access(read_rows([{"subject": "p0@example.com", "role": "Telephony Admin", "division": "Billing"}],
+                               "grants"), relation="grants", directory=directory, current=current, org_id="org-1",
+                     created_at=datetime(2026, 12, 7, tzinfo=UTC), manage_groups=True,
+                     rails=Guardrails(max_removals=None, max_removal_fraction=None, allow_roleless=True)) as plan:
+        text = summary(plan)
+    assert ("- group Support loses Telephony Admin on Billing: 105 member(s) lose it, 1 keeps it through another "
+            "grant (e.g. p1@example.com, p2@example.com, p3@example.com)") in text
+    assert plan.losses[0]["lose"] == 105
+    assert plan.scope["groups"] == "managed"
+
+
+def test_deactivations_count_as_removals():
+    """500 people made inactive lose everything: the removal rules see 500, admins or not."""
+    people = [{"id": uid(1000 + n), "state": "active"} for n in range(600)]
+    current = CurrentState("user_state")
+    current.add_users(people)
+    current.authz = grants_state(users=people)
+    leavers = [DesiredItem(n + 1, uid(1000 + n), "user", ("inactive",)) for n in range(500)]
+    found = violations(leavers, current=current)
+    assert found[0] == ("max_removals: the plan deactivates 500 user(s) (a deactivated person loses all access: each "
+                        "counts as a removal), more than max_removals=100. Check the desired table; if intended, "
+                        "pass max_removals=500 for this run")
+    assert found[1].startswith("max_removal_fraction: the plan deactivates 500 user(s) (a deactivated person loses "
+                               "all access: each counts as a removal) of the 600 active users (83%)")
+    assert violations(leavers, rails=Guardrails(max_removals=500, max_removal_fraction=None), current=current) == []
+
+
+@pytest.mark.parametrize(("name", "value", "expected"), [
+    ("max_removals", "30", 30), ("max_removals", " None ", None), ("max_removals", 7, 7), ("max_removals", "", None),
+    ("max_removal_fraction", "0.5", 0.5), ("max_removal_fraction", 1, 1.0), ("min_admins", "3", 3),
+    ("allow_roleless", "true", True), ("allow_roleless", "False", False), ("manage_groups", "None", None),
+])
+def test_rule_values_rendered_as_text_are_read_as_their_kind(name, value, expected):
+    assert rule_value(name, value) == expected
+
+
+@pytest.mark.parametrize(("name", "value"), [("max_removals", "thirty"), ("max_removals", -1), ("max_removals", 2.5),
+                                             ("max_removal_fraction", "2"), ("min_admins", None),
+                                             ("allow_roleless", "maybe"), ("max_removals", True)])
+def test_a_rule_value_of_the_wrong_kind_names_the_rule_and_what_it_takes(name, value):
+    with pytest.raises(RuleValueError, match=f"{name}={value!r} is not "):
+        rule_value(name, value)

@@ -83,9 +83,11 @@ def test_unknown_names_fail_the_plan_listing_every_row():
     with pytest.raises(UnresolvedNamesError) as caught:
         make(table)
     assert caught.value.problems == [
-        "row 1: role 'Supervsor': no role is called 'Supervsor' (closest: 'Supervisor')",
-        "row 2: subject 'zed@example.com': no user has the email 'zed@example.com'",
-        "row 2: division 'Nowhere': no division is called 'Nowhere'",
+        "row 1 (ann@example.com, Supervsor, Home): role 'Supervsor': no role is called 'Supervsor' (closest: "
+        "'Supervisor')",
+        "row 2 (zed@example.com, Supervisor, Nowhere): subject 'zed@example.com': no user has the email "
+        "'zed@example.com'",
+        "row 2 (zed@example.com, Supervisor, Nowhere): division 'Nowhere': no division is called 'Nowhere'",
     ]
     assert str(caught.value).startswith("3 row(s) of the desired table name something Genesys does not have")
 

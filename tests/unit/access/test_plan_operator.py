@@ -118,3 +118,47 @@ def test_arguments_are_checked_when_the_dag_is_parsed() -> None:
         GenesysAccessPlanOperator(task_id="p", relation="roles", rows=[], plan_path="/p.json")
     with pytest.raises(ValueError, match="mode 'mirror' is not valid"):
         GenesysAccessPlanOperator(task_id="p", relation="grants", rows=[], plan_path="/p.json", mode="mirror")
+
+
+def test_a_guardrail_is_loosened_for_one_run_through_a_template_and_checked_once_rendered(conn, org, tmp_path) -> None:
+    rows = holders_rows(org, "Agent")[1:]  # one removal
+
+    def planned(max_removals: object) -> GenesysAccessPlanOperator:
+        operator = GenesysAccessPlanOperator(task_id="plan", relation="grants", rows=rows, allow_roleless=True,
+                                             plan_path=str(tmp_path / "plan.json"),
+                                             max_removals="{{ params.max_removals }}")
+        operator.render_template_fields({"params": {"max_removals": max_removals}})
+        return operator
+
+    with pytest.raises(AirflowFailException) as refused:
+        planned(0).execute({})
+    assert "max_removals: the plan removes 1, more than max_removals=0" in str(refused.value)
+    assert "trigger the DAG with conf setting the params this task renders them from (max_removals)" in str(
+        refused.value)
+    assert planned("1").execute({})["plan"], "the run's params loosen the rule"
+    assert planned(None).execute({})["plan"], "None renders as no limit"
+    with pytest.raises(AirflowFailException, match=r"max_removals='many' is not a whole number >= 0, or None \(no "
+                                                   r"limit\) \(as rendered for this run\)"):
+        planned("many").execute({})
+
+
+def test_a_literal_guardrail_says_how_to_loosen_it_for_one_run(conn, org, tmp_path) -> None:
+    rows = holders_rows(org, "Agent")[1:]
+    with pytest.raises(AirflowFailException, match=r"give this task max_removals=\{\{ params.max_removals \}\} with "
+                                                   r"DAG params"):
+        GenesysAccessPlanOperator(task_id="plan", relation="grants", rows=rows, allow_roleless=True, max_removals=0,
+                                  plan_path=str(tmp_path / "plan.json")).execute({})
+
+
+@pytest.mark.parametrize(("argument", "message"), [
+    ({"max_removals": "30"}, r"max_removals='30' is text: give max_removals as a value, or as a template "
+                             r"\('\{\{ params.max_removals \}\}'\)"),
+    ({"max_removal_fraction": 2}, r"max_removal_fraction=2 is not a number between 0 and 1, or None"),
+    ({"min_admins": -1}, r"min_admins=-1 is not a whole number >= 0"),
+    ({"allow_roleless": "yes"}, r"allow_roleless='yes' is text"),
+    ({"manage_groups": 1.5}, r"manage_groups=1.5 is not True, False or None"),
+])
+def test_a_guardrail_of_the_wrong_kind_fails_when_the_dag_is_parsed(tmp_path, argument, message) -> None:
+    with pytest.raises(ValueError, match=message):
+        GenesysAccessPlanOperator(task_id="plan", relation="grants", rows=[{"subject": "x"}],
+                                  plan_path=str(tmp_path / "plan.json"), **argument)

@@ -98,11 +98,14 @@ def test_unknown_keys_are_all_listed_with_their_rows_and_other_problems(conn, tm
         plan_of(tmp_path, "p", rows=rows, user_key="external:hr", **LENIENT)
     message = str(caught.value)
     assert message.startswith("5 row(s) of the desired table name something Genesys does not have")
-    for line in ("row 2: subject 'E999999': no user has external id 'E999999' under authority 'hr'",
-                 f"row 3: subject '{ann[1]}': no user has external id '{ann[1]}' under authority 'hr'",
-                 "row 4: subject 'E999999': no user has external id",
-                 "row 4: role 'Supervisr': no role is called 'Supervisr' (closest: 'Supervisor')",
-                 "row 5: subject 'hr/../x': no user has external id 'hr/../x'"):
+    for line in ("row 2 (E999999, Supervisor, *): subject 'E999999': no user has external id 'E999999' under "
+                 "authority 'hr'",
+                 f"row 3 ({ann[1]}, Supervisor, *): subject '{ann[1]}': no user has external id '{ann[1]}' under "
+                 "authority 'hr'",
+                 "row 4 (E999999, Supervisr, *): subject 'E999999': no user has external id",
+                 "row 4 (E999999, Supervisr, *): role 'Supervisr': no role is called 'Supervisr' (closest: "
+                 "'Supervisor')",
+                 "row 5 (hr/../x, Supervisor, *): subject 'hr/../x': no user has external id 'hr/../x'"):
         assert line in message
     assert lookups(conn) == 4  # E999999 once
     assert not (tmp_path / "p.json").exists()
