@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import csv
 import json
+import sqlite3
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
@@ -234,3 +235,26 @@ def test_the_evidence_task_declares_its_files_as_assets(tmp_path: Path) -> None:
         "genesys-access-review-evidence {{ params.dir }}/{{ run_id }}.evidence.ndjson",
         "genesys-access-review-evidence-csv {{ params.dir }}/{{ run_id }}.evidence.csv",
         "genesys-access-review-summary {{ params.dir }}/{{ run_id }}.summary.md"]
+
+
+def test_a_reviewer_table_from_a_file_or_a_query_assigns_the_same_reviewers(
+    emu, conn, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    conn(emu)
+    everyone = users(emu)
+    reviewer = next(u for u in everyone.values() if u["state"] == "active")
+    holders = sorted({u for u, _ in user_grants(emu, role_id(emu, "Supervisor"))} - {reviewer["id"]})
+    pairs = [(everyone[u]["email"], reviewer["email"]) for u in holders]
+    (tmp_path / "reviewers.csv").write_text("user,reviewer\n" + "".join(f"{u},{r}\n" for u, r in pairs))
+    database = tmp_path / "hr.db"
+    with sqlite3.connect(database) as db:
+        db.execute("CREATE TABLE org_chart (employee TEXT, approver TEXT)")
+        db.executemany("INSERT INTO org_chart VALUES (?, ?)", pairs)
+    monkeypatch.setenv("AIRFLOW_CONN_HR_DB", json.dumps({"conn_type": "sqlite", "host": str(database)}))
+    from_file, _ = open_review(emu, tmp_path, reviewers=str(tmp_path / "reviewers.csv"))
+    from_sql, _ = open_review(emu, tmp_path, reviewers_sql="SELECT employee AS user, approver AS reviewer FROM "
+                                                          "org_chart", sql_conn_id="hr_db")
+    assert from_file == from_sql
+    assert [r["reviewer"] for r in from_sql] == [reviewer["id"]], "every holder but the reviewer has the reviewer"
+    with pytest.raises(AirflowFailException, match=r"reviewers .*missing.csv cannot be read"):
+        open_review(emu, tmp_path, reviewers=str(tmp_path / "missing.csv"))
