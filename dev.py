@@ -404,21 +404,31 @@ def run_approval_demo(dag_id: str, folder: Path, answer: str, tables: str, scena
             shutil.rmtree(folder)
         _say(f"writing {tables} from the emulator's org")
         subprocess.run([str(PYTHON), "-m", "tests.access_scenario", *scenario], env=env, check=True, cwd=ROOT)
-        _say(f"airflow dags test {dag_id}")
-        run = subprocess.Popen([str(PYTHON), "-m", "airflow", "dags", "test", dag_id], env=env)
-        approver = subprocess.Popen([str(PYTHON), "-m", "tests.approvals",
-                                     "--dag-id", dag_id, "--answer", answer], env=env, cwd=ROOT)
-        result = run.wait()
-        if approver.poll() is None:  # the run ended before its approval asked (a failed plan)
-            approver.terminate()
-        approver.wait(timeout=30)
+        result = _answered_run(env, [dag_id], ["tests.approvals", "--dag-id", dag_id, "--answer", answer])
     if result != 0:
         return result
     _say("done. The tables, the plans, their ledgers and the report of every write:")
+    _list_files(folder)
+    return 0
+
+
+def _answered_run(env: dict[str, str], dags_test: list[str], answerer: list[str]) -> int:
+    """``airflow dags test`` with ``dags_test`` (the DAG id, options), answered from a second process, the module
+    and arguments ``answerer``; the run's exit code. The answerer is stopped if the run ends before it asked."""
+    _say(f"airflow dags test {dags_test[0]}")
+    run = subprocess.Popen([str(PYTHON), "-m", "airflow", "dags", "test", *dags_test], env=env)
+    answering = subprocess.Popen([str(PYTHON), "-m", *answerer], env=env, cwd=ROOT)
+    result = run.wait()
+    if answering.poll() is None:  # the run ended before it asked (a failed plan or open)
+        answering.terminate()
+    answering.wait(timeout=30)
+    return result
+
+
+def _list_files(folder: Path) -> None:
     for path in sorted(folder.rglob("*")):
         if path.is_file():
             print(f"  {path}  ({path.stat().st_size:,} bytes)")
-    return 0
 
 
 def run_review_demo() -> int:
@@ -442,21 +452,12 @@ def run_review_demo() -> int:
         subprocess.run([str(PYTHON), "-m", "tests.reviews", "table", "--out", str(table)], env=env, check=True,
                        cwd=ROOT)
         conf = {"review_dir": str(review), "reviewers": str(table)}
-        _say(f"airflow dags test {REVIEW_DAG}")
-        run = subprocess.Popen([str(PYTHON), "-m", "airflow", "dags", "test", REVIEW_DAG, "--conf", json.dumps(conf)],
-                               env=env)
-        reviewers = subprocess.Popen([str(PYTHON), "-m", "tests.reviews", "answer", "--dag-id", REVIEW_DAG],
-                                     env=env, cwd=ROOT)
-        result = run.wait()
-        if reviewers.poll() is None:  # the run ended before every reviewer was asked (a failed open)
-            reviewers.terminate()
-        reviewers.wait(timeout=30)
+        result = _answered_run(env, [REVIEW_DAG, "--conf", json.dumps(conf)],
+                               ["tests.reviews", "answer", "--dag-id", REVIEW_DAG])
     if result != 0:
         return result
     _say("done. The review, its evidence (NDJSON, CSV), summary, plan, ledger and report:")
-    for path in sorted(review.rglob("*")):
-        if path.is_file():
-            print(f"  {path}  ({path.stat().st_size:,} bytes)")
+    _list_files(review)
     for summary in review.glob("*.summary.md"):
         print("\n" + summary.read_text())
     return 0
