@@ -16,7 +16,7 @@ from unittest import mock
 import pytest
 
 from airflow_provider_genesys._compat import AirflowFailException
-from airflow_provider_genesys.access.review.model import FALLBACK, KEEP_ALL, REVOKE_SELECTED
+from airflow_provider_genesys.access.review.model import FALLBACK, KEEP_ALL, REVOKE_ALL, REVOKE_SELECTED
 from airflow_provider_genesys.operators import review as operators
 from airflow_provider_genesys.operators.access import GenesysAccessApplyOperator, GenesysAccessPlanOperator
 from airflow_provider_genesys.operators.review import (
@@ -258,3 +258,19 @@ def test_a_reviewer_table_from_a_file_or_a_query_assigns_the_same_reviewers(
     assert [r["reviewer"] for r in from_sql] == [reviewer["id"]], "every holder but the reviewer has the reviewer"
     with pytest.raises(AirflowFailException, match=r"reviewers .*missing.csv cannot be read"):
         open_review(emu, tmp_path, reviewers=str(tmp_path / "missing.csv"))
+
+
+def test_revoke_by_default_only_when_asked_and_still_under_the_guardrails(fresh, conn, tmp_path: Path) -> None:
+    conn(fresh)
+    reviews, _ = open_review(fresh, tmp_path, default_decision="revoke")
+    fallback = next(r for r in reviews if r["reviewer"] == FALLBACK)
+    decisions = [answered(r, REVOKE_ALL if r is fallback else KEEP_ALL, by_default=r is fallback) for r in reviews]
+    assert decisions[-1]["choice"] == REVOKE_ALL
+    assert decisions[-1]["default_applied"] is True
+    _, ti = close(tmp_path, decisions)
+    unanswered = [line for line in evidence_lines(tmp_path) if line["reviewer_key"] == FALLBACK]
+    assert unanswered
+    assert all((line["decision"], line["default_applied"]) == ("revoke", True) for line in unanswered)
+    assert all(line["result"] in ("pending", "removed") for line in unanswered)
+    with pytest.raises(AirflowFailException, match="max_removals"):
+        plan_and_apply(tmp_path, ti, "plan", max_removals=1)
