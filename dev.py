@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
-"""One entry point for a fresh clone: ``python3 dev.py demo``, ``access-demo``, ``skills-demo``, ``test`` and
-``compat``.
+"""One entry point for a fresh clone: ``python3 dev.py demo``, ``access-demo``, ``skills-demo``, ``review-demo``,
+``test`` and ``compat``.
 
 Each creates what it needs on its own (a ``.venv`` with the package and its test extras, a project-local
 Airflow home with a SQLite database), so a new machine needs nothing but Python 3.10+ and the package
@@ -35,6 +35,7 @@ DEMO_DAG = "genesys_users_permissions_extract"
 DEMO_OUTPUT = ROOT / "demo_output"
 ACCESS_DAG = "genesys_access_sync"
 SKILLS_DAG = "genesys_skills_sync"
+REVIEW_DAG = "genesys_access_review"
 # The browser test drives Debian's Chromium (Playwright cannot download its own browser on these machines).
 CHROMIUM = Path("/usr/bin/chromium")
 
@@ -173,6 +174,7 @@ COMPAT_TESTS = (
     "tests/unit/access/test_apply_emulator.py",
     "tests/unit/access/test_apply_once.py",
     "tests/unit/access/test_plan_operator.py",
+    "tests/unit/review/test_operators.py",
     "tests/unit/test_api_operator.py",
     "tests/unit/test_audit_operator.py",
     "tests/unit/test_availability_sensor.py",
@@ -191,13 +193,19 @@ COMPAT_MARKERS = "not slow"
 # What those tests import besides the package's own dependencies (from its ``examples`` extra).
 COMPAT_REQUIREMENTS = ("pytest>=8", "pytest-xdist>=3.5", "requests-mock>=1.11",
                        "apache-airflow-providers-openlineage>=2.0")
+# The deployment test of the oldest line (a Celery deployment with a triggerer, where a human-in-the-loop task
+# defers): its own venv, the line's plus these at their newest. The celery provider of the line's time (3.17.1
+# with Airflow 3.1.8) hangs its prefork pool at start (each child blocks in kombu's after-fork cleanup of the
+# Redis connection), so no task ever runs; a user deploying 3.1.8 today installs the current provider.
+DEPLOYMENT_REQUIREMENTS = ("apache-airflow-providers-celery>=3.26", "celery<5.7", "redis>=5", "psycopg[binary]>=3.1")
+DEPLOYMENT_TESTS = ("tests/deployment/test_access_review_deployment.py",)
 # Outside the clone: CI clones into a new folder each time, the venvs stay. GENESYS_COMPAT_CACHE overrides.
 COMPAT_CACHE = Path(os.environ.get("GENESYS_COMPAT_CACHE") or Path.home() / ".cache" / "airflow-provider-genesys"
                     / "compat")
 COMPAT_ARTIFACTS = ROOT / "test-artifacts" / "compat"
 
 
-def _compat_inputs(version: str, released: str) -> str:
+def _compat_inputs(version: str, released: str, extra: tuple[str, ...] = ()) -> str:
     """Everything a line's venv is resolved from; its hash names the cached venv."""
     pyproject = (ROOT / "pyproject.toml").read_text()
     declared = re.search(r"^dependencies = \[.*?^\]", pyproject, re.S | re.M)
@@ -205,38 +213,51 @@ def _compat_inputs(version: str, released: str) -> str:
     return json.dumps({
         "airflow": version, "released": released, "days": COMPAT_RESOLVE_DAYS, "extra": COMPAT_REQUIREMENTS,
         "declared": declared.group(0) if declared else pyproject, "examples": examples.group(0) if examples else "",
-        "python": sys.version_info[:2],
+        "python": sys.version_info[:2], **({"deployment": extra} if extra else {}),
     }, sort_keys=True)
 
 
-def _compat_venv(version: str, released: str) -> tuple[Path, bool]:
-    """The cached venv of one Airflow release (built once per set of inputs); whether it was built now."""
-    key = hashlib.sha256(_compat_inputs(version, released).encode()).hexdigest()[:12]
-    home = COMPAT_CACHE / f"{version}-{key}"
+def _compat_venv(version: str, released: str, deployment: bool = False) -> tuple[Path, bool]:
+    """The cached venv of one Airflow release (built once per set of inputs); whether it was built now.
+
+    ``deployment``: a venv of its own for the deployment test, the line's venv plus ``DEPLOYMENT_REQUIREMENTS``
+    at their newest (the Celery machinery is the test's, not what is under test; see DEPLOYMENT_REQUIREMENTS).
+    """
+    extra = DEPLOYMENT_REQUIREMENTS if deployment else ()
+    key = hashlib.sha256(_compat_inputs(version, released, extra).encode()).hexdigest()[:12]
+    name = f"{version}-deployment" if deployment else version
+    home = COMPAT_CACHE / f"{name}-{key}"
     python = home / "bin" / "python"
     if (home / ".complete").exists():
         return python, False
-    for stale in COMPAT_CACHE.glob(f"{version}-*"):  # older inputs of the same release
-        shutil.rmtree(stale, ignore_errors=True)
+    for stale in COMPAT_CACHE.glob(f"{name}-*"):  # older inputs of the same release
+        if deployment or not stale.name.startswith(f"{version}-deployment"):
+            shutil.rmtree(stale, ignore_errors=True)
     until = f"{date.fromisoformat(released) + timedelta(days=COMPAT_RESOLVE_DAYS)}T00:00:00Z"
-    _say(f"Airflow {version}: building its venv in {home} (dependencies as of {until}; once per inputs)")
+    _say(f"Airflow {version}: building its {'deployment ' if deployment else ''}venv in {home} (dependencies as of "
+         f"{until}; once per inputs)")
     uv = [str(PYTHON), "-m", "uv"]
     subprocess.run([*uv, "venv", "-q", "--python", sys.executable, str(home)], check=True)
     subprocess.run([*uv, "pip", "install", "-q", "--python", str(python), "--exclude-newer", until,
                     f"apache-airflow=={version}", f"{ROOT}[examples]", *COMPAT_REQUIREMENTS], check=True)
-    (home / ".complete").write_text(_compat_inputs(version, released))
+    if extra:
+        subprocess.run([*uv, "pip", "install", "-q", "--python", str(python), f"apache-airflow=={version}", *extra],
+                       check=True)
+    (home / ".complete").write_text(_compat_inputs(version, released, extra))
     return python, True
 
 
-def _compat_line(version: str, released: str) -> dict[str, object]:
-    """Run the compat tests of one Airflow release in its venv, then scan everything they printed."""
+def _compat_line(version: str, released: str, deployment: bool = False) -> dict[str, object]:
+    """Run the compat tests of one Airflow release in its venv (``deployment``: the deployment test in the
+    deployment venv), then scan everything they printed."""
     started = time.monotonic()
-    python, built = _compat_venv(version, released)
+    python, built = _compat_venv(version, released, deployment)
+    tests_run, markers = (DEPLOYMENT_TESTS, "deployment") if deployment else (COMPAT_TESTS, COMPAT_MARKERS)
     installed = time.monotonic()
     # This clone's code, not the cached copy's: the package alone, its dependencies are the venv's.
     subprocess.run([str(PYTHON), "-m", "uv", "pip", "install", "-q", "--python", str(python), "--no-deps",
                     "--reinstall-package", "airflow-provider-genesys", "-e", str(ROOT)], check=True)
-    run = COMPAT_ARTIFACTS / version
+    run = COMPAT_ARTIFACTS / (f"{version}-deployment" if deployment else version)
     shutil.rmtree(run, ignore_errors=True)
     output, home = run / "output", run / "output" / "airflow-home"
     home.mkdir(parents=True)
@@ -244,10 +265,10 @@ def _compat_line(version: str, released: str) -> dict[str, object]:
     env = {**os.environ, "GENESYS_TEST_AIRFLOW_HOME": str(home), "GENESYS_TEST_ARTIFACTS": str(output / "runs"),
            "GENESYS_EMULATOR_SECRETS_FILE": str(secrets)}
     env.pop("AIRFLOW_HOME", None)
-    _say(f"Airflow {version}: pytest -m '{COMPAT_MARKERS}' on {len(COMPAT_TESTS)} paths (output: {output})")
+    _say(f"Airflow {version}: pytest -m '{markers}' on {len(tests_run)} paths (output: {output})")
     with open(output / "pytest.log", "w") as log:
         tests = subprocess.run([str(python), "-m", "pytest", "-p", "no:cacheprovider", *WORKERS,
-                                "-m", COMPAT_MARKERS, *COMPAT_TESTS], cwd=ROOT, env=env, stdout=log,
+                                "-m", markers, *tests_run], cwd=ROOT, env=env, stdout=log,
                                stderr=subprocess.STDOUT, check=False)
     lines = (output / "pytest.log").read_text(errors="replace").splitlines()
     summary = next((line.strip("= ") for line in reversed(lines) if " in " in line and "=" in line), "no summary")
@@ -257,16 +278,19 @@ def _compat_line(version: str, released: str) -> dict[str, object]:
                           cwd=ROOT, capture_output=True, text=True, check=False)
     print(scan.stdout, end="")
     verdict = scan.stdout.strip().splitlines()[-1] if scan.stdout.strip() else scan.stderr.strip()[-500:]
-    return {"version": version, "tests_ok": tests.returncode == 0, "tests": summary,
+    return {"version": f"{version} (deployment)" if deployment else version, "tests_ok": tests.returncode == 0,
+            "tests": summary,
             "scan_ok": scan.returncode == 0, "scan": verdict.removeprefix("secret scan: "), "built": built,
             "install_s": installed - started, "total_s": time.monotonic() - started}
 
 
-def run_compat_matrix() -> int:
-    """Every declared Airflow line: its tests in its cached venv and a scan of all their output for secrets."""
+def run_compat_matrix(deployment_only: bool = False) -> int:
+    """Every declared Airflow line: its tests in its cached venv and a scan of all their output for secrets; then
+    the deployment test on the oldest line (``deployment_only``: that alone)."""
     ensure_venv()
     started = time.monotonic()
-    results = [_compat_line(version, released) for version, released in COMPAT_LINES]
+    lines = [] if deployment_only else [_compat_line(version, released) for version, released in COMPAT_LINES]
+    results = [*lines, _compat_line(*COMPAT_LINES[0], deployment=True)]
     _say("Airflow compatibility matrix:")
     for r in results:
         state = "passed" if r["tests_ok"] and r["scan_ok"] else "FAILED"
@@ -380,20 +404,62 @@ def run_approval_demo(dag_id: str, folder: Path, answer: str, tables: str, scena
             shutil.rmtree(folder)
         _say(f"writing {tables} from the emulator's org")
         subprocess.run([str(PYTHON), "-m", "tests.access_scenario", *scenario], env=env, check=True, cwd=ROOT)
-        _say(f"airflow dags test {dag_id}")
-        run = subprocess.Popen([str(PYTHON), "-m", "airflow", "dags", "test", dag_id], env=env)
-        approver = subprocess.Popen([str(PYTHON), "-m", "tests.approvals",
-                                     "--dag-id", dag_id, "--answer", answer], env=env, cwd=ROOT)
-        result = run.wait()
-        if approver.poll() is None:  # the run ended before its approval asked (a failed plan)
-            approver.terminate()
-        approver.wait(timeout=30)
+        result = _answered_run(env, [dag_id], ["tests.approvals", "--dag-id", dag_id, "--answer", answer])
     if result != 0:
         return result
     _say("done. The tables, the plans, their ledgers and the report of every write:")
+    _list_files(folder)
+    return 0
+
+
+def _answered_run(env: dict[str, str], dags_test: list[str], answerer: list[str]) -> int:
+    """``airflow dags test`` with ``dags_test`` (the DAG id, options), answered from a second process, the module
+    and arguments ``answerer``; the run's exit code. The answerer is stopped if the run ends before it asked."""
+    _say(f"airflow dags test {dags_test[0]}")
+    run = subprocess.Popen([str(PYTHON), "-m", "airflow", "dags", "test", *dags_test], env=env)
+    answering = subprocess.Popen([str(PYTHON), "-m", *answerer], env=env, cwd=ROOT)
+    result = run.wait()
+    if answering.poll() is None:  # the run ended before it asked (a failed plan or open)
+        answering.terminate()
+    answering.wait(timeout=30)
+    return result
+
+
+def _list_files(folder: Path) -> None:
     for path in sorted(folder.rglob("*")):
         if path.is_file():
             print(f"  {path}  ({path.stat().st_size:,} bytes)")
+
+
+def run_review_demo() -> int:
+    """The access review DAG (open -> decisions -> close -> plan -> apply -> verify -> evidence) on a real Airflow
+    against the bundled emulator, three reviewers answering through Airflow's REST API as themselves.
+
+    A reviewer table (``user``, ``reviewer``) splits today's Supervisors between three reviewers; a second
+    process logs in as each (SimpleAuthManager users with passwords: each may answer only their own task) and
+    answers: keep all, revoke two items with a justification, no answer (the default keep applies).
+    """
+    ensure_venv("examples")
+    env = migrated_airflow()
+    review = DEMO_OUTPUT / "review"
+    with emulator_connection(env) as base_url:
+        if base_url is None:
+            return 1
+        if review.exists():
+            shutil.rmtree(review)
+        table = review / "reviewers.csv"
+        _say(f"writing the reviewer table {table} from the emulator's org (today's Supervisors, three reviewers)")
+        subprocess.run([str(PYTHON), "-m", "tests.reviews", "table", "--out", str(table)], env=env, check=True,
+                       cwd=ROOT)
+        conf = {"review_dir": str(review), "reviewers": str(table)}
+        result = _answered_run(env, [REVIEW_DAG, "--conf", json.dumps(conf)],
+                               ["tests.reviews", "answer", "--dag-id", REVIEW_DAG])
+    if result != 0:
+        return result
+    _say("done. The review, its evidence (NDJSON, CSV), summary, plan, ledger and report:")
+    _list_files(review)
+    for summary in review.glob("*.summary.md"):
+        print("\n" + summary.read_text())
     return 0
 
 
@@ -416,12 +482,17 @@ def main(argv: list[str] | None = None) -> int:
     for demo in (access, skills):
         demo.add_argument("--answer", choices=("ask", "approve", "reject"), default="ask",
                           help="the approval's answer (ask: show the plans and read y/N; approve without a terminal)")
+    sub.add_parser("review-demo", help="run the access review DAG (open, a decision per reviewer, close, plan, apply, "
+                   "evidence) against the bundled emulator, three reviewers answering through the REST API")
     test = sub.add_parser("test", help="ruff and the whole test suite (then, without arguments, the compat "
                                        "matrix); any further arguments go to pytest")
     test.add_argument("--quick", action="store_true",
                       help="ruff and the fast tests only (no Airflow process, browser, database or volume run)")
-    sub.add_parser("compat", help="the Airflow compatibility matrix: each declared minor line's tests and a "
-                                  "secret scan of their output, in venvs cached outside the clone")
+    compat = sub.add_parser("compat", help="the Airflow compatibility matrix: each declared minor line's tests and a "
+                                           "secret scan of their output, in venvs cached outside the clone, then the "
+                                           "deployment test on the oldest line")
+    compat.add_argument("--deployment", action="store_true",
+                        help="only the deployment test on the oldest line (a Celery deployment with a triggerer)")
     args, rest = parser.parse_known_args(argv)
     if args.command == "demo":
         if rest:
@@ -435,10 +506,14 @@ def main(argv: list[str] | None = None) -> int:
         if rest:
             parser.error(f"skills-demo takes no further arguments: {' '.join(rest)}")
         return run_skills_demo(args.answer)
+    if args.command == "review-demo":
+        if rest:
+            parser.error(f"review-demo takes no arguments: {' '.join(rest)}")
+        return run_review_demo()
     if args.command == "compat":
         if rest:
-            parser.error(f"compat takes no arguments: {' '.join(rest)}")
-        return run_compat_matrix()
+            parser.error(f"compat takes no further arguments: {' '.join(rest)}")
+        return run_compat_matrix(deployment_only=args.deployment)
     return run_tests(rest, quick=args.quick)
 
 

@@ -299,7 +299,8 @@ PROVIDER_INFO: dict[str, Any] = {
     ],
     "operators": [
         {"integration-name": INTEGRATION, "python-modules": ["airflow_provider_genesys.operators.genesys",
-                                                             "airflow_provider_genesys.operators.access"]}
+                                                             "airflow_provider_genesys.operators.access",
+                                                             "airflow_provider_genesys.operators.review"]}
     ],
     "sensors": [
         {"integration-name": INTEGRATION, "python-modules": ["airflow_provider_genesys.sensors.genesys",

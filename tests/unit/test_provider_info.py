@@ -66,7 +66,7 @@ def test_provider_info_matches_airflow_schemas(connection_type: dict) -> None:
     assert connection_type["connection-type"] == GenesysCloudHook.conn_type
     assert connection_type["hook-class-name"] == HOOK_CLASS
     assert connection_type["hook-name"] == GenesysCloudHook.hook_name
-    access = {"operators": ["airflow_provider_genesys.operators.access"],
+    access = {"operators": ["airflow_provider_genesys.operators.access", "airflow_provider_genesys.operators.review"],
               "sensors": ["airflow_provider_genesys.sensors.access"]}
     for role in ("hooks", "operators", "sensors", "triggers"):
         (modules,) = info[role]
