@@ -88,6 +88,7 @@ def genesys_access_review() -> None:
         mode="sync",
         rows=close.output["rows"],
         managed_roles=close.output["managed_roles"],
+        removable=close.output["revoked"],  # the revocations alone: nothing else is removed
         plan_path=PLAN_PATH,
         max_removals=MAX_REMOVALS,
     )

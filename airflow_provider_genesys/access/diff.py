@@ -40,6 +40,9 @@ class Scope:
     managed: frozenset[str] | None = None
     mode: Mode = "sync"
     groups: bool | None = None
+    # Only these (subject, target) may be removed (None: whatever the table leaves out): a plan made to remove
+    # exactly some holdings (an access review's revocations) keeps everything else, even what appeared since.
+    removable: frozenset[tuple[str, Target]] | None = None
 
     def __post_init__(self) -> None:
         if self.mode not in MODES:
@@ -84,6 +87,8 @@ NOTICES = {
     "inherited": "desired direct grants are already held through a group (added anyway, as direct grants)",
     "out_of_scope": "rows name something outside managed scope and were ignored",
     "inactive_removed": "",  # the relation's own words (Relation.inactive_removal_notice)
+    "not_removable": ("holdings in scope that the table leaves out were kept: they are not among the removals "
+                      "this plan may make (removable=)"),
     "groups_kept": ("grants of managed roles held by groups were left alone: the table names no group (add the "
                     "groups' rows, or pass manage_groups=True to manage groups' grants too)"),
 }
@@ -263,6 +268,9 @@ def _changes(
                 continue
             managed_held += 1
             if scope.mode == "sync" and spill.desired_row(subject, target) is None:
+                if scope.removable is not None and (subject, target) not in scope.removable:
+                    notices["not_removable"].note(f"{label(subject)}: {spec.describe_target(target, label)}")
+                    continue
                 spill.add("remove", subject, kind, target, spec.removal_reason(target, label))
                 if spec.inactive_removal_notice and current.user_states.get(subject) == "inactive":
                     notices["inactive_removed"].note(f"{label(subject)}: {spec.describe_target(target, label)}")

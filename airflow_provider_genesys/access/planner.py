@@ -54,6 +54,14 @@ def managed_ids(names: Iterable[str] | None, relation: str, directory: Directory
     return frozenset(ids)
 
 
+def removable_ids(rows: Iterable[DesiredRow], relation: str, directory: Directory) -> frozenset[tuple[str, Any]]:
+    """The holdings ``rows`` name, as ids; their problems go with the table's, marked as the removable rows'."""
+    before = len(directory.problems)
+    found = frozenset((item.subject, item.target) for item in resolve(rows, relation, directory))
+    directory.problems[before:] = [f"removable {line}" for line in directory.problems[before:]]
+    return found
+
+
 def protected_ids(subjects: Iterable[str], directory: Directory) -> list[str]:
     """``protected_subjects`` (user ids or emails, group ids or names) as ids; unknown ones are an error."""
     ids, problems = [], []
@@ -89,18 +97,21 @@ def plan_access(
     token_user_id: str | None = None,
     manage_groups: bool | None = None,
     restore: Mapping[str, Mapping[str, Any]] | None = None,
+    removable: Iterable[DesiredRow] | None = None,
 ) -> Plan:
     """The plan that makes ``current`` equal the desired ``rows`` in scope, or the error saying what to fix.
 
     The plan reads its changes from the planning spill: write it and close it (``with plan:``).
     ``restore``: leaver snapshots by user (earlier ledgers'); a user the plan reactivates gets back what its
     snapshot holds, as changes of the plan (reviewed, checksummed, applied once like the others).
+    ``removable``: rows of the relation's table naming the only holdings the plan may remove (``sync``).
     """
     relation_named(relation)
     if current.relation != relation:
         raise GenesysAccessError(f"The current state is of {current.relation!r}, the plan of {relation!r}")
     rails = rails or Guardrails()
-    scope = Scope(managed_ids(managed, relation, directory), mode, manage_groups)
+    scope = Scope(managed_ids(managed, relation, directory), mode, manage_groups,
+                  removable_ids(removable, relation, directory) if removable is not None else None)
     protected = Protected.of(protected_ids(protected_subjects, directory),
                              oauth_client_id=oauth_client_id, token_user_id=token_user_id)
     label = labeller(directory)

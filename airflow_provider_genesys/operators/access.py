@@ -106,13 +106,16 @@ class GenesysAccessPlanOperator(GenesysCloudBaseOperator):
     :param manage_groups: whether a ``grants`` sync manages groups' own grants too (``None``, the default:
         when the table names a group; a table naming only people leaves groups' grants alone). Templated.
     :param allow_empty: accept a desired table without rows.
+    :param removable: rows of the relation's columns naming the only holdings ``sync`` may remove; anything else
+        the table leaves out is kept (warned). An access review passes its revocations, so that a grant made
+        between its close and this plan is not removed (templated; a list of dicts, e.g. from XCom).
     :param restore_from: ``user_state`` only: earlier plans (or their ledgers) whose leaver snapshots are
         restored to the users this plan reactivates (direct grants, groups and queues), as changes of this
         plan: shown in its summary, approved with it, applied once like the others (templated).
     """
 
     template_fields: Sequence[str] = ("desired", "sql", "rows", "plan_path", "managed", "protected_subjects",
-                                      "restore_from", *RULE_KINDS)
+                                      "restore_from", "removable", *RULE_KINDS)
 
     def __init__(
         self,
@@ -137,6 +140,7 @@ class GenesysAccessPlanOperator(GenesysCloudBaseOperator):
         allow_roleless: bool = False,
         manage_groups: bool | None = None,
         restore_from: Sequence[str] | str | None = None,
+        removable: list[dict[str, Any]] | None = None,
         allow_empty: bool = False,
         max_workers: int = 4,
         genesys_conn_id: str = DEFAULT_CONN_ID,
@@ -183,6 +187,7 @@ class GenesysAccessPlanOperator(GenesysCloudBaseOperator):
         self.templated_rules = {name for name, value in rules.items() if _has_template(value)}
         self.protected_subjects = protected_subjects
         self.restore_from = restore_from
+        self.removable = removable
         self.allow_empty = allow_empty
         self.max_workers = max_workers
 
@@ -226,6 +231,8 @@ class GenesysAccessPlanOperator(GenesysCloudBaseOperator):
                     rails=rails, protected_subjects=self.protected_subjects,
                     oauth_client_id=settings.client_id, token_user_id=user, manage_groups=manage_groups,
                     restore=snapshots_in(restore_ledgers(self.restore_from)) if self.restore_from else None,
+                    removable=(read_rows(self.removable, self.relation, allow_empty=True)
+                               if self.removable is not None else None),
                 )
         except GuardrailError as err:
             raise AirflowFailException(f"{err}\n{self._override_hint(err)}") from None

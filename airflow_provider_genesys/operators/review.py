@@ -312,7 +312,9 @@ class GenesysAccessReviewCloseOperator(GenesysCloudBaseOperator):
 
     XComs: ``rows``, the desired table for ``GenesysAccessPlanOperator(rows=..., relation="grants",
     mode="sync", managed_roles=...)`` (the managed roles' grants now, minus the revocations), ``managed_roles``
-    (their ids), and the return value ``{"evidence", "evidence_csv", "summary", "counts"}``.
+    (their ids), ``revoked`` (the revocations alone: give them to the plan as ``removable=``, so that the plan
+    removes nothing else, not even a grant made since this task read the org), and the return value
+    ``{"evidence", "evidence_csv", "summary", "counts"}``.
 
     :param review: the review file (the open task's XCom ``review``; templated).
     :param decisions: the decision task's output (one decision per reviewer).
@@ -350,6 +352,7 @@ class GenesysAccessReviewCloseOperator(GenesysCloudBaseOperator):
         if ti is not None:
             ti.xcom_push(key="rows", value=closed.rows)
             ti.xcom_push(key="managed_roles", value=closed.managed_roles)
+            ti.xcom_push(key="revoked", value=closed.revoked)
         return {"evidence": str(paths[0]), "evidence_csv": str(paths[1]), "summary": str(paths[2]),
                 "counts": closed.counts, "managed_roles": closed.managed_roles}
 

@@ -11,6 +11,8 @@ revoked. What is left to revoke is ``pending``.
 The desired table (``rows``) is the managed roles' direct grants of every user and group **now**, minus the
 pending revocations: ``GenesysAccessPlanOperator(rows=..., relation="grants", mode="sync",
 managed_roles=<the review's>)`` then plans exactly those removals, and everything else in scope stays as it is.
+``revoked`` lists the pending revocations alone: given to the plan as ``removable=``, they are the only grants
+it may remove, so a grant made between this read and the plan's is kept, not removed.
 """
 
 from __future__ import annotations
@@ -46,6 +48,7 @@ class Closed:
 
     rows: list[dict[str, str]]
     managed_roles: list[str]
+    revoked: list[dict[str, str]]  # the pending revocations: the only grants the plan may remove
     summary: str
     counts: dict[str, int] = field(default_factory=dict)
 
@@ -105,9 +108,11 @@ def close_review(review: Review, decisions: Mapping[str, Decision], current: Sto
         "SELECT g.subject, g.kind, g.role, g.division FROM grants g LEFT JOIN pending p ON p.subject = g.subject "
         "AND p.role = g.role AND p.division = g.division WHERE p.subject IS NULL AND g.kind IN (?, ?) "
         "ORDER BY g.role, g.division, g.kind, g.subject", DESIRED_KINDS)]
+    revoked = [{"subject": s, "subject_type": "user", "role": r, "division": d} for s, r, d in current.rows(
+        "SELECT subject, role, division FROM pending ORDER BY role, division, subject")]
     roles = [r["id"] for r in review.header["managed_roles"]]
     text = summary(review.header, tally, checksum=review.checksum, completed=False)
-    return Closed(rows, roles, text, dict(tally.total))
+    return Closed(rows, roles, revoked, text, dict(tally.total))
 
 
 def _user_lines(items: list[dict[str, Any]], decisions: Mapping[str, Decision], current: Store, protected: bool,

@@ -207,3 +207,14 @@ def test_applying_the_diff_yields_the_desired_state_within_scope(seed):
     again = CurrentState("grants", after, dict(current.subject_types), dict(current.user_states),
                          current.user_groups)
     assert diff(items, again, Scope(managed, scope.mode, scope.groups)).changes == []
+
+
+def test_removable_limits_a_sync_to_the_removals_it_lists():
+    """Only the listed holdings may go; everything else the table leaves out is kept, and the plan says so."""
+    current = grants_state()
+    scope = Scope(frozenset({"r-sup"}), groups=True, removable=frozenset({(ANN, ("r-sup", "d-sales"))}))
+    result = diff([item(1, BOB, "r-sup", "d-home")], current, scope)
+    assert [(c.action, c.subject, c.target) for c in result.changes] == [
+        ("add", BOB, ("r-sup", "d-home")), ("remove", ANN, ("r-sup", "d-sales"))]
+    (kept,) = [n for n in result.notices if n.kind == "not_removable"]
+    assert kept.examples == ["g-leads: r-sup on d-support"]

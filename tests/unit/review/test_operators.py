@@ -8,6 +8,7 @@ from __future__ import annotations
 import csv
 import json
 import sqlite3
+import time
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
@@ -90,8 +91,8 @@ def close(tmp_path: Path, decisions: list[dict]) -> tuple[dict, TaskInstance]:
 
 def plan_and_apply(tmp_path: Path, ti: TaskInstance, name: str, **rails) -> dict:
     plan = GenesysAccessPlanOperator(task_id="plan", relation="grants", mode="sync", rows=ti.xcom["rows"],
-                                     managed_roles=ti.xcom["managed_roles"], plan_path=str(tmp_path / f"{name}.json"),
-                                     **rails).execute({})
+                                     managed_roles=ti.xcom["managed_roles"], removable=ti.xcom["revoked"],
+                                     plan_path=str(tmp_path / f"{name}.json"), **rails).execute({})
     GenesysAccessApplyOperator(task_id="apply", plan=plan["plan"]).execute({})
     return plan
 
@@ -203,6 +204,25 @@ def test_the_campaign_removes_exactly_the_revoked_grants_and_a_second_close_and_
     evidence(tmp_path, second["plan"])
     assert {(line["user_id"], line["division_id"]) for line in evidence_lines(tmp_path)
             if line["result"] == "removed"} == revoked
+
+
+def test_a_grant_made_between_close_and_the_plan_is_kept_only_the_revocations_go(fresh, conn, tmp_path: Path) -> None:
+    """close reads the org, the plan reads it again: a Supervisor grant given in between is not in close's rows,
+    and without ``removable`` a sync plan would remove it. With the revocations as the only removable grants,
+    the plan removes exactly them."""
+    conn(fresh)
+    supervisor = role_id(fresh, "Supervisor")
+    decisions = campaign(fresh, tmp_path)
+    closed, ti = close(tmp_path, decisions)
+    newcomer = next(u for u in fresh.org.user_ids("active")
+                    if (supervisor, "*") not in {(r, d) for s, _, r, d in fresh.org.iter_all_grants() if s == u})
+    fresh.org.change_grants([fresh.org.index_of(newcomer)], time.time(),
+                            add=[(fresh.org.role_index(supervisor), fresh.org.division_index("*"))])
+    plan = plan_and_apply(tmp_path, ti, "plan-1", max_removal_fraction=0.5)
+    assert plan["summary"].count("| remove |") == closed["counts"]["pending"] > 0
+    assert (newcomer, supervisor, "*") in {(s, r, d) for s, _, r, d in fresh.org.iter_all_grants()}, \
+        "the grant given after close is kept"
+    assert "they are not among the removals this plan may make" in plan["summary"]
 
 
 def test_revocations_past_max_removals_stop_at_the_plan_and_the_evidence_still_records_every_decision(
