@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from typing import IO, Any
 
 from airflow_provider_genesys.access.errors import DesiredTableError
-from airflow_provider_genesys.access.registry import relation as relation_named
+from airflow_provider_genesys.access.registry import relation
 
 FORMATS = ("csv", "ndjson")
 
@@ -37,11 +37,6 @@ class DesiredRow:
 
     def __getitem__(self, column: str) -> str:
         return self.values[column]
-
-
-def relation(name: str) -> Any:
-    """The relation called ``name`` (``access/relations/``), or an error listing the ones there are."""
-    return relation_named(name)
 
 
 def format_of(path: str) -> str:

@@ -146,7 +146,7 @@ def _removals(diff: Diff, rails: Guardrails, losses: Losses) -> list[str]:
         share = count / losses.base
         if share > fraction:
             needed = math.ceil(share * 100) / 100
-            held = f"managed {_held_word(diff)}" if losses.base == diff.managed_held and losses.plain else (
+            held = f"managed {diff.spec.held_word}" if losses.base == diff.managed_held and losses.plain else (
                 losses.base_words or
                 f"holdings of managed {diff.spec.scope_word}s by people now (directly or through a group)")
             found.append(
@@ -272,10 +272,6 @@ def _roleless(diff: Diff, current: CurrentState, rails: Guardrails, label) -> li
     return [f"allow_roleless: the plan leaves {left} subject(s) with no roles at all ({', '.join(names)}{more}). "
             "Give them a role in the desired table (or leave their roles unmanaged); if intended, pass "
             "allow_roleless=True for this run"]
-
-
-def _held_word(diff: Diff) -> str:
-    return diff.spec.held_word
 
 
 def _duration(delta: timedelta) -> str:

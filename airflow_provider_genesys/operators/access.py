@@ -59,7 +59,12 @@ from airflow_provider_genesys.access.names import parse_user_key
 from airflow_provider_genesys.access.plan import Plan, checksum, summary, write
 from airflow_provider_genesys.access.planner import plan_access
 from airflow_provider_genesys.access.registry import RELATIONS
-from airflow_provider_genesys.operators.base import DEFAULT_CONN_ID, GenesysCloudBaseOperator, api_errors_as_failures
+from airflow_provider_genesys.operators.base import (
+    DEFAULT_CONN_ID,
+    GenesysCloudBaseOperator,
+    api_errors_as_failures,
+    has_template,
+)
 
 UTC = timezone.utc  # datetime.UTC is Python 3.11+; the package supports 3.10
 
@@ -149,7 +154,7 @@ class GenesysAccessPlanOperator(GenesysCloudBaseOperator):
         rules = {"max_removals": max_removals, "max_removal_fraction": max_removal_fraction,
                  "min_admins": min_admins, "allow_roleless": allow_roleless, "manage_groups": manage_groups}
         for name, value in rules.items():  # a template is checked once rendered; anything else now
-            if not _has_template(value):
+            if not has_template(value):
                 if isinstance(value, str):
                     raise ValueError(f"{name}={value!r} is text: give {name} as a value, or as a template "
                                      f"('{{{{ params.{name} }}}}') to set it per run")
@@ -184,7 +189,7 @@ class GenesysAccessPlanOperator(GenesysCloudBaseOperator):
         self.managed = managed if managed is not None else managed_roles
         self.max_removals, self.max_removal_fraction = max_removals, max_removal_fraction
         self.min_admins, self.allow_roleless, self.manage_groups = min_admins, allow_roleless, manage_groups
-        self.templated_rules = {name for name, value in rules.items() if _has_template(value)}
+        self.templated_rules = {name for name, value in rules.items() if has_template(value)}
         self.protected_subjects = protected_subjects
         self.restore_from = restore_from
         self.removable = removable
@@ -280,34 +285,45 @@ class GenesysAccessPlanOperator(GenesysCloudBaseOperator):
         if self.rows is not None:
             yield read_rows(self.rows, self.relation, allow_empty=self.allow_empty)
         elif self.sql is not None:
-            yield from self._sql_rows()
+            with query_rows(str(self.sql_conn_id), self.sql) as (rows, columns):
+                yield read_sql(rows, columns, self.relation, allow_empty=self.allow_empty)
         else:
-            path = object_path(str(self.desired), self.desired_conn_id, "desired")
-            fmt = self.format or format_of(str(path))
-            try:
-                raw = path.open("rb")
-            except OSError as err:
-                raise AirflowFailException(f"desired {path} cannot be read ({err})") from err
-            with raw:
-                file = gzip.GzipFile(fileobj=raw) if str(path).endswith(".gz") else raw
+            with table_file(str(self.desired), self.desired_conn_id, self.format, "desired") as (file, fmt):
                 yield read_file(file, self.relation, fmt, allow_empty=self.allow_empty)
 
-    def _sql_rows(self) -> Iterator[Iterator[DesiredRow]]:
-        hook = BaseHook.get_connection(str(self.sql_conn_id)).get_hook()
-        connection = hook.get_conn()
-        cursor = connection.cursor()
-        try:
-            cursor.execute(self.sql)
-            columns = [column[0] for column in cursor.description or ()]
 
-            def fetch() -> Iterator[Sequence[Any]]:
-                while batch := cursor.fetchmany(SQL_BATCH):
-                    yield from batch
+@contextmanager
+def query_rows(sql_conn_id: str, sql: str) -> Iterator[tuple[Iterator[Sequence[Any]], list[str]]]:
+    """A query's rows (fetched ``SQL_BATCH`` at a time, never all at once) and its column names, through any
+    Airflow SQL connection; the cursor and connection are closed after."""
+    hook = BaseHook.get_connection(sql_conn_id).get_hook()
+    connection = hook.get_conn()
+    cursor = connection.cursor()
+    try:
+        cursor.execute(sql)
+        columns = [column[0] for column in cursor.description or ()]
 
-            yield read_sql(fetch(), columns, self.relation, allow_empty=self.allow_empty)
-        finally:
-            cursor.close()
-            connection.close()
+        def fetch() -> Iterator[Sequence[Any]]:
+            while batch := cursor.fetchmany(SQL_BATCH):
+                yield from batch
+
+        yield fetch(), columns
+    finally:
+        cursor.close()
+        connection.close()
+
+
+@contextmanager
+def table_file(url: str, conn_id: str | None, fmt: str | None, what: str) -> Iterator[tuple[Any, str]]:
+    """A CSV or NDJSON table's file (``.gz`` read through gzip) and its format (``fmt``, or from its name)."""
+    path = object_path(url, conn_id, what)
+    fmt = fmt or format_of(str(path))
+    try:
+        raw = path.open("rb")
+    except OSError as err:
+        raise AirflowFailException(f"{what} {path} cannot be read ({err})") from err
+    with raw:
+        yield (gzip.GzipFile(fileobj=raw) if str(path).endswith(".gz") else raw), fmt
 
 
 def restore_ledgers(restore_from: Sequence[str] | str | None) -> list[str]:
@@ -327,10 +343,6 @@ def restore_ledgers(restore_from: Sequence[str] | str | None) -> list[str]:
 
 
 REPORT_ALIAS_PREFIX = "genesys-access-report "
-
-
-def _has_template(value: Any) -> bool:
-    return isinstance(value, str) and ("{{" in value or "{%" in value)
 
 
 def _duration(value: timedelta | float | int | None, name: str) -> timedelta | None:
@@ -462,7 +474,7 @@ class GenesysAccessApplyOperator(GenesysCloudBaseOperator):
         settle = _duration(settle_timeout, "settle_timeout")
         self.settle_timeout = settle.total_seconds() if settle is not None else SETTLE_TIMEOUT
         if "outlets" not in kwargs and isinstance(plan, str):
-            uri = None if _has_template(plan) else str(object_path(report_path(plan), plan_conn_id, "plan"))
+            uri = None if has_template(plan) else str(object_path(report_path(plan), plan_conn_id, "plan"))
             kwargs["outlets"] = [lineage.destination_outlet(report_path(plan), uri, REPORT_ALIAS_PREFIX)]
         super().__init__(genesys_conn_id=genesys_conn_id, **kwargs)
         self.plan, self.plan_conn_id, self.ledger_path = plan, plan_conn_id, ledger_path

@@ -18,6 +18,11 @@ from airflow_provider_genesys.hooks.genesys import GenesysCloudHook, api_errors_
 __all__ = ["DEFAULT_CONN_ID", "GenesysCloudBaseOperator", "GenesysCloudTaskMixin", "api_errors_as_failures"]
 
 
+def has_template(value: Any) -> bool:
+    """Whether an argument is a Jinja template (checked when rendered, not when the DAG is parsed)."""
+    return isinstance(value, str) and ("{{" in value or "{%" in value)
+
+
 class GenesysCloudTaskMixin:
     """
     The Genesys part of an operator or sensor: one hook per task, built from ``genesys_conn_id`` when first

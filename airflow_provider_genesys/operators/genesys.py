@@ -27,14 +27,11 @@ from airflow_provider_genesys.operators.base import (
     DEFAULT_CONN_ID,
     GenesysCloudBaseOperator,
     api_errors_as_failures,
+    has_template,
 )
 
 HTTP_METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE")
 DEFAULT_MAX_XCOM_BYTES = 1_048_576
-
-
-def _has_template(value: Any) -> bool:
-    return isinstance(value, str) and ("{{" in value or "{%" in value)
 
 
 def _check_method(method: str) -> str:
@@ -78,7 +75,7 @@ class GenesysCloudApiOperator(GenesysCloudBaseOperator):
         **kwargs: Any,
     ) -> None:
         super().__init__(genesys_conn_id=genesys_conn_id, **kwargs)
-        if not _has_template(method):
+        if not has_template(method):
             _check_method(method)
         if max_xcom_bytes < 0:
             raise ValueError(f"max_xcom_bytes must be >= 0; got {max_xcom_bytes}")
@@ -246,7 +243,7 @@ class GenesysCloudExtractOperator(GenesysCloudBaseOperator):
         if in_progress not in IN_PROGRESS_CHOICES:
             raise ValueError(f"in_progress {in_progress!r} is not valid; use one of: {', '.join(IN_PROGRESS_CHOICES)}.")
         if "outlets" not in kwargs and isinstance(destination, str):
-            uri = None if _has_template(destination) else str(storage_path(destination))
+            uri = None if has_template(destination) else str(storage_path(destination))
             kwargs["outlets"] = [lineage.destination_outlet(destination, uri)]
         super().__init__(genesys_conn_id=genesys_conn_id, **kwargs)
         self.dataset = dataset

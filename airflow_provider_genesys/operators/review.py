@@ -24,13 +24,12 @@ from pathlib import Path
 from typing import IO, Any
 
 from airflow.providers.standard.operators.hitl import HITLOperator
-from airflow.sdk import BaseHook, BaseOperator, Param
+from airflow.sdk import BaseOperator, Param
 from airflow.sdk.definitions.param import ParamsDict
 
 from airflow_provider_genesys import lineage
 from airflow_provider_genesys._compat import AirflowFailException
 from airflow_provider_genesys.access.current import token_user
-from airflow_provider_genesys.access.desired import format_of
 from airflow_provider_genesys.access.errors import GenesysAccessError
 from airflow_provider_genesys.access.ledger import report_path
 from airflow_provider_genesys.access.review import decide, evidence, table
@@ -40,8 +39,13 @@ from airflow_provider_genesys.access.review.model import MANAGER, OPTIONS, Revie
 from airflow_provider_genesys.access.review.model import default_decision as check_default
 from airflow_provider_genesys.access.review.opening import open_review
 from airflow_provider_genesys.access.review.scope import read_snapshot
-from airflow_provider_genesys.operators.access import SQL_BATCH, object_path
-from airflow_provider_genesys.operators.base import DEFAULT_CONN_ID, GenesysCloudBaseOperator, api_errors_as_failures
+from airflow_provider_genesys.operators.access import object_path, query_rows, table_file
+from airflow_provider_genesys.operators.base import (
+    DEFAULT_CONN_ID,
+    GenesysCloudBaseOperator,
+    api_errors_as_failures,
+    has_template,
+)
 
 UTC = timezone.utc  # datetime.UTC is Python 3.11+; the package supports 3.10
 IDENTITIES = ("email", "id")  # how a Genesys user becomes an Airflow user, besides a mapping
@@ -121,7 +125,7 @@ class GenesysAccessReviewOpenOperator(GenesysCloudBaseOperator):
                              "Genesys email (or id) to Airflow user id.")
         try:
             default_decision_ = check_default(default_decision)
-            if not _has_template(response_timeout):
+            if not has_template(response_timeout):
                 seconds(response_timeout)
         except ReviewError as err:
             raise ValueError(str(err)) from None
@@ -192,34 +196,15 @@ class GenesysAccessReviewOpenOperator(GenesysCloudBaseOperator):
     @contextmanager
     def _reviewer_rows(self) -> Iterator[Any]:
         if self.reviewers_sql is not None:
-            hook = BaseHook.get_connection(str(self.sql_conn_id)).get_hook()
-            connection = hook.get_conn()
-            cursor = connection.cursor()
-            try:
-                cursor.execute(self.reviewers_sql)
-                names = [column[0] for column in cursor.description or ()]
-                batches = iter(lambda: cursor.fetchmany(SQL_BATCH), [])
-                yield table.read_sql((row for batch in batches for row in batch), names)
-            finally:
-                cursor.close()
-                connection.close()
+            with query_rows(str(self.sql_conn_id), self.reviewers_sql) as (rows, columns):
+                yield table.read_sql(rows, columns)
         elif isinstance(self.reviewers, str) and self.reviewers == MANAGER:
             yield MANAGER
         elif isinstance(self.reviewers, str):
-            path = object_path(self.reviewers, self.reviewers_conn_id, "reviewers")
-            try:
-                fmt = self.reviewers_format or format_of(str(path))
-                raw = path.open("rb")
-            except OSError as err:
-                raise AirflowFailException(f"reviewers {path} cannot be read ({err})") from err
-            with raw:
-                yield table.read_file(raw, fmt)
+            with table_file(self.reviewers, self.reviewers_conn_id, self.reviewers_format, "reviewers") as (file, fmt):
+                yield table.read_file(file, fmt)
         else:
             yield table.read_rows(self.reviewers)
-
-
-def _has_template(value: Any) -> bool:
-    return isinstance(value, str) and ("{{" in value or "{%" in value)
 
 
 def _static_params() -> dict[str, Param]:
@@ -382,7 +367,7 @@ class GenesysAccessReviewEvidenceOperator(BaseOperator):
         if "outlets" not in kwargs and isinstance(review, str):
             files = evidence_paths(review)
             kwargs["outlets"] = [
-                lineage.destination_outlet(name, None if _has_template(review) else str(
+                lineage.destination_outlet(name, None if has_template(review) else str(
                     object_path(name, review_conn_id, "review")), prefix)
                 for name, prefix in zip(files, EVIDENCE_ALIASES, strict=True)]
         super().__init__(**kwargs)
