@@ -349,9 +349,17 @@ class Applier:
         if not rest:
             return None, bool(moved)
         if len(rest) == len(write.changes):
-            return write, bool(moved)
-        parts = [part for part in write.parts or () if part[0] in rest]
-        return (write.rebuild(parts) if write.rebuild is not None and parts else None), bool(moved)
+            return write, False
+        if write.splittable:
+            return write.rebuild([part for part in write.parts or () if part[0] in rest]), bool(moved)
+        if not moved:  # one user's bulk write: sent whole, what it carries already made is idempotent in effect
+            return write, False
+        # sent whole it would overwrite the change that moved: the rest waits for a rerun, which reads it back
+        self.ledger.append({"type": "outcome", "write": write_id, "outcome": NOT_SENT, "changes": rest,
+                            "message": "not sent again: the same write carries a change that moved"})
+        self.result.retry.append(f"{write.describe()}: {len(rest)} change(s) not sent again beside one that moved "
+                                 "(a version conflict): run apply again")
+        return None, True
 
     def _counted(self, write: Write) -> None:
         self.result.writes += 1

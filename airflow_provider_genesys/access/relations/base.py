@@ -217,7 +217,7 @@ class Relation:
         if record["action"] == "remove":
             key = self.key(target)
             return all(self.key(t) != key for t in held)
-        return target in set(held)
+        return target in (held if isinstance(held, set | frozenset) else set(held))
 
     def moved(self, record: Mapping[str, Any], held: Iterable[Target]) -> bool:
         """Whether ``held`` (read now) is neither what the plan saw before the change nor what it makes: a set

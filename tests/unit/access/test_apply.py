@@ -402,3 +402,27 @@ def test_apply_says_what_it_does_while_it_waits_for_reads(client, clock, request
     assert ("Reads have caught up (settle_timeout=300s passed) and 1 change(s) still do not show: their writes "
             "were not applied; sending them again, once") in lines
     assert len(lines) < 20, "a line per re-read (about ten in 5 minutes), not per request"
+
+
+def test_a_bulk_write_refused_as_a_concurrent_change_goes_whole_again_when_part_of_it_shows(
+        client, clock, requests_mock, tmp_path):
+    """One user's bulk skills write carries two changes; refused 409, the read-back shows one made (by someone
+    else): the write cannot be cut, so it goes whole again (idempotent) and both settle."""
+    before = CurrentState("user_skills")
+    before.subject_types[ANN] = "user"
+    before.held[ANN] = {("s-1", "2")}
+    changes = [{"action": "update", "subject": ANN, "subject_type": "user", "skill": "s-1", "proficiency": 4,
+                "was": 2, "reason": "test"},
+               {"action": "add", "subject": ANN, "subject_type": "user", "skill": "s-2", "proficiency": 3,
+                "reason": "test"}]
+    plan = make_plan("user_skills", changes, before)
+    bulk = requests_mock.patch(API + f"/api/v2/users/{ANN}/routingskills/bulk",
+                               [{"status_code": 409, "json": {"message": "concurrent change"}},
+                                {"status_code": 200, "json": {}}])
+    requests_mock.get(API + f"/api/v2/users/{ANN}/routingskills",
+                      json={"entities": [{"id": "s-1", "proficiency": 4.0}], "pageCount": 1})
+    result = applier(plan, client, tmp_path, before).apply()
+    assert bulk.call_count == 2
+    assert [len(r.json()) for r in bulk.request_history] == [2, 2]
+    assert result.ok
+    assert result.settled == 2
