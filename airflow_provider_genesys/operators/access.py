@@ -204,7 +204,10 @@ class GenesysAccessPlanOperator(GenesysCloudBaseOperator):
     @property
     def rails(self) -> Guardrails:
         """The guardrails of this run, from the (rendered) arguments."""
-        values = self._rules()
+        return self._rails(self._rules())
+
+    @staticmethod
+    def _rails(values: dict[str, Any]) -> Guardrails:
         return Guardrails(max_removals=values["max_removals"], max_removal_fraction=values["max_removal_fraction"],
                           min_admins=values["min_admins"], allow_roleless=values["allow_roleless"])
 
@@ -216,7 +219,8 @@ class GenesysAccessPlanOperator(GenesysCloudBaseOperator):
 
     def execute(self, context: Any) -> dict[str, str]:
         plan_path = object_path(self.plan_path, self.plan_conn_id, "plan_path")
-        rails, manage_groups = self.rails, self._rules()["manage_groups"]
+        rules = self._rules()
+        rails, manage_groups = self._rails(rules), rules["manage_groups"]
         try:
             with self.hook as hook, api_errors_as_failures():
                 org_id = hook.get_organization()["id"]

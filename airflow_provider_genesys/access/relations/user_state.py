@@ -72,7 +72,7 @@ class UserState(Relation):
     def losses(self, diff: Any, current: Any, label: Any) -> Losses:
         """A deactivated person loses everything: each deactivation counts as one person losing access, out
         of the org's active users."""
-        leaving = sum(1 for _ in diff.spill.changes_where("set") if _[3] == ("inactive",))
+        leaving = sum(1 for change in diff.changes_where("set") if change.target == ("inactive",))
         active = sum(1 for state in current.user_states.values() if state == "active")
         return Losses(leaving, active, leaving, base_words="active users",
                       phrase="deactivates {n} user(s) (a deactivated person loses all access: each counts as a "
