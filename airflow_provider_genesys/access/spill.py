@@ -13,12 +13,11 @@ first ``key_width`` are its key (the rest its value); a missing second field is 
 
 from __future__ import annotations
 
-import weakref
 from collections.abc import Callable, ItemsView, Iterable, Iterator, Mapping, Sequence
 from itertools import groupby
 from typing import Any, TypeVar
 
-from airflow_provider_genesys.extract.writer import temporary_database
+from airflow_provider_genesys.extract.writer import ScratchTables
 
 Target = tuple[str, ...]
 # (action, subject, subject_type, target, reason, row, was): the fields of ``diff.Change``, in its order.
@@ -35,30 +34,19 @@ _SCHEMA = (
     "CREATE INDEX subjects_by_first ON subjects (first)",
     "CREATE TABLE fingerprints (subject TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID",
 )
-BATCH = 500  # rows fetched from a query at a time
 
 
-class Spill:
+class Spill(ScratchTables):
     """The desired set and the changes of one plan; :meth:`close` (or losing the last reference) deletes it."""
 
     def __init__(self, width: int, key_width: int | None = None) -> None:
+        super().__init__(_SCHEMA)
         self.width = width
         self.key_width = width if key_width is None else key_width
         self.desired_count = 0
         self.subject_count = 0
         self.counts = {"add": 0, "remove": 0, "set": 0, "update": 0}
         self._length = 0
-        self._db = temporary_database()
-        self._closer = weakref.finalize(self, self._db.close)
-        for statement in _SCHEMA:
-            self._db.execute(statement)
-
-    def close(self) -> None:
-        self._closer()
-
-    @property
-    def closed(self) -> bool:
-        return not self._closer.alive
 
     # -- the desired set ---------------------------------------------------------------------------------
 
@@ -208,15 +196,6 @@ class Spill:
     def _records(self, query: str, args: Sequence[Any] = ()) -> Iterator[Record]:
         for action, subject, subject_type, t1, t2, reason, row, was in self._rows(query, args):
             yield action, subject, subject_type, self._target(t1, t2), reason, row, was
-
-    def _rows(self, query: str, args: Sequence[Any] = ()) -> Iterator[tuple[Any, ...]]:
-        """A query's rows, fetched ``BATCH`` at a time (the database may be written to in between)."""
-        cursor = self._db.execute(query, args)
-        try:
-            while batch := cursor.fetchmany(BATCH):
-                yield from batch
-        finally:
-            cursor.close()
 
 
 class SpilledSequence(Sequence[T]):

@@ -25,9 +25,10 @@ import socket
 import sqlite3
 import time
 import uuid
-from collections.abc import Iterator
+import weakref
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
-from typing import IO, Any, Protocol
+from typing import IO, Any, Protocol, TypeVar
 
 log = logging.getLogger(__name__)
 
@@ -154,6 +155,45 @@ def temporary_database(cache_kib: int = CACHE_KIB) -> sqlite3.Connection:
     db.execute("PRAGMA journal_mode=OFF")
     db.execute("BEGIN")
     return db
+
+
+_Tables = TypeVar("_Tables", bound="ScratchTables")
+
+
+class ScratchTables:
+    """Tables in a :func:`temporary_database`, read back a batch at a time: the access engine's planning spill
+    and the access review's snapshot store build on it. :meth:`close` (or losing the last reference) deletes
+    the database; ``with`` closes it too."""
+
+    BATCH = 500  # rows fetched from a query at a time
+
+    def __init__(self, schema: Iterable[str]) -> None:
+        self._db = temporary_database()
+        self._closer = weakref.finalize(self, self._db.close)
+        for statement in schema:
+            self._db.execute(statement)
+
+    def close(self) -> None:
+        self._closer()
+
+    @property
+    def closed(self) -> bool:
+        return not self._closer.alive
+
+    def __enter__(self: _Tables) -> _Tables:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def _rows(self, query: str, args: Sequence[Any] = ()) -> Iterator[tuple[Any, ...]]:
+        """A query's rows, fetched ``BATCH`` at a time (the database may be written to in between)."""
+        cursor = self._db.execute(query, args)
+        try:
+            while batch := cursor.fetchmany(self.BATCH):
+                yield from batch
+        finally:
+            cursor.close()
 
 
 class SeenIds:

@@ -10,11 +10,10 @@ role) and ``items`` (the reviewed grants with their reviewer, in the order the r
 
 from __future__ import annotations
 
-import weakref
 from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
 
-from airflow_provider_genesys.extract.writer import temporary_database
+from airflow_provider_genesys.extract.writer import ScratchTables
 
 _SCHEMA = (
     "CREATE TABLE users (id TEXT PRIMARY KEY, email TEXT, ekey TEXT, name TEXT, state TEXT NOT NULL, "
@@ -26,26 +25,13 @@ _SCHEMA = (
     "CREATE TABLE items (seq INTEGER PRIMARY KEY, user TEXT NOT NULL, role TEXT NOT NULL, division TEXT NOT NULL, "
     "reviewer TEXT, assigned_by TEXT)",
 )
-BATCH = 500  # rows fetched from a query at a time
 
 
-class Store:
+class Store(ScratchTables):
     """One snapshot; :meth:`close` (or losing the last reference) deletes it."""
 
     def __init__(self) -> None:
-        self._db = temporary_database()
-        self._closer = weakref.finalize(self, self._db.close)
-        for statement in _SCHEMA:
-            self._db.execute(statement)
-
-    def close(self) -> None:
-        self._closer()
-
-    def __enter__(self) -> Store:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
+        super().__init__(_SCHEMA)
 
     # -- filling -------------------------------------------------------------------------------------------
 
@@ -78,9 +64,7 @@ class Store:
 
     def rows(self, sql: str, params: Sequence[Any] = ()) -> Iterator[tuple]:
         """The rows of a query, a batch at a time (never the whole result in memory)."""
-        cursor = self._db.execute(sql, params)
-        while batch := cursor.fetchmany(BATCH):
-            yield from batch
+        return self._rows(sql, params)
 
     def one(self, sql: str, params: Sequence[Any] = ()) -> tuple | None:
         return self._db.execute(sql, params).fetchone()

@@ -27,7 +27,7 @@ from airflow_provider_genesys.exceptions import GenesysCloudApiError
 from airflow_provider_genesys.extract.fetch import PageFetcher
 from airflow_provider_genesys.extract.plans.common import ExtractOptions
 from airflow_provider_genesys.extract.plans.users import PAGE_SIZE, users_in_state
-from airflow_provider_genesys.extract.writer import temporary_database
+from airflow_provider_genesys.extract.writer import ScratchTables
 
 log = logging.getLogger(__name__)
 
@@ -81,12 +81,11 @@ def holding_record(holding: Holding, user: dict, entry: dict) -> dict[str, Any]:
             "state": entry.get("state")}
 
 
-class DirectReads:
+class DirectReads(ScratchTables):
     """The entries read directly per user, kept for the extract's later passes (flat memory: SQLite)."""
 
     def __init__(self) -> None:
-        self._db = temporary_database()
-        self._db.execute("CREATE TABLE reads (user_id TEXT PRIMARY KEY, entries TEXT) WITHOUT ROWID")
+        super().__init__(["CREATE TABLE reads (user_id TEXT PRIMARY KEY, entries TEXT) WITHOUT ROWID"])
         self.users_read = 0  # users read directly, over every pass
 
     def get(self, user_id: str) -> list[dict] | None:
@@ -96,8 +95,6 @@ class DirectReads:
     def put(self, user_id: str, entries: list[dict]) -> None:
         self._db.execute("INSERT OR REPLACE INTO reads VALUES (?, ?)", (user_id, json.dumps(entries)))
 
-    def close(self) -> None:
-        self._db.close()
 
 
 def holdings(fetcher: PageFetcher, holding: Holding) -> Iterator[dict]:
