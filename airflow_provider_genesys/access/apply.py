@@ -6,13 +6,16 @@ In order:
 2. The touched subjects' current state is re-read in bulk, with the planner's own listings (``read_org``).
 3. Every subject whose state moved on since the plan is refused, by name; the rest proceed. A subject's
    state counts as unchanged when it equals the plan's fingerprint once the changes an earlier run of this
-   apply attempted (the ledger says which) are taken back: apply's own writes are not someone else's.
+   apply attempted (the ledger says which) are taken back: apply's own writes are not someone else's. A
+   change naming a role, division, skill ... deleted since the plan is refused up front (:meth:`_gone`).
 4. Each change the ledger settles is skipped (even if a read does not show it yet: propagation); each one
-   the re-read shows done is recorded as confirmed; the rest become the fewest writes (``writes.py``),
-   adds before removes.
-5. Each write: a ledger ``intent`` line (fsync'd), the request, a ledger ``outcome`` line. A write whose
-   outcome is unknown (timeout, 5xx, cut connection: the client does not resend a POST/PATCH; or, on a
-   rerun, an intent with no outcome: a kill) stays ``unknown`` in the ledger and is never re-sent blindly.
+   the re-read shows done is recorded as confirmed; the rest become the fewest writes (each relation's
+   ``writes``), adds before removes, in the relation's phases.
+5. Each write: a ledger ``intent`` line (fsync'd), the request (never resent by the client: ``once=True``),
+   a ledger ``outcome`` line. A write whose outcome is unknown (timeout, 5xx, cut connection; or, on a rerun,
+   an intent with no outcome: a kill) stays ``unknown`` in the ledger and is never re-sent blindly. A write
+   of many subjects refused for its size is halved (:meth:`_halve`); a version conflict or a concurrent
+   change is read back before anything is sent again (:meth:`_recheck`).
 6. Settling (:meth:`Applier._settle`): once the other writes are sent, the unknown changes are re-read with a
    bounded backoff on the client's sleep. Genesys' reads can lag writes by minutes, so "not shown" means
    "not applied" only once reads have caught up: when the changes of a write answered 2xx *after* the
@@ -20,8 +23,8 @@ In order:
    still does not show is sent again, once. If ``settle_timeout`` passes while the witnesses do not show
    yet, nothing is re-sent: apply fails retryable and the task's retry reads back first.
 7. Leavers (``user_state``): before a user is deactivated, its direct grants, group and queue memberships
-   go into the ledger as a snapshot. With ``restore`` (snapshots of earlier ledgers), a reactivated user gets
-   them back.
+   go into the ledger as a snapshot; a plan's restores (planned from earlier snapshots) go after the user's
+   reactivation is done (``relations/user_state.py``).
 
 A 403 stops everything at once (:class:`WritePermissionError`, naming the permission each write needs).
 """
